@@ -1,0 +1,38 @@
+import { z } from 'zod';
+import { isIP } from 'node:net';
+
+/** Field types shared by the capability configs. */
+
+export function parseHostPort(s: string): { host: string; port: number } | undefined {
+  const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(s) ?? /^([^:]+):(\d{1,5})$/.exec(s);
+  if (!m?.[1] || !m[2]) return undefined;
+  const port = Number(m[2]);
+  if (!isIP(m[1]) || port > 65535) return undefined;
+  return { host: m[1], port };
+}
+
+/** `host:port` or `[v6]:port`; the host must be a literal IP (we bind it, we do not resolve it). Port 0 = any free port. */
+export const hostPort = z.string().refine((s) => parseHostPort(s) !== undefined, {
+  message: 'expected "host:port" with a literal IP, e.g. "127.0.0.1:5335" or "[::1]:5335"',
+});
+
+/** An absolute domain name; stored lowercased with exactly one trailing dot. */
+export const domainName = z
+  .string()
+  .regex(/^([a-zA-Z0-9_-]{1,63}\.)*[a-zA-Z0-9_-]{1,63}\.?$/, 'expected a domain name such as "local." or "77.10.in-addr.arpa."')
+  .transform((s) => (s.endsWith('.') ? s : `${s}.`).toLowerCase());
+
+export const regexString = z.string().refine(
+  (s) => {
+    try {
+      new RegExp(s, 'i');
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'expected a valid regular expression' },
+);
+
+export const nonNegativeInt = z.number().int().nonnegative();
+export const positiveInt = z.number().int().positive();

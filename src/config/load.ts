@@ -1,0 +1,50 @@
+import { readFile } from 'node:fs/promises';
+import type { z } from 'zod';
+import { SidecarError } from '../errors.js';
+import { configSchema, type Config } from './schema.js';
+import { checkSemantics } from './semantics.js';
+
+/** `dns.listen[0]`-style path of a zod issue (the path users see in the error). */
+function jsonPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const seg of path) {
+    if (typeof seg === 'number') out += `[${seg}]`;
+    else out += out === '' ? String(seg) : `.${String(seg)}`;
+  }
+  return out === '' ? '(root)' : out;
+}
+
+function formatIssues(issues: readonly z.core.$ZodIssue[]): string {
+  return issues.map((i) => `${jsonPath(i.path)}: ${i.message}`).join('; ');
+}
+
+/** Validate an already-parsed JSON value. Throws SidecarError CONFIG_INVALID naming each bad path. */
+export function parseConfig(value: unknown, source = 'config'): Config {
+  const result = configSchema.safeParse(value ?? {});
+  if (!result.success) {
+    throw new SidecarError('CONFIG_INVALID', 'config', `${source}: ${formatIssues(result.error.issues)}`);
+  }
+  const problems = checkSemantics(result.data);
+  if (problems.length > 0) {
+    throw new SidecarError('CONFIG_INVALID', 'config', `${source}: ${problems.join('; ')}`);
+  }
+  return result.data;
+}
+
+/** Read and validate a config file; `undefined` means "no file": all defaults. */
+export async function loadConfig(file: string | undefined): Promise<Config> {
+  if (file === undefined) return parseConfig({}, 'defaults');
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new SidecarError('CONFIG_UNREADABLE', 'config', `cannot read ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new SidecarError('CONFIG_INVALID', 'config', `${file}: not valid JSON: ${(err as Error).message}`, { cause: err });
+  }
+  return parseConfig(json, file);
+}

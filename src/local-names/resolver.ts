@@ -1,0 +1,40 @@
+import type { ResourceRecord } from '../lib/dns-wire/types.js';
+
+/**
+ * The OS seam of `local-names`: one multicast-DNS source of records (Avahi over D-Bus, or native
+ * multicast-dns). The cache, coalescing, queueing and answer policy sit above it and are shared.
+ *
+ * Contract:
+ * - `lookup` never throws and never outlives `timeoutMs` (plus a few ms); it settles early when
+ *   `signal` aborts (result `unavailable`).
+ * - `mode: 'first'` (A/AAAA) settles on the first record; `'collect'` (PTR/SRV/TXT/other) gathers
+ *   every record until the source says it has reported everything it knows (Avahi's AllForNow)
+ *   or `windowMs` passes, whichever first.
+ * - rdata is passed through raw (names uncompressed), so every record type works.
+ * - When the source is down (daemon gone, bus gone) `lookup` answers `unavailable` within 100 ms.
+ */
+export interface LocalResolver {
+  readonly kind: 'avahi' | 'native';
+  /** True while the source is usable (Avahi's bus name has an owner and we are connected). */
+  isUp(): boolean;
+  lookup(query: BackendQuery): Promise<BackendResult>;
+  /** Called with the new state whenever `isUp()` changes. Returns an unsubscribe function. */
+  onStateChange(listener: (up: boolean) => void): () => void;
+  close(): Promise<void>;
+}
+
+export interface BackendQuery {
+  /** Absolute name, lowercase, trailing dot. */
+  readonly name: string;
+  readonly type: number;
+  readonly mode: 'first' | 'collect';
+  readonly timeoutMs: number;
+  readonly windowMs: number;
+  readonly signal?: AbortSignal;
+}
+
+export type BackendResult =
+  | { readonly kind: 'records'; readonly records: readonly ResourceRecord[] }
+  /** The source answered (or the timeout passed) with nothing for this name and type. */
+  | { readonly kind: 'none' }
+  | { readonly kind: 'unavailable'; readonly reason: string };
