@@ -1,0 +1,25 @@
+import { Counter, Gauge, type Registry } from 'prom-client';
+
+/** local-names metrics, registered on the injected registry (each test builds a fresh one). */
+export function createLocalNamesMetrics(registry: Registry) {
+  const registers = [registry];
+  return {
+    cacheHits: new Counter({ name: 'unbound_sidecar_local_names_cache_hits_total', help: 'Questions answered from the answer cache.', registers }),
+    cacheMisses: new Counter({ name: 'unbound_sidecar_local_names_cache_misses_total', help: 'Questions not in the answer cache.', registers }),
+    cacheEntries: new Gauge({ name: 'unbound_sidecar_local_names_cache_entries', help: 'Entries (positive and negative) in the answer cache.', registers }),
+    coalesced: new Counter({ name: 'unbound_sidecar_local_names_coalesced_total', help: 'Questions that joined an identical lookup already in flight.', registers }),
+    lookups: new Counter({
+      name: 'unbound_sidecar_local_names_backend_lookups_total',
+      help: 'Backend lookups by backend and outcome: records, none (nothing within the timeout or AllForNow), unavailable, overloaded (queue full).',
+      labelNames: ['backend', 'outcome'] as const,
+      registers,
+    }),
+    timeouts: new Counter({ name: 'unbound_sidecar_local_names_backend_timeouts_total', help: 'Backend lookups that ended at the timeout with nothing found.', labelNames: ['backend'] as const, registers }),
+    errors: new Counter({ name: 'unbound_sidecar_local_names_backend_errors_total', help: 'Backend lookups that failed with an error (D-Bus call failed, browser Failure signal).', labelNames: ['backend'] as const, registers }),
+    inFlight: new Gauge({ name: 'unbound_sidecar_local_names_backend_lookups_in_flight', help: 'Backend lookups running now.', registers }),
+    queued: new Gauge({ name: 'unbound_sidecar_local_names_backend_lookups_queued', help: 'Backend lookups waiting for a free slot.', registers }),
+    avahiUp: new Gauge({ name: 'unbound_sidecar_avahi_up', help: '1 while Avahi is reachable over D-Bus and in use, else 0.', registers }),
+  };
+}
+
+export type LocalNamesMetrics = ReturnType<typeof createLocalNamesMetrics>;

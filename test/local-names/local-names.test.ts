@@ -1,0 +1,114 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import { createLocalNamesCore } from '../../src/local-names/local-names.js';
+import { localNamesConfigSchema } from '../../src/local-names/config.js';
+import { createLocalNamesMetrics } from '../../src/local-names/metrics.js';
+import { RRType } from '../../src/lib/dns-wire/types.js';
+import { FakeResolver } from '../helpers/fake-resolver.js';
+
+const A = (name: string, ip: string, ttl = 120) => ({ name, type: RRType.A, class: 1, ttl, data: Buffer.from(ip.split('.').map(Number)) });
+const AAAA = (name: string, hex: string) => ({ name, type: RRType.AAAA, class: 1, ttl: 120, data: Buffer.from(hex, 'hex') });
+
+function setup(configOverrides: Record<string, unknown> = {}) {
+  const backend = new FakeResolver();
+  const registry = new Registry();
+  const metrics = createLocalNamesMetrics(registry);
+  const config = localNamesConfigSchema.parse(configOverrides);
+  const core = createLocalNamesCore({ config, backend: () => backend, metrics, logger: pino({ level: 'silent' }) });
+  return { backend, core, registry };
+}
+
+const q = (name: string, type: number = RRType.A) => ({ name, type, class: 1 });
+
+test('answers from the backend under the name asked, then from cache', async () => {
+  const { backend, core, registry } = setup();
+  backend.add(A('printer.local.', '10.77.0.2'));
+  const first = await core.resolve(q('PrInTeR.local.'));
+  assert.equal(first.kind, 'answer');
+  assert.equal(first.kind === 'answer' && first.records[0]?.name, 'PrInTeR.local.');
+  await core.resolve(q('printer.local.'));
+  assert.equal(backend.queries.length, 1, 'second question served from cache');
+  const text = await registry.metrics();
+  assert.match(text, /unbound_sidecar_local_names_cache_hits_total 1/);
+});
+
+test('A/AAAA use first-answer mode, other types collect', async () => {
+  const { backend, core } = setup();
+  await core.resolve(q('x.local.', RRType.AAAA));
+  await core.resolve(q('_ipp._tcp.local.', RRType.PTR));
+  assert.deepEqual(backend.queries.map((x) => x.mode), ['first', 'collect']);
+});
+
+test('negative answers are cached for negativeCacheTtl and are NXDOMAIN', async () => {
+  const { backend, core } = setup({ negativeCacheTtl: 30 });
+  assert.deepEqual(await core.resolve(q('nope.local.')), { kind: 'nxdomain' });
+  assert.deepEqual(await core.resolve(q('nope.local.')), { kind: 'nxdomain' });
+  assert.equal(backend.queries.length, 1);
+});
+
+test('identical questions in flight share one lookup', async () => {
+  const { backend, core, registry } = setup();
+  backend.delayMs = 50;
+  backend.add(A('slow.local.', '10.0.0.9'));
+  const answers = await Promise.all(Array.from({ length: 20 }, () => core.resolve(q('slow.local.'))));
+  assert.equal(backend.queries.length, 1);
+  assert.ok(answers.every((a) => a.kind === 'answer'));
+  assert.match(await registry.metrics(), /unbound_sidecar_local_names_coalesced_total 19/);
+});
+
+test('backend down → servfail, not cached', async () => {
+  const { backend, core } = setup();
+  backend.add(A('printer.local.', '10.77.0.2'));
+  backend.setUp(false);
+  assert.equal((await core.resolve(q('printer.local.'))).kind, 'servfail');
+  backend.setUp(true);
+  assert.equal((await core.resolve(q('printer.local.'))).kind, 'answer');
+});
+
+test('fe80::/10 AAAA dropped; only link-local → NODATA', async () => {
+  const { backend, core } = setup();
+  backend.add(AAAA('ll.local.', 'fe800000000000000000000000000001'));
+  backend.add(AAAA('mixed.local.', 'fe800000000000000000000000000001')).add(AAAA('mixed.local.', 'fd770000000000000000000000000002'));
+  assert.deepEqual(await core.resolve(q('ll.local.', RRType.AAAA)), { kind: 'nodata' });
+  const mixed = await core.resolve(q('mixed.local.', RRType.AAAA));
+  assert.equal(mixed.kind === 'answer' && mixed.records.length, 1);
+});
+
+test('policy: static records, aliases, rejected names and types', async () => {
+  const { backend, core } = setup({
+    policy: {
+      staticRecords: ['router.local. A 10.0.0.1', 'router.local. 300 AAAA fd00::1'],
+      aliases: { 'retracker.local.': 'router.local.', 'tv.local.': 'livingroom-tv.local.' },
+      rejectNames: ['^secret\\.'],
+      rejectTypes: ['HINFO'],
+    },
+  });
+  backend.add(A('livingroom-tv.local.', '10.0.0.7'));
+  const r = await core.resolve(q('Router.local.'));
+  assert.equal(r.kind === 'answer' && r.records[0]?.name, 'Router.local.');
+  assert.deepEqual(await core.resolve(q('router.local.', RRType.TXT)), { kind: 'nodata' });
+  const aliased = await core.resolve(q('retracker.local.', RRType.AAAA));
+  assert.equal(aliased.kind === 'answer' && aliased.records[0]?.ttl, 300);
+  assert.equal(aliased.kind === 'answer' && aliased.records[0]?.name, 'retracker.local.');
+  const tv = await core.resolve(q('tv.local.'));
+  assert.equal(tv.kind === 'answer' && tv.records[0]?.name, 'tv.local.');
+  assert.deepEqual(backend.queries.map((x) => x.name), ['livingroom-tv.local.']);
+  assert.deepEqual(await core.resolve(q('secret.local.')), { kind: 'nxdomain' });
+  assert.deepEqual(await core.resolve(q('host.local.', RRType.HINFO)), { kind: 'nodata' });
+});
+
+test('a flood of slow misses does not delay cached answers; overflow beyond the queue is servfail', async () => {
+  const { backend, core } = setup({ maxConcurrentLookups: 4, maxQueuedLookups: 8 });
+  backend.add(A('fast.local.', '10.0.0.2'));
+  await core.resolve(q('fast.local.'));
+  backend.delayMs = 300;
+  const misses = Array.from({ length: 20 }, (_, i) => core.resolve(q(`miss-${i}.local.`)));
+  const t0 = performance.now();
+  const hit = await core.resolve(q('fast.local.'));
+  assert.equal(hit.kind, 'answer');
+  assert.ok(performance.now() - t0 < 20, 'cached answer is immediate');
+  const results = await Promise.all(misses);
+  assert.equal(results.filter((r) => r.kind === 'servfail').length, 8, '4 running + 8 queued, the other 8 refused');
+});
