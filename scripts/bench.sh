@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# `npm run bench`: every bench/*.bench.ts in turn; each measures its anchor in the same run,
+# prints ratios and writes bench/results/<name>.json.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/ensure-system-packages.sh
+npx tsc -p tsconfig.json
+for b in bench/*.bench.ts; do
+  [ -n "${BENCH:-}" ] && [[ "$b" != *"$BENCH"* ]] && continue
+  echo "== $b"
+  npx tsx "$b"
+done

@@ -1,0 +1,89 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { checkConfigCommand, renderCommand, resolveCommand } from './cli/commands.js';
+import { runCommand } from './cli/run.js';
+import { errorMessage, isSidecarError } from './errors.js';
+
+const USAGE = `unbound-sidecar — answers .local for Unbound through Avahi, with metrics
+
+Usage:
+  unbound-sidecar run [--config FILE] [--listen HOST:PORT]... [--metrics HOST:PORT]
+  unbound-sidecar check-config FILE
+  unbound-sidecar resolve NAME [TYPE] [--config FILE]     zone-file lines; exit 1 on NXDOMAIN
+  unbound-sidecar render unbound [--config FILE]          the Unbound snippet for the configured zones
+  unbound-sidecar --help | --version
+
+Without --config every setting has its default: DNS on 127.0.0.1:5335 for "local.",
+metrics on 127.0.0.1:9335, Avahi on the system bus (DBUS_SYSTEM_BUS_ADDRESS selects another).
+Docs: README.md; config keys: config/example.json.
+`;
+
+function version(): string {
+  const pkg: unknown = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+  return typeof pkg === 'object' && pkg !== null && 'version' in pkg ? String(pkg.version) : 'unknown';
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string', short: 'c' },
+      listen: { type: 'string', multiple: true },
+      metrics: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean' },
+    },
+  });
+  const [command, ...rest] = positionals;
+  if (values.version) {
+    process.stdout.write(`${version()}\n`);
+    return 0;
+  }
+  if (values.help || command === undefined || command === 'help') {
+    process.stdout.write(USAGE);
+    return command === undefined && !values.help ? 2 : 0;
+  }
+  switch (command) {
+    case 'run':
+      return runCommand({ file: values.config, listen: values.listen, metrics: values.metrics });
+    case 'check-config': {
+      const file = rest[0] ?? values.config;
+      if (file === undefined) throw usage('check-config needs a FILE');
+      return checkConfigCommand(file);
+    }
+    case 'resolve': {
+      const [name, type = 'A'] = rest;
+      if (name === undefined) throw usage('resolve needs a NAME, e.g. `unbound-sidecar resolve printer.local A`');
+      return resolveCommand(name, type, values.config);
+    }
+    case 'render':
+      return renderCommand(rest[0], values.config);
+    default:
+      throw usage(`unknown command "${command}"`);
+  }
+}
+
+class UsageError extends Error {}
+function usage(message: string): UsageError {
+  return new UsageError(message);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof UsageError || (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS'))) {
+      process.stderr.write(`unbound-sidecar: ${errorMessage(err)}\nRun \`unbound-sidecar --help\` for usage.\n`);
+      process.exitCode = 2;
+    } else if (isSidecarError(err)) {
+      process.stderr.write(`unbound-sidecar: ${err.message} [${err.code}]\n`);
+      process.exitCode = 2;
+    } else {
+      process.stderr.write(`unbound-sidecar: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exitCode = 70;
+    }
+  },
+);

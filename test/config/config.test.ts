@@ -1,0 +1,60 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseConfig } from '../../src/config/index.js';
+import { createAnswerPolicy } from '../../src/local-names/policy.js';
+import { repoRoot } from '../helpers/repo-root.js';
+
+const root = repoRoot();
+
+/** Every JSON block in a markdown file that looks like a config (has a known top-level key). */
+function markdownConfigs(file: string): unknown[] {
+  const text = readFileSync(file, 'utf8');
+  const blocks = [...text.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => m[1] ?? '');
+  return blocks.map((b) => JSON.parse(b) as unknown).filter((v) => typeof v === 'object' && v !== null && ['dns', 'mdns', 'metrics'].some((k) => k in v));
+}
+
+test('defaults make an empty config work', () => {
+  const c = parseConfig({});
+  assert.deepEqual(c.dns.listen, ['127.0.0.1:5335']);
+  assert.deepEqual(c.dns.zones, ['local.']);
+  assert.equal(c.mdns.backend, 'auto');
+  assert.equal(c.metrics.listen, '127.0.0.1:9335');
+  assert.equal(c.mdns.timeoutMs, 1000);
+  assert.equal(c.mdns.ttl, 120);
+});
+
+test('every example in config/ and in READMEs parses (and its static records compile)', () => {
+  const files = readdirSync(join(root, 'config')).filter((f) => f.endsWith('.json')).map((f) => join(root, 'config', f));
+  const configs: [string, unknown][] = files.map((f) => [f, JSON.parse(readFileSync(f, 'utf8')) as unknown]);
+  const readmes = ['README.md', ...readdirSync(join(root, 'src'), { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => join('src', d.name, 'README.md'))];
+  for (const r of readmes) {
+    try {
+      for (const c of markdownConfigs(join(root, r))) configs.push([r, c]);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
+  assert.ok(configs.length >= 3, 'found the examples');
+  for (const [where, value] of configs) {
+    const c = parseConfig(value, where);
+    assert.doesNotThrow(() => createAnswerPolicy(c.mdns.policy, c.mdns.ttl), where);
+  }
+});
+
+test('errors name the JSON path and what was expected', () => {
+  const cases: [unknown, RegExp][] = [
+    [{ dns: { listen: ['localhost:53'] } }, /dns\.listen\[0\]: expected "host:port" with a literal IP/],
+    [{ dns: { zones: ['bad zone'] } }, /dns\.zones\[0\]: expected a domain name/],
+    [{ mdns: { backend: 'bonjour' } }, /mdns\.backend: .*"auto"/],
+    [{ mdns: { timeoutMs: -1 } }, /mdns\.timeoutMs: /],
+    [{ mdns: { policy: { acceptNames: ['('] } } }, /mdns\.policy\.acceptNames\[0\]: expected a valid regular expression/],
+    [{ mdns: { policy: { rejectTypes: ['BOGUS'] } } }, /mdns\.policy\.rejectTypes\[0\]: unknown record type "BOGUS"/],
+    [{ mdns: { policy: { staticRecords: ['router.local. A 999.1.1.1'] } } }, /mdns\.policy\.staticRecords\[0\]: .*IPv4/],
+    [{ dsn: {} }, /\(root\): Unrecognized key: "dsn"/],
+  ];
+  for (const [value, re] of cases) {
+    assert.throws(() => parseConfig(value, 'test.json'), (e: unknown) => e instanceof Error && re.test(e.message) && e.message.startsWith('config: test.json: '), JSON.stringify(value));
+  }
+});
