@@ -1,10 +1,9 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { checkConfigCommand, renderCommand, resolveCommand } from './cli/commands.js';
-import { runCommand } from './cli/run.js';
 import { errorMessage, isSidecarError } from './errors.js';
 
+// Commands are imported when chosen: `--help` must not load D-Bus, DNS and metrics code.
 const USAGE = `unbound-sidecar — answers .local for Unbound through Avahi, with metrics
 
 Usage:
@@ -47,19 +46,19 @@ async function main(argv: string[]): Promise<number> {
   }
   switch (command) {
     case 'run':
-      return runCommand({ file: values.config, listen: values.listen, metrics: values.metrics });
+      return (await import('./cli/run.js')).runCommand({ file: values.config, listen: values.listen, metrics: values.metrics });
     case 'check-config': {
       const file = rest[0] ?? values.config;
       if (file === undefined) throw usage('check-config needs a FILE');
-      return checkConfigCommand(file);
+      return (await import('./cli/commands.js')).checkConfigCommand(file);
     }
     case 'resolve': {
       const [name, type = 'A'] = rest;
       if (name === undefined) throw usage('resolve needs a NAME, e.g. `unbound-sidecar resolve printer.local A`');
-      return resolveCommand(name, type, values.config);
+      return (await import('./cli/commands.js')).resolveCommand(name, type, values.config);
     }
     case 'render':
-      return renderCommand(rest[0], values.config);
+      return (await import('./cli/commands.js')).renderCommand(rest[0], values.config);
     default:
       throw usage(`unknown command "${command}"`);
   }
