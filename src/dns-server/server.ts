@@ -1,0 +1,121 @@
+import { SidecarError } from '../errors.js';
+import type { DnsServer, DnsServerOptions } from './index.js';
+import { createDnsMetrics } from './metrics.js';
+import { createQueryHandler } from './query-handler.js';
+import { TcpListener } from './tcp-listener.js';
+import { UdpListener } from './udp-listener.js';
+import { createZoneTable } from './zone-policy.js';
+
+/** Unsettled `resolve` calls across all clients before in-zone queries get SERVFAIL (bounded memory). */
+const MAX_IN_FLIGHT = 10_000;
+/** RFC 7766 §6.2.1.2 lets servers bound pipelining; Unbound's default is similar in spirit. */
+const MAX_IN_FLIGHT_PER_TCP_CONNECTION = 32;
+/** With port 0, tries at finding one ephemeral port free for both UDP and TCP. */
+const PORT_PAIR_ATTEMPTS = 8;
+
+interface Bound {
+  readonly host: string;
+  readonly port: number;
+  readonly udp: UdpListener;
+  readonly tcp: TcpListener;
+}
+
+export function createDnsServer(opts: DnsServerOptions): DnsServer {
+  if (opts.listen.length === 0) throw new TypeError('dns-server: listen must name at least one address');
+  const controller = new AbortController();
+  const logger = opts.logger;
+  // Serial: seconds at start. Nothing transfers these zones; it only has to be a plausible uint32.
+  const zones = createZoneTable(opts.zones, opts.negativeTtl, Math.floor(Date.now() / 1000));
+  const metrics = createDnsMetrics(opts.registry, opts.zones);
+  const handler = createQueryHandler({
+    zones,
+    resolve: opts.resolve,
+    metrics,
+    logger,
+    signal: controller.signal,
+    maxInFlight: MAX_IN_FLIGHT,
+  });
+  const limits = {
+    maxConnections: opts.maxTcpConnections,
+    idleTimeoutMs: opts.tcpIdleTimeoutMs,
+    maxInFlightPerConnection: MAX_IN_FLIGHT_PER_TCP_CONNECTION,
+  };
+  const bound: Bound[] = [];
+  let state: 'new' | 'started' | 'stopped' = 'new';
+
+  /** UDP and TCP on the same port; for port 0, the port UDP got (retrying if TCP has it taken). */
+  async function bindPair(host: string, port: number): Promise<Bound> {
+    for (let attempt = 1; ; attempt++) {
+      const udp = new UdpListener(host, handler, logger);
+      let udpPort: number;
+      try {
+        udpPort = await udp.bindTo(host, port);
+      } catch (err) {
+        throw listenFailed('udp', host, port, err);
+      }
+      const tcp = new TcpListener(handler, limits, metrics, logger);
+      try {
+        await tcp.listenOn(host, udpPort);
+        return { host, port: udpPort, udp, tcp };
+      } catch (err) {
+        await udp.shutdown();
+        if (port === 0 && errorCode(err) === 'EADDRINUSE' && attempt < PORT_PAIR_ATTEMPTS) continue;
+        throw listenFailed('tcp', host, udpPort, err);
+      }
+    }
+  }
+
+  async function closeAll(): Promise<void> {
+    const all = bound.splice(0);
+    await Promise.all(all.flatMap((b) => [b.udp.shutdown(), b.tcp.shutdown()]));
+  }
+
+  return {
+    async start() {
+      if (state !== 'new') throw new Error(`dns-server: start() called when ${state}`);
+      state = 'started';
+      try {
+        for (const { host, port } of opts.listen) bound.push(await bindPair(host, port));
+      } catch (err) {
+        await closeAll();
+        state = 'stopped';
+        throw err;
+      }
+      logger.info({ listen: bound.map((b) => hostPort(b.host, b.port)), zones: opts.zones }, 'dns-server: listening (udp+tcp)');
+    },
+    async stop() {
+      if (state === 'stopped') return;
+      state = 'stopped';
+      // Abort first: resolvers stop work, late answers find `signal.aborted` and send nothing.
+      controller.abort();
+      await closeAll();
+    },
+    addresses() {
+      const list = bound.map((b) => ({ host: b.host, port: b.port }));
+      return { udp: list, tcp: list.map((a) => ({ ...a })) };
+    },
+  };
+}
+
+function errorCode(err: unknown): string | undefined {
+  if (typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string') return err.code;
+  return undefined;
+}
+
+function hostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+function listenFailed(proto: 'udp' | 'tcp', host: string, port: number, err: unknown): SidecarError {
+  const code = errorCode(err);
+  const hint =
+    code === 'EADDRINUSE'
+      ? `another process already listens there (check: ss -lntup 'sport = :${port}'); stop it or pick a free port in dns.listen / --listen`
+      : code === 'EACCES'
+        ? 'ports below 1024 need CAP_NET_BIND_SERVICE; use a higher port such as 5335'
+        : code === 'EADDRNOTAVAIL'
+          ? 'that address is not configured on any interface of this host; use one that is, e.g. 127.0.0.1'
+          : 'check the address in dns.listen';
+  const why = err instanceof Error ? err.message : String(err);
+  return new SidecarError('LISTEN_FAILED', 'dns', `cannot listen on ${proto} ${hostPort(host, port)}: ${why}; ${hint}`, { cause: err });
+}
