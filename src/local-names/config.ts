@@ -36,8 +36,8 @@ export const localNamesConfigSchema = z
     negativeCacheTtl: nonNegativeInt.default(30),
     /** Cached questions (positive + negative); least recently used evicted first. */
     cacheSize: positiveInt.default(10_000),
-    /** Backend lookups running at once (Avahi record browsers); more queue. */
-    maxConcurrentLookups: positiveInt.default(64),
+    /** Backend lookups running at once (Avahi record browsers; Avahi allows 1024 objects per client). More queue. */
+    maxConcurrentLookups: positiveInt.default(256),
     /** Lookups waiting for a slot; beyond this they get SERVFAIL at once. */
     maxQueuedLookups: nonNegativeInt.default(4096),
     policy: policyConfigSchema.prefault({}),

@@ -1,0 +1,222 @@
+/**
+ * Issue 2 end to end: a LAN host publishes with avahi-publish; a client in the router namespace
+ * asks the real Unbound, which forwards `local.` and the LAN reverse zone to the real daemon, which
+ * asks the router's real avahi-daemon over its own system bus. "direct" tests talk to the sidecar.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { createLab, type DnsQuery, type DnsResult, type Lab } from '../lab/lab.js';
+import { FIXTURES, REVERSE_ZONE } from '../lab/fixtures.js';
+import { labSkip, sidecarEntry } from '../lab/prereqs.js';
+import { startSidecar, type Sidecar } from '../lab/sidecar.js';
+import type { DecodedMessage } from '../lab/dns-message.js';
+import { sleep, waitFor } from '../lab/wait.js';
+
+const UNBOUND_PORT = 53;
+const TIMEOUT_MS = 1000; // mdns.timeoutMs in the lab config
+const [ONE, TWO] = FIXTURES.ipp.instances;
+
+let lab: Lab;
+let sidecar: Sidecar;
+
+type Q = Omit<DnsQuery, 'server' | 'port' | 'name' | 'type'>;
+async function ask(port: number, name: string, type: string, opts: Q = {}): Promise<DecodedMessage & { ms: number }> {
+  const r: DnsResult = await lab.dns('router', { server: '127.0.0.1', port, name, type, timeoutMs: 5000, ...opts });
+  if (!r.ok) assert.fail(`${name} ${type} @${port}: ${r.error}\n--- sidecar log tail ---\n${sidecar?.logs().slice(-1500) ?? ''}`);
+  return { ...r.msg, ms: r.ms };
+}
+const viaUnbound = (name: string, type: string, opts?: Q) => ask(UNBOUND_PORT, name, type, opts);
+const direct = (name: string, type: string, opts?: Q) => ask(sidecar.dnsPort, name, type, opts);
+const data = (m: DecodedMessage, type: string): string[] => m.answers.filter((a) => a.type === type).map((a) => a.data);
+const unique = (label: string): string => `${label}-${randomBytes(4).toString('hex')}.local`;
+
+/** Waits until a query answers with `rcode` (Avahi's cache on the router may need one mDNS round first). */
+async function eventually(q: () => Promise<DecodedMessage>, rcode = 'NOERROR', timeoutMs = 8000): Promise<DecodedMessage> {
+  let last: DecodedMessage | undefined;
+  return waitFor(`an answer with ${rcode}`, async () => {
+    last = await q();
+    return last.rcode === rcode && (rcode !== 'NOERROR' || last.answers.length > 0) ? last : undefined;
+  }, { timeoutMs, intervalMs: 200 }).catch((err: Error) => assert.fail(`${err.message}; last: ${JSON.stringify(last)}`));
+}
+
+describe('the .local bridge end to end (Unbound → sidecar → Avahi)', { skip: labSkip({ sidecar: true }), timeout: 120_000 }, () => {
+  before(async () => {
+    lab = await createLab({ fixtures: true });
+    sidecar = await startSidecar(lab);
+    // Unbound gets exactly what `unbound-sidecar render unbound` prints for this config.
+    const render = await lab.exec('router', [process.execPath, sidecarEntry(), 'render', 'unbound', '--config', sidecar.configFile]);
+    assert.equal(render.code, 0, `render unbound failed: ${render.stderr}`);
+    assert.match(render.stdout, /forward-addr: 127\.0\.0\.1@5335/);
+    await lab.startUnbound({ forwardZones: [], forwardTo: '', snippet: render.stdout, port: UNBOUND_PORT });
+  });
+  after(async () => {
+    await sidecar?.stop();
+    await lab?.teardown();
+  });
+
+  test('A of a published address', async () => {
+    const m = await eventually(() => viaUnbound(FIXTURES.printer.name, 'A'));
+    assert.deepEqual(data(m, 'A'), [FIXTURES.printer.ipv4]);
+    assert.ok(m.ra, 'RA set');
+  });
+
+  test('host names Avahi publishes: the LAN host and the router itself, A and AAAA', async () => {
+    const a = await eventually(() => viaUnbound(lab.lanHostName, 'A'));
+    assert.deepEqual(data(a, 'A'), [lab.lanIp]);
+    const aaaa = await eventually(() => viaUnbound(lab.lanHostName, 'AAAA'));
+    assert.deepEqual(data(aaaa, 'AAAA'), [lab.lanIp6]);
+    const self = await eventually(() => viaUnbound(lab.routerHostName, 'A'));
+    assert.deepEqual(data(self, 'A'), [lab.routerIp]);
+  });
+
+  test('AAAA never carries fe80::/10 (a unicast client cannot use an address without its scope)', async () => {
+    const m = await eventually(() => viaUnbound(FIXTURES.dual.name, 'AAAA'));
+    const addrs = data(m, 'AAAA');
+    assert.ok(addrs.every((a) => !/^fe[89ab]/i.test(a)), `link-local leaked: ${addrs.join(', ')}`);
+    assert.deepEqual(addrs, [FIXTURES.dual.ipv6]);
+  });
+
+  test('PTR browse returns both instances', async () => {
+    const want = FIXTURES.ipp.instances.map((i) => `${i.name.replace(/ /g, '\\032')}.${FIXTURES.ipp.type}.local.`).sort();
+    const m = await eventually(async () => {
+      const r = await viaUnbound(`${FIXTURES.ipp.type}.local`, 'PTR');
+      return data(r, 'PTR').length >= 2 ? r : { ...r, answers: [] };
+    });
+    assert.deepEqual(data(m, 'PTR').sort(), want);
+  });
+
+  test('SRV and TXT of an instance', async () => {
+    assert.ok(ONE && TWO);
+    const srv = await eventually(() => viaUnbound(`${ONE.name}.${FIXTURES.ipp.type}.local`, 'SRV'));
+    assert.deepEqual(data(srv, 'SRV'), [`0 0 ${ONE.port} ${lab.lanHostName}.`]);
+    const txt = await eventually(() => viaUnbound(`${TWO.name}.${FIXTURES.ipp.type}.local`, 'TXT'));
+    const strings = txt.answers.filter((a) => a.type === 'TXT').flatMap((a) => a.txt ?? []);
+    assert.deepEqual(strings.sort(), [...TWO.txt].sort());
+  });
+
+  test('service-type enumeration (_services._dns-sd._udp.local, RFC 6763 §9)', async () => {
+    const m = await eventually(async () => {
+      const r = await viaUnbound('_services._dns-sd._udp.local', 'PTR');
+      return data(r, 'PTR').length >= 2 ? r : { ...r, answers: [] };
+    });
+    const types = data(m, 'PTR');
+    for (const t of [FIXTURES.ipp.type, FIXTURES.big.type]) assert.ok(types.includes(`${t}.local.`), `${t} missing from ${types.join(', ')}`);
+  });
+
+  test('reverse PTR of a LAN address', async () => {
+    const name = `${lab.lanIp.split('.').reverse().join('.')}.in-addr.arpa`;
+    assert.ok(`${name}.`.endsWith(REVERSE_ZONE));
+    const m = await eventually(() => viaUnbound(name, 'PTR'));
+    assert.deepEqual(data(m, 'PTR'), [`${lab.lanHostName}.`]);
+  });
+
+  test('NXDOMAIN with SOA within the timeout, then from Unbound\'s cache in ≤ 50 ms', async (t) => {
+    const name = unique('nobody');
+    const first = await viaUnbound(name, 'A');
+    assert.equal(first.rcode, 'NXDOMAIN');
+    assert.ok(first.authority.some((r) => r.type === 'SOA'), 'SOA in AUTHORITY (RFC 2308 §3)');
+    assert.ok(first.ms < TIMEOUT_MS + 500, `first answer took ${first.ms.toFixed(0)} ms`);
+    const again = await viaUnbound(name, 'A');
+    assert.equal(again.rcode, 'NXDOMAIN');
+    assert.ok(again.authority.some((r) => r.type === 'SOA'));
+    assert.ok(again.ms <= 50, `cached NXDOMAIN took ${again.ms.toFixed(1)} ms`);
+    t.diagnostic(`NXDOMAIN first ${first.ms.toFixed(1)} ms, cached ${again.ms.toFixed(2)} ms`);
+  });
+
+  test('REFUSED off-zone, direct to the sidecar (never an open resolver)', async () => {
+    for (const [name, type] of [['example.com', 'A'], ['1.1.168.192.in-addr.arpa', 'PTR'], ['local.example', 'A']] as const) {
+      const m = await direct(name, type);
+      assert.equal(m.rcode, 'REFUSED', `${name} ${type}`);
+      assert.equal(m.answers.length, 0);
+    }
+  });
+
+  test('TCP: through Unbound and direct', async () => {
+    const u = await viaUnbound(FIXTURES.printer.name, 'A', { tcp: true });
+    assert.deepEqual(data(u, 'A'), [FIXTURES.printer.ipv4]);
+    const d = await direct(FIXTURES.printer.name, 'A', { tcp: true });
+    assert.deepEqual(data(d, 'A'), [FIXTURES.printer.ipv4]);
+    const kdig = await lab.exec('router', ['kdig', '@127.0.0.1', '-p', String(sidecar.dnsPort), '+tcp', '+retry=0', '+timeout=3', FIXTURES.printer.name, 'A']);
+    assert.match(kdig.stdout, /status: NOERROR/);
+    assert.match(kdig.stdout, new RegExp(`printer\\.local\\.\\s+\\d+\\s+IN\\s+A\\s+${FIXTURES.printer.ipv4.replace(/\./g, '\\.')}`));
+  });
+
+  test('0x20: the question is echoed byte for byte', async () => {
+    const mixed = 'PrInTeR.LoCaL';
+    const m = await direct(mixed, 'A', { tcp: false });
+    assert.equal(m.question?.name, `${mixed}.`);
+    const overTcp = await direct(mixed, 'A', { tcp: true });
+    assert.equal(overTcp.question?.name, `${mixed}.`);
+    assert.deepEqual(data(m, 'A'), [FIXTURES.printer.ipv4]);
+    // Not checked with kdig: knot-dnsutils 3.2 lowercases the name before sending (see `kdig +qr`),
+    // so the lab probe, which sends the bytes it is given, is the client here.
+  });
+
+  test('0x20 through Unbound with use-caps-for-id: yes (Unbound checks the echo)', async () => {
+    await lab.stopUnbound();
+    const render = await lab.exec('router', [process.execPath, sidecarEntry(), 'render', 'unbound', '--config', sidecar.configFile]);
+    try {
+      await lab.startUnbound({ forwardZones: [], forwardTo: '', snippet: render.stdout, port: UNBOUND_PORT, extraServer: ['use-caps-for-id: yes'] });
+      const m = await viaUnbound(lab.lanHostName, 'A');
+      assert.equal(m.rcode, 'NOERROR');
+      assert.deepEqual(data(m, 'A'), [lab.lanIp]);
+    } finally {
+      await lab.startUnbound({ forwardZones: [], forwardTo: '', snippet: render.stdout, port: UNBOUND_PORT });
+    }
+  });
+
+  test('EDNS: OPT only when asked; TC=1 over UDP when too big, the full answer over TCP', async () => {
+    const plain = await direct(FIXTURES.printer.name, 'A');
+    assert.equal(plain.edns, undefined, 'no OPT in a reply to a query without one (RFC 6891 §7)');
+    const withEdns = await direct(FIXTURES.printer.name, 'A', { ednsUdpSize: 1232 });
+    assert.ok(withEdns.edns, 'OPT in the reply to an EDNS query');
+
+    const big = `${FIXTURES.big.name}.${FIXTURES.big.type}.local`;
+    await eventually(() => direct(big, 'TXT', { tcp: true }));
+    for (const ednsUdpSize of [undefined, 1232]) {
+      const udp = await direct(big, 'TXT', ednsUdpSize === undefined ? {} : { ednsUdpSize });
+      assert.equal(udp.tc, true, `TC with ${ednsUdpSize ?? 512}-byte limit (reply was ${udp.size} B)`);
+      assert.ok(udp.size <= (ednsUdpSize ?? 512), `UDP reply of ${udp.size} B exceeds ${ednsUdpSize ?? 512}`);
+    }
+    const tcp = await direct(big, 'TXT', { tcp: true, ednsUdpSize: 1232 });
+    assert.equal(tcp.tc, false);
+    assert.deepEqual(tcp.answers.flatMap((a) => a.txt ?? []).sort(), [...FIXTURES.big.txt].sort());
+    // Unbound must have retried over TCP to get it (it caps its UDP replies at 1232 B, so ask it over TCP).
+    const viaTcp = await viaUnbound(big, 'TXT', { tcp: true });
+    assert.deepEqual(viaTcp.answers.flatMap((a) => a.txt ?? []).sort(), [...FIXTURES.big.txt].sort());
+    const viaUdp = await viaUnbound(big, 'TXT', { ednsUdpSize: 1232 });
+    assert.equal(viaUdp.tc, true);
+  });
+
+  test('metrics are exported', async () => {
+    const r = await lab.http('router', `http://127.0.0.1:${sidecar.metricsPort}/metrics`);
+    assert.ok(r.ok && r.status === 200);
+    assert.match(r.body, /unbound_sidecar_dns_requests_total\{/);
+  });
+
+  test('avahi-daemon killed → SERVFAIL fast → answers again after it restarts', async (t) => {
+    await eventually(() => direct(lab.lanHostName, 'A'));
+    await lab.stopRouterAvahi('SIGKILL');
+    // The sidecar watches NameOwnerChanged; give the signal a moment to arrive, as a crash would.
+    await sleep(50);
+    const d = await direct(unique('during-outage'), 'A');
+    assert.equal(d.rcode, 'SERVFAIL', 'direct: SERVFAIL while Avahi is gone');
+    assert.ok(d.ms < 200, `direct SERVFAIL took ${d.ms.toFixed(0)} ms`);
+    // Unbound retries its forwarder before giving up, but must not hang either.
+    const u = await viaUnbound(unique('during-outage'), 'A');
+    assert.equal(u.rcode, 'SERVFAIL', 'through Unbound: SERVFAIL while Avahi is gone');
+    assert.ok(u.ms < 3000, `SERVFAIL through Unbound took ${u.ms.toFixed(0)} ms`);
+    const ready = await lab.http('router', `http://127.0.0.1:${sidecar.metricsPort}/readyz`);
+    assert.ok(ready.ok && ready.status !== 200, `/readyz while Avahi is gone: ${ready.ok ? ready.status : ready.error}`);
+
+    await lab.startRouterAvahi();
+    const restarted = Date.now();
+    const back = await eventually(() => direct(lab.lanHostName, 'A'), 'NOERROR', 15_000);
+    assert.deepEqual(data(back, 'A'), [lab.lanIp]);
+    const backU = await eventually(() => viaUnbound(FIXTURES.printer.name, 'A'), 'NOERROR', 15_000);
+    assert.deepEqual(data(backU, 'A'), [FIXTURES.printer.ipv4]);
+    assert.equal(sidecar.child.exitCode, null, 'the sidecar survived');
+    t.diagnostic(`SERVFAIL direct ${d.ms.toFixed(1)} ms, via Unbound ${u.ms.toFixed(1)} ms; answering again ${Date.now() - restarted} ms after Avahi was back`);
+  });
+});

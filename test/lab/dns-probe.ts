@@ -1,0 +1,117 @@
+/**
+ * The lab's probe: a long-lived process started inside a namespace (`ip netns exec NS node …`),
+ * because Node cannot enter a network namespace itself. It reads JSON-line requests on stdin and
+ * writes one JSON-line reply each, timing requests from its own side of the socket so latencies
+ * do not include process start-up (which `ip netns exec kdig` would add: several ms).
+ *
+ * Requests run concurrently. See probe-client.ts for the typed API; not meant to be run by hand.
+ */
+import { createSocket } from 'node:dgram';
+import { connect } from 'node:net';
+import { createInterface } from 'node:readline';
+import { randomInt } from 'node:crypto';
+import { decodeMessage, encodeQuery, QTYPE } from './dns-message.js';
+import type { ProbeReply, ProbeRequest, DnsRequest } from './probe-protocol.js';
+
+function typeNumber(t: string | number): number {
+  if (typeof t === 'number') return t;
+  const n = QTYPE[t.toUpperCase()] ?? (/^TYPE(\d+)$/i.exec(t) ? Number(t.slice(4)) : undefined);
+  if (n === undefined) throw new Error(`unknown type ${t}`);
+  return n;
+}
+
+function udpExchange(req: DnsRequest, packet: Buffer, timeoutMs: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const family = req.server.includes(':') ? 'udp6' : 'udp4';
+    const sock = createSocket(family);
+    const timer = setTimeout(() => { sock.close(); reject(new Error(`timeout after ${timeoutMs} ms`)); }, timeoutMs);
+    const id = packet.readUInt16BE(0);
+    sock.on('message', (msg) => {
+      if (msg.length < 2 || msg.readUInt16BE(0) !== id) return; // not ours: keep waiting (RFC 5452 §9.1)
+      clearTimeout(timer);
+      sock.close();
+      resolve(msg);
+    });
+    sock.on('error', (err) => { clearTimeout(timer); sock.close(); reject(err); });
+    sock.send(packet, req.port, req.server);
+  });
+}
+
+function tcpExchange(req: DnsRequest, packet: Buffer, timeoutMs: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const sock = connect({ host: req.server, port: req.port });
+    const timer = setTimeout(() => { sock.destroy(); reject(new Error(`timeout after ${timeoutMs} ms`)); }, timeoutMs);
+    let buf = Buffer.alloc(0);
+    sock.on('connect', () => {
+      const len = Buffer.alloc(2);
+      len.writeUInt16BE(packet.length);
+      sock.write(Buffer.concat([len, packet]));
+    });
+    sock.on('data', (chunk) => {
+      buf = Buffer.concat([buf, chunk]);
+      if (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+        clearTimeout(timer);
+        sock.destroy();
+        resolve(buf.subarray(2, 2 + buf.readUInt16BE(0)));
+      }
+    });
+    sock.on('error', (err) => { clearTimeout(timer); reject(err); });
+    sock.on('close', () => { clearTimeout(timer); reject(new Error('connection closed before a full reply')); });
+  });
+}
+
+async function handleDns(req: DnsRequest): Promise<ProbeReply> {
+  const packet = encodeQuery({
+    id: randomInt(0, 65536),
+    name: req.name,
+    type: typeNumber(req.type),
+    class: req.qclass ?? 1,
+    rd: req.rd ?? true,
+    ...(req.ednsUdpSize !== undefined ? { ednsUdpSize: req.ednsUdpSize } : {}),
+  });
+  const timeoutMs = req.timeoutMs ?? 5000;
+  const t0 = process.hrtime.bigint();
+  try {
+    const raw = req.tcp ? await tcpExchange(req, packet, timeoutMs) : await udpExchange(req, packet, timeoutMs);
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    return { id: req.id, ok: true, ms, msg: decodeMessage(raw), raw: req.raw ? raw.toString('hex') : undefined };
+  } catch (err) {
+    return { id: req.id, ok: false, ms: Number(process.hrtime.bigint() - t0) / 1e6, error: (err as Error).message };
+  }
+}
+
+async function handle(req: ProbeRequest): Promise<ProbeReply> {
+  switch (req.op) {
+    case 'dns':
+      return handleDns(req);
+    case 'http': {
+      const t0 = process.hrtime.bigint();
+      try {
+        const res = await fetch(req.url, { signal: AbortSignal.timeout(req.timeoutMs ?? 2000) });
+        const body = await res.text();
+        return { id: req.id, ok: true, ms: Number(process.hrtime.bigint() - t0) / 1e6, status: res.status, body };
+      } catch (err) {
+        return { id: req.id, ok: false, ms: Number(process.hrtime.bigint() - t0) / 1e6, error: (err as Error).message };
+      }
+    }
+    default: {
+      const never: never = req;
+      return { id: (never as { id: number }).id, ok: false, ms: 0, error: 'unknown op' };
+    }
+  }
+}
+
+const rl = createInterface({ input: process.stdin });
+rl.on('line', (line) => {
+  let req: ProbeRequest;
+  try {
+    req = JSON.parse(line) as ProbeRequest;
+  } catch {
+    return;
+  }
+  void handle(req)
+    .catch((err: unknown) => ({ id: req.id, ok: false as const, ms: 0, error: String(err) }))
+    .then((reply) => process.stdout.write(`${JSON.stringify(reply)}\n`));
+});
+rl.on('close', () => process.exit(0));
+process.stdout.write(`${JSON.stringify({ ready: true })}\n`);

@@ -1,0 +1,35 @@
+import type { DecodedMessage } from './dns-message.js';
+
+/** One DNS exchange from inside a namespace. */
+export interface DnsQuery {
+  readonly server: string;
+  readonly port: number;
+  /** Sent byte for byte (case kept, for 0x20 checks). */
+  readonly name: string;
+  /** "A", "AAAA", "PTR", "TYPE65" or a number. */
+  readonly type: string | number;
+  /** Default 1 (IN); 3 is CHAOS. */
+  readonly qclass?: number;
+  readonly tcp?: boolean;
+  /** Adds an OPT record with this UDP payload size; absent = no EDNS. */
+  readonly ednsUdpSize?: number;
+  readonly rd?: boolean;
+  /** Default 5000. */
+  readonly timeoutMs?: number;
+  /** Include the raw reply as hex. */
+  readonly raw?: boolean;
+}
+
+export type DnsRequest = DnsQuery & { readonly id: number; readonly op: 'dns' };
+export type HttpRequest = { readonly id: number; readonly op: 'http'; readonly url: string; readonly timeoutMs?: number };
+export type ProbeRequest = DnsRequest | HttpRequest;
+
+export type DnsResult =
+  | { readonly ok: true; readonly ms: number; readonly msg: DecodedMessage; readonly raw?: string | undefined }
+  | { readonly ok: false; readonly ms: number; readonly error: string };
+
+export type HttpResult =
+  | { readonly ok: true; readonly ms: number; readonly status: number; readonly body: string }
+  | { readonly ok: false; readonly ms: number; readonly error: string };
+
+export type ProbeReply = { readonly id: number } & (DnsResult | HttpResult);
