@@ -1,0 +1,86 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import pino from 'pino';
+import { parseConfig } from '../src/config/index.js';
+import { startDaemon } from '../src/daemon.js';
+import { buildQuery, decode, udpExchange } from './dns-server/dns-test-client.js';
+
+/**
+ * The whole daemon in-process, without root: the real DNS front, cache, policy and HTTP listener,
+ * with the system bus pointed at a socket that does not exist (Avahi absent). Integration tests
+ * with a real Avahi live in test/integration/.
+ */
+async function withDaemon(fn: (ports: { dns: number; http: number }, registry: Awaited<ReturnType<typeof startDaemon>>['registry']) => Promise<void>): Promise<void> {
+  const saved = process.env.DBUS_SYSTEM_BUS_ADDRESS;
+  process.env.DBUS_SYSTEM_BUS_ADDRESS = 'unix:path=/nonexistent/unbound-sidecar-test-bus';
+  const config = parseConfig({
+    dns: { listen: ['127.0.0.1:0'], zones: ['local.', '77.10.in-addr.arpa.'] },
+    metrics: { listen: '127.0.0.1:0' },
+    mdns: { policy: { staticRecords: ['router.local. A 10.77.0.1'] } },
+  });
+  const daemon = await startDaemon(config, pino({ level: 'silent' }));
+  try {
+    const dnsPort = daemon.dnsAddresses().udp[0]?.port;
+    assert.ok(dnsPort);
+    await fn({ dns: dnsPort, http: daemon.httpAddress().port }, daemon.registry);
+  } finally {
+    await daemon.stop();
+    if (saved === undefined) delete process.env.DBUS_SYSTEM_BUS_ADDRESS;
+    else process.env.DBUS_SYSTEM_BUS_ADDRESS = saved;
+  }
+}
+
+test('daemon without Avahi: static records answer, lookups SERVFAIL fast, /readyz says why, off-zone REFUSED', async () => {
+  await withDaemon(async (ports) => {
+    const hit = decode((await udpExchange(ports.dns, buildQuery({ id: 1, name: 'Router.local', type: 1 }))) ?? Buffer.alloc(0));
+    assert.equal(hit.header.rcode, 0);
+    assert.equal(hit.answers[0]?.address, '10.77.0.1');
+
+    const t0 = performance.now();
+    const miss = decode((await udpExchange(ports.dns, buildQuery({ id: 2, name: 'printer.local', type: 1 }))) ?? Buffer.alloc(0));
+    assert.equal(miss.header.rcode, 2, 'SERVFAIL while Avahi is absent');
+    assert.ok(performance.now() - t0 < 100, 'and within 100 ms');
+
+    const off = decode((await udpExchange(ports.dns, buildQuery({ id: 3, name: 'example.com', type: 1 }))) ?? Buffer.alloc(0));
+    assert.equal(off.header.rcode, 5);
+
+    const ready = await fetch(`http://127.0.0.1:${ports.http}/readyz`);
+    assert.equal(ready.status, 503);
+    const body = await ready.text();
+    assert.match(body, /^ok dns: listening/m);
+    assert.match(body, /^FAIL mdns: avahi down/m);
+    assert.equal((await fetch(`http://127.0.0.1:${ports.http}/healthz`)).status, 200);
+    assert.equal((await fetch(`http://127.0.0.1:${ports.http}/nope`)).status, 404);
+  });
+});
+
+test('every exported metric follows the naming rules (one namespace, units, _total on counters only)', async () => {
+  await withDaemon(async (ports, registry) => {
+    await udpExchange(ports.dns, buildQuery({ id: 4, name: 'router.local', type: 1 }));
+    const metrics = await registry.getMetricsAsJSON();
+    const names = metrics.map((m) => m.name);
+    for (const required of [
+      'unbound_sidecar_dns_requests_total',
+      'unbound_sidecar_dns_request_duration_seconds',
+      'unbound_sidecar_local_names_cache_hits_total',
+      'unbound_sidecar_local_names_cache_misses_total',
+      'unbound_sidecar_local_names_cache_entries',
+      'unbound_sidecar_local_names_backend_lookups_total',
+      'unbound_sidecar_local_names_backend_timeouts_total',
+      'unbound_sidecar_local_names_backend_errors_total',
+      'unbound_sidecar_avahi_up',
+    ]) {
+      assert.ok(names.includes(required), `${required} is exported`);
+    }
+    for (const m of metrics) {
+      const type = String(m.type);
+      assert.match(m.name, /^unbound_sidecar_[a-z][a-z0-9_]*[a-z0-9]$/, `${m.name}: one namespace, snake_case`);
+      assert.ok(m.help.length > 0, `${m.name}: has help`);
+      if (type === 'counter') assert.ok(m.name.endsWith('_total'), `${m.name}: counters end in _total`);
+      else assert.ok(!m.name.endsWith('_total'), `${m.name}: only counters end in _total`);
+      if (type === 'histogram' || type === 'summary') assert.match(m.name, /_(seconds|bytes)$/, `${m.name}: distributions carry a base unit`);
+      assert.doesNotMatch(m.name, /_(ms|milliseconds|kb|mb|percent)(_|$)/, `${m.name}: base units only (seconds, bytes, ratios)`);
+      assert.doesNotMatch(m.name, /_(count|sum|bucket)$/, `${m.name}: reserved suffix`);
+    }
+  });
+});
