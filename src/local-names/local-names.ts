@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { RRType, type Question, type ResourceRecord, type ZoneAnswer } from '../lib/dns-wire/types.js';
 import { AnswerCache, type CachedAnswer } from './answer-cache.js';
 import type { LocalNamesConfig } from './config.js';
-import { LookupLimiter } from './lookup-limiter.js';
+import { ConcurrencyLimiter } from '../lib/concurrency/limiter.js';
 import type { LocalNamesMetrics } from './metrics.js';
 import { createAnswerPolicy } from './policy.js';
 import type { BackendResult, LocalResolver } from './resolver.js';
@@ -29,7 +29,7 @@ export function createLocalNamesCore(opts: {
   const { config, metrics } = opts;
   const policy = createAnswerPolicy(config.policy, config.ttl);
   const cache = new AnswerCache(config.cacheSize);
-  const limiter = new LookupLimiter(config.maxConcurrentLookups, config.maxQueuedLookups);
+  const limiter = new ConcurrencyLimiter(config.maxConcurrentLookups, config.maxQueuedLookups);
   const inFlight = new Map<string, Promise<LookupOutcome>>();
 
   const toZoneAnswer = (answer: CachedAnswer, askedName: string): ZoneAnswer =>
@@ -59,6 +59,7 @@ export function createLocalNamesCore(opts: {
         mode: type === RRType.A || type === RRType.AAAA ? 'first' : 'collect',
         timeoutMs: config.timeoutMs,
         windowMs: config.browseWindowMs,
+        usable: (t, data) => policy.usable(t, data),
       });
     } catch (err) {
       // The LocalResolver contract says lookup never throws; if one does, that is a bug, not a negative.

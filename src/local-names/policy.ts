@@ -18,6 +18,8 @@ export interface AnswerPolicy {
   decide(nameLower: string, type: number): PolicyDecision;
   /** Drop what a unicast client cannot use (fe80::/10 AAAA). */
   filter(records: readonly ResourceRecord[]): ResourceRecord[];
+  /** Would `filter` keep a record of this type and data? */
+  usable(type: number, data: Uint8Array): boolean;
 }
 
 function isLinkLocalV6(data: Uint8Array): boolean {
@@ -66,8 +68,10 @@ export function createAnswerPolicy(config: PolicyConfig, defaultTtl: number): An
       return { kind: 'lookup', lookupName: name };
     },
     filter(records) {
-      if (!config.dropLinkLocalAAAA) return [...records];
-      return records.filter((rr) => !(rr.type === RRType.AAAA && isLinkLocalV6(rr.data)));
+      return records.filter((rr) => this.usable(rr.type, rr.data));
+    },
+    usable(type, data) {
+      return !(config.dropLinkLocalAAAA && type === RRType.AAAA && isLinkLocalV6(data));
     },
   };
 }

@@ -31,6 +31,11 @@ export interface BackendQuery {
   readonly timeoutMs: number;
   readonly windowMs: number;
   readonly signal?: AbortSignal;
+  /**
+   * In 'first' mode only a record this accepts settles the lookup; others are kept and returned at
+   * the timeout (the answer policy drops them, e.g. fe80:: AAAA). Default: every record.
+   */
+  readonly usable?: (type: number, data: Uint8Array) => boolean;
 }
 
 export type BackendResult =

@@ -1,5 +1,6 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { parseTypeName, RRClass, RRType, typeName, type ResourceRecord } from './types.js';
+import { MAX_NAME, NameError, readName, writeName } from './wire-name.js';
 
 /**
  * Zone-file (presentation) form of the records we handle, both ways:
@@ -9,61 +10,14 @@ import { parseTypeName, RRClass, RRType, typeName, type ResourceRecord } from '.
 
 export class PresentationError extends Error {}
 
-/** Presentation labels (with `\\.` and `\\DDD` escapes, RFC 1035 §5.1) → raw label bytes. */
-function splitLabels(name: string): Buffer[] {
-  const labels: Buffer[] = [];
-  let cur: number[] = [];
-  for (let i = 0; i < name.length; i++) {
-    const c = name[i] ?? '';
-    if (c === '\\') {
-      const dec = /^\d{3}/.exec(name.slice(i + 1));
-      if (dec) { cur.push(Number(dec[0]) & 0xff); i += 3; }
-      else { cur.push(...Buffer.from(name[i + 1] ?? '', 'utf8')); i += 1; }
-    } else if (c === '.') {
-      labels.push(Buffer.from(cur));
-      cur = [];
-    } else cur.push(...Buffer.from(c, 'utf8'));
-  }
-  if (cur.length > 0) labels.push(Buffer.from(cur));
-  return labels.filter((l) => l.length > 0);
-}
-
-/** Absolute name → uncompressed wire labels. */
+/** Absolute presentation name (RFC 1035 §5.1 escapes) → uncompressed wire labels. */
 export function encodeName(name: string): Buffer {
-  const parts: Buffer[] = [];
-  for (const bytes of splitLabels(name)) {
-    if (bytes.length > 63) throw new PresentationError(`a label of "${name}" is longer than 63 bytes`);
-    parts.push(Buffer.from([bytes.length]), bytes);
+  const tmp = Buffer.alloc(MAX_NAME + 1);
+  try {
+    return tmp.subarray(0, writeName(tmp, 0, name));
+  } catch (err) {
+    throw new PresentationError(err instanceof NameError ? err.message : String(err));
   }
-  parts.push(Buffer.from([0]));
-  const out = Buffer.concat(parts);
-  if (out.length > 255) throw new PresentationError(`name "${name}" is longer than 255 bytes`);
-  return out;
-}
-
-/** Uncompressed wire name at `offset` → `{ name, end }`. Rejects compression pointers (rdata from Avahi is uncompressed). */
-export function decodeName(data: Uint8Array, offset: number): { name: string; end: number } {
-  const labels: string[] = [];
-  let pos = offset;
-  for (;;) {
-    const len = data[pos];
-    if (len === undefined) throw new PresentationError('name runs past the end of rdata');
-    if (len === 0) return { name: labels.length === 0 ? '.' : `${labels.join('.')}.`, end: pos + 1 };
-    if (len > 63) throw new PresentationError('compressed or invalid label in rdata');
-    if (pos + 1 + len > data.length) throw new PresentationError('label runs past the end of rdata');
-    labels.push(escapeLabel(data.subarray(pos + 1, pos + 1 + len)));
-    pos += 1 + len;
-  }
-}
-
-function escapeLabel(bytes: Uint8Array): string {
-  let s = '';
-  for (const b of bytes) {
-    if (b === 0x2e || b === 0x5c) s += `\\${String.fromCharCode(b)}`;
-    else if (b < 0x21 || b > 0x7e) s += `\\${b.toString().padStart(3, '0')}`;
-    else s += String.fromCharCode(b);
-  }
-  return s;
 }
 
 function quoteText(bytes: Uint8Array): string {
@@ -90,12 +44,12 @@ export function formatRdata(type: number, data: Uint8Array): string {
       case RRType.PTR:
       case RRType.CNAME:
       case RRType.NS:
-        return decodeName(buf, 0).name;
+        return readName(buf, 0);
       case RRType.SRV:
-        if (buf.length >= 7) return `${buf.readUInt16BE(0)} ${buf.readUInt16BE(2)} ${buf.readUInt16BE(4)} ${decodeName(buf, 6).name}`;
+        if (buf.length >= 7) return `${buf.readUInt16BE(0)} ${buf.readUInt16BE(2)} ${buf.readUInt16BE(4)} ${readName(buf, 6)}`;
         break;
       case RRType.MX:
-        if (buf.length >= 3) return `${buf.readUInt16BE(0)} ${decodeName(buf, 2).name}`;
+        if (buf.length >= 3) return `${buf.readUInt16BE(0)} ${readName(buf, 2)}`;
         break;
       case RRType.TXT: {
         const strings: string[] = [];

@@ -1,9 +1,9 @@
 /**
- * A bound on backend lookups running at once, with a bounded FIFO behind it. Avahi caps objects
- * per D-Bus client (objects-per-client-max, 1024 by default), and a flood of misses must not grow
- * memory without limit: beyond the queue, `acquire` fails at once and the caller answers SERVFAIL.
+ * A bound on operations running at once, with a bounded FIFO behind it: beyond the queue,
+ * `acquire` fails at once so a flood cannot grow memory without limit. Used for Avahi record
+ * browsers (local-names) and for D-Bus calls awaiting a reply (lib/avahi).
  */
-export class LookupLimiter {
+export class ConcurrencyLimiter {
   private active = 0;
   private readonly waiting: Array<() => void> = [];
 
