@@ -2,7 +2,7 @@ import { loadConfig, type Config } from '../config/index.js';
 import { errorMessage } from '../errors.js';
 import { formatRecord } from '../lib/dns-wire/presentation.js';
 import { parseTypeName, RRClass } from '../lib/dns-wire/types.js';
-import { createLogger } from '../lib/log/logger.js';
+import { createCliLogger } from '../lib/log/logger.js';
 import { Registry } from 'prom-client';
 import { createLocalNames } from '../local-names/index.js';
 import { renderUnboundSnippet } from './render-unbound.js';
@@ -32,7 +32,7 @@ export async function resolveCommand(name: string, typeText: string, file: strin
     return 2;
   }
   const config: Config = await loadConfig(file);
-  const logger = createLogger('warn', false);
+  const logger = createCliLogger();
   const localNames = await createLocalNames({ config: config.mdns, logger, registry: new Registry() });
   try {
     // The backend connects in the background; give it a moment so a one-shot CLI call does not race it.

@@ -195,6 +195,20 @@ describe('the .local bridge end to end (Unbound → sidecar → Avahi)', { skip:
     assert.match(r.body, /unbound_sidecar_dns_requests_total\{/);
   });
 
+  test('CLI resolve: zone-file lines through the configured backend; exit 1 on NXDOMAIN', async () => {
+    const cli = (...args: string[]) =>
+      lab.exec('router', [process.execPath, sidecarEntry(), 'resolve', ...args, '--config', sidecar.configFile], { env: { DBUS_SYSTEM_BUS_ADDRESS: lab.routerBus } });
+    const a = await cli(FIXTURES.printer.name, 'A');
+    assert.equal(a.code, 0, a.stderr);
+    assert.match(a.stdout, new RegExp(`^${FIXTURES.printer.name.replace(/\./g, '\\.')}\\.\\t\\d+\\tIN\\tA\\t${FIXTURES.printer.ipv4.replace(/\./g, '\\.')}$`, 'im'));
+    const ptr = await cli('_ipp._tcp.local', 'PTR');
+    assert.equal(ptr.code, 0, ptr.stderr);
+    assert.equal(ptr.stdout.trim().split('\n').length, 2, ptr.stdout);
+    const missing = await cli(unique('nobody'), 'A');
+    assert.equal(missing.code, 1, missing.stdout + missing.stderr);
+    assert.match(missing.stdout, /NXDOMAIN/);
+  });
+
   test('avahi-daemon killed → SERVFAIL fast → answers again after it restarts', async (t) => {
     await eventually(() => direct(lab.lanHostName, 'A'));
     await lab.stopRouterAvahi('SIGKILL');

@@ -241,7 +241,9 @@ export class AvahiConnection {
     this.current = undefined;
     this.router.clear();
     cur.abort.abort(new AvahiCallError({ kind: 'unavailable', reason }));
-    this.log.warn({ reason }, 'avahi: down');
+    // Our own close() is routine; anything else is worth a warning.
+    if (this.closed) this.log.debug({ reason }, 'avahi: closed');
+    else this.log.warn({ reason }, 'avahi: down');
     this.emit(false);
   }
 

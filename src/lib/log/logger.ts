@@ -4,9 +4,14 @@ import pino, { type Logger } from 'pino';
  * JSON lines for journald and log shippers; human-readable when a person is watching (stdout is
  * a TTY) — pino-pretty runs in pino's transport worker so formatting never blocks the DNS path.
  */
-export function createLogger(level: string, pretty = process.stdout.isTTY === true): Logger {
+export function createLogger(level: string, pretty = process.stdout.isTTY === true, fd: 1 | 2 = 1): Logger {
   if (pretty) {
-    return pino({ level, transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l' } } });
+    return pino({ level, transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', destination: fd } } });
   }
-  return pino({ level, base: { service: 'unbound-sidecar' } });
+  return pino({ level, base: { service: 'unbound-sidecar' } }, pino.destination(fd));
+}
+
+/** For one-shot commands: their stdout is the result (zone lines, JSON), so logs go to stderr. */
+export function createCliLogger(level = 'warn'): Logger {
+  return createLogger(level, process.stderr.isTTY === true, 2);
 }
