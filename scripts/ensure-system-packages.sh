@@ -8,7 +8,7 @@ set -euo pipefail
 declare -A need=(
   [unbound]=unbound [unbound-checkconf]=unbound [nft]=nftables [avahi-daemon]=avahi-daemon
   [avahi-publish]=avahi-utils [avahi-resolve]=avahi-utils [dbus-daemon]=dbus [dbus-send]=dbus
-  [kdig]=knot-dnsutils [dnsperf]=dnsperf [ip]=iproute2 [unshare]=util-linux
+  [kdig]=knot-dnsutils [dnsperf]=dnsperf [ip]=iproute2 [unshare]=util-linux [nix-instantiate]=nix-bin
 )
 missing=()
 for cmd in "${!need[@]}"; do

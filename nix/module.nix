@@ -1,0 +1,254 @@
+# NixOS module: services.unbound-sidecar (issue 6, item 2).
+#
+# The daemon's JSON config is `settings` (freeform, rendered with pkgs.formats.json) with typed
+# options for the keys other parts of the system depend on: the DNS listen address and zones
+# (Unbound forwards to them), the mDNS backend (Avahi), the state directory (the unit owns it),
+# the IP lists (nft capabilities) and dnstap (Unbound's dnstap block). By default it also wires
+# Unbound and Avahi; `configureUnbound = false` leaves Unbound to you — `unbound-sidecar render
+# unbound` prints what to add.
+{ config, lib, pkgs, ... }:
+let
+  inherit (lib) mkDefault mkEnableOption mkIf mkOption types;
+  cfg = config.services.unbound-sidecar;
+  json = pkgs.formats.json { };
+  freeform = options: types.submodule { freeformType = json.type; inherit options; };
+
+  listType = freeform {
+    name = mkOption { type = types.strMatching "[A-Za-z0-9_-]+"; description = "List name (metrics label, snapshot file)."; };
+    refresh = mkOption { type = types.str; default = "1h"; description = "How often the sources are fetched."; };
+    sources = mkOption {
+      type = types.listOf (freeform {
+        url = mkOption { type = types.str; };
+        format = mkOption { type = types.enum [ "json" "lines" "csv" ]; };
+        contains = mkOption { type = types.enum [ "ips" "domains" ]; };
+      });
+      description = "Where the entries come from (issue 3: json, lines or csv; ips or domains).";
+    };
+    exclude = mkOption { type = types.listOf types.str; default = [ ]; description = "Prefixes never put in the sets."; };
+    nft = mkOption {
+      type = freeform {
+        family = mkOption { type = types.enum [ "inet" "ip" "ip6" ]; default = "inet"; };
+        table = mkOption { type = types.str; default = "global"; };
+        set4 = mkOption { type = types.str; };
+        set6 = mkOption { type = types.str; };
+        netns = mkOption { type = types.nullOr types.str; default = null; description = "Apply inside this named network namespace (needs CAP_SYS_ADMIN)."; };
+        createSets = mkOption { type = types.bool; default = false; };
+      };
+      description = "The nftables sets this list fills.";
+    };
+  };
+
+  s = cfg.settings;
+  # The daemon's schema is strict: keys it does not know yet are an error, so empty optional
+  # blocks are left out rather than written as [] / null.
+  configValue = removeAttrs s (lib.optional (s.lists == [ ]) "lists" ++ lib.optional (s.dnstap == null) "dnstap");
+  rawConfig = json.generate "unbound-sidecar.json" configValue;
+  # Like services.unbound.checkconf: a config the daemon would reject fails the build, not the boot.
+  configFile = if !cfg.checkConfig then rawConfig else
+    pkgs.runCommand "unbound-sidecar.json" { nativeBuildInputs = [ cfg.package ]; } ''
+      unbound-sidecar check-config ${rawConfig}
+      cp ${rawConfig} $out
+    '';
+  exe = lib.getExe cfg.package;
+
+  hasLists = s.lists != [ ];
+  hasNetns = lib.any (l: l.nft.netns != null) s.lists;
+  hasDnstap = s.dnstap != null;
+  # nft talks netlink to the kernel: CAP_NET_ADMIN; entering another namespace: CAP_SYS_ADMIN.
+  caps = lib.optional hasLists "CAP_NET_ADMIN" ++ lib.optional hasNetns "CAP_SYS_ADMIN";
+in
+{
+  options.services.unbound-sidecar = {
+    enable = mkEnableOption "unbound-sidecar, which answers .local for Unbound through Avahi and keeps nftables routing sets in sync";
+
+    package = mkOption {
+      type = types.package;
+      default = pkgs.callPackage ./package.nix { };
+      defaultText = lib.literalExpression "pkgs.callPackage ./package.nix { }";
+      description = "The unbound-sidecar package.";
+    };
+
+    configureUnbound = mkOption {
+      type = types.bool;
+      default = true;
+      description = ''
+        Enable Unbound and forward the sidecar's zones to it: a forward-zone per zone,
+        do-not-query-localhost = no, domain-insecure for each forward zone, local-zone transparent
+        for private reverse zones, and the dnstap block (with a dnstap-enabled Unbound) when
+        settings.dnstap is set.
+      '';
+    };
+
+    checkConfig = mkOption {
+      type = types.bool;
+      default = true;
+      description = "Run `unbound-sidecar check-config` on the generated file at build time.";
+    };
+
+    settings = mkOption {
+      default = { };
+      description = "The daemon's JSON configuration (see the README's Configuration section).";
+      type = freeform {
+        dns = mkOption {
+          default = { };
+          type = freeform {
+            listen = mkOption { type = types.listOf types.str; default = [ "127.0.0.1:5335" ]; description = "host:port addresses (UDP and TCP); Unbound forwards to the first."; };
+            zones = mkOption { type = types.listOf types.str; default = [ "local." ]; example = [ "local." "77.10.in-addr.arpa." ]; description = "Zones answered; everything else is REFUSED."; };
+          };
+        };
+        mdns = mkOption {
+          default = { };
+          type = freeform {
+            backend = mkOption { type = types.enum [ "auto" "avahi" "native" ]; default = "auto"; description = "`auto` uses Avahi when it is on the bus."; };
+          };
+        };
+        metrics = mkOption {
+          default = { };
+          type = freeform {
+            listen = mkOption { type = types.str; default = "127.0.0.1:9335"; };
+          };
+        };
+        log = mkOption {
+          default = { };
+          type = freeform {
+            level = mkOption { type = types.enum [ "fatal" "error" "warn" "info" "debug" "trace" ]; default = "info"; };
+          };
+        };
+        stateDir = mkOption {
+          type = types.strMatching "/var/lib/[^/]+";
+          default = "/var/lib/unbound-sidecar";
+          description = "Snapshots and learned addresses; the unit's StateDirectory.";
+        };
+        lists = mkOption {
+          type = types.listOf listType;
+          default = [ ];
+          description = "IP/domain lists kept in nftables sets (issue 3). The unit gets CAP_NET_ADMIN when this is not empty.";
+        };
+        dnstap = mkOption {
+          type = types.nullOr (freeform {
+            socket = mkOption { type = types.str; default = "/run/unbound-sidecar/dnstap.sock"; };
+          });
+          default = null;
+          example = { socket = "/run/unbound-sidecar/dnstap.sock"; };
+          description = "Learn addresses from Unbound's answers over dnstap (issue 4).";
+        };
+      };
+    };
+  };
+
+  config = mkIf cfg.enable {
+    assertions = [
+      {
+        assertion = s.dns.listen != [ ];
+        message = "services.unbound-sidecar.settings.dns.listen must name at least one address.";
+      }
+      {
+        assertion = lib.allUnique (map (l: l.name) s.lists);
+        message = "services.unbound-sidecar.settings.lists: list names must be unique.";
+      }
+      {
+        assertion = !hasDnstap || lib.hasPrefix "/run/unbound-sidecar/" s.dnstap.socket;
+        message = "services.unbound-sidecar.settings.dnstap.socket must be under /run/unbound-sidecar/ (the unit's RuntimeDirectory, shared with Unbound's group).";
+      }
+    ];
+
+    services.unbound = mkIf cfg.configureUnbound {
+      enable = mkDefault true;
+      settings = import ./lib/unbound-settings.nix {
+        inherit (s.dns) zones listen;
+        dnstapSocket = if hasDnstap then s.dnstap.socket else null;
+      };
+      # nixpkgs' default unbound-with-systemd is built without dnstap; unbound-full has it.
+      package = mkIf hasDnstap (mkDefault pkgs.unbound-full);
+    };
+
+    services.avahi.enable = mkIf (s.mdns.backend != "native") (mkDefault true);
+
+    environment.systemPackages = [ cfg.package ];
+
+    systemd.services.unbound-sidecar = {
+      description = "unbound-sidecar: .local answers for Unbound through Avahi, nftables routing sets, metrics";
+      documentation = [ "https://github.com/unbound-sidecar/unbound-sidecar#readme" ];
+      wantedBy = [ "multi-user.target" ];
+      # Ordering only: Avahi may come and go (the daemon answers SERVFAIL and reconnects), and an
+      # nftables reload empties the sets, which the daemon notices and refills itself — so no
+      # Requires/BindsTo/PartOf on nftables.service: restarting the sidecar with the firewall
+      # would only lose its in-memory state (issue 6, item 2).
+      wants = lib.optional config.services.avahi.enable "avahi-daemon.service"
+        ++ lib.optional config.services.unbound.enable "unbound.service"
+        ++ lib.optional config.networking.nftables.enable "nftables.service";
+      after = [ "network.target" "dbus.service" "avahi-daemon.service" "unbound.service" "nftables.service" ];
+      path = [ pkgs.nftables pkgs.iproute2 ];
+      restartTriggers = [ configFile ];
+      environment.NODE_ENV = "production";
+
+      # The same hardening as systemd/unbound-sidecar.service; the differences are commented.
+      serviceConfig = {
+        Type = "exec";
+        ExecStartPre = "${exe} check-config ${configFile}";
+        ExecStart = "${exe} run --config ${configFile}";
+        # SIGHUP = sync the lists now (issue 3, behaviour 9).
+        ExecReload = "${pkgs.coreutils}/bin/kill -HUP $MAINPID";
+        Restart = "on-failure";
+        RestartSec = "2s";
+
+        DynamicUser = true;
+        StateDirectory = lib.removePrefix "/var/lib/" s.stateDir;
+        StateDirectoryMode = "0750";
+        RuntimeDirectory = "unbound-sidecar";
+        RuntimeDirectoryMode = "0750";
+        # dnstap: Unbound (its own user) connects to our socket, so the socket and its directory
+        # belong to Unbound's group (a static group with a dynamic user is allowed) and are
+        # group-writable.
+        Group = mkIf hasDnstap config.services.unbound.group;
+        UMask = if hasDnstap then "0007" else "0077";
+
+        CapabilityBoundingSet = caps;
+        AmbientCapabilities = caps;
+        NoNewPrivileges = true;
+
+        ProtectSystem = "strict";
+        ProtectHome = true;
+        PrivateTmp = true;
+        PrivateDevices = true;
+        # `ip netns exec` remounts /sys inside its own mount namespace.
+        ProtectKernelTunables = !hasNetns;
+        ProtectKernelModules = true;
+        ProtectKernelLogs = true;
+        ProtectControlGroups = true;
+        ProtectClock = true;
+        ProtectHostname = true;
+        ProtectProc = "invisible";
+        ProcSubset = "pid";
+
+        RestrictAddressFamilies = [ "AF_UNIX" "AF_INET" "AF_INET6" "AF_NETLINK" ];
+        RestrictNamespaces = if hasNetns then [ "net" "mnt" ] else true;
+        RestrictRealtime = true;
+        RestrictSUIDSGID = true;
+        LockPersonality = true;
+        # V8's JIT needs writable+executable memory.
+        MemoryDenyWriteExecute = false;
+        RemoveIPC = true;
+        # A private user namespace would make CAP_NET_ADMIN useless against the host's netfilter.
+        PrivateUsers = !hasLists;
+        # Lists are downloaded from the internet (issue 3); without lists only loopback,
+        # link-local and multicast (mDNS) are reachable.
+        IPAddressDeny = mkIf (!hasLists) "any";
+        IPAddressAllow = mkIf (!hasLists) [ "localhost" "link-local" "multicast" ];
+        DevicePolicy = "closed";
+        KeyringMode = "private";
+        SystemCallArchitectures = "native";
+        SystemCallFilter = [
+          "@system-service"
+          ("~@privileged @resources @obsolete @raw-io @reboot @swap @cpu-emulation @debug @module"
+            + lib.optionalString (!hasNetns) " @mount")
+        ];
+        SystemCallErrorNumber = "EPERM";
+
+        MemoryMax = "512M";
+        TasksMax = 64;
+        LimitNOFILE = 8192;
+      };
+    };
+  };
+}
