@@ -10,9 +10,9 @@ export type SidecarErrorCode =
   | 'DBUS_UNAVAILABLE'
   | 'AVAHI_UNAVAILABLE'
   | 'AVAHI_FAILED'
-  | 'BACKEND_UNAVAILABLE'
   | 'LOOKUP_TIMEOUT'
-  | 'USAGE';
+  | 'USAGE'
+  | 'LIST_UNKNOWN';
 
 export class SidecarError extends Error {
   readonly code: SidecarErrorCode;

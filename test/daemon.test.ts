@@ -16,7 +16,9 @@ async function withDaemon(fn: (ports: { dns: number; http: number }, registry: A
   const config = parseConfig({
     dns: { listen: ['127.0.0.1:0'], zones: ['local.', '77.10.in-addr.arpa.'] },
     metrics: { listen: '127.0.0.1:0' },
-    mdns: { policy: { staticRecords: ['router.local. A 10.77.0.1'] } },
+    // `avahi`, not the default `auto`: with Avahi absent `auto` goes native and would send mDNS
+    // queries out of this machine's real interfaces; tests only talk to loopback and lab namespaces.
+    mdns: { backend: 'avahi', policy: { staticRecords: ['router.local. A 10.77.0.1'] } },
   });
   const daemon = await startDaemon(config, pino({ level: 'silent' }));
   try {

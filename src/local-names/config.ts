@@ -24,13 +24,27 @@ export const policyConfigSchema = z
 /** `mdns` block: the backend and the cache in front of it. */
 export const localNamesConfigSchema = z
   .object({
-    /** `avahi`, `native`, or `auto` (Avahi when its bus name is present). */
+    /**
+     * `avahi` (over D-Bus), `native` (our own one-shot mDNS queries), or `auto`: Avahi while
+     * `org.freedesktop.Avahi` is owned on the system bus, native otherwise, switching live.
+     */
     backend: z.enum(['auto', 'avahi', 'native']).default('auto'),
+    /**
+     * Native backend: the interfaces to query on (`["br-lan", "wlan0"]`). Default: every interface
+     * that is up, multicast-capable, not loopback, and has an RFC 1918 / 169.254 IPv4 or a ULA IPv6
+     * address. `[]` turns native querying off (lookups SERVFAIL, as with Avahi down).
+     */
+    interfaces: z.array(z.string().regex(/^[\w.:-]{1,15}$/, 'expected an interface name such as "br-lan"')).optional(),
+    /**
+     * Native backend: a PTR/SRV/TXT lookup that has records ends this long after its last query,
+     * ms (responders answer within 120 ms, RFC 6762 §6); with none it waits for `browseWindowMs`.
+     */
+    collectQuietMs: positiveInt.default(250),
     /** Bound on one lookup, ms: a name nobody answers is NXDOMAIN after this. */
     timeoutMs: positiveInt.default(1000),
-    /** PTR/SRV/TXT browses collect until Avahi's AllForNow or this window, ms. */
+    /** PTR/SRV/TXT browses collect until Avahi's AllForNow (native: `collectQuietMs`) or this window, ms. */
     browseWindowMs: positiveInt.default(1000),
-    /** Avahi reports no TTL; positive answers carry this one, seconds. */
+    /** Avahi reports no TTL; its answers carry this one, seconds (native answers keep the responders' TTLs). */
     ttl: positiveInt.default(120),
     /** Negative answers are cached (and their SOA minimum says) this long, seconds. */
     negativeCacheTtl: nonNegativeInt.default(30),

@@ -19,6 +19,30 @@ export function createLocalNamesMetrics(registry: Registry) {
     inFlight: new Gauge({ name: 'unbound_sidecar_local_names_backend_lookups_in_flight', help: 'Backend lookups running now.', registers }),
     queued: new Gauge({ name: 'unbound_sidecar_local_names_backend_lookups_queued', help: 'Backend lookups waiting for a free slot.', registers }),
     avahiUp: new Gauge({ name: 'unbound_sidecar_avahi_up', help: '1 while Avahi is reachable over D-Bus and in use, else 0.', registers }),
+    backendActive: new Gauge({
+      name: 'unbound_sidecar_local_names_backend_active',
+      help: '1 for the backend new lookups go to (avahi or native), 0 for the other; with backend auto it follows Avahi coming and going.',
+      labelNames: ['backend'] as const,
+      registers,
+    }),
+    backendSwitches: new Counter({
+      name: 'unbound_sidecar_local_names_backend_switches_total',
+      help: 'Live switches of backend auto, by the backend switched to.',
+      labelNames: ['to'] as const,
+      registers,
+    }),
+    mdnsSockets: new Gauge({
+      name: 'unbound_sidecar_local_names_mdns_sockets',
+      help: 'Native backend: open one-shot query sockets, by address family (one per LAN interface and family).',
+      labelNames: ['family'] as const,
+      registers,
+    }),
+    mdnsPackets: new Counter({
+      name: 'unbound_sidecar_local_names_mdns_packets_total',
+      help: 'Native backend: datagrams received on the query sockets, by outcome: accepted, off-link, bad-port, oversize, short, not-response, bad-opcode, bad-rcode, malformed.',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
   };
 }
 

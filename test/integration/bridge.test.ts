@@ -5,40 +5,20 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { createLab, type DnsQuery, type DnsResult, type Lab } from '../lab/lab.js';
+import { createLab, type Lab } from '../lab/lab.js';
 import { FIXTURES, REVERSE_ZONE } from '../lab/fixtures.js';
 import { labSkip, sidecarEntry } from '../lab/prereqs.js';
 import { startSidecar, type Sidecar } from '../lab/sidecar.js';
-import type { DecodedMessage } from '../lab/dns-message.js';
-import { sleep, waitFor } from '../lab/wait.js';
+import { sleep } from '../lab/wait.js';
+import { data, labDns, unique, UNBOUND_PORT } from './lab-dns.js';
 
-const UNBOUND_PORT = 53;
 const TIMEOUT_MS = 1000; // mdns.timeoutMs in the lab config
 const [ONE, TWO] = FIXTURES.ipp.instances;
 
 let lab: Lab;
 let sidecar: Sidecar;
 
-type Q = Omit<DnsQuery, 'server' | 'port' | 'name' | 'type'>;
-async function ask(port: number, name: string, type: string, opts: Q = {}): Promise<DecodedMessage & { ms: number }> {
-  const r: DnsResult = await lab.dns('router', { server: '127.0.0.1', port, name, type, timeoutMs: 5000, ...opts });
-  if (!r.ok) assert.fail(`${name} ${type} @${port}: ${r.error}\n--- sidecar log tail ---\n${sidecar?.logs().slice(-1500) ?? ''}`);
-  return { ...r.msg, ms: r.ms };
-}
-const viaUnbound = (name: string, type: string, opts?: Q) => ask(UNBOUND_PORT, name, type, opts);
-const direct = (name: string, type: string, opts?: Q) => ask(sidecar.dnsPort, name, type, opts);
-const data = (m: DecodedMessage, type: string): string[] => m.answers.filter((a) => a.type === type).map((a) => a.data);
-const unique = (label: string): string => `${label}-${randomBytes(4).toString('hex')}.local`;
-
-/** Waits until a query answers with `rcode` (Avahi's cache on the router may need one mDNS round first). */
-async function eventually(q: () => Promise<DecodedMessage>, rcode = 'NOERROR', timeoutMs = 8000): Promise<DecodedMessage> {
-  let last: DecodedMessage | undefined;
-  return waitFor(`an answer with ${rcode}`, async () => {
-    last = await q();
-    return last.rcode === rcode && (rcode !== 'NOERROR' || last.answers.length > 0) ? last : undefined;
-  }, { timeoutMs, intervalMs: 200 }).catch((err: Error) => assert.fail(`${err.message}; last: ${JSON.stringify(last)}`));
-}
+const { viaUnbound, direct, eventually } = labDns(() => lab, () => sidecar);
 
 describe('the .local bridge end to end (Unbound → sidecar → Avahi)', { skip: labSkip({ sidecar: true }), timeout: 120_000 }, () => {
   before(async () => {

@@ -1,0 +1,92 @@
+import type { Logger } from 'pino';
+import type { BackendQuery, BackendResult, LocalResolver } from './resolver.js';
+
+/** Below this much time left, a lookup that lost its backend is not retried on the other one. */
+const MIN_RETRY_MS = 50;
+
+export interface BackendSelector extends LocalResolver {
+  /** The backend new lookups go to now. */
+  active(): LocalResolver;
+  /** Called with the newly active backend on every switch. Returns an unsubscribe function. */
+  onSwitch(listener: (to: LocalResolver, from: LocalResolver) => void): () => void;
+}
+
+/**
+ * `mdns.backend: auto`: `preferred` (Avahi) while it is up, `fallback` (native) otherwise, decided
+ * per lookup, so a switch takes effect for the next question with nothing torn down.
+ *
+ * Lookups in flight when the backends switch are not dropped: one already running on the fallback
+ * simply finishes there (it is still a working source); one on Avahi when Avahi leaves comes back
+ * `unavailable` at once (the connection aborts its browsers on NameOwnerChanged), and is then asked
+ * again on the now active backend with whatever remains of its time limit, instead of SERVFAIL.
+ */
+export function createBackendSelector(opts: { preferred: LocalResolver; fallback: LocalResolver; logger: Logger }): BackendSelector {
+  const { preferred, fallback } = opts;
+  const choose = (): LocalResolver => (preferred.isUp() ? preferred : fallback);
+  let current = choose();
+  let up = current.isUp();
+  const switchListeners = new Set<(to: LocalResolver, from: LocalResolver) => void>();
+  const stateListeners = new Set<(up: boolean) => void>();
+
+  const reevaluate = (): void => {
+    const next = choose();
+    if (next !== current) {
+      const from = current;
+      current = next;
+      for (const l of switchListeners) {
+        try {
+          l(next, from);
+        } catch (err) {
+          opts.logger.error({ err }, 'local-names: switch listener threw');
+        }
+      }
+    }
+    const nowUp = current.isUp();
+    if (nowUp !== up) {
+      up = nowUp;
+      for (const l of stateListeners) {
+        try {
+          l(nowUp);
+        } catch (err) {
+          opts.logger.error({ err }, 'local-names: state listener threw');
+        }
+      }
+    }
+  };
+  const unsubscribers = [preferred.onStateChange(reevaluate), fallback.onStateChange(reevaluate)];
+
+  return {
+    get kind() {
+      return current.kind;
+    },
+    active: () => current,
+    isUp: () => current.isUp(),
+    onStateChange(listener) {
+      stateListeners.add(listener);
+      return () => stateListeners.delete(listener);
+    },
+    onSwitch(listener) {
+      switchListeners.add(listener);
+      return () => switchListeners.delete(listener);
+    },
+    async lookup(query: BackendQuery): Promise<BackendResult> {
+      const started = performance.now();
+      const first = current;
+      const result = await first.lookup(query);
+      if (result.kind !== 'unavailable' || query.signal?.aborted) return result;
+      // The state listener may not have run yet if the signal raced the result: look again.
+      reevaluate();
+      const next = current;
+      const left = Math.floor(query.timeoutMs - (performance.now() - started));
+      if (next === first || !next.isUp() || left < MIN_RETRY_MS) return result;
+      opts.logger.debug({ name: query.name, type: query.type, from: first.kind, to: next.kind, leftMs: left }, 'local-names: lookup retried on the backend switched to');
+      return next.lookup({ ...query, timeoutMs: left, windowMs: Math.min(query.windowMs, left) });
+    },
+    async close() {
+      for (const u of unsubscribers) u();
+      switchListeners.clear();
+      stateListeners.clear();
+      await Promise.allSettled([preferred.close(), fallback.close()]);
+    },
+  };
+}

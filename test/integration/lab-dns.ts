@@ -1,0 +1,55 @@
+/**
+ * Asking the lab's DNS from the router namespace, for the `.local` integration suites (the same
+ * helpers bridge.test.ts defines inline, shared so the native and auto suites ask the same way).
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import type { DnsQuery, DnsResult, Lab } from '../lab/lab.js';
+import type { DecodedMessage } from '../lab/dns-message.js';
+import type { Sidecar } from '../lab/sidecar.js';
+import { waitFor } from '../lab/wait.js';
+
+export const UNBOUND_PORT = 53;
+
+type Q = Omit<DnsQuery, 'server' | 'port' | 'name' | 'type'>;
+export type Answer = DecodedMessage & { ms: number };
+
+export interface LabDns {
+  ask(port: number, name: string, type: string, opts?: Q): Promise<Answer>;
+  viaUnbound(name: string, type: string, opts?: Q): Promise<Answer>;
+  direct(name: string, type: string, opts?: Q): Promise<Answer>;
+  /** Waits until a query answers with `rcode` (and, for NOERROR, at least one answer). */
+  eventually(q: () => Promise<DecodedMessage>, rcode?: string, timeoutMs?: number): Promise<DecodedMessage>;
+}
+
+/** `getLab`/`getSidecar` are read per call: suites assign them in `before`. */
+export function labDns(getLab: () => Lab, getSidecar: () => Sidecar | undefined): LabDns {
+  const ask = async (port: number, name: string, type: string, opts: Q = {}): Promise<Answer> => {
+    const r: DnsResult = await getLab().dns('router', { server: '127.0.0.1', port, name, type, timeoutMs: 5000, ...opts });
+    if (!r.ok) assert.fail(`${name} ${type} @${port}: ${r.error}\n--- sidecar log tail ---\n${getSidecar()?.logs().slice(-1500) ?? ''}`);
+    return { ...r.msg, ms: r.ms };
+  };
+  return {
+    ask,
+    viaUnbound: (name, type, opts) => ask(UNBOUND_PORT, name, type, opts),
+    direct: (name, type, opts) => ask(getSidecar()?.dnsPort ?? 5335, name, type, opts),
+    eventually(q, rcode = 'NOERROR', timeoutMs = 8000) {
+      let last: DecodedMessage | undefined;
+      return waitFor(`an answer with ${rcode}`, async () => {
+        last = await q();
+        return last.rcode === rcode && (rcode !== 'NOERROR' || last.answers.length > 0) ? last : undefined;
+      }, { timeoutMs, intervalMs: 200 }).catch((err: Error) => assert.fail(`${err.message}; last: ${JSON.stringify(last)}`));
+    },
+  };
+}
+
+export const data = (m: DecodedMessage, type: string): string[] => m.answers.filter((a) => a.type === type).map((a) => a.data);
+export const unique = (label: string): string => `${label}-${randomBytes(4).toString('hex')}.local`;
+
+/** One sample of a Prometheus metric from the sidecar's /metrics (labels as `k="v"` text), or 0. */
+export async function metric(lab: Lab, sidecar: Sidecar, name: string, labels = ''): Promise<number> {
+  const r = await lab.http('router', `http://127.0.0.1:${sidecar.metricsPort}/metrics`);
+  if (!r.ok) return Number.NaN;
+  const line = r.body.split('\n').find((l) => l.startsWith(labels === '' ? `${name} ` : `${name}{${labels}}`));
+  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
+}

@@ -1,0 +1,159 @@
+/**
+ * Issue 5: the bridge's main cases again with the router's avahi-daemon STOPPED and
+ * `mdns.backend: native` — the sidecar sends its own one-shot mDNS queries on lan0 and the LAN
+ * host's Avahi answers them (legacy unicast, RFC 6762 §6.7). Through the real Unbound.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createLab, type Lab } from '../lab/lab.js';
+import { FIXTURES, REVERSE_ZONE } from '../lab/fixtures.js';
+import { labSkip, sidecarEntry } from '../lab/prereqs.js';
+import { startSidecar, type Sidecar } from '../lab/sidecar.js';
+import { nameHasOwner } from '../lab/dbus.js';
+import { data, labDns, metric, unique, UNBOUND_PORT } from './lab-dns.js';
+
+const TIMEOUT_MS = 1000;
+const [ONE, TWO] = FIXTURES.ipp.instances;
+
+let lab: Lab;
+let sidecar: Sidecar;
+const { viaUnbound, direct, eventually } = labDns(() => lab, () => sidecar);
+
+describe('.local through the native mDNS backend (router avahi-daemon stopped)', { skip: labSkip({ sidecar: true }), timeout: 120_000 }, () => {
+  before(async () => {
+    lab = await createLab({ fixtures: true });
+    await lab.stopRouterAvahi('SIGTERM');
+    sidecar = await startSidecar(lab, { config: { mdns: { backend: 'native', timeoutMs: TIMEOUT_MS } } });
+    const render = await lab.exec('router', [process.execPath, sidecarEntry(), 'render', 'unbound', '--config', sidecar.configFile]);
+    assert.equal(render.code, 0, `render unbound failed: ${render.stderr}`);
+    await lab.startUnbound({ forwardZones: [], forwardTo: '', snippet: render.stdout, port: UNBOUND_PORT });
+  });
+  after(async () => {
+    await sidecar?.stop();
+    await lab?.teardown();
+  });
+
+  test('the router has no Avahi; the sidecar queries on lan0, IPv4 and IPv6', async () => {
+    assert.equal(await nameHasOwner(lab.router, 'org.freedesktop.Avahi'), false);
+    assert.equal(await metric(lab, sidecar, 'unbound_sidecar_local_names_backend_active', 'backend="native"'), 1);
+    assert.equal(await metric(lab, sidecar, 'unbound_sidecar_local_names_mdns_sockets', 'family="ipv4"'), 1);
+    assert.equal(await metric(lab, sidecar, 'unbound_sidecar_local_names_mdns_sockets', 'family="ipv6"'), 1);
+    assert.match(sidecar.logs(), /"ifname":"lan0".*mdns: querying on interface/);
+  });
+
+  test('A of a published address, with the responder TTL (legacy unicast caps it at 10 s)', async (t) => {
+    const m = await eventually(() => viaUnbound(FIXTURES.printer.name, 'A'));
+    assert.deepEqual(data(m, 'A'), [FIXTURES.printer.ipv4]);
+    const d = await direct(FIXTURES.printer.name, 'A');
+    assert.ok((d.answers[0]?.ttl ?? 0) <= 10, `TTL ${d.answers[0]?.ttl}`);
+    t.diagnostic(`A answered with TTL ${d.answers[0]?.ttl}`);
+  });
+
+  test('the LAN host name, A and AAAA', async () => {
+    const a = await eventually(() => viaUnbound(lab.lanHostName, 'A'));
+    assert.deepEqual(data(a, 'A'), [lab.lanIp]);
+    const aaaa = await eventually(() => viaUnbound(lab.lanHostName, 'AAAA'));
+    assert.deepEqual(data(aaaa, 'AAAA'), [lab.lanIp6]);
+  });
+
+  test('AAAA never carries fe80::/10', async () => {
+    const m = await eventually(() => viaUnbound(FIXTURES.dual.name, 'AAAA'));
+    const addrs = data(m, 'AAAA');
+    assert.ok(addrs.every((a) => !/^fe[89ab]/i.test(a)), `link-local leaked: ${addrs.join(', ')}`);
+    assert.deepEqual(addrs, [FIXTURES.dual.ipv6]);
+  });
+
+  test('PTR browse returns both instances, without waiting for the whole window', async (t) => {
+    const want = FIXTURES.ipp.instances.map((i) => `${i.name.replace(/ /g, '\\032')}.${FIXTURES.ipp.type}.local.`).sort();
+    // Cold: the collect ends collectQuietMs (250) after the query, not at browseWindowMs (1000).
+    const cold = await direct(`${FIXTURES.ipp.type}.local`, 'PTR');
+    assert.deepEqual(data(cold, 'PTR').sort(), want);
+    assert.ok(cold.ms < 700, `cold browse took ${cold.ms.toFixed(0)} ms`);
+    t.diagnostic(`cold PTR browse ${cold.ms.toFixed(1)} ms`);
+    const m = await eventually(async () => {
+      const r = await viaUnbound(`${FIXTURES.ipp.type}.local`, 'PTR');
+      return data(r, 'PTR').length >= 2 ? r : { ...r, answers: [] };
+    });
+    assert.deepEqual(data(m, 'PTR').sort(), want);
+    const fresh = await direct(`_nope-${Date.now()}._tcp.local`, 'PTR');
+    assert.equal(fresh.rcode, 'NXDOMAIN');
+    assert.ok(fresh.ms < TIMEOUT_MS + 300, `empty browse took ${fresh.ms.toFixed(0)} ms`);
+  });
+
+  test('SRV and TXT of an instance (a name with a space)', async () => {
+    assert.ok(ONE && TWO);
+    const srv = await eventually(() => viaUnbound(`${ONE.name}.${FIXTURES.ipp.type}.local`, 'SRV'));
+    assert.deepEqual(data(srv, 'SRV'), [`0 0 ${ONE.port} ${lab.lanHostName}.`]);
+    const txt = await eventually(() => viaUnbound(`${TWO.name}.${FIXTURES.ipp.type}.local`, 'TXT'));
+    const strings = txt.answers.filter((a) => a.type === 'TXT').flatMap((a) => a.txt ?? []);
+    assert.deepEqual(strings.sort(), [...TWO.txt].sort());
+  });
+
+  test('service-type enumeration (_services._dns-sd._udp.local)', async () => {
+    const m = await eventually(async () => {
+      const r = await viaUnbound('_services._dns-sd._udp.local', 'PTR');
+      return data(r, 'PTR').length >= 2 ? r : { ...r, answers: [] };
+    });
+    const types = data(m, 'PTR');
+    for (const t of [FIXTURES.ipp.type, FIXTURES.big.type]) assert.ok(types.includes(`${t}.local.`), `${t} missing from ${types.join(', ')}`);
+  });
+
+  test('reverse PTR of a LAN address', async () => {
+    const name = `${lab.lanIp.split('.').reverse().join('.')}.in-addr.arpa`;
+    assert.ok(`${name}.`.endsWith(REVERSE_ZONE));
+    const m = await eventually(() => viaUnbound(name, 'PTR'));
+    assert.deepEqual(data(m, 'PTR'), [`${lab.lanHostName}.`]);
+  });
+
+  test('NXDOMAIN with SOA within the timeout, then from Unbound\'s cache', async (t) => {
+    const name = unique('nobody');
+    const first = await viaUnbound(name, 'A');
+    assert.equal(first.rcode, 'NXDOMAIN');
+    assert.ok(first.authority.some((r) => r.type === 'SOA'), 'SOA in AUTHORITY (RFC 2308 §3)');
+    assert.ok(first.ms < TIMEOUT_MS + 500, `first answer took ${first.ms.toFixed(0)} ms`);
+    const again = await viaUnbound(name, 'A');
+    assert.equal(again.rcode, 'NXDOMAIN');
+    assert.ok(again.ms <= 50, `cached NXDOMAIN took ${again.ms.toFixed(1)} ms`);
+    t.diagnostic(`NXDOMAIN first ${first.ms.toFixed(1)} ms, cached ${again.ms.toFixed(2)} ms`);
+  });
+
+  test('0x20 and TCP work the same on this backend', async () => {
+    const mixed = 'PrInTeR.LoCaL';
+    const m = await direct(mixed, 'A', { tcp: true });
+    assert.equal(m.question?.name, `${mixed}.`);
+    assert.deepEqual(data(m, 'A'), [FIXTURES.printer.ipv4]);
+  });
+
+  test('a hostile LAN host flooding the query socket with junk changes nothing', async (t) => {
+    const port = /"family":4,"address":"10\.77\.0\.1","port":(\d+)/.exec(sidecar.logs())?.[1];
+    assert.ok(port, 'the IPv4 query port is logged');
+    const seen = async (): Promise<number> => {
+      let n = 0;
+      for (const o of ['accepted', 'malformed', 'short']) n += await metric(lab, sidecar, 'unbound_sidecar_local_names_mdns_packets_total', `outcome="${o}"`);
+      return n;
+    };
+    const before = await seen();
+    // 10 000 random "responses" from the mDNS port of an on-link host: QR set, opcode and rcode 0,
+    // so each reaches the parser (with reuseAddr: the LAN host's Avahi holds 5353 too).
+    const script = `const s=require('dgram').createSocket({type:'udp4',reuseAddr:true});const c=require('crypto');
+      s.bind(5353,'${lab.lanIp}',async()=>{for(let i=0;i<200;i++){for(let k=0;k<50;k++){const b=c.randomBytes(12+c.randomInt(1500));b[2]=0x84;b[3]=0;s.send(b,${port},'${lab.routerIp}')}
+      await new Promise(r=>setTimeout(r,2))}setTimeout(()=>s.close(),200)})`;
+    const flood = await lab.exec('lan', [process.execPath, '-e', script], { timeoutMs: 30_000 });
+    assert.equal(flood.code, 0, flood.stderr);
+    const after = await seen();
+    t.diagnostic(`${after - before} of 10000 junk datagrams reached the parser (the rest overflowed the socket buffer)`);
+    assert.ok(after - before > 5000, `the parser kept up with the junk (${after - before})`);
+    await lab.publishAddress('after-flood.local', '10.77.0.61');
+    const m = await direct('after-flood.local', 'A');
+    assert.deepEqual(data(m, 'A'), ['10.77.0.61']);
+    assert.equal(sidecar.child.exitCode, null);
+  });
+
+  test('replies were parsed and none was refused as off-link or from a wrong port', async () => {
+    assert.ok((await metric(lab, sidecar, 'unbound_sidecar_local_names_mdns_packets_total', 'outcome="accepted"')) > 0);
+    for (const outcome of ['off-link', 'bad-port']) {
+      assert.equal(await metric(lab, sidecar, 'unbound_sidecar_local_names_mdns_packets_total', `outcome="${outcome}"`), 0, outcome);
+    }
+    assert.equal(sidecar.child.exitCode, null);
+  });
+});

@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import pino from 'pino';
+import { createBackendSelector } from '../../src/local-names/backend-selector.js';
+import type { BackendQuery, BackendResult, LocalResolver } from '../../src/local-names/resolver.js';
+
+/** A backend whose lookups wait until `release` (or resolve at once), and that can go down. */
+class Stub implements LocalResolver {
+  up = true;
+  readonly asked: BackendQuery[] = [];
+  private readonly listeners = new Set<(up: boolean) => void>();
+  private readonly waiting = new Set<(r: BackendResult) => void>();
+  hold = false;
+  constructor(readonly kind: 'avahi' | 'native') {}
+  isUp = (): boolean => this.up;
+  setUp(up: boolean): void {
+    this.up = up;
+    // As the Avahi connection does: in-flight browsers end `unavailable` when Avahi leaves.
+    if (!up) for (const w of this.waiting) w({ kind: 'unavailable', reason: `${this.kind} down` });
+    this.waiting.clear();
+    for (const l of this.listeners) l(up);
+  }
+  onStateChange(l: (up: boolean) => void): () => void {
+    this.listeners.add(l);
+    return () => this.listeners.delete(l);
+  }
+  lookup(q: BackendQuery): Promise<BackendResult> {
+    this.asked.push(q);
+    if (!this.up) return Promise.resolve({ kind: 'unavailable', reason: 'down' });
+    const answer: BackendResult = { kind: 'records', records: [{ name: q.name, type: 1, class: 1, ttl: 1, data: Uint8Array.from([this.kind === 'avahi' ? 1 : 2, 0, 0, 0]) }] };
+    if (!this.hold) return Promise.resolve(answer);
+    return new Promise((resolve) => this.waiting.add(resolve));
+  }
+  release(): void {
+    for (const w of this.waiting) w({ kind: 'none' });
+    this.waiting.clear();
+  }
+  async close(): Promise<void> {}
+}
+
+const query: BackendQuery = { name: 'printer.local.', type: 1, mode: 'first', timeoutMs: 1000, windowMs: 1000 };
+
+function setup(avahiUp: boolean) {
+  const avahi = new Stub('avahi');
+  avahi.up = avahiUp;
+  const native = new Stub('native');
+  const selector = createBackendSelector({ preferred: avahi, fallback: native, logger: pino({ level: 'silent' }) });
+  const switches: string[] = [];
+  selector.onSwitch((to, from) => switches.push(`${from.kind}->${to.kind}`));
+  return { avahi, native, selector, switches };
+}
+
+test('Avahi while it is up, native otherwise, switching both ways live', async () => {
+  const { avahi, native, selector, switches } = setup(false);
+  assert.equal(selector.kind, 'native');
+  await selector.lookup(query);
+  assert.equal(native.asked.length, 1);
+  avahi.setUp(true);
+  assert.equal(selector.kind, 'avahi');
+  await selector.lookup(query);
+  assert.equal(avahi.asked.length, 1);
+  avahi.setUp(false);
+  assert.equal(selector.kind, 'native');
+  assert.deepEqual(switches, ['native->avahi', 'avahi->native']);
+});
+
+test('a lookup in flight on native when Avahi appears finishes on native', async () => {
+  const { avahi, native, selector } = setup(false);
+  native.hold = true;
+  const pending = selector.lookup(query);
+  avahi.setUp(true);
+  native.release();
+  assert.deepEqual(await pending, { kind: 'none' });
+  assert.equal(avahi.asked.length, 0);
+});
+
+test('a lookup in flight on Avahi when it goes away is retried on native with the time left', async () => {
+  const { avahi, native, selector } = setup(true);
+  avahi.hold = true;
+  const pending = selector.lookup(query);
+  await new Promise((r) => setTimeout(r, 30));
+  avahi.setUp(false);
+  const r = await pending;
+  assert.equal(r.kind, 'records');
+  assert.equal(r.kind === 'records' && r.records[0]?.data[0], 2, 'answered by native');
+  const retried = native.asked[0];
+  assert.ok(retried && retried.timeoutMs <= 975 && retried.timeoutMs > 900, `time left passed on: ${retried?.timeoutMs}`);
+});
+
+test('unavailable with nothing to switch to stays unavailable; the state follows the active backend', async () => {
+  const { avahi, native, selector } = setup(true);
+  const states: boolean[] = [];
+  selector.onStateChange((up) => states.push(up));
+  native.up = false;
+  avahi.hold = true;
+  const pending = selector.lookup(query);
+  avahi.setUp(false);
+  assert.equal((await pending).kind, 'unavailable');
+  assert.equal(selector.isUp(), false);
+  native.setUp(true);
+  assert.equal(selector.isUp(), true);
+  assert.deepEqual(states, [false, true]);
+});
