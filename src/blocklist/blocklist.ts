@@ -1,0 +1,213 @@
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { SidecarError, errorMessage } from '../errors.js';
+import { createFetcher } from '../lib/fetch/fetcher.js';
+import type { FetchFn } from '../lib/fetch/outcome.js';
+import { EntryGuard } from '../lib/ip-prefix/bogons.js';
+import type { ListConfig } from './config.js';
+import type { SourceState } from './guard.js';
+import { buildModel, refreshSources, sameModel, type ListModel, type SourceReport } from './list-refresh.js';
+import { createBlocklistMetrics } from './metrics.js';
+import { readSnapshot, removeStaleTemps, snapshotPath, writeSnapshot } from './snapshot.js';
+
+export interface ListSyncReport {
+  list: string;
+  /**
+   * updated: the model changed (and was published). Otherwise, in this order: kept-last-good (a
+   * source was not taken, its last good data stands), failed (a source failed with no data to keep),
+   * unchanged.
+   */
+  outcome: 'updated' | 'unchanged' | 'kept-last-good' | 'failed';
+  sources: SourceReport[];
+  entries: { ipv4: number; ipv6: number };
+  durationMs: number;
+}
+
+export interface BlocklistOptions {
+  lists: readonly ListConfig[];
+  stateDir: string;
+  logger: Logger;
+  registry: Registry;
+  /** The download seam; default: an undici fetcher closed by stop(). */
+  fetch?: FetchFn;
+  /** First scheduled refresh after start(), ms (default 2000, plus jitter). */
+  firstRunDelayMs?: number;
+  now?: () => number;
+  random?: () => number;
+}
+
+export interface Blocklist {
+  /** At start, before any download: restores and publishes each list's last good model. */
+  loadSnapshots(): Promise<ListModel[]>;
+  /** Fetch + parse + guard (+ snapshot when new data was taken) for one list or all; publishes changed models. */
+  refresh(list?: string): Promise<ListSyncReport[]>;
+  /** Called with every model that becomes current (snapshot load or a changed refresh). */
+  onModel(listener: (m: ListModel) => void): () => void;
+  current(list: string): ListModel | undefined;
+  /** Timers: each list every `refresh` ±10%; the first run soon after start. */
+  start(): void;
+  stop(): Promise<void>;
+}
+
+interface ListState {
+  config: ListConfig;
+  guard: EntryGuard;
+  sources: Map<string, SourceState>;
+  model?: ListModel;
+  lastSuccessAt?: number;
+  inflight?: Promise<ListSyncReport>;
+  timer?: NodeJS.Timeout;
+}
+
+export function createBlocklist(opts: BlocklistOptions): Blocklist {
+  const { logger } = opts;
+  const now = opts.now ?? Date.now;
+  const random = opts.random ?? Math.random;
+  const metrics = createBlocklistMetrics(opts.registry);
+  const ownFetcher = opts.fetch ? undefined : createFetcher();
+  const fetch: FetchFn = opts.fetch ?? ((r) => (ownFetcher as NonNullable<typeof ownFetcher>).fetch(r));
+  const listeners = new Set<(m: ListModel) => void>();
+  const abort = new AbortController();
+  let running = false;
+  const lists = new Map<string, ListState>(
+    opts.lists.map((c) => [c.name, { config: c, guard: new EntryGuard({ minPrefix: c.minPrefix, exclude: c.exclude }), sources: new Map() }]),
+  );
+
+  function publish(st: ListState, model: ListModel): void {
+    st.model = model;
+    metrics.entries.set({ list: model.list, family: 'ipv4' }, model.ipv4.size);
+    metrics.entries.set({ list: model.list, family: 'ipv6' }, model.ipv6.size);
+    metrics.domains.set({ list: model.list }, model.domains.length);
+    for (const l of listeners) {
+      try {
+        l(model);
+      } catch (err) {
+        logger.error({ list: model.list, err: errorMessage(err) }, 'blocklist: a model listener threw');
+      }
+    }
+  }
+
+  async function loadOne(st: ListState): Promise<ListModel | undefined> {
+    const file = snapshotPath(opts.stateDir, st.config.name);
+    await removeStaleTemps(file);
+    const snap = await readSnapshot(file, st.config.name);
+    if (snap === undefined) return undefined;
+    if ('corrupt' in snap) {
+      metrics.snapshotErrors.inc({ list: st.config.name, op: 'read' });
+      logger.warn({ list: st.config.name, file, problem: snap.corrupt }, `blocklist: ${st.config.name}: ignoring snapshot ${file}: ${snap.corrupt}; the list stays empty until the first download`);
+      return undefined;
+    }
+    const configured = new Set(st.config.sources.map((s) => s.url));
+    for (const s of snap.sources) {
+      if (!configured.has(s.url)) continue; // a source removed from the config takes its entries with it
+      // Re-cut: `exclude` may have grown since the snapshot was written.
+      st.sources.set(s.url, { ...s, ipv4: st.guard.cut(s.ipv4), ipv6: st.guard.cut(s.ipv6) });
+    }
+    const model = buildModel(st.config.name, [...st.sources.values()], snap.updatedAt);
+    if (snap.lastSuccessAt !== undefined) {
+      st.lastSuccessAt = snap.lastSuccessAt;
+      metrics.lastSuccess.set({ list: st.config.name }, snap.lastSuccessAt / 1000);
+    }
+    if (model) {
+      publish(st, model);
+      logger.info({ list: st.config.name, ipv4: model.ipv4.size, ipv6: model.ipv6.size, domains: model.domains.length, updatedAt: new Date(model.updatedAt).toISOString() }, `blocklist: ${st.config.name}: restored from snapshot`);
+    }
+    return model;
+  }
+
+  async function refreshOne(st: ListState): Promise<ListSyncReport> {
+    const t0 = performance.now();
+    const name = st.config.name;
+    const results = await refreshSources(st.config, st.guard, st.sources, { fetch, logger, metrics, now, signal: abort.signal });
+    const next = new Map<string, SourceState>();
+    for (const { decision } of results) if (decision.outcome !== 'failed') next.set(decision.state.url, decision.state);
+    st.sources = next;
+    const outcomes = results.map((r) => r.report.outcome);
+    const tookNew = outcomes.includes('updated');
+    const allDelivered = outcomes.every((o) => o === 'updated' || o === 'not-modified');
+    if (allDelivered) {
+      st.lastSuccessAt = now();
+      metrics.lastSuccess.set({ list: name }, st.lastSuccessAt / 1000);
+    }
+    const candidate = buildModel(name, [...next.values()], now());
+    const changed = candidate !== undefined && !sameModel(st.model, candidate);
+    if (tookNew && candidate) {
+      const file = snapshotPath(opts.stateDir, name);
+      const updatedAt = changed ? candidate.updatedAt : (st.model?.updatedAt ?? candidate.updatedAt);
+      try {
+        await writeSnapshot(file, { list: name, updatedAt, ...(st.lastSuccessAt !== undefined ? { lastSuccessAt: st.lastSuccessAt } : {}), sources: [...next.values()] });
+      } catch (err) {
+        metrics.snapshotErrors.inc({ list: name, op: 'write' });
+        logger.error({ list: name, file, err: errorMessage(err) }, `blocklist: ${name}: cannot write snapshot ${file}; a restart without internet would start empty`);
+      }
+    }
+    if (changed) publish(st, candidate);
+    const outcome: ListSyncReport['outcome'] = changed
+      ? 'updated'
+      : outcomes.includes('kept-last-good')
+        ? 'kept-last-good'
+        : outcomes.includes('failed')
+          ? 'failed'
+          : 'unchanged';
+    metrics.refreshes.inc({ list: name, outcome });
+    const model = st.model;
+    return { list: name, outcome, sources: results.map((r) => r.report), entries: { ipv4: model?.ipv4.size ?? 0, ipv6: model?.ipv6.size ?? 0 }, durationMs: Math.round(performance.now() - t0) };
+  }
+
+  /** One refresh per list at a time: a SIGHUP during the hourly run joins it. */
+  function refreshCoalesced(st: ListState): Promise<ListSyncReport> {
+    st.inflight ??= refreshOne(st).finally(() => {
+      st.inflight = undefined;
+    });
+    return st.inflight;
+  }
+
+  function schedule(st: ListState, delayMs: number): void {
+    if (!running) return;
+    st.timer = setTimeout(() => {
+      refreshCoalesced(st)
+        .catch((err: unknown) => logger.error({ list: st.config.name, err: errorMessage(err) }, 'blocklist: refresh failed unexpectedly'))
+        .finally(() => schedule(st, st.config.refresh * (0.9 + 0.2 * random())));
+    }, delayMs);
+    st.timer.unref();
+  }
+
+  return {
+    async loadSnapshots() {
+      const models: ListModel[] = [];
+      for (const st of lists.values()) {
+        const m = await loadOne(st);
+        if (m) models.push(m);
+      }
+      return models;
+    },
+    async refresh(list) {
+      const targets = list === undefined ? [...lists.values()] : [lists.get(list)];
+      const reports: ListSyncReport[] = [];
+      for (const st of targets) {
+        if (!st) throw new SidecarError('LIST_UNKNOWN', 'blocklist', `no list named "${list}" (configured: ${[...lists.keys()].join(', ') || 'none'})`);
+        reports.push(await refreshCoalesced(st));
+      }
+      return reports;
+    },
+    onModel(listener) {
+      listeners.add(listener);
+      return () => void listeners.delete(listener);
+    },
+    current: (list) => lists.get(list)?.model,
+    start() {
+      if (running) return;
+      running = true;
+      const first = opts.firstRunDelayMs ?? 2_000;
+      // Spread lists a little so they do not all download at the same instant.
+      for (const st of lists.values()) schedule(st, first + random() * 0.1 * Math.min(st.config.refresh, 60_000));
+    },
+    async stop() {
+      running = false;
+      for (const st of lists.values()) clearTimeout(st.timer);
+      abort.abort(new Error('blocklist stopping'));
+      await Promise.allSettled([...lists.values()].map((st) => st.inflight));
+      await ownFetcher?.close();
+    },
+  };
+}

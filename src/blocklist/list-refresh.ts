@@ -1,0 +1,121 @@
+import type { Logger } from 'pino';
+import type { FetchFn, FetchOutcome, FetchRequest } from '../lib/fetch/outcome.js';
+import type { EntryGuard } from '../lib/ip-prefix/bogons.js';
+import { emptyRangeSet } from '../lib/ip-prefix/range-writer.js';
+import { rangeSetsEqual, unionRangeSets } from '../lib/ip-prefix/set-ops.js';
+import type { RangeSet } from '../lib/ip-prefix/range-set.js';
+import type { ListConfig } from './config.js';
+import { decideSource, type SourceAttempt, type SourceDecision, type SourceState } from './guard.js';
+import type { BlocklistMetrics } from './metrics.js';
+import { parseSource } from './source-parse.js';
+
+/** The canonical model of one list: the union of its sources, merged per family (issue #3 item 3). */
+export interface ListModel {
+  list: string;
+  ipv4: RangeSet;
+  ipv6: RangeSet;
+  /** Normalised, sorted, unique; kept for the domains issue. */
+  domains: readonly string[];
+  /** When this model was built from downloaded data, ms since the epoch. */
+  updatedAt: number;
+}
+
+export interface SourceReport {
+  url: string;
+  outcome: 'updated' | 'not-modified' | 'kept-last-good' | 'failed';
+  /** Entries in the downloaded document / taken from it (only when it was parsed). */
+  fetched?: number;
+  parsed?: number;
+  rejected: Record<string, number>;
+  /** Why the download was not taken (a FetchFailureReason, 'parse' or 'below-min-ratio'). */
+  reason?: string;
+  error?: string;
+}
+
+/**
+ * Download, parse and guard each source of a list, one at a time (a router has little memory to
+ * hold several 64 MiB bodies at once). Returns the per-source decisions; never throws for bad data.
+ */
+export async function refreshSources(
+  list: ListConfig,
+  guard: EntryGuard,
+  prev: ReadonlyMap<string, SourceState>,
+  deps: { fetch: FetchFn; logger: Logger; metrics: BlocklistMetrics; now: () => number; signal: AbortSignal },
+): Promise<{ decision: SourceDecision; report: SourceReport }[]> {
+  const out: { decision: SourceDecision; report: SourceReport }[] = [];
+  for (const source of list.sources) {
+    const last = prev.get(source.url);
+    const t0 = performance.now();
+    const req: FetchRequest = {
+      url: source.url,
+      ...(last?.etag !== undefined ? { etag: last.etag } : {}),
+      ...(last?.lastModified !== undefined ? { lastModified: last.lastModified } : {}),
+      ...(source.timeoutMs !== undefined ? { timeoutMs: source.timeoutMs } : {}),
+      ...(source.maxBytes !== undefined ? { maxBytes: source.maxBytes } : {}),
+      signal: deps.signal,
+    };
+    // The seam promises values, but a throwing fetch must cost one source, not the whole refresh.
+    const res: FetchOutcome = await Promise.resolve()
+      .then(() => deps.fetch(req))
+      .catch((err: unknown) => ({ kind: 'failed', reason: 'network', error: `fetch threw: ${String(err)}`, attempts: 1 }));
+    deps.metrics.fetchDuration.observe({ list: list.name }, (performance.now() - t0) / 1000);
+    const report: SourceReport = { url: source.url, outcome: 'failed', rejected: {} };
+    let attempt: SourceAttempt;
+    if (res.kind === 'failed') attempt = { kind: 'fetch-failed', reason: res.reason, error: res.error };
+    else if (res.kind === 'not-modified') attempt = { kind: 'not-modified' };
+    else {
+      const parsed = parseSource(res.body, source, guard);
+      if ('error' in parsed) {
+        attempt = { kind: 'parse-failed', error: parsed.error };
+      } else {
+        report.fetched = parsed.fetched;
+        report.parsed = parsed.parsed;
+        report.rejected = { ...parsed.rejected } as Record<string, number>;
+        for (const [reason, n] of Object.entries(parsed.rejected)) deps.metrics.rejected.inc({ list: list.name, reason }, n);
+        // One line per source, with a sample of each kind of rejected entry (issue #3 item 2).
+        deps.logger.info(
+          { list: list.name, source: source.url, fetched: parsed.fetched, parsed: parsed.parsed, ipv4: parsed.ipv4.size, ipv6: parsed.ipv6.size, domains: parsed.domains.length, rejected: parsed.rejected, samples: parsed.samples },
+          `blocklist: ${list.name}: read ${source.url}`,
+        );
+        const state: SourceState = { url: source.url, fetchedAt: deps.now(), parsed: parsed.parsed, ipv4: parsed.ipv4, ipv6: parsed.ipv6, domains: parsed.domains };
+        if (res.etag !== undefined) state.etag = res.etag;
+        if (res.lastModified !== undefined) state.lastModified = res.lastModified;
+        attempt = { kind: 'parsed', state };
+      }
+    }
+    const decision = decideSource(last, attempt, list.minRatio);
+    report.outcome = decision.outcome;
+    if (decision.outcome === 'kept-last-good' || decision.outcome === 'failed') {
+      report.reason = decision.reason;
+      report.error = decision.error;
+      deps.metrics.fetchFailures.inc({ list: list.name, source: source.url, reason: decision.reason });
+      deps.logger.warn(
+        { list: list.name, source: source.url, reason: decision.reason, error: decision.error, keptEntries: decision.outcome === 'kept-last-good' ? decision.state.parsed : 0 },
+        decision.outcome === 'kept-last-good'
+          ? `blocklist: ${list.name}: ${source.url} not taken (${decision.reason}); keeping its last good data`
+          : `blocklist: ${list.name}: ${source.url} failed (${decision.reason}) and there is no earlier data for it`,
+      );
+    }
+    out.push({ decision, report });
+  }
+  return out;
+}
+
+/** Union of the sources' data; undefined when no source has ever delivered. */
+export function buildModel(list: string, states: readonly SourceState[], updatedAt: number): ListModel | undefined {
+  if (states.length === 0) return undefined;
+  const one = states.length === 1 ? states[0] : undefined;
+  return {
+    list,
+    ipv4: one ? one.ipv4 : unionRangeSets([emptyRangeSet('ipv4'), ...states.map((s) => s.ipv4)]),
+    ipv6: one ? one.ipv6 : unionRangeSets([emptyRangeSet('ipv6'), ...states.map((s) => s.ipv6)]),
+    domains: one ? one.domains : [...new Set(states.flatMap((s) => s.domains))].sort(),
+    updatedAt,
+  };
+}
+
+export function sameModel(a: ListModel | undefined, b: ListModel | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  if (!rangeSetsEqual(a.ipv4, b.ipv4) || !rangeSetsEqual(a.ipv6, b.ipv6) || a.domains.length !== b.domains.length) return false;
+  return a.domains.every((d, i) => d === b.domains[i]);
+}

@@ -1,0 +1,165 @@
+import { createHash } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { endianness } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { z } from 'zod';
+import { WORDS, type IpFamily, type RangeSet } from '../lib/ip-prefix/range-set.js';
+import { cmpWords, isSuccessor } from '../lib/ip-prefix/words.js';
+import type { SourceState } from './guard.js';
+
+/**
+ * Issue #3 item 5: the last good data of a list, per source, so a reboot without internet restores
+ * the sets before the first download and a source that then fails still has its entries.
+ *
+ * File: "USBLSNP1" | u32le header length | header JSON | per source: ipv4 words, ipv6 words (u32
+ * little-endian), domains ("\n"-joined UTF-8) | sha256 of everything before. Written to a temp file,
+ * fsynced, renamed over the old one, directory fsynced — a crash leaves the old or the new file.
+ */
+const MAGIC = Buffer.from('USBLSNP1');
+
+export interface ListSnapshot {
+  list: string;
+  /** When the model last changed (ListModel.updatedAt). */
+  updatedAt: number;
+  /** When every source last delivered (for the last-success metric after a restart). */
+  lastSuccessAt?: number;
+  sources: SourceState[];
+}
+
+const headerSchema = z.object({
+  version: z.literal(1),
+  list: z.string(),
+  updatedAt: z.number(),
+  lastSuccessAt: z.number().optional(),
+  sources: z.array(
+    z.object({
+      url: z.string(),
+      etag: z.string().optional(),
+      lastModified: z.string().optional(),
+      fetchedAt: z.number(),
+      parsed: z.number().int().nonnegative(),
+      ipv4: z.number().int().nonnegative(),
+      ipv6: z.number().int().nonnegative(),
+      domainBytes: z.number().int().nonnegative(),
+    }),
+  ),
+});
+
+export function snapshotPath(stateDir: string, list: string): string {
+  return join(stateDir, 'lists', `${list}.snapshot`);
+}
+
+const bigEndianHost = endianness() === 'BE';
+
+function wordsToBytes(data: Uint32Array): Buffer {
+  const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  return bigEndianHost ? Buffer.from(b).swap32() : b;
+}
+
+export async function writeSnapshot(file: string, snap: ListSnapshot): Promise<void> {
+  const body: Buffer[] = [];
+  const sources = snap.sources.map((s) => {
+    const domains = Buffer.from(s.domains.join('\n'), 'utf8');
+    body.push(wordsToBytes(s.ipv4.data), wordsToBytes(s.ipv6.data), domains);
+    return { url: s.url, etag: s.etag, lastModified: s.lastModified, fetchedAt: s.fetchedAt, parsed: s.parsed, ipv4: s.ipv4.size, ipv6: s.ipv6.size, domainBytes: domains.length };
+  });
+  const header = Buffer.from(JSON.stringify({ version: 1, list: snap.list, updatedAt: snap.updatedAt, lastSuccessAt: snap.lastSuccessAt, sources }), 'utf8');
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(header.length);
+  const chunks = [MAGIC, len, header, ...body];
+  const hash = createHash('sha256');
+  for (const c of chunks) hash.update(c);
+  chunks.push(hash.digest());
+
+  await mkdir(dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}`;
+  const fh = await open(tmp, 'w', 0o600);
+  try {
+    await fh.writev(chunks);
+    await fh.sync();
+  } catch (err) {
+    await fh.close().catch(() => undefined);
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+  await fh.close();
+  await rename(tmp, file);
+  // The rename is durable only once the directory entry is (ext4 data=ordered still needs this).
+  const dir = await open(dirname(file), 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
+}
+
+/** Temp files left by a crash between write and rename (they carry the writer's pid). */
+export async function removeStaleTemps(file: string): Promise<void> {
+  const prefix = `${basename(file)}.tmp-`;
+  const names = await readdir(dirname(file)).catch(() => [] as string[]);
+  await Promise.all(names.filter((n) => n.startsWith(prefix) && n !== `${prefix}${process.pid}`).map((n) => unlink(join(dirname(file), n)).catch(() => undefined)));
+}
+
+/** The snapshot, `undefined` when there is none, or `{corrupt}` saying what is wrong with it. */
+export async function readSnapshot(file: string, list: string): Promise<ListSnapshot | undefined | { corrupt: string }> {
+  let buf: Buffer;
+  try {
+    buf = await readFile(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    return { corrupt: `unreadable: ${(err as Error).message}` };
+  }
+  if (buf.length < MAGIC.length + 4 + 32 || !buf.subarray(0, MAGIC.length).equals(MAGIC)) return { corrupt: 'not a snapshot file (bad magic or too short)' };
+  const digest = createHash('sha256').update(buf.subarray(0, buf.length - 32)).digest();
+  if (!digest.equals(buf.subarray(buf.length - 32))) return { corrupt: 'checksum mismatch (truncated or damaged)' };
+  const hlen = buf.readUInt32LE(MAGIC.length);
+  let off = MAGIC.length + 4 + hlen;
+  let header: z.infer<typeof headerSchema>;
+  try {
+    header = headerSchema.parse(JSON.parse(buf.toString('utf8', MAGIC.length + 4, off)) as unknown);
+  } catch (err) {
+    return { corrupt: `bad header: ${(err as Error).message.slice(0, 200)}` };
+  }
+  if (header.list !== list) return { corrupt: `belongs to list "${header.list}"` };
+  const end = buf.length - 32;
+  const take = (n: number): Buffer | undefined => {
+    if (off + n > end) return undefined;
+    const b = buf.subarray(off, off + n);
+    off += n;
+    return b;
+  };
+  const sources: SourceState[] = [];
+  for (const h of header.sources) {
+    const ipv4 = readRangeSet('ipv4', take(h.ipv4 * 8));
+    const ipv6 = readRangeSet('ipv6', take(h.ipv6 * 32));
+    const domains = take(h.domainBytes);
+    if (typeof ipv4 === 'string' || typeof ipv6 === 'string' || domains === undefined) {
+      return { corrupt: `source ${h.url}: ${typeof ipv4 === 'string' ? ipv4 : typeof ipv6 === 'string' ? ipv6 : 'domains cut short'}` };
+    }
+    const s: SourceState = { url: h.url, fetchedAt: h.fetchedAt, parsed: h.parsed, ipv4, ipv6, domains: h.domainBytes === 0 ? [] : domains.toString('utf8').split('\n') };
+    if (h.etag !== undefined) s.etag = h.etag;
+    if (h.lastModified !== undefined) s.lastModified = h.lastModified;
+    sources.push(s);
+  }
+  if (off !== end) return { corrupt: 'trailing bytes' };
+  const snap: ListSnapshot = { list, updatedAt: header.updatedAt, sources };
+  if (header.lastSuccessAt !== undefined) snap.lastSuccessAt = header.lastSuccessAt;
+  return snap;
+}
+
+/** Copy out (aligned), fix byte order, and check the RangeSet invariant: sorted, merged, first <= last. */
+function readRangeSet(family: IpFamily, bytes: Buffer | undefined): RangeSet | string {
+  if (bytes === undefined) return `${family} ranges cut short`;
+  const data = new Uint32Array(bytes.length / 4);
+  const view = Buffer.from(data.buffer);
+  bytes.copy(view);
+  if (bigEndianHost) view.swap32();
+  const w = WORDS[family];
+  const size = data.length / (2 * w);
+  for (let i = 0; i < size; i++) {
+    const f = i * 2 * w;
+    if (cmpWords(data, f, data, f + w, w) > 0) return `${family} range ${i} has first > last`;
+    if (i > 0 && (cmpWords(data, f - w, data, f, w) >= 0 || isSuccessor(data, f - w, data, f, w))) return `${family} ranges not sorted and merged at ${i}`;
+  }
+  return { family, size, data };
+}

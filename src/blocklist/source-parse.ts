@@ -1,0 +1,100 @@
+import { EntryGuard } from '../lib/ip-prefix/bogons.js';
+import { RangeSetBuilder } from '../lib/ip-prefix/builder.js';
+import { parseEntryInto, type EntryRejectReason } from '../lib/ip-prefix/entry.js';
+import type { RangeSet } from '../lib/ip-prefix/range-set.js';
+import { normaliseDomain, type DomainRejectReason } from './domain-name.js';
+import { readSource, type EntrySink, type SourceContains, type SourceFormat } from './formats/index.js';
+
+/** Every reason an entry is not taken, as counted in `unbound_sidecar_list_rejected_entries_total`. */
+export type RejectReason = EntryRejectReason | DomainRejectReason | 'not-a-string';
+
+/** One source's download, validated: the unit the guard keeps or replaces. */
+export interface ParsedSource {
+  ipv4: RangeSet;
+  ipv6: RangeSet;
+  /** Normalised, sorted, unique. */
+  domains: readonly string[];
+  /** Entries seen in the document. */
+  fetched: number;
+  /** Entries taken (addresses/prefixes/ranges before merging, plus domains). The guard compares this. */
+  parsed: number;
+  rejected: Partial<Record<RejectReason, number>>;
+  /** The first rejected entry per reason, for the one log line per source. */
+  samples: Partial<Record<RejectReason, string>>;
+}
+
+class SourceAccumulator implements EntrySink {
+  private v4 = new RangeSetBuilder('ipv4', 4096);
+  private v6 = new RangeSetBuilder('ipv6', 1024);
+  private domains = new Set<string>();
+  private fetched = 0;
+  private rejected: Partial<Record<RejectReason, number>> = {};
+  private samples: Partial<Record<RejectReason, string>> = {};
+  private readonly scratch = new Uint32Array(8);
+
+  constructor(
+    private readonly contains: SourceContains,
+    private readonly guard: EntryGuard,
+  ) {}
+
+  entry(raw: string): void {
+    this.fetched++;
+    const text = raw.trim();
+    const r = parseEntryInto(text, this.scratch);
+    if (r === 'ipv4' || r === 'ipv6') {
+      const why = this.guard.check(r, this.scratch);
+      if (why !== undefined) this.count(why, text);
+      else if (r === 'ipv4') this.v4.addWords(this.scratch, 0, 1);
+      else this.v6.addWords(this.scratch, 0, 4);
+      return;
+    }
+    // Domain sources mix in literal addresses (sites listed by IP); those still route by address.
+    if (this.contains === 'domains' && r === 'not-an-address') {
+      const d = normaliseDomain(text);
+      if (typeof d === 'string') this.domains.add(d);
+      else this.count(d.error, text);
+      return;
+    }
+    this.count(r, text);
+  }
+
+  reject(reason: 'not-a-string', sample: string): void {
+    this.fetched++;
+    this.count(reason, sample);
+  }
+
+  reset(): void {
+    this.v4 = new RangeSetBuilder('ipv4', 4096);
+    this.v6 = new RangeSetBuilder('ipv6', 1024);
+    this.domains.clear();
+    this.fetched = 0;
+    this.rejected = {};
+    this.samples = {};
+  }
+
+  private count(reason: RejectReason, sample: string): void {
+    this.rejected[reason] = (this.rejected[reason] ?? 0) + 1;
+    this.samples[reason] ??= sample.slice(0, 100);
+  }
+
+  finish(): ParsedSource {
+    const rejectedCount = Object.values(this.rejected).reduce((a, b) => a + (b ?? 0), 0);
+    return {
+      ipv4: this.guard.cut(this.v4.build()),
+      ipv6: this.guard.cut(this.v6.build()),
+      domains: [...this.domains].sort(),
+      fetched: this.fetched,
+      parsed: this.fetched - rejectedCount,
+      rejected: this.rejected,
+      samples: this.samples,
+    };
+  }
+}
+
+/** Parse and validate one body. `{error}` only for a document that is unusable as a whole. */
+export function parseSource(body: Buffer, source: { format: SourceFormat; contains: SourceContains }, guard: EntryGuard): ParsedSource | { error: string } {
+  const acc = new SourceAccumulator(source.contains, guard);
+  const r = readSource(source.format, source.contains, body, acc);
+  if (!r.ok) return { error: r.error };
+  return acc.finish();
+}
