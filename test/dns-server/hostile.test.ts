@@ -15,6 +15,12 @@ import { GENERATOR_NAMES, generators, pointerChainBomb, rng } from './hostile-pa
 
 const UDP_PACKETS = 100_000;
 const TCP_CONNECTIONS = 300; // > the child's maxTcpConnections (64)
+/**
+ * The stall bound. monitorEventLoopDelay measures wall time, so on a loaded 2-core CI runner (unit
+ * test files run in parallel) a healthy loop has been seen at ~300 ms. The failures this guards
+ * against are far larger: dns2's Packet.parse spends 2.9 s on one pointer-chain datagram.
+ */
+const MAX_STALL_MS = 1000;
 
 interface Status { maxDelayMs: number; rssMb: number; tcp: number; seen: number }
 
@@ -76,7 +82,7 @@ test('UDP: 100k malformed/random datagrams', { timeout: 60_000 }, async () => {
   await new Promise((res) => setTimeout(res, 200));
   sock.close();
   const s = await status();
-  assert.ok(s.maxDelayMs < 250, `event loop stalled for ${s.maxDelayMs} ms`);
+  assert.ok(s.maxDelayMs < MAX_STALL_MS, `event loop stalled for ${s.maxDelayMs} ms`);
   // Counted = answered or classified as malformed; the kernel may drop a few under the burst.
   assert.ok(s.seen > UDP_PACKETS * 0.9, `only ${s.seen} of ${UDP_PACKETS} datagrams reached the handler`);
   await assertHealthy('after UDP flood');
@@ -112,7 +118,7 @@ test('TCP: lying prefixes, half frames, trickles, floods, non-readers', { timeou
   await new Promise((res) => setTimeout(res, 300));
   const during = await status();
   assert.ok(during.tcp <= 64, `TCP connections capped (${during.tcp})`);
-  assert.ok(during.maxDelayMs < 250, `event loop stalled for ${during.maxDelayMs} ms`);
+  assert.ok(during.maxDelayMs < MAX_STALL_MS, `event loop stalled for ${during.maxDelayMs} ms`);
   // The idle timeout (500 ms) must reap every silent or stuck connection.
   await new Promise((res) => setTimeout(res, 1200));
   for (const s of sockets) s.destroy();
