@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { dnsConfigSchema } from '../dns-server/config.js';
 import { localNamesConfigSchema } from '../local-names/config.js';
 import { httpConfigSchema } from '../http/config.js';
+import { listConfigSchema } from '../blocklist/config.js';
+import { setTargetConfigSchema } from '../set-sync/config.js';
 
 /**
  * The whole config file. Each capability owns its block's schema (`<capability>/config.ts`);
@@ -16,6 +18,8 @@ export const configSchema = z
       .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') })
       .strict()
       .prefault({}),
+    /** Registry lists and the nftables sets each one keeps in sync (issue #3). */
+    lists: z.array(listConfigSchema.extend({ nft: setTargetConfigSchema })).default([]),
     stateDir: z.string().min(1).default('/var/lib/unbound-sidecar'),
   })
   .strict();

@@ -18,5 +18,20 @@ export function checkSemantics(config: Config): string[] {
       problems.push(`mdns.policy.staticRecords[${i}]: ${(err as Error).message}`);
     }
   });
+  const names = new Map<string, number>();
+  const sets = new Map<string, string>();
+  config.lists.forEach((list, i) => {
+    const first = names.get(list.name);
+    if (first !== undefined) problems.push(`lists[${i}].name: "${list.name}" is already the name of lists[${first}]`);
+    else names.set(list.name, i);
+    // Two lists writing one set would undo each other's work on every sync.
+    for (const set of [list.nft.set4, list.nft.set6]) {
+      if (set === undefined) continue;
+      const key = `${list.nft.netns ?? ''}/${list.nft.family} ${list.nft.table} ${set}`;
+      const owner = sets.get(key);
+      if (owner !== undefined) problems.push(`lists[${i}].nft: set ${list.nft.family} ${list.nft.table} ${set} is already kept by list "${owner}"`);
+      else sets.set(key, list.name);
+    }
+  });
   return problems;
 }

@@ -12,7 +12,7 @@ const root = repoRoot();
 function markdownConfigs(file: string): unknown[] {
   const text = readFileSync(file, 'utf8');
   const blocks = [...text.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => m[1] ?? '');
-  return blocks.map((b) => JSON.parse(b) as unknown).filter((v) => typeof v === 'object' && v !== null && ['dns', 'mdns', 'metrics'].some((k) => k in v));
+  return blocks.map((b) => JSON.parse(b) as unknown).filter((v) => typeof v === 'object' && v !== null && ['dns', 'mdns', 'metrics', 'lists'].some((k) => k in v));
 }
 
 test('defaults make an empty config work', () => {
@@ -43,6 +43,8 @@ test('every example in config/ and in READMEs parses (and its static records com
   }
 });
 
+const LIST = { name: 'vpn', refresh: '1h', sources: [{ url: 'https://reestr.rublacklist.net/api/v3/ips/', format: 'json', contains: 'ips' }], nft: { table: 'global', set4: 'a' } };
+
 test('errors name the JSON path and what was expected', () => {
   const cases: [unknown, RegExp][] = [
     [{ dns: { listen: ['localhost:53'] } }, /dns\.listen\[0\]: expected "host:port" with a literal IP/],
@@ -53,6 +55,12 @@ test('errors name the JSON path and what was expected', () => {
     [{ mdns: { policy: { rejectTypes: ['BOGUS'] } } }, /mdns\.policy\.rejectTypes\[0\]: unknown record type "BOGUS"/],
     [{ mdns: { policy: { staticRecords: ['router.local. A 999.1.1.1'] } } }, /mdns\.policy\.staticRecords\[0\]: .*IPv4/],
     [{ dsn: {} }, /\(root\): Unrecognized key: "dsn"/],
+    [{ lists: [{ name: 'vpn', refresh: '1h', sources: LIST.sources, nft: { table: 'global' } }] }, /lists\[0\]\.nft: set at least one of "set4" and "set6"/],
+    [{ lists: [{ name: 'vpn', refresh: '10s', sources: LIST.sources, nft: { table: 'global', set4: 'a' } }] }, /lists\[0\]\.refresh: refresh must be at least 1m/],
+    [
+      { lists: [LIST, LIST] },
+      /lists\[1\]\.name: "vpn" is already the name of lists\[0\]; lists\[1\]\.nft: set inet global a is already kept by list "vpn"/,
+    ],
   ];
   for (const [value, re] of cases) {
     assert.throws(() => parseConfig(value, 'test.json'), (e: unknown) => e instanceof Error && re.test(e.message) && e.message.startsWith('config: test.json: '), JSON.stringify(value));

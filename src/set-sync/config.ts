@@ -1,0 +1,36 @@
+import { z } from 'zod';
+import { positiveInt } from '../config/common.js';
+
+/** An nft identifier (table, set): what `nft` accepts unquoted. */
+const nftName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_./-]{0,255}$/, 'expected an nft name such as "global" or "force_vpn4"');
+
+/** A named network namespace (`ip netns add NAME` → /run/netns/NAME). */
+const netnsName = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'expected a namespace name as in `ip netns list`');
+
+/**
+ * `lists[].nft`: where one list's addresses go. The lead composes it into `lists[].nft` in
+ * src/config/schema.ts. At least one of set4/set6; an `ip` table takes only set4, `ip6` only set6.
+ */
+export const setTargetConfigSchema = z
+  .object({
+    family: z.enum(['inet', 'ip', 'ip6']).default('inet'),
+    table: nftName,
+    /** Set of type ipv4_addr, flags interval, without auto-merge. */
+    set4: nftName.optional(),
+    /** Set of type ipv6_addr, flags interval, without auto-merge. */
+    set6: nftName.optional(),
+    /** Apply inside this named network namespace (the router keeps WAN in its own, issue #3). */
+    netns: netnsName.optional(),
+    /** Create a missing table and set (type, `flags interval`) instead of failing with NFT_SET_MISSING. */
+    createSets: z.boolean().default(false),
+    /** Element operations per transaction when a difference is applied in chunks. */
+    chunkSize: positiveInt.default(50_000),
+  })
+  .strict()
+  .superRefine((v, ctx) => {
+    if (v.set4 === undefined && v.set6 === undefined) ctx.addIssue({ code: 'custom', message: 'set at least one of "set4" and "set6"' });
+    if (v.family === 'ip6' && v.set4 !== undefined) ctx.addIssue({ code: 'custom', path: ['set4'], message: 'an ip6 table cannot hold an ipv4_addr set' });
+    if (v.family === 'ip' && v.set6 !== undefined) ctx.addIssue({ code: 'custom', path: ['set6'], message: 'an ip table cannot hold an ipv6_addr set' });
+  });
+
+export type SetTargetConfig = z.infer<typeof setTargetConfigSchema>;
