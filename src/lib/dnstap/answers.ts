@@ -1,0 +1,102 @@
+import { readCompressedName, readResponseAnswers, type ResponseMalformedReason } from '../dns-wire/response-reader.js';
+import { RRClass, RRType } from '../dns-wire/types.js';
+import { formatAddress, type IpFamily } from '../ip-prefix/index.js';
+
+/**
+ * What the learner needs from one DNS response (issue #4 item 3): the question, every A/AAAA in
+ * the answer section with its owner and TTL, and the CNAME links, so it can ask "does the owner, or
+ * any name whose CNAME chain leads to it, match a list?" — `www.listed.example CNAME
+ * edge.cdn.net.` then `edge.cdn.net. A 203.0.113.7` must learn 203.0.113.7 for listed.example.
+ * Names are lowercased presentation form, absolute (trailing dot). Never throws.
+ */
+
+export interface AddressAnswer {
+  readonly owner: string;
+  readonly family: IpFamily;
+  /** Canonical text (RFC 5952 for IPv6). */
+  readonly address: string;
+  /** Big-endian 32-bit words as ip-prefix uses them (1 for IPv4, 4 for IPv6). */
+  readonly words: Uint32Array;
+  readonly ttl: number;
+}
+
+export interface CnameLink {
+  readonly owner: string;
+  readonly target: string;
+  readonly ttl: number;
+}
+
+export interface ResponseAnswers {
+  readonly kind: 'answers';
+  /** Undefined when the response carries no question. */
+  readonly question: string | undefined;
+  readonly qtype: number | undefined;
+  readonly rcode: number;
+  readonly addresses: readonly AddressAnswer[];
+  readonly cnames: readonly CnameLink[];
+  /** A/AAAA/CNAME records skipped for a wrong class or an rdata of the wrong size. */
+  readonly skipped: number;
+  /** More answers than the cap; the rest were not read. */
+  readonly capped: boolean;
+}
+
+export type AnswersError = ResponseMalformedReason | 'bad-cname';
+export type AnswersResult = ResponseAnswers | { readonly kind: 'error'; readonly reason: AnswersError };
+
+/** Chains longer than this are not followed (Unbound itself stops at 11 CNAMEs: MAX_RESTART_COUNT). */
+export const MAX_CHAIN = 16;
+
+export function extractAnswers(msg: Uint8Array, maxAnswers?: number): AnswersResult {
+  const r = readResponseAnswers(msg, maxAnswers);
+  if (r.kind === 'malformed') return { kind: 'error', reason: r.reason };
+  const addresses: AddressAnswer[] = [];
+  const cnames: CnameLink[] = [];
+  let skipped = 0;
+  for (const rr of r.answers) {
+    if (rr.type !== RRType.A && rr.type !== RRType.AAAA && rr.type !== RRType.CNAME) continue;
+    if (rr.class !== RRClass.IN) {
+      skipped++;
+      continue;
+    }
+    const at = rr.rdataOffset;
+    if (rr.type === RRType.CNAME) {
+      const target = readCompressedName(msg, at, at + rr.rdataLength);
+      if (target === undefined) return { kind: 'error', reason: 'bad-cname' };
+      cnames.push({ owner: rr.name, target, ttl: rr.ttl });
+      continue;
+    }
+    const family: IpFamily = rr.type === RRType.A ? 'ipv4' : 'ipv6';
+    const size = family === 'ipv4' ? 4 : 16;
+    if (rr.rdataLength !== size) {
+      skipped++;
+      continue;
+    }
+    const words = new Uint32Array(size / 4);
+    for (let w = 0; w < words.length; w++) {
+      const o = at + w * 4;
+      words[w] = (((msg[o] as number) << 24) | ((msg[o + 1] as number) << 16) | ((msg[o + 2] as number) << 8) | (msg[o + 3] as number)) >>> 0;
+    }
+    addresses.push({ owner: rr.name, family, address: formatAddress(family, words, 0), words, ttl: rr.ttl });
+  }
+  return { kind: 'answers', question: r.question?.name, qtype: r.question?.type, rcode: r.rcode, addresses, cnames, skipped, capped: r.capped };
+}
+
+/**
+ * `owner` and every name whose CNAME chain in `cnames` leads to it, nearest first:
+ * for `a. CNAME b.`, `b. CNAME c.` and owner `c.` → [`c.`, `b.`, `a.`]. Loops and forks are
+ * bounded (each name once, at most MAX_CHAIN hops); names compare as given (both lowercased).
+ */
+export function namesLeadingTo(owner: string, cnames: readonly CnameLink[]): string[] {
+  const names = [owner];
+  const seen = new Set(names);
+  for (let i = 0; i < names.length && names.length <= MAX_CHAIN; i++) {
+    const current = names[i];
+    for (const link of cnames) {
+      if (link.target === current && !seen.has(link.owner)) {
+        seen.add(link.owner);
+        names.push(link.owner);
+      }
+    }
+  }
+  return names.slice(0, MAX_CHAIN + 1);
+}
