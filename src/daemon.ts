@@ -5,12 +5,16 @@ import type { Config } from './config/schema.js';
 import { createDnsServer, type DnsServer } from './dns-server/index.js';
 import { createHttpServer, type HttpServer } from './http/index.js';
 import { createLocalNames, type LocalNamesService } from './local-names/index.js';
+import { errorMessage } from './errors.js';
+import { createListPipeline, type ListPipeline } from './wiring/list-pipeline.js';
 
 /** Wiring only: config → components → start/stop. Pipelines meet here and nowhere else. */
 export interface Daemon {
   readonly registry: Registry;
   dnsAddresses(): ReturnType<DnsServer['addresses']>;
   httpAddress(): ReturnType<HttpServer['address']>;
+  /** Download every list now and apply what changed (SIGHUP). No-op without lists. */
+  refreshLists(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -50,6 +54,10 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
     registry,
   });
 
+  // Registry lists → nftables sets: only when configured (a router without lists needs no CAP_NET_ADMIN).
+  const lists: ListPipeline | undefined =
+    config.lists.length > 0 ? createListPipeline({ config, logger, registry }) : undefined;
+
   const [metricsAddr] = hostPorts([config.metrics.listen]);
   const http = createHttpServer({
     host: metricsAddr?.host ?? '127.0.0.1',
@@ -65,14 +73,19 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
           return { ok: s.up, detail: `${s.backend} ${s.up ? 'up' : 'down (answers are SERVFAIL until it returns)'}` };
         },
       },
+      ...(lists
+        ? [{ name: 'lists', check: () => ({ ok: lists.started(), detail: lists.started() ? `${config.lists.length} list(s) restored and syncing` : 'restoring snapshots into the sets' }) }]
+        : []),
     ],
   });
 
   try {
     await http.start();
     await dns.start();
+    // Snapshots go into the sets before we call ourselves ready: a reboot without internet still routes.
+    await lists?.start();
   } catch (err) {
-    await Promise.allSettled([dns.stop(), http.stop(), localNames.close()]);
+    await Promise.allSettled([dns.stop(), http.stop(), localNames.close(), lists?.stop()]);
     throw err;
   }
   listening = true;
@@ -82,10 +95,19 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
     registry,
     dnsAddresses: () => dns.addresses(),
     httpAddress: () => http.address(),
+    async refreshLists() {
+      if (!lists) return;
+      try {
+        const reports = await lists.refresh();
+        logger.info({ reports: reports.map((r) => ({ list: r.list, outcome: r.outcome, entries: r.entries })) }, 'lists refreshed');
+      } catch (err) {
+        logger.error({ err: errorMessage(err) }, 'lists: refresh failed');
+      }
+    },
     async stop() {
       listening = false;
       await dns.stop();
-      await Promise.allSettled([http.stop(), localNames.close()]);
+      await Promise.allSettled([http.stop(), localNames.close(), lists?.stop()]);
     },
   };
 }

@@ -12,6 +12,8 @@ export type SidecarErrorCode =
   | 'AVAHI_FAILED'
   | 'LOOKUP_TIMEOUT'
   | 'USAGE'
+  | 'NFT_SET_MISSING'
+  | 'NFT_APPLY_FAILED'
   | 'LIST_UNKNOWN';
 
 export class SidecarError extends Error {

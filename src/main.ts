@@ -4,11 +4,12 @@ import { parseArgs } from 'node:util';
 import { errorMessage, isSidecarError } from './errors.js';
 
 // Commands are imported when chosen: `--help` must not load D-Bus, DNS and metrics code.
-const USAGE = `unbound-sidecar — answers .local for Unbound through Avahi, with metrics
+const USAGE = `unbound-sidecar — .local answers for Unbound (Avahi or mDNS), registry lists → nftables sets, metrics
 
 Usage:
   unbound-sidecar run [--config FILE] [--listen HOST:PORT]... [--metrics HOST:PORT]
   unbound-sidecar check-config FILE
+  unbound-sidecar sync [--config FILE] [--list NAME] [--dry-run]   download the lists and sync the nftables sets once
   unbound-sidecar resolve NAME [TYPE] [--config FILE]     zone-file lines; exit 1 on NXDOMAIN
   unbound-sidecar render unbound [--config FILE]          the Unbound snippet for the configured zones
   unbound-sidecar --help | --version
@@ -31,6 +32,8 @@ async function main(argv: string[]): Promise<number> {
       config: { type: 'string', short: 'c' },
       listen: { type: 'string', multiple: true },
       metrics: { type: 'string' },
+      list: { type: 'string' },
+      'dry-run': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean' },
     },
@@ -57,6 +60,8 @@ async function main(argv: string[]): Promise<number> {
       if (name === undefined) throw usage('resolve needs a NAME, e.g. `unbound-sidecar resolve printer.local A`');
       return (await import('./cli/commands.js')).resolveCommand(name, type, values.config);
     }
+    case 'sync':
+      return (await import('./cli/sync.js')).syncCommand({ file: values.config, list: values.list, dryRun: values['dry-run'] === true });
     case 'render':
       return (await import('./cli/commands.js')).renderCommand(rest[0], values.config);
     default:

@@ -1,18 +1,25 @@
-import { loadConfig } from '../config/index.js';
-import { parseConfig } from '../config/load.js';
+import { parseConfig, readConfigJson } from '../config/index.js';
 import { startDaemon } from '../daemon.js';
 import { createLogger } from '../lib/log/logger.js';
 
 /** `run`: load config, apply CLI overrides (validated like the file), start, stop cleanly on SIGTERM/SIGINT. */
 export async function runCommand(opts: { file: string | undefined; listen: string[] | undefined; metrics: string | undefined }): Promise<number> {
-  const fromFile = await loadConfig(opts.file);
-  // Overrides go through the same validation, so `--listen bogus` fails with the same clear message.
+  const raw = await readConfigJson(opts.file);
+  const fromFile = typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
+  const block = (key: string): Record<string, unknown> => {
+    const v = fromFile[key];
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+  };
+  // Overrides go into the JSON and through the same validation, so `--listen bogus` fails with the
+  // same clear message (and a non-object file is still reported by the schema, not hidden here).
   const config = parseConfig(
-    {
-      ...fromFile,
-      dns: { ...fromFile.dns, ...(opts.listen ? { listen: opts.listen } : {}) },
-      metrics: { ...fromFile.metrics, ...(opts.metrics ? { listen: opts.metrics } : {}) },
-    },
+    Array.isArray(raw) || typeof raw !== 'object' || raw === null
+      ? raw
+      : {
+          ...fromFile,
+          ...(opts.listen ? { dns: { ...block('dns'), listen: opts.listen } } : {}),
+          ...(opts.metrics ? { metrics: { ...block('metrics'), listen: opts.metrics } } : {}),
+        },
     opts.file ?? 'command line',
   );
   const logger = createLogger(config.log.level);
@@ -36,8 +43,11 @@ export async function runCommand(opts: { file: string | undefined; listen: strin
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
-    // SIGHUP's default action kills the process; reloading config is a later issue (#7), so for
-    // now a HUP (e.g. from `systemctl reload`) is logged and ignored instead of taking DNS down.
-    process.on('SIGHUP', () => logger.warn('SIGHUP: config reload is not supported yet; restart the service to apply changes'));
+    // SIGHUP (`systemctl reload`): download the lists now (issue #3). Re-reading the config on HUP
+    // is issue #7; until then changes to the file need a restart, and we say so.
+    process.on('SIGHUP', () => {
+      logger.info('SIGHUP: refreshing lists now (config changes need a restart)');
+      void daemon.refreshLists();
+    });
   });
 }

@@ -1,3 +1,3 @@
-export { loadConfig, parseConfig } from './load.js';
+export { loadConfig, parseConfig, readConfigJson } from './load.js';
 export { parseHostPort } from './common.js';
 export type { Config } from './schema.js';

@@ -33,18 +33,25 @@ export function parseConfig(value: unknown, source = 'config'): Config {
 
 /** Read and validate a config file; `undefined` means "no file": all defaults. */
 export async function loadConfig(file: string | undefined): Promise<Config> {
-  if (file === undefined) return parseConfig({}, 'defaults');
+  return parseConfig(await readConfigJson(file), file ?? 'defaults');
+}
+
+/**
+ * The file's JSON before validation (`{}` without a file). Command-line overrides are merged into
+ * this, not into a parsed Config: parsing transforms values (durations become ms), so a parsed
+ * config cannot be validated a second time.
+ */
+export async function readConfigJson(file: string | undefined): Promise<unknown> {
+  if (file === undefined) return {};
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
     throw new SidecarError('CONFIG_UNREADABLE', 'config', `cannot read ${file}: ${(err as Error).message}`, { cause: err });
   }
-  let json: unknown;
   try {
-    json = JSON.parse(text) as unknown;
+    return JSON.parse(text) as unknown;
   } catch (err) {
     throw new SidecarError('CONFIG_INVALID', 'config', `${file}: not valid JSON: ${(err as Error).message}`, { cause: err });
   }
-  return parseConfig(json, file);
 }

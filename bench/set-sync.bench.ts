@@ -1,0 +1,166 @@
+/**
+ * set-sync vs the router's original pipeline, on the same generated data in the same run, in a
+ * throw-away namespace. Per size (300k, 1M ranges; 70% IPv4, 30% IPv6; singles, prefixes, ranges):
+ * - cold load: a fresh process applies the model to empty sets; wall time, its own peak RSS and the
+ *   peak RSS of the process tree (nft included, from /usr/bin/time).
+ * - 1% churn: the same process then applies the churned model (mode chosen by the cost model).
+ * - original: `nft -f` of `add element … { whole list }` into auto-merge sets already holding the
+ *   base list, as the router's hourly timer did; then whether its set kept the deleted entries.
+ * Exactness (reading both sets back) is checked up to BENCH_VERIFY_MAX ranges, because listing a
+ * set is quadratic in the kernel (~70 s at 1M). `BENCH_SIZES=300000,1000000`.
+ */
+import { spawn } from 'node:child_process';
+import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import { rangeSetsEqual, rangeTexts, type RangeSet } from '../src/lib/ip-prefix/index.js';
+import { createNftBackend } from '../src/lib/nft/nft-backend.js';
+import { createSetSync } from '../src/set-sync/index.js';
+import { coverageOf, exactFromElements } from '../src/set-sync/readback.js';
+import { churn, model } from '../test/helpers/range-model.js';
+import { createNftNetns, type NftNetns } from '../test/lab/nft-netns.js';
+import { labMissing } from '../test/lab/prereqs.js';
+import { envNumber, fmt, printTable, writeResults } from './bench-report.js';
+
+const SIZES = (process.env.BENCH_SIZES ?? '300000,1000000').split(',').map(Number);
+const VERIFY_MAX = envNumber('BENCH_VERIFY_MAX', 300_000);
+
+const models = (n: number, churned: boolean) => {
+  const n4 = Math.round(n * 0.7);
+  const n6 = n - n4;
+  return churned ? { ipv4: churn('ipv4', n4, 0.01, 11), ipv6: churn('ipv6', n6, 0.01, 12) } : { ipv4: model('ipv4', n4, 11), ipv6: model('ipv6', n6, 12) };
+};
+
+interface ChildResult { coldMs: number; coldMode: string; churnMs: number; churnMode: string; churnAdded: number; churnRemoved: number; selfMaxRssMB: number; ranges: number }
+
+/** Child mode: `--child N NETNS` — what the daemon process does, measured on itself. */
+async function child(n: number, netns: string): Promise<void> {
+  const sync = createSetSync({ logger: pino({ level: 'warn' }), registry: new Registry() });
+  const target = { list: 'bench', family: 'inet' as const, table: 'bench', set4: 'v4', set6: 'v6', netns, createSets: false };
+  const m0 = models(n, false);
+  let t = performance.now();
+  const cold = await sync.apply(target, m0);
+  const coldMs = performance.now() - t;
+  const m1 = models(n, true);
+  t = performance.now();
+  const ch = await sync.apply(target, m1);
+  const churnMs = performance.now() - t;
+  const res: ChildResult = {
+    coldMs, coldMode: cold.map((r) => r.mode).join('+'), churnMs, churnMode: ch.map((r) => r.mode).join('+'),
+    churnAdded: ch.reduce((a, r) => a + r.added, 0), churnRemoved: ch.reduce((a, r) => a + r.removed, 0),
+    selfMaxRssMB: process.resourceUsage().maxRSS / 1024, ranges: m0.ipv4.size + m0.ipv6.size,
+  };
+  process.stdout.write(`${JSON.stringify(res)}\n`);
+}
+
+function run(cmd: string, args: string[]): Promise<{ out: string; err: string; code: number | null; ms: number }> {
+  const t = performance.now();
+  return new Promise((resolve) => {
+    const c = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    c.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    c.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+    c.on('close', (code) => resolve({ out, err, code, ms: performance.now() - t }));
+  });
+}
+
+/** The router's script: `add element inet global force_vpn4 { <whole list> }` (+ v6), one `nft -f`. */
+async function originalAdd(ns: NftNetns, m: { ipv4: RangeSet; ipv6: RangeSet }, dir: string): Promise<number> {
+  const file = join(dir, 'ruleset.nft');
+  writeFileSync(file, `add element inet bench o4 {\n${rangeTexts(m.ipv4).join(',\n')}\n}\nadd element inet bench o6 {\n${rangeTexts(m.ipv6).join(',\n')}\n}\n`);
+  const r = await run('/usr/bin/time', ['-f', '%M', 'ip', 'netns', 'exec', ns.name, 'nft', '-f', file]);
+  if (r.code !== 0) throw new Error(`original pipeline failed: ${r.err.slice(0, 500)}`);
+  return r.ms;
+}
+
+async function coverage(ns: NftNetns, set: string, family: 'ipv4' | 'ipv6'): Promise<RangeSet> {
+  const l = await createNftBackend({ timeoutMs: 900_000 }).listSet({ family: 'inet', table: 'bench', set }, ns.name);
+  if (l.kind !== 'ok') throw new Error(`${set} missing`);
+  const exact = exactFromElements(family, l.set.elements);
+  if (!exact) throw new Error(`${set}: overlapping elements`);
+  return coverageOf(exact);
+}
+
+/** Ranges of `gone` (in the old model, not the new) still covered by `cov`. */
+function staleRanges(cov: RangeSet, old: RangeSet, now: RangeSet): number {
+  const nowSet = new Set(rangeTexts(now));
+  const covSet = coverageHas(cov);
+  let stale = 0;
+  for (let i = 0; i < old.size; i++) if (!nowSet.has(rangeTexts({ family: old.family, size: 1, data: old.data.subarray(i * 2 * (old.family === 'ipv4' ? 1 : 4), (i + 1) * 2 * (old.family === 'ipv4' ? 1 : 4)) })[0]!) && covSet(old, i)) stale++;
+  return stale;
+}
+
+function coverageHas(cov: RangeSet): (s: RangeSet, i: number) => boolean {
+  const w = cov.family === 'ipv4' ? 1 : 4;
+  const key = (d: Uint32Array, off: number) => Array.from(d.subarray(off, off + w), (x) => x.toString(16).padStart(8, '0')).join('');
+  const firsts = Array.from({ length: cov.size }, (_, k) => key(cov.data, k * 2 * w));
+  const lasts = Array.from({ length: cov.size }, (_, k) => key(cov.data, k * 2 * w + w));
+  return (s, i) => {
+    const f = key(s.data, i * 2 * w);
+    let lo = 0;
+    let hi = cov.size - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (firsts[mid]! > f) hi = mid - 1;
+      else if (lasts[mid]! < f) lo = mid + 1;
+      else return true;
+    }
+    return false;
+  };
+}
+
+async function measure(n: number): Promise<Record<string, number | string | boolean>> {
+  const ns = createNftNetns();
+  const dir = mkdtempSync(join(tmpdir(), 'set-sync-bench-'));
+  try {
+    await ns.nft(['-f', '-'], 'table inet bench {\n set v4 { type ipv4_addr; flags interval; }\n set v6 { type ipv6_addr; flags interval; }\n' +
+      ' set o4 { type ipv4_addr; flags interval; auto-merge; }\n set o6 { type ipv6_addr; flags interval; auto-merge; }\n}\n');
+    const c = await run('/usr/bin/time', ['-f', '%M', process.execPath, '--import', 'tsx', new URL(import.meta.url).pathname, '--child', String(n), ns.name]);
+    if (c.code !== 0) throw new Error(`child failed: ${c.err.slice(-2000)}`);
+    const r = JSON.parse(c.out.trim().split('\n').pop() ?? '{}') as ChildResult;
+    const treeMaxRssMB = Number(c.err.trim().split('\n').pop()) / 1024;
+    const m0 = models(n, false);
+    const m1 = models(n, true);
+    const origFillMs = await originalAdd(ns, m0, dir); // the state before the hourly run
+    const origChurnMs = await originalAdd(ns, m1, dir); // the hourly run with the 1%-changed list
+    const row: Record<string, number | string | boolean> = {
+      entries: n, ranges: r.ranges, coldMs: r.coldMs, coldMode: r.coldMode, selfMaxRssMB: r.selfMaxRssMB, treeMaxRssMB,
+      churnMs: r.churnMs, churnMode: r.churnMode, churnAdded: r.churnAdded, churnRemoved: r.churnRemoved,
+      origFillMs, origChurnMs, ratio: r.churnMs / origChurnMs,
+    };
+    if (r.ranges <= VERIFY_MAX) {
+      row.oursExact = rangeSetsEqual(await coverage(ns, 'v4', 'ipv4'), m1.ipv4) && rangeSetsEqual(await coverage(ns, 'v6', 'ipv6'), m1.ipv6);
+      const o4 = await coverage(ns, 'o4', 'ipv4');
+      const o6 = await coverage(ns, 'o6', 'ipv6');
+      row.origExact = rangeSetsEqual(o4, m1.ipv4) && rangeSetsEqual(o6, m1.ipv6);
+      row.origStaleRanges = staleRanges(o4, m0.ipv4, m1.ipv4) + staleRanges(o6, m0.ipv6, m1.ipv6);
+    }
+    return row;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    await ns.teardown();
+  }
+}
+
+if (process.argv[2] === '--child') {
+  await child(Number(process.argv[3]), process.argv[4] ?? '');
+} else {
+  const missing = labMissing({ nft: 'nftables' });
+  if (missing) {
+    console.error(`set-sync: cannot run: ${missing}`);
+    process.exit(process.env.CI === 'true' ? 1 : 0);
+  }
+  const rows: Record<string, number | string | boolean>[] = [];
+  for (const n of SIZES) {
+    rows.push(await measure(n));
+    console.error(JSON.stringify(rows.at(-1)));
+  }
+  printTable('set-sync: cold load and 1% churn vs the original pipeline (nft -f add of the whole list, auto-merge)', ['entries', 'ranges', 'cold s', 'RSS MB (ours / tree)', 'churn s (mode)', 'original churn s', 'ratio', 'exact: ours / original (stale ranges kept)'],
+    rows.map((r) => [String(r.entries), String(r.ranges), fmt(Number(r.coldMs) / 1000), `${fmt(Number(r.selfMaxRssMB))} / ${fmt(Number(r.treeMaxRssMB))}`, `${fmt(Number(r.churnMs) / 1000)} (${r.churnMode})`, fmt(Number(r.origChurnMs) / 1000), fmt(Number(r.ratio)),
+      r.oursExact === undefined ? 'not read back' : `${r.oursExact} / ${r.origExact} (${r.origStaleRanges})`]));
+  const big = rows.at(-1)!;
+  console.log(`results: ${writeResults('set-sync', { rows, targets: { coldLoadS: 5, rssMB: 300, churnRatio: 0.2 } }, { entries: Number(big.entries), coldS: Number(big.coldMs) / 1000, rssMB: Number(big.selfMaxRssMB), treeRssMB: Number(big.treeMaxRssMB), churnS: Number(big.churnMs) / 1000, origS: Number(big.origChurnMs) / 1000, ratio: Number(big.ratio) })}`);
+}

@@ -1,0 +1,85 @@
+import { SidecarError } from '../../errors.js';
+import { startMonitor, type MonitorHandle, type MonitorOptions } from './monitor.js';
+import { nftDocument, parseListSet, setRefText, type ListedSet, type NftCommand, type SetRef } from './nft-json.js';
+import { runNft, runNftDocument } from './nft-runner.js';
+
+/** What a set is, without its elements (`nft -t list set`). */
+export type SetDescription =
+  | { kind: 'ok'; type: string; flags: readonly string[]; autoMerge: boolean }
+  | { kind: 'missing'; what: 'table' | 'set' };
+
+export type SetListing = { kind: 'ok'; set: ListedSet } | { kind: 'missing'; what: 'table' | 'set' };
+
+/**
+ * The OS seam for nftables (STYLE.md "Seams"). All of set-sync's kernel I/O goes through it.
+ *
+ * Cost contract, measured on nft 1.0.6 / Linux 6.x (see src/set-sync/README.md): any listing of a
+ * set dumps every element and the kernel's rbtree dump restarts from the first node for each 32 KiB
+ * netlink message, so listing is quadratic (100k elements ~1 s, 300k ~8 s, 1M ~70 s). Callers list
+ * only when they must.
+ */
+export interface NftBackend {
+  /** Runs the commands as ONE transaction (one `nft -j -f` document): all or nothing. Rejects with NFT_APPLY_FAILED carrying nft's stderr. */
+  apply(commands: Iterable<NftCommand>, netns?: string): Promise<void>;
+  /** Type, flags and auto-merge of a set, or which of table/set is missing. */
+  describeSet(ref: SetRef, netns?: string): Promise<SetDescription>;
+  /** The set with its elements as stored (exact shapes, not merged). */
+  listSet(ref: SetRef, netns?: string): Promise<SetListing>;
+  /** Follows `nft -j monitor`. */
+  monitor(opts: MonitorOptions): MonitorHandle;
+}
+
+/** Which name the caret in nft's "No such file or directory" points at: `list set inet T S` then `^^^`. */
+export function missingFromStderr(stderr: string, ref: SetRef): 'table' | 'set' | undefined {
+  if (!/No such file or directory/.test(stderr)) return undefined;
+  const lines = stderr.split('\n');
+  const i = lines.findIndex((l) => l.startsWith('list set '));
+  const caret = lines[i + 1];
+  if (i < 0 || caret === undefined) return 'set';
+  const col = caret.indexOf('^');
+  const tableCol = `list set ${ref.family} `.length;
+  return col === tableCol ? 'table' : 'set';
+}
+
+export function createNftBackend(opts: { timeoutMs?: number } = {}): NftBackend {
+  const timeoutMs = opts.timeoutMs ?? 180_000;
+  return {
+    async apply(commands, netns) {
+      const r = await runNftDocument(nftDocument(commands), { timeoutMs, ...(netns !== undefined ? { netns } : {}) });
+      if (r.code !== 0) {
+        throw new SidecarError('NFT_APPLY_FAILED', 'nft', `transaction failed (exit ${r.code ?? 'killed'}): ${r.stderr || 'no message'}`);
+      }
+    },
+
+    async describeSet(ref, netns) {
+      const r = await runNft(['-t', 'list', 'set', ref.family, ref.table, ref.set], { timeoutMs, ...(netns !== undefined ? { netns } : {}) });
+      if (r.code !== 0) {
+        const what = missingFromStderr(r.stderr, ref);
+        if (what) return { kind: 'missing', what };
+        throw new SidecarError('NFT_APPLY_FAILED', 'nft', `list set ${setRefText(ref)} failed: ${r.stderr}`);
+      }
+      // JSON output of nft 1.0.6 omits auto-merge, so this one reads the text form.
+      const type = /^\s*type\s+(\S+)/m.exec(r.stdout)?.[1] ?? 'unknown';
+      const flags = (/^\s*flags\s+([^\n]+)/m.exec(r.stdout)?.[1] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+      return { kind: 'ok', type, flags, autoMerge: /^\s*auto-merge\s*$/m.test(r.stdout) };
+    },
+
+    async listSet(ref, netns) {
+      const r = await runNft(['-j', 'list', 'set', ref.family, ref.table, ref.set], { timeoutMs, ...(netns !== undefined ? { netns } : {}) });
+      if (r.code !== 0) {
+        const what = missingFromStderr(r.stderr, ref);
+        if (what) return { kind: 'missing', what };
+        throw new SidecarError('NFT_APPLY_FAILED', 'nft', `list set ${setRefText(ref)} failed: ${r.stderr}`);
+      }
+      let doc: unknown;
+      try {
+        doc = JSON.parse(r.stdout);
+      } catch (err) {
+        throw new SidecarError('NFT_APPLY_FAILED', 'nft', `list set ${setRefText(ref)}: output is not JSON`, { cause: err });
+      }
+      return { kind: 'ok', set: parseListSet(doc) };
+    },
+
+    monitor: (o) => startMonitor(o),
+  };
+}

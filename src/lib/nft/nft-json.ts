@@ -1,0 +1,116 @@
+import { SidecarError } from '../../errors.js';
+
+/**
+ * nft JSON (libnftables-json(5), schema version 1) for what set-sync needs: builders for the
+ * commands it sends, and the one place where `nft -j list set` output (`unknown`) is narrowed.
+ * Builders return strings or string pieces so a million elements stream to nft without ever being
+ * a million objects in our heap.
+ */
+
+export type NftFamily = 'inet' | 'ip' | 'ip6';
+export type NftSetType = 'ipv4_addr' | 'ipv6_addr';
+
+/** One named set. */
+export interface SetRef {
+  readonly family: NftFamily;
+  readonly table: string;
+  readonly set: string;
+}
+
+/** An interval-set element as nft writes it: an address, `{prefix}` or `{range}`. */
+export type NftElementJson = string | { prefix: { addr: string; len: number } } | { range: [string, string] };
+
+/** A command is one JSON object, possibly written in pieces. */
+export type NftCommand = string | Iterable<string>;
+
+const q = JSON.stringify;
+
+export const setRefText = (r: SetRef): string => `${r.family} ${r.table} ${r.set}`;
+
+export function addTableCommand(family: NftFamily, table: string): string {
+  return `{"add":{"table":{"family":${q(family)},"name":${q(table)}}}}`;
+}
+
+/**
+ * `flags interval` and deliberately no `auto-merge`: nft folds adjacent elements of an auto-merge
+ * set into one, and deleting an element that was folded fails the whole transaction (measured on
+ * the router, issue #3). Our model is already merged, so auto-merge has nothing to add.
+ */
+export function addSetCommand(ref: SetRef, type: NftSetType): string {
+  return `{"add":{"set":{"family":${q(ref.family)},"table":${q(ref.table)},"name":${q(ref.set)},"type":${q(type)},"flags":["interval"]}}}`;
+}
+
+export function flushSetCommand(ref: SetRef): string {
+  return `{"flush":{"set":{"family":${q(ref.family)},"table":${q(ref.table)},"name":${q(ref.set)}}}}`;
+}
+
+/** `add`/`delete element`; `elements` yields each element already serialised (`"1.2.3.4"`, `{"prefix":…}`). */
+export function* elementCommand(op: 'add' | 'delete', ref: SetRef, elements: Iterable<string>): Iterable<string> {
+  yield `{${q(op)}:{"element":{"family":${q(ref.family)},"table":${q(ref.table)},"name":${q(ref.set)},"elem":[`;
+  let first = true;
+  for (const e of elements) {
+    yield first ? e : `,${e}`;
+    first = false;
+  }
+  yield ']}}}';
+}
+
+/** `{"nftables":[cmd,cmd,…]}` as pieces: one document is one nft transaction. */
+export function* nftDocument(commands: Iterable<NftCommand>): Iterable<string> {
+  yield '{"nftables":[';
+  let first = true;
+  for (const c of commands) {
+    if (!first) yield ',';
+    first = false;
+    if (typeof c === 'string') yield c;
+    else yield* c;
+  }
+  yield ']}';
+}
+
+export interface ListedSet {
+  readonly family: NftFamily;
+  readonly table: string;
+  readonly name: string;
+  readonly type: string;
+  readonly flags: readonly string[];
+  readonly elements: readonly NftElementJson[];
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function bad(what: string): never {
+  throw new SidecarError('NFT_APPLY_FAILED', 'nft', `unexpected \`nft -j list set\` output: ${what}`);
+}
+
+/** Narrows one element of a listing; anything else (maps, concatenations, timeouts) is refused. */
+export function narrowElement(v: unknown): NftElementJson {
+  if (typeof v === 'string') return v;
+  if (isRecord(v)) {
+    // Elements with options (timeouts, counters) are wrapped: {"elem": {"val": …}}.
+    if (isRecord(v.elem)) return narrowElement(v.elem.val);
+    const p = v.prefix;
+    if (isRecord(p) && typeof p.addr === 'string' && typeof p.len === 'number') return { prefix: { addr: p.addr, len: p.len } };
+    const r = v.range;
+    if (Array.isArray(r) && r.length === 2 && typeof r[0] === 'string' && typeof r[1] === 'string') return { range: [r[0], r[1]] };
+  }
+  return bad(`element ${JSON.stringify(v)?.slice(0, 80)}`);
+}
+
+/** The `set` object of `nft -j list set F T S` output. */
+export function parseListSet(doc: unknown): ListedSet {
+  if (!isRecord(doc) || !Array.isArray(doc.nftables)) return bad('no "nftables" array');
+  for (const item of doc.nftables) {
+    if (!isRecord(item) || !isRecord(item.set)) continue;
+    const s = item.set;
+    if (typeof s.family !== 'string' || typeof s.table !== 'string' || typeof s.name !== 'string' || typeof s.type !== 'string') return bad('set without family/table/name/type');
+    if (s.family !== 'inet' && s.family !== 'ip' && s.family !== 'ip6') return bad(`family ${s.family}`);
+    const flags = Array.isArray(s.flags) ? s.flags.filter((f): f is string => typeof f === 'string') : [];
+    const elem: unknown[] = Array.isArray(s.elem) ? s.elem : [];
+    return { family: s.family, table: s.table, name: s.name, type: s.type, flags, elements: elem.map(narrowElement) };
+  }
+  return bad('no set object');
+}
+
+/** Serialises an element for `elementCommand`. */
+export const elementJson = (e: NftElementJson): string => q(e);

@@ -1,0 +1,194 @@
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { errorMessage } from '../errors.js';
+import type { RangeSet } from '../lib/ip-prefix/index.js';
+import type { MonitorHandle, NftEvent } from '../lib/nft/monitor.js';
+import { createNftBackend, type NftBackend } from '../lib/nft/nft-backend.js';
+import { createSetSyncMetrics } from './metrics.js';
+import { NFT_CLI_COSTS, type CostModel } from './set-plan.js';
+import { checkFlags, dryRunSet, SetState, writeGroup, type ApplyReport, type Member, type WriterDeps } from './set-sync.js';
+
+export { setTargetConfigSchema, type SetTargetConfig } from './config.js';
+export type { ApplyReport } from './set-sync.js';
+export type { NftBackend } from '../lib/nft/nft-backend.js';
+
+export interface SetTarget { list: string; family: 'inet' | 'ip' | 'ip6'; table: string; set4?: string; set6?: string; netns?: string; createSets: boolean; chunkSize?: number }
+
+export interface SetSyncStatus { set: string; elements: number; lastApplyAt?: number; lastError?: string }
+
+export interface SetSync {
+  /** Makes the target's sets equal to the model (dryRun: compare with the kernel, touch nothing). */
+  apply(target: SetTarget, model: { ipv4: RangeSet; ipv6: RangeSet }, opts?: { dryRun?: boolean }): Promise<ApplyReport[]>;
+  /** Follows `nft monitor` (per namespace) and refills sets that are flushed, deleted or re-created. */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  status(): SetSyncStatus[];
+}
+
+/** After the first event of a burst (an nftables reload is one), refill this much later: well within the 2 s promise. */
+const REFILL_DEBOUNCE_MS = 200;
+const RETRY_MAX_MS = 60_000;
+
+/**
+ * The only owner of nftables state. `costs` is the backend's cost model (default: the nft 1.0.6
+ * binary's, measured); tests pass their own to force a mode.
+ */
+export function createSetSync(opts: { logger: Logger; registry: Registry; backend?: NftBackend; costs?: CostModel }): SetSync {
+  const logger = opts.logger.child({ component: 'set-sync' });
+  const d: WriterDeps = { backend: opts.backend ?? createNftBackend(), costs: opts.costs ?? NFT_CLI_COSTS, metrics: createSetSyncMetrics(opts.registry), logger };
+  const sets = new Map<string, SetState>();
+  /** Writes to one table are serialised and, when full, done together (see fullLoad). */
+  const queues = new Map<string, Promise<unknown>>();
+  const monitors = new Map<string, MonitorHandle>();
+  let started = false;
+
+  const groupOf = (s: { netns?: string | undefined; ref: { family: string; table: string } }): string => `${s.netns ?? ''}|${s.ref.family}|${s.ref.table}`;
+  const keyOf = (netns: string | undefined, family: string, table: string, set: string): string => `${netns ?? ''}|${family}|${table}|${set}`;
+
+  function enqueue<T>(group: string, job: () => Promise<T>): Promise<T> {
+    const run = (queues.get(group) ?? Promise.resolve()).then(job, job);
+    queues.set(group, run.catch(() => undefined));
+    return run;
+  }
+
+  /** Every set of the group that has a model: what a refill writes. */
+  const membersOf = (group: string): Member[] =>
+    [...sets.values()].flatMap((s) => (groupOf(s) === group && s.desired !== undefined ? [{ s, desired: s.desired }] : []));
+
+  function scheduleRetry(s: SetState): void {
+    if (s.retryTimer || !started) return;
+    const delay = s.retryDelayMs;
+    s.retryDelayMs = Math.min(delay * 2, RETRY_MAX_MS);
+    s.retryTimer = setTimeout(() => {
+      s.retryTimer = undefined;
+      void refill(s, undefined);
+    }, delay);
+    s.retryTimer.unref();
+  }
+
+  /** Full load of the set's table from the models: the kernel set is known to differ (flushed, re-created, changed by others). */
+  function refill(s: SetState, reason: string | undefined): Promise<void> {
+    if (s.desired === undefined) return Promise.resolve();
+    const group = groupOf(s);
+    return enqueue(group, async () => {
+      s.applied = undefined;
+      try {
+        const members = membersOf(group);
+        const r = await writeGroup(d, members);
+        for (const m of members) m.s.retryDelayMs = 1000;
+        if (reason) d.metrics.refills.inc({ reason });
+        logger.info({ set: s.label, reason: reason ?? 'retry', elements: s.desired?.size, ms: Math.round(r[0]?.durationMs ?? 0) }, 'set-sync: set refilled from the model');
+      } catch (err) {
+        logger.error({ set: s.label, err: errorMessage(err), retryInMs: s.retryDelayMs }, 'set-sync: refill failed');
+        scheduleRetry(s);
+      }
+    });
+  }
+
+  function scheduleRefill(s: SetState, reason: string): void {
+    if (s.refillTimer) return;
+    s.refillTimer = setTimeout(() => {
+      s.refillTimer = undefined;
+      void refill(s, reason);
+    }, REFILL_DEBOUNCE_MS);
+  }
+
+  function onEvent(netns: string | undefined, e: NftEvent): void {
+    for (const s of sets.values()) {
+      if (s.netns !== netns || s.ref.family !== e.family || s.ref.table !== e.table || s.desired === undefined) continue;
+      if (e.kind === 'table' || e.kind === 'set') {
+        if (e.kind === 'set' && e.set !== s.ref.set) continue;
+        if (e.op === 'add' && s.echo.expectingCreate()) continue;
+        // A deleted set is empty when it comes back; a re-created one is empty now.
+        s.applied = undefined;
+        scheduleRefill(s, 'recreated');
+      } else if (e.set === s.ref.set && !s.echo.ours(e.op, e.count)) {
+        scheduleRefill(s, e.op === 'delete' ? 'flushed' : 'foreign');
+      }
+    }
+  }
+
+  function ensureMonitor(netns: string | undefined): void {
+    const key = netns ?? '';
+    if (!started || monitors.has(key)) return;
+    let wasUp = false;
+    monitors.set(
+      key,
+      d.backend.monitor({
+        ...(netns !== undefined ? { netns } : {}),
+        onEvent: (e) => onEvent(netns, e),
+        onState: (state, detail) => {
+          if (state === 'down') logger.warn({ netns, detail }, 'set-sync: nft monitor stopped; restarting');
+          // Events were lost while it was down: refill every set it covers.
+          if (state === 'up' && wasUp) for (const s of sets.values()) if (s.netns === netns) scheduleRefill(s, 'monitor');
+          if (state === 'up') wasUp = true;
+        },
+      }),
+    );
+  }
+
+  function stateFor(t: SetTarget, name: string, ipFamily: 'ipv4' | 'ipv6'): SetState {
+    const key = keyOf(t.netns, t.family, t.table, name);
+    let s = sets.get(key);
+    if (!s) {
+      s = new SetState(t.family, t.table, name, ipFamily, t.netns, t.createSets, t.chunkSize ?? 50_000);
+      sets.set(key, s);
+    }
+    s.createSets = t.createSets;
+    s.chunkSize = t.chunkSize ?? 50_000;
+    ensureMonitor(t.netns);
+    return s;
+  }
+
+  return {
+    async apply(target, model, applyOpts = {}) {
+      const jobs: Member[] = [];
+      if (target.set4 !== undefined) jobs.push({ s: stateFor(target, target.set4, 'ipv4'), desired: model.ipv4 });
+      if (target.set6 !== undefined) jobs.push({ s: stateFor(target, target.set6, 'ipv6'), desired: model.ipv6 });
+      if (applyOpts.dryRun) return Promise.all(jobs.map((m) => dryRunSet(d, m.s, m.desired)));
+      const first = jobs[0];
+      if (!first) return [];
+      for (const m of jobs) m.s.desired = m.desired;
+      const group = groupOf(first.s);
+      try {
+        // This target's sets together; another list's sets in the same table are listed by nft on every write (README).
+        const reports = await enqueue(group, () => writeGroup(d, jobs));
+        for (const { s } of jobs) {
+          s.retryDelayMs = 1000;
+          if (!s.flagsChecked) {
+            s.flagsChecked = true;
+            void checkFlags(d, s).catch((err: unknown) => logger.debug({ set: s.label, err: errorMessage(err) }, 'set-sync: flags check failed'));
+          }
+        }
+        return reports;
+      } catch (err) {
+        // The models are kept: a missing set is retried with backoff and filled as soon as it appears.
+        for (const { s } of jobs) scheduleRetry(s);
+        throw err;
+      }
+    },
+    async start() {
+      started = true;
+      for (const s of sets.values()) ensureMonitor(s.netns);
+      for (const s of sets.values()) if (s.lastError !== undefined) scheduleRetry(s);
+    },
+    async stop() {
+      started = false;
+      for (const s of sets.values()) {
+        clearTimeout(s.retryTimer);
+        clearTimeout(s.refillTimer);
+        s.retryTimer = s.refillTimer = undefined;
+      }
+      await Promise.all([...monitors.values()].map((m) => m.stop()));
+      monitors.clear();
+      await Promise.all([...queues.values()]);
+    },
+    status: () =>
+      [...sets.values()].map((s) => ({
+        set: s.label,
+        elements: s.applied?.size ?? 0,
+        ...(s.lastApplyAt !== undefined ? { lastApplyAt: s.lastApplyAt } : {}),
+        ...(s.lastError !== undefined ? { lastError: s.lastError } : {}),
+      })),
+  };
+}
