@@ -7,6 +7,8 @@ import { createHttpServer, type HttpServer } from './http/index.js';
 import { createLocalNames, type LocalNamesService } from './local-names/index.js';
 import { errorMessage } from './errors.js';
 import { createListPipeline, type ListPipeline } from './wiring/list-pipeline.js';
+import { createLearner, type Learner } from './learner/index.js';
+import { createLearnedSets } from './set-sync/index.js';
 
 /** Wiring only: config → components → start/stop. Pipelines meet here and nowhere else. */
 export interface Daemon {
@@ -55,8 +57,13 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
   });
 
   // Registry lists → nftables sets: only when configured (a router without lists needs no CAP_NET_ADMIN).
+  // Learning (dnstap + proactive resolution) only when some list has learned sets or dnstap is on.
+  const learnedSets = config.lists.some((l) => l.learn) ? createLearnedSets({ logger: logger.child({ capability: 'set-sync' }), registry }) : undefined;
+  const learner: Learner | undefined = learnedSets
+    ? createLearner({ config, stateDir: config.stateDir, logger, registry, learnedSets })
+    : undefined;
   const lists: ListPipeline | undefined =
-    config.lists.length > 0 ? createListPipeline({ config, logger, registry }) : undefined;
+    config.lists.length > 0 ? createListPipeline({ config, logger, registry, onModel: (m) => learner?.setListModel(m) }) : undefined;
 
   const [metricsAddr] = hostPorts([config.metrics.listen]);
   const http = createHttpServer({
@@ -84,8 +91,9 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
     await dns.start();
     // Snapshots go into the sets before we call ourselves ready: a reboot without internet still routes.
     await lists?.start();
+    await learner?.start();
   } catch (err) {
-    await Promise.allSettled([dns.stop(), http.stop(), localNames.close(), lists?.stop()]);
+    await Promise.allSettled([dns.stop(), http.stop(), localNames.close(), learner?.stop().then(() => learnedSets?.stop()), lists?.stop()]);
     throw err;
   }
   listening = true;
@@ -107,7 +115,8 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
     async stop() {
       listening = false;
       await dns.stop();
-      await Promise.allSettled([http.stop(), localNames.close(), lists?.stop()]);
+      await learner?.stop();
+      await Promise.allSettled([http.stop(), localNames.close(), learnedSets?.stop(), lists?.stop()]);
     },
   };
 }

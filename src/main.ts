@@ -9,6 +9,8 @@ const USAGE = `unbound-sidecar — .local answers for Unbound (Avahi or mDNS), r
 Usage:
   unbound-sidecar run [--config FILE] [--listen HOST:PORT]... [--metrics HOST:PORT]
   unbound-sidecar check-config FILE
+  unbound-sidecar domains add|remove|list LIST [NAME] [--config FILE]   runtime additions to a list
+  unbound-sidecar lookup NAME|IP [--config FILE]   which list matches, which set holds it, until when
   unbound-sidecar sync [--config FILE] [--list NAME] [--dry-run]   download the lists and sync the nftables sets once
   unbound-sidecar resolve NAME [TYPE] [--config FILE]     zone-file lines; exit 1 on NXDOMAIN
   unbound-sidecar render unbound [--config FILE]          the Unbound snippet for the configured zones
@@ -60,6 +62,10 @@ async function main(argv: string[]): Promise<number> {
       if (name === undefined) throw usage('resolve needs a NAME, e.g. `unbound-sidecar resolve printer.local A`');
       return (await import('./cli/commands.js')).resolveCommand(name, type, values.config);
     }
+    case 'domains':
+      return (await import('./cli/domains.js')).domainsCommand({ args: rest, socket: await adminSocket(values.config) });
+    case 'lookup':
+      return (await import('./cli/lookup.js')).lookupCommand({ args: rest, socket: await adminSocket(values.config) });
     case 'sync':
       return (await import('./cli/sync.js')).syncCommand({ file: values.config, list: values.list, dryRun: values['dry-run'] === true });
     case 'render':
@@ -67,6 +73,11 @@ async function main(argv: string[]): Promise<number> {
     default:
       throw usage(`unknown command "${command}"`);
   }
+}
+
+/** The admin API socket of the running daemon (`admin.socket` in the config). */
+async function adminSocket(file: string | undefined): Promise<string> {
+  return (await (await import('./config/index.js')).loadConfig(file)).admin.socket;
 }
 
 class UsageError extends Error {}

@@ -4,6 +4,7 @@ import { localNamesConfigSchema } from '../local-names/config.js';
 import { httpConfigSchema } from '../http/config.js';
 import { listConfigSchema } from '../blocklist/config.js';
 import { setTargetConfigSchema } from '../set-sync/config.js';
+import { adminConfigSchema, dnstapConfigSchema, learnConfigSchema, resolveConfigSchema } from '../learner/config.js';
 
 /**
  * The whole config file. Each capability owns its block's schema (`<capability>/config.ts`);
@@ -19,7 +20,13 @@ export const configSchema = z
       .strict()
       .prefault({}),
     /** Registry lists and the nftables sets each one keeps in sync (issue #3). */
-    lists: z.array(listConfigSchema.extend({ nft: setTargetConfigSchema })).default([]),
+    lists: z.array(listConfigSchema.extend({ nft: setTargetConfigSchema, learn: learnConfigSchema.optional() })).default([]),
+    /** Unbound's dnstap stream (issue #4): answers for listed names teach the learned sets. */
+    dnstap: dnstapConfigSchema.optional(),
+    /** Proactive resolution of listed names (issue #4). */
+    resolve: resolveConfigSchema.prefault({}),
+    /** The local admin API (`domains`, `lookup`). */
+    admin: adminConfigSchema.prefault({}),
     stateDir: z.string().min(1).default('/var/lib/unbound-sidecar'),
   })
   .strict();

@@ -10,6 +10,7 @@ import { checkFlags, dryRunSet, SetState, writeGroup, type ApplyReport, type Mem
 
 export { setTargetConfigSchema, type SetTargetConfig } from './config.js';
 export type { ApplyReport } from './set-sync.js';
+export { createLearnedSets, type LearnedSets, type LearnedTarget, type LearnedOutcome } from './learned-sets.js';
 export type { NftBackend } from '../lib/nft/nft-backend.js';
 
 export interface SetTarget { list: string; family: 'inet' | 'ip' | 'ip6'; table: string; set4?: string; set6?: string; netns?: string; createSets: boolean; chunkSize?: number }

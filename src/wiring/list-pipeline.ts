@@ -38,7 +38,7 @@ export function targetOf(list: ListConfig): SetTarget {
   };
 }
 
-export function createListPipeline(opts: { config: Config; logger: Logger; registry: Registry }): ListPipeline {
+export function createListPipeline(opts: { config: Config; logger: Logger; registry: Registry; onModel?: (m: ListModel) => void }): ListPipeline {
   const { config, logger } = opts;
   const targets = new Map(config.lists.map((l) => [l.name, targetOf(l)]));
   const blocklist = createBlocklist({ lists: config.lists, stateDir: config.stateDir, logger: logger.child({ capability: 'blocklist' }), registry: opts.registry });
@@ -81,7 +81,10 @@ export function createListPipeline(opts: { config: Config; logger: Logger; regis
     }
   }
 
-  blocklist.onModel((m) => void submit(m));
+  blocklist.onModel((m) => {
+    opts.onModel?.(m);
+    void submit(m);
+  });
 
   return {
     blocklist,

@@ -8,6 +8,7 @@ import {
   AVAHI_BUS_NAME,
   AVAHI_RECORD_BROWSER_IFACE,
   AVAHI_SERVER2_IFACE,
+  AVAHI_SERVER_IFACE,
   AVAHI_SERVER_PATH,
   AvahiCallError,
   DBUS_IFACE,
@@ -46,6 +47,9 @@ const BROWSER_RULE = `type='signal',sender='${AVAHI_BUS_NAME}',interface='${AVAH
  */
 /** Below dbus-daemon's default max_replies_per_connection (128). */
 const MAX_PENDING_CALLS = 96;
+/** org.freedesktop.Avahi.Server.GetState: AVAHI_SERVER_RUNNING (avahi-common/defs.h). */
+const AVAHI_SERVER_RUNNING = 2;
+const RUNNING_WAIT_MS = 5000;
 
 export class AvahiConnection {
   private readonly log: Logger;
@@ -206,6 +210,8 @@ export class AvahiConnection {
       }
     }
     if (gen !== this.generation || bus !== this.bus || this.closed) return;
+    await this.untilRunning(bus, owner, gen);
+    if (gen !== this.generation || bus !== this.bus || this.closed) return;
     const abort = new AbortController();
     const timeoutMs = this.callTimeoutMs;
     const session: AvahiSession = {
@@ -223,6 +229,27 @@ export class AvahiConnection {
     this.log.info({ owner, server2 }, 'avahi: up');
     this.emit(true);
     this.settle?.();
+  }
+
+  /**
+   * A freshly started avahi-daemon owns its bus name ~1 s before it is RUNNING (it probes its host
+   * name first), and browses opened meanwhile miss answers: the lab saw NXDOMAIN for a published
+   * host right after Avahi appeared. So "up" waits for GetState() == AVAHI_SERVER_RUNNING (2),
+   * polling (no extra match rule), at most RUNNING_WAIT_MS — a host-name collision loop must not
+   * keep Avahi unused forever.
+   */
+  private async untilRunning(bus: MessageBus, owner: string, gen: number): Promise<void> {
+    const deadline = Date.now() + RUNNING_WAIT_MS;
+    while (Date.now() < deadline && gen === this.generation && bus === this.bus && !this.closed) {
+      try {
+        const [state] = await callOnBus(bus, { destination: owner, path: AVAHI_SERVER_PATH, iface: AVAHI_SERVER_IFACE, member: 'GetState' }, this.callTimeoutMs);
+        if (state === AVAHI_SERVER_RUNNING) return;
+      } catch {
+        return; // an Avahi that cannot say its state is judged by the browses themselves
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    if (gen === this.generation && !this.closed) this.log.warn({ owner }, 'avahi: not RUNNING after 5 s (host name collision?); using it anyway');
   }
 
   private async withCallSlot<T>(signal: AbortSignal, run: () => Promise<T>): Promise<T> {

@@ -1,0 +1,164 @@
+import { readFile } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { ListModel } from '../blocklist/index.js';
+import { errorMessage, SidecarError } from '../errors.js';
+import { startDnstapServer, type DnstapServer } from '../lib/dnstap/index.js';
+import type { LearnedSets } from '../set-sync/learned-sets.js';
+import { startAdminApi, type AdminApi, type AdminEvent } from './admin-api.js';
+import type { LearnerConfig } from './config.js';
+import { createDnstapIngest, createLearn } from './dnstap-ingest.js';
+import { LearnedStore, loadAdditions } from './learned-store.js';
+import { ListMatchers } from './list-matchers.js';
+import { createLearnerMetrics } from './metrics.js';
+import { createResolverQueue, type ResolverQueue } from './resolver-queue.js';
+
+export { adminConfigSchema, dnstapConfigSchema, learnConfigSchema, resolveConfigSchema, type LearnerConfig, type LearnerListConfig } from './config.js';
+export type { AdminEvent } from './admin-api.js';
+
+/**
+ * learner: registry domains → live addresses in learned nft sets (issue #4). dnstap answers and
+ * proactive resolution both end in `learn` → set-sync's learned sets (the only nftables writer);
+ * the store remembers what was learned (restart, `lookup`); the admin API edits runtime additions.
+ */
+export interface LearnerStatus {
+  dnstap: { listening: boolean; connections: number; frames: number; errors: number } | undefined;
+  learned: Record<string, number>;
+  resolve: { names: number; due: number; inFlight: number } | undefined;
+}
+
+export interface Learner {
+  start(): Promise<void>;
+  /** From blocklist.onModel: the list's domains and static ranges. */
+  setListModel(model: ListModel): void;
+  stop(): Promise<void>;
+  status(): LearnerStatus;
+}
+
+const HOUSEKEEPING_MS = 30_000;
+
+export function createLearner(opts: { config: LearnerConfig; stateDir: string; logger: Logger; registry: Registry; learnedSets: LearnedSets; onAdmin?: (e: AdminEvent) => void }): Learner {
+  const { config, learnedSets } = opts;
+  const logger = opts.logger.child({ capability: 'learner' });
+  const metrics = createLearnerMetrics(opts.registry);
+  const matchers = new ListMatchers(config.lists, config.resolve);
+  const store = new LearnedStore(opts.stateDir);
+  const learn = createLearn({ learnedSets, store, metrics, logger });
+  const additions = new Map<string, Set<string>>(config.lists.map((l) => [l.name, new Set<string>()]));
+  let resolver: ResolverQueue | undefined;
+  let dnstap: DnstapServer | undefined;
+  let admin: AdminApi | undefined;
+  let timer: NodeJS.Timeout | undefined;
+
+  const domainsOf = (list: string): readonly string[] => {
+    const s = matchers.get(list);
+    const extra = [...(additions.get(list) ?? [])];
+    return extra.length === 0 ? (s?.domains ?? []) : [...(s?.domains ?? []), ...extra];
+  };
+
+  function housekeeping(): void {
+    const n = store.expire();
+    if (n > 0) metrics.expirations.inc(n);
+    if (resolver) metrics.queueDepth.set(resolver.status().due);
+    metrics.learnedElements.reset();
+    for (const [k, v] of store.counts()) {
+      const [list = '', family = ''] = k.split('|');
+      metrics.learnedElements.set({ list, family }, v);
+    }
+    store.save().catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'learner: saving learned addresses failed'));
+  }
+
+  return {
+    async start() {
+      for (const [list, names] of await loadAdditions(opts.stateDir)) {
+        if (!additions.has(list)) continue;
+        additions.set(list, new Set(names));
+        matchers.setAdditions(list, names);
+      }
+      // Restore: re-submit with the remaining timeout (the kernel set may have been emptied by a reboot).
+      const { loaded, dropped } = await store.load();
+      const now = Date.now();
+      const restored: Promise<unknown>[] = [];
+      for (const e of store.all()) {
+        const target = matchers.get(e.list)?.target;
+        if (target) restored.push(learnedSets.submit(target, e.family, e.address, Math.ceil((e.expires - now) / 1000)));
+      }
+      await Promise.all(restored);
+      if (loaded + dropped > 0) logger.info({ loaded, dropped }, 'learner: learned addresses restored');
+
+      if (config.dnstap) {
+        const ingest = createDnstapIngest({ matchers, learn, metrics });
+        dnstap = await startDnstapServer({
+          socketPath: config.dnstap.socket,
+          ...(config.dnstap.mode !== undefined ? { mode: config.dnstap.mode } : {}),
+          ...(config.dnstap.group !== undefined ? { gid: await groupId(config.dnstap.group) } : {}),
+          onMessage: (msg) => ingest(msg),
+          hooks: {
+            connectionOpened: () => metrics.dnstapConnections.inc(),
+            connectionClosed: () => metrics.dnstapConnections.dec(),
+            frame: (bytes) => {
+              metrics.dnstapFrames.inc();
+              metrics.dnstapBytes.inc(bytes);
+            },
+            error: (reason) => metrics.dnstapErrors.inc({ reason }),
+          },
+        });
+        logger.info({ socket: config.dnstap.socket }, 'learner: dnstap listening');
+      }
+      if (config.resolve.enabled && matchers.lists.some((l) => l.target && l.resolve)) {
+        resolver = createResolverQueue({ config: config.resolve, matchers, learn, metrics, logger });
+        for (const l of matchers.lists) if (l.target && l.resolve) resolver.setNames(l.name, domainsOf(l.name));
+        resolver.start();
+      }
+      admin = await startAdminApi({
+        socketPath: config.admin.socket,
+        matchers,
+        store,
+        learnedSets,
+        stateDir: opts.stateDir,
+        additions,
+        logger,
+        onChange: (list, added) => {
+          resolver?.setNames(list, domainsOf(list));
+          for (const name of added) resolver?.resolveNow(list, name);
+        },
+        ...(opts.onAdmin ? { onEvent: opts.onAdmin } : {}),
+      });
+      timer = setInterval(housekeeping, HOUSEKEEPING_MS);
+      timer.unref();
+    },
+    setListModel(model) {
+      matchers.setModel(model.list, model);
+      const s = matchers.get(model.list);
+      if (resolver && s?.target && s.resolve) resolver.setNames(model.list, domainsOf(model.list));
+    },
+    async stop() {
+      if (timer) clearInterval(timer);
+      await admin?.close();
+      await dnstap?.close();
+      await resolver?.stop();
+      await learnedSets.flush();
+      housekeeping();
+      await store.save(true).catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'learner: saving learned addresses failed'));
+    },
+    status() {
+      const c = dnstap?.counters();
+      return {
+        dnstap: c ? { listening: true, connections: c.connectionsOpen, frames: c.frames, errors: Object.values(c.errors).reduce((a, b) => a + (b ?? 0), 0) } : undefined,
+        learned: Object.fromEntries(store.counts()),
+        resolve: resolver?.status(),
+      };
+    },
+  };
+}
+
+/** A group name (or numeric gid) → gid, from /etc/group. */
+async function groupId(group: string): Promise<number> {
+  if (/^\d+$/.test(group)) return Number(group);
+  const text = await readFile('/etc/group', 'utf8').catch(() => '');
+  for (const line of text.split('\n')) {
+    const [name, , gid] = line.split(':');
+    if (name === group && gid !== undefined && /^\d+$/.test(gid)) return Number(gid);
+  }
+  throw new SidecarError('CONFIG_INVALID', 'learner', `dnstap.group: no group named "${group}" in /etc/group`);
+}

@@ -1,0 +1,162 @@
+import { open, readFile, rename, mkdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { isIP } from 'node:net';
+import type { IpFamily } from '../lib/ip-prefix/index.js';
+
+/**
+ * What the learner has put in the sets, with expiries and the name that led there — persisted in
+ * stateDir so a restart re-submits them with their remaining timeout (repeat visits stay race-free
+ * across restarts, issue #4 item 4), and read by `lookup`. Also the runtime domain additions.
+ *
+ * Files are one compact JSON document each (`[list, address, expiresSec, name]` rows — at 100k
+ * learned addresses ~6 MB), written to a temp file, fsynced and renamed: a crash leaves the old
+ * or the new file, never half of one.
+ */
+
+export interface LearnedEntry {
+  readonly list: string;
+  readonly family: IpFamily;
+  readonly address: string;
+  /** ms since the epoch. */
+  readonly expires: number;
+  /** The listed name (or CNAME chain head) the address was learned for. */
+  readonly name: string;
+}
+
+const LEARNED_FILE = 'learned.json';
+const DOMAINS_FILE = 'learner-domains.json';
+
+export class LearnedStore {
+  private readonly entries = new Map<string, LearnedEntry>();
+  private dirty = false;
+
+  constructor(private readonly stateDir: string, private readonly maxEntries = 1_000_000) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Returns false when the store is full and the entry is new (bounded memory). */
+  record(e: LearnedEntry): boolean {
+    const k = `${e.list}|${e.address}`;
+    if (!this.entries.has(k) && this.entries.size >= this.maxEntries) return false;
+    this.entries.set(k, e);
+    this.dirty = true;
+    return true;
+  }
+
+  delete(list: string, address: string): void {
+    if (this.entries.delete(`${list}|${address}`)) this.dirty = true;
+  }
+
+  /** Drops expired entries; returns how many. */
+  expire(now = Date.now()): number {
+    let n = 0;
+    for (const [k, e] of this.entries) {
+      if (e.expires <= now) {
+        this.entries.delete(k);
+        n++;
+      }
+    }
+    if (n > 0) this.dirty = true;
+    return n;
+  }
+
+  byAddress(address: string, now = Date.now()): LearnedEntry[] {
+    return [...this.entries.values()].filter((e) => e.address === address && e.expires > now);
+  }
+
+  byName(name: string, now = Date.now()): LearnedEntry[] {
+    return [...this.entries.values()].filter((e) => e.name === name && e.expires > now);
+  }
+
+  all(): IterableIterator<LearnedEntry> {
+    return this.entries.values();
+  }
+
+  counts(now = Date.now()): Map<string, number> {
+    const c = new Map<string, number>();
+    for (const e of this.entries.values()) if (e.expires > now) c.set(`${e.list}|${e.family}`, (c.get(`${e.list}|${e.family}`) ?? 0) + 1);
+    return c;
+  }
+
+  /** Loads the file, dropping expired and malformed rows. Missing file = empty. */
+  async load(now = Date.now()): Promise<{ loaded: number; dropped: number }> {
+    const doc = await readJson(join(this.stateDir, LEARNED_FILE));
+    let loaded = 0;
+    let dropped = 0;
+    const rows = isRecord(doc) && doc.version === 1 && Array.isArray(doc.entries) ? (doc.entries as unknown[]) : [];
+    for (const r of rows) {
+      if (!Array.isArray(r) || r.length !== 4) {
+        dropped++;
+        continue;
+      }
+      const [list, address, expSec, name] = r as unknown[];
+      const v = typeof address === 'string' ? isIP(address) : 0;
+      if (typeof list !== 'string' || typeof expSec !== 'number' || typeof name !== 'string' || v === 0 || expSec * 1000 <= now) {
+        dropped++;
+        continue;
+      }
+      this.entries.set(`${list}|${address as string}`, { list, family: v === 4 ? 'ipv4' : 'ipv6', address: address as string, expires: expSec * 1000, name });
+      loaded++;
+    }
+    return { loaded, dropped };
+  }
+
+  async save(force = false): Promise<void> {
+    if (!this.dirty && !force) return;
+    this.dirty = false;
+    const rows: string[] = [];
+    const now = Date.now();
+    for (const e of this.entries.values()) if (e.expires > now) rows.push(JSON.stringify([e.list, e.address, Math.ceil(e.expires / 1000), e.name]));
+    await writeAtomic(join(this.stateDir, LEARNED_FILE), `{"version":1,"entries":[\n${rows.join(',\n')}\n]}\n`);
+  }
+}
+
+/** Runtime additions per list (`domains add`). */
+export async function loadAdditions(stateDir: string): Promise<Map<string, string[]>> {
+  const doc = await readJson(join(stateDir, DOMAINS_FILE));
+  const out = new Map<string, string[]>();
+  if (!isRecord(doc) || doc.version !== 1 || !isRecord(doc.lists)) return out;
+  for (const [list, names] of Object.entries(doc.lists)) {
+    if (Array.isArray(names)) out.set(list, names.filter((n): n is string => typeof n === 'string'));
+  }
+  return out;
+}
+
+export async function saveAdditions(stateDir: string, lists: ReadonlyMap<string, Iterable<string>>): Promise<void> {
+  const obj: Record<string, string[]> = {};
+  for (const [list, names] of lists) obj[list] = [...names].sort();
+  await writeAtomic(join(stateDir, DOMAINS_FILE), `${JSON.stringify({ version: 1, lists: obj }, null, 1)}\n`);
+}
+
+async function readJson(path: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined; // a corrupt file is a fresh start, not a refusal to start
+  }
+}
+
+export async function writeAtomic(path: string, text: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp-${process.pid}`;
+  const fh = await open(tmp, 'w', 0o600);
+  try {
+    await fh.writeFile(text);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, path);
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

@@ -1,0 +1,257 @@
+import type { Logger } from 'pino';
+import { Counter, Histogram, type Registry } from 'prom-client';
+import { errorMessage } from '../errors.js';
+import type { IpFamily } from '../lib/ip-prefix/index.js';
+import { createNftBackend, type NftBackend } from '../lib/nft/nft-backend.js';
+import { addTableCommand, setRefText, type NftCommand, type NftFamily, type SetRef } from '../lib/nft/nft-json.js';
+
+/**
+ * Learned sets (issue #4 item 2): single addresses with a per-element `timeout`, in sets declared
+ * `flags timeout` — no `interval`: learned addresses are single hosts, a hash set is O(1) per
+ * element in the kernel and needs none of the interval-set overlap rules that make deletes fragile.
+ *
+ * Submissions are batched for `batchMs` (default 2 ms) and written as ONE `nft -j -f -`
+ * transaction per namespace per batch; while one runs the next batch accumulates, so under load
+ * batches grow instead of processes piling up.
+ *
+ * Refresh: kernels before 6.10 ignore the timeout of an `add element` for an element that exists
+ * (nf_tables only learned to update timeouts with NFT_SET_ELEM_UPDATE), so a refresh is
+ * `add` (no-op when present; never fails) + `delete` (now always succeeds) + `add` with the new
+ * timeout, in one transaction — a bare `delete` would fail the whole batch when the element had
+ * already expired in the kernel. New elements are a single `add`. A refresh is only sent when it
+ * extends what we last wrote by a useful margin, so a popular name answered 1000×/s costs nothing.
+ */
+
+export interface LearnedTarget {
+  readonly family: NftFamily;
+  readonly table: string;
+  readonly set4?: string | undefined;
+  readonly set6?: string | undefined;
+  readonly netns?: string | undefined;
+  readonly createSets: boolean;
+}
+
+export type LearnedOutcome =
+  | { readonly kind: 'applied'; readonly refreshed: boolean }
+  | { readonly kind: 'unchanged' } // already in the set with a later-or-similar expiry
+  | { readonly kind: 'no-set' } // the target has no set for this family
+  | { readonly kind: 'failed'; readonly error: string };
+
+export interface LearnedSets {
+  /** Adds (or refreshes) `addressText` with a timeout of `ttlSeconds`. Never rejects. */
+  submit(target: LearnedTarget, family: IpFamily, addressText: string, ttlSeconds: number): Promise<LearnedOutcome>;
+  /** Removes it now (a runtime removal). Never rejects. */
+  remove(target: LearnedTarget, family: IpFamily, addressText: string): Promise<LearnedOutcome>;
+  /** Writes everything pending now; resolves when written. */
+  flush(): Promise<void>;
+  /** What we last wrote: expiry (ms since epoch) of an address per set label, for `lookup`. */
+  expiryOf(target: LearnedTarget, family: IpFamily, addressText: string): number | undefined;
+  stop(): Promise<void>;
+}
+
+interface Op { set: SetKey; address: string; ttl: number; kind: 'add' | 'refresh' | 'remove'; done: (o: LearnedOutcome) => void }
+interface SetKey { ref: SetRef; type: 'ipv4_addr' | 'ipv6_addr'; createSets: boolean; label: string }
+interface Lane { pending: Op[]; timer: NodeJS.Timeout | undefined; running: Promise<void> | undefined }
+
+/** A refresh must push the expiry out by at least this fraction of the new timeout (and 30 s). */
+const REFRESH_MARGIN = 0.1;
+/** Elements held for a missing set (beyond this, new ones are refused: memory is bounded). */
+const MAX_HELD = 200_000;
+const RETRY_MAX_MS = 60_000;
+
+export function createLearnedSets(opts: { logger: Logger; registry: Registry; backend?: NftBackend; batchMs?: number; now?: () => number }): LearnedSets {
+  const logger = opts.logger.child({ component: 'learned-sets' });
+  const backend = opts.backend ?? createNftBackend({ timeoutMs: 30_000 });
+  const batchMs = opts.batchMs ?? 2;
+  const now = opts.now ?? Date.now;
+  const m = metrics(opts.registry);
+  const lanes = new Map<string, Lane>();
+  /** `label|address` → expiry ms we last wrote. Swept of expired entries once a minute. */
+  const known = new Map<string, number>();
+  const created = new Set<string>();
+  const missing = new Map<string, { until: number; delay: number }>();
+  let stopped = false;
+
+  const sweep = setInterval(() => {
+    const t = now();
+    for (const [k, exp] of known) if (exp <= t) known.delete(k);
+  }, 60_000);
+  sweep.unref();
+
+  function setKey(target: LearnedTarget, family: IpFamily): SetKey | undefined {
+    const set = family === 'ipv4' ? target.set4 : target.set6;
+    if (set === undefined) return undefined;
+    const ref: SetRef = { family: target.family, table: target.table, set };
+    return { ref, type: family === 'ipv4' ? 'ipv4_addr' : 'ipv6_addr', createSets: target.createSets, label: `${target.netns ?? ''}|${setRefText(ref)}` };
+  }
+
+  function enqueue(netns: string | undefined, op: Omit<Op, 'done'>): Promise<LearnedOutcome> {
+    if (stopped) return Promise.resolve({ kind: 'failed', error: 'set-sync: learned sets stopped' });
+    const key = netns ?? '';
+    let lane = lanes.get(key);
+    if (!lane) {
+      lane = { pending: [], timer: undefined, running: undefined };
+      lanes.set(key, lane);
+    }
+    if (lane.pending.length >= MAX_HELD) return Promise.resolve({ kind: 'failed', error: 'set-sync: learned-set queue full' });
+    const l = lane;
+    const p = new Promise<LearnedOutcome>((done) => l.pending.push({ ...op, done }));
+    if (!l.timer && !l.running) l.timer = setTimeout(() => kick(netns, l), batchMs);
+    return p;
+  }
+
+  function kick(netns: string | undefined, lane: Lane): void {
+    lane.timer = undefined;
+    if (lane.running || lane.pending.length === 0) return;
+    lane.running = write(netns, lane).finally(() => {
+      lane.running = undefined;
+      // Whatever arrived during the write goes out at once: it has waited at least one nft run.
+      if (lane.pending.length > 0 && !lane.timer) lane.timer = setTimeout(() => kick(netns, lane), stopped ? 0 : batchMs);
+    });
+  }
+
+  async function write(netns: string | undefined, lane: Lane): Promise<void> {
+    const t = now();
+    const ready: Op[] = [];
+    const held: Op[] = [];
+    for (const op of lane.pending) ((missing.get(op.set.label)?.until ?? 0) > t ? held : ready).push(op);
+    lane.pending = held;
+    if (held.length > 0 && !lane.timer) {
+      const wait = Math.min(...held.map((o) => (missing.get(o.set.label)?.until ?? t) - t));
+      lane.timer = setTimeout(() => kick(netns, lane), Math.max(wait, batchMs));
+    }
+    if (ready.length === 0) return;
+    const started = performance.now();
+    try {
+      await backend.apply(commands(ready), netns);
+      m.batchSize.observe(ready.length);
+      m.applyDuration.observe((performance.now() - started) / 1000);
+      for (const op of ready) {
+        const k = `${op.set.label}|${op.address}`;
+        if (op.kind === 'remove') known.delete(k);
+        else known.set(k, t + op.ttl * 1000);
+        missing.delete(op.set.label);
+        created.add(op.set.label);
+        m.ops.inc({ op: op.kind });
+        op.done({ kind: 'applied', refreshed: op.kind === 'refresh' });
+      }
+    } catch (err) {
+      await failed(netns, lane, ready, err);
+    }
+  }
+
+  /** A refused batch: find the sets that are missing, hold their elements (retried with backoff), resend the rest once. */
+  async function failed(netns: string | undefined, lane: Lane, ops: Op[], err: unknown): Promise<void> {
+    const labels = new Map(ops.map((o) => [o.set.label, o.set]));
+    let anyMissing = false;
+    for (const [label, s] of labels) {
+      const d = await backend.describeSet(s.ref, netns).catch(() => undefined);
+      if (d?.kind !== 'missing') continue;
+      anyMissing = true;
+      created.delete(label);
+      const prev = missing.get(label);
+      const delay = Math.min((prev?.delay ?? 500) * 2, RETRY_MAX_MS);
+      missing.set(label, { until: now() + delay, delay });
+      m.failures.inc({ reason: 'missing' });
+      if (!prev) logger.error({ set: s.label, netns, what: d.what }, `set-sync: learned set ${setRefText(s.ref)} is missing (${d.what}); holding its elements and retrying (set createSets to create it)`);
+    }
+    if (anyMissing && !stopped) {
+      lane.pending.unshift(...ops.slice(0, Math.max(0, MAX_HELD - lane.pending.length)));
+      return;
+    }
+    m.failures.inc({ reason: 'nft' });
+    const error = errorMessage(err);
+    logger.error({ netns, elements: ops.length, err: error }, 'set-sync: learned-set transaction failed; elements dropped (the next answer re-submits them)');
+    for (const op of ops) op.done({ kind: 'failed', error });
+  }
+
+  function* commands(ops: readonly Op[]): Iterable<NftCommand> {
+    const sets = new Map<string, SetKey>();
+    for (const op of ops) sets.set(op.set.label, op.set);
+    for (const s of sets.values()) {
+      if (!s.createSets || created.has(s.label)) continue;
+      // `add` of an existing table/set is a no-op, so creating is safe even when it exists.
+      yield addTableCommand(s.ref.family, s.ref.table);
+      yield `{"add":{"set":{"family":${q(s.ref.family)},"table":${q(s.ref.table)},"name":${q(s.ref.set)},"type":${q(s.type)},"flags":["timeout"]}}}`;
+    }
+    // One command per set and verb (not per element): nft evaluates each command separately.
+    const bySet = new Map<string, { ref: SetRef; touch: string[]; drop: string[]; timed: string[] }>();
+    for (const op of ops) {
+      let g = bySet.get(op.set.label);
+      if (!g) bySet.set(op.set.label, (g = { ref: op.set.ref, touch: [], drop: [], timed: [] }));
+      const val = q(op.address);
+      if (op.kind !== 'add') {
+        g.touch.push(val);
+        g.drop.push(val);
+      }
+      if (op.kind !== 'remove') g.timed.push(`{"elem":{"val":${val},"timeout":${op.ttl}}}`);
+    }
+    const cmd = (verb: 'add' | 'delete', r: SetRef, elems: string[]): string =>
+      `{"${verb}":{"element":{"family":${q(r.family)},"table":${q(r.table)},"name":${q(r.set)},"elem":[${elems.join(',')}]}}}`;
+    for (const g of bySet.values()) {
+      // add (no-op when present) → delete (now always succeeds) → add with the new timeout.
+      if (g.touch.length > 0) yield cmd('add', g.ref, g.touch);
+      if (g.drop.length > 0) yield cmd('delete', g.ref, g.drop);
+      if (g.timed.length > 0) yield cmd('add', g.ref, g.timed);
+    }
+  }
+
+  const api: LearnedSets = {
+    submit(target, family, addressText, ttlSeconds) {
+      const s = setKey(target, family);
+      if (!s) return Promise.resolve({ kind: 'no-set' });
+      const ttl = Math.max(1, Math.round(ttlSeconds));
+      const prev = known.get(`${s.label}|${addressText}`);
+      const t = now();
+      if (prev !== undefined && prev > t) {
+        const margin = Math.max(30_000, ttl * 1000 * REFRESH_MARGIN);
+        if (t + ttl * 1000 < prev + margin) return Promise.resolve({ kind: 'unchanged' });
+      }
+      return enqueue(target.netns, { set: s, address: addressText, ttl, kind: prev !== undefined && prev > t ? 'refresh' : 'add' });
+    },
+    remove(target, family, addressText) {
+      const s = setKey(target, family);
+      if (!s) return Promise.resolve({ kind: 'no-set' });
+      return enqueue(target.netns, { set: s, address: addressText, ttl: 0, kind: 'remove' });
+    },
+    async flush() {
+      for (const [key, lane] of lanes) {
+        const netns = key === '' ? undefined : key;
+        while (lane.running || lane.pending.some((o) => (missing.get(o.set.label)?.until ?? 0) <= now())) {
+          if (lane.timer) clearTimeout(lane.timer);
+          lane.timer = undefined;
+          kick(netns, lane);
+          await lane.running;
+        }
+      }
+    },
+    expiryOf(target, family, addressText) {
+      const s = setKey(target, family);
+      const e = s && known.get(`${s.label}|${addressText}`);
+      return e !== undefined && e > now() ? e : undefined;
+    },
+    async stop() {
+      await api.flush();
+      stopped = true;
+      clearInterval(sweep);
+      for (const lane of lanes.values()) {
+        if (lane.timer) clearTimeout(lane.timer);
+        lane.timer = undefined;
+        for (const op of lane.pending.splice(0)) op.done({ kind: 'failed', error: 'set-sync: learned sets stopped' });
+      }
+    },
+  };
+  return api;
+}
+
+const q = JSON.stringify;
+
+function metrics(registry: Registry) {
+  const registers = [registry];
+  return {
+    ops: new Counter({ name: 'unbound_sidecar_set_sync_learned_ops_total', help: 'Learned-set element operations written: add (new), refresh (delete + add with a new timeout), remove.', labelNames: ['op'] as const, registers }),
+    failures: new Counter({ name: 'unbound_sidecar_set_sync_learned_failures_total', help: 'Learned-set transactions refused: missing (set or table absent; elements held and retried), nft (dropped).', labelNames: ['reason'] as const, registers }),
+    batchSize: new Histogram({ name: 'unbound_sidecar_set_sync_learned_batch_elements', help: 'Element operations per learned-set transaction.', buckets: [1, 4, 16, 64, 256, 1024, 4096, 16384], registers }),
+    applyDuration: new Histogram({ name: 'unbound_sidecar_set_sync_learned_apply_duration_seconds', help: 'Duration of one learned-set transaction (nft run).', buckets: [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1], registers }),
+  };
+}
