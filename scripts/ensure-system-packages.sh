@@ -9,6 +9,7 @@ declare -A need=(
   [unbound]=unbound [unbound-checkconf]=unbound [nft]=nftables [avahi-daemon]=avahi-daemon
   [avahi-publish]=avahi-utils [avahi-resolve]=avahi-utils [dbus-daemon]=dbus [dbus-send]=dbus
   [kdig]=knot-dnsutils [dnsperf]=dnsperf [ip]=iproute2 [unshare]=util-linux [nix-instantiate]=nix-bin
+  [chromium]=chromium [python3]=python3
 )
 missing=()
 for cmd in "${!need[@]}"; do

@@ -3,7 +3,7 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import { parseHostPort } from './config/common.js';
 import type { Config } from './config/schema.js';
 import { createDnsServer, type DnsServer } from './dns-server/index.js';
-import { createHttpServer, type HttpServer } from './http/index.js';
+import { buildStatusSnapshot, createHttpServer, type HttpServer, type ListStatusInput, type LookupProvider, type RecentErrors } from './http/index.js';
 import { createLocalNames, type LocalNamesService } from './local-names/index.js';
 import { errorMessage } from './errors.js';
 import { createListPipeline, type ListPipeline } from './wiring/list-pipeline.js';
@@ -29,7 +29,21 @@ function hostPorts(list: readonly string[]): { host: string; port: number }[] {
   });
 }
 
-export async function startDaemon(config: Config, logger: Logger): Promise<Daemon> {
+export interface DaemonOptions {
+  /** Shown on the status page; main.ts reads it from package.json. */
+  version?: string;
+  /** The ring the logger's hook fills (run.ts); without it the page shows no errors. */
+  recentErrors?: RecentErrors;
+}
+
+/** set-sync labels a set "family table name" (+ " (netns NAME)"); the status page groups them per list. */
+function setLabels(list: Config['lists'][number]): string[] {
+  const { family, table, netns } = list.nft;
+  return [list.nft.set4, list.nft.set6].filter((s): s is string => s !== undefined).map((s) => `${family} ${table} ${s}${netns ? ` (netns ${netns})` : ''}`);
+}
+
+export async function startDaemon(config: Config, logger: Logger, opts: DaemonOptions = {}): Promise<Daemon> {
+  const startedAt = Date.now();
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'unbound_sidecar_' });
   // prom-client exports these gauges with a `_total` suffix, which Prometheus reserves for counters
@@ -65,12 +79,45 @@ export async function startDaemon(config: Config, logger: Logger): Promise<Daemo
   const lists: ListPipeline | undefined =
     config.lists.length > 0 ? createListPipeline({ config, logger, registry, onModel: (m) => learner?.setListModel(m) }) : undefined;
 
+  const listStatus = (): ListStatusInput[] => {
+    if (!lists) return [];
+    const sets = new Map(lists.setSync.status().map((s) => [s.set, s]));
+    const refresh = new Map(lists.blocklist.status().map((r) => [r.list, r]));
+    return config.lists.map((l) => {
+      const r = refresh.get(l.name);
+      return {
+        name: l.name,
+        refreshMs: l.refresh,
+        ...(r?.lastSyncAt !== undefined ? { lastSyncAt: r.lastSyncAt } : {}),
+        ...(r?.outcome !== undefined ? { outcome: r.outcome } : {}),
+        ...(r?.lastSuccessAt !== undefined ? { lastSuccessAt: r.lastSuccessAt } : {}),
+        ...(r?.lastError !== undefined ? { lastError: r.lastError } : {}),
+        sets: setLabels(l).flatMap((label) => {
+          const s = sets.get(label);
+          return s ? [s] : [];
+        }),
+      };
+    });
+  };
+  // The learner's lookup is not wired to the page yet (issue #7 stays open for it): /api/lookup
+  // answers 501 and the page says "lookup not available".
+  const lookup: LookupProvider | undefined = undefined;
+
   const [metricsAddr] = hostPorts([config.metrics.listen]);
   const http = createHttpServer({
     host: metricsAddr?.host ?? '127.0.0.1',
     port: metricsAddr?.port ?? 9335,
     registry,
     logger: logger.child({ capability: 'http' }),
+    status: () =>
+      buildStatusSnapshot({
+        version: opts.version ?? 'unknown',
+        startedAt,
+        mdns: localNames.status(),
+        lists: listStatus(),
+        errors: opts.recentErrors?.list() ?? [],
+      }),
+    ...(lookup ? { lookup } : {}),
     readiness: [
       { name: 'dns', check: () => ({ ok: listening, detail: listening ? `listening on ${config.dns.listen.join(', ')}` : 'not listening yet' }) },
       {

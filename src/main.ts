@@ -14,6 +14,8 @@ Usage:
   unbound-sidecar sync [--config FILE] [--list NAME] [--dry-run]   download the lists and sync the nftables sets once
   unbound-sidecar resolve NAME [TYPE] [--config FILE]     zone-file lines; exit 1 on NXDOMAIN
   unbound-sidecar render unbound [--config FILE]          the Unbound snippet for the configured zones
+  unbound-sidecar status [--config FILE] [--metrics HOST:PORT] [--json]
+                                                          the running daemon's health; exit 1 unhealthy, 3 unreachable
   unbound-sidecar --help | --version
 
 Without --config every setting has its default: DNS on 127.0.0.1:5335 for "local.",
@@ -22,8 +24,17 @@ Docs: README.md; config keys: config/example.json.
 `;
 
 function version(): string {
-  const pkg: unknown = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
-  return typeof pkg === 'object' && pkg !== null && 'version' in pkg ? String(pkg.version) : 'unknown';
+  // dist/src/main.js (installed) has package.json two levels up, src/main.ts (tsx) one; `run` passes
+  // it to the status page, so a missing file must not stop the daemon.
+  for (const rel of ['../../package.json', '../package.json']) {
+    try {
+      const pkg: unknown = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8'));
+      if (typeof pkg === 'object' && pkg !== null && 'name' in pkg && pkg.name === 'unbound-sidecar' && 'version' in pkg) return String(pkg.version);
+    } catch {
+      /* try the next location */
+    }
+  }
+  return 'unknown';
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -36,6 +47,7 @@ async function main(argv: string[]): Promise<number> {
       metrics: { type: 'string' },
       list: { type: 'string' },
       'dry-run': { type: 'boolean' },
+      json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean' },
     },
@@ -51,7 +63,7 @@ async function main(argv: string[]): Promise<number> {
   }
   switch (command) {
     case 'run':
-      return (await import('./cli/run.js')).runCommand({ file: values.config, listen: values.listen, metrics: values.metrics });
+      return (await import('./cli/run.js')).runCommand({ file: values.config, listen: values.listen, metrics: values.metrics, version: version() });
     case 'check-config': {
       const file = rest[0] ?? values.config;
       if (file === undefined) throw usage('check-config needs a FILE');
@@ -68,6 +80,10 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./cli/lookup.js')).lookupCommand({ args: rest, socket: await adminSocket(values.config) });
     case 'sync':
       return (await import('./cli/sync.js')).syncCommand({ file: values.config, list: values.list, dryRun: values['dry-run'] === true });
+    case 'status': {
+      const { statusCommand, metricsBaseUrl } = await import('./cli/status.js');
+      return statusCommand({ file: values.config, json: values.json === true, ...(values.metrics ? { metricsUrl: metricsBaseUrl(values.metrics) } : {}) });
+    }
     case 'render':
       return (await import('./cli/commands.js')).renderCommand(rest[0], values.config);
     default:

@@ -1,5 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pino from 'pino';
 import { parseConfig } from '../src/config/index.js';
 import { startDaemon } from '../src/daemon.js';
@@ -74,15 +77,52 @@ test('every exported metric follows the naming rules (one namespace, units, _tot
     ]) {
       assert.ok(names.includes(required), `${required} is exported`);
     }
-    for (const m of metrics) {
-      const type = String(m.type);
-      assert.match(m.name, /^unbound_sidecar_[a-z][a-z0-9_]*[a-z0-9]$/, `${m.name}: one namespace, snake_case`);
-      assert.ok(m.help.length > 0, `${m.name}: has help`);
-      if (type === 'counter') assert.ok(m.name.endsWith('_total'), `${m.name}: counters end in _total`);
-      else assert.ok(!m.name.endsWith('_total'), `${m.name}: only counters end in _total`);
-      if (type === 'histogram' || type === 'summary') assert.match(m.name, /_(seconds|bytes)$/, `${m.name}: distributions carry a base unit`);
-      assert.doesNotMatch(m.name, /_(ms|milliseconds|kb|mb|percent)(_|$)/, `${m.name}: base units only (seconds, bytes, ratios)`);
-      assert.doesNotMatch(m.name, /_(count|sum|bucket)$/, `${m.name}: reserved suffix`);
-    }
+    lintMetricNames(metrics);
   });
+});
+
+function lintMetricNames(metrics: { name: string; help: string; type: unknown }[]): void {
+  for (const m of metrics) {
+    const type = String(m.type);
+    assert.match(m.name, /^unbound_sidecar_[a-z][a-z0-9_]*[a-z0-9]$/, `${m.name}: one namespace, snake_case`);
+    assert.ok(m.help.length > 0, `${m.name}: has help`);
+    if (type === 'counter') assert.ok(m.name.endsWith('_total'), `${m.name}: counters end in _total`);
+    else assert.ok(!m.name.endsWith('_total'), `${m.name}: only counters end in _total`);
+    if (type === 'histogram' || type === 'summary') assert.match(m.name, /_(seconds|bytes)$/, `${m.name}: distributions carry a base unit`);
+    assert.doesNotMatch(m.name, /_(ms|milliseconds|kb|mb|percent)(_|$)/, `${m.name}: base units only (seconds, bytes, ratios)`);
+    assert.doesNotMatch(m.name, /_(count|sum|bucket)$/, `${m.name}: reserved suffix`);
+    // Issue #7: a point in time is `_timestamp_seconds` (Unix), a span `_seconds`; dashboards and
+    // alerts compute ages with `time() - x`, which only works on Unix seconds.
+    if (/timestamp/.test(m.name)) assert.match(m.name, /_timestamp_seconds$/, `${m.name}: timestamps are _timestamp_seconds`);
+    if (/_(duration|latency|age|interval|timeout)(_|$)/.test(m.name)) assert.match(m.name, /_seconds(_total)?$/, `${m.name}: durations are in seconds`);
+  }
+}
+
+test('the metric-name lint also covers the list pipeline (blocklist, set-sync metrics exist only with lists)', async () => {
+  const saved = process.env.DBUS_SYSTEM_BUS_ADDRESS;
+  process.env.DBUS_SYSTEM_BUS_ADDRESS = 'unix:path=/nonexistent/unbound-sidecar-test-bus';
+  const stateDir = mkdtempSync(join(tmpdir(), 'us-lint-'));
+  // The source is a closed loopback port and the first download comes after the test: nothing leaves
+  // the machine, and no set is applied (nftables is not touched).
+  const config = parseConfig({
+    dns: { listen: ['127.0.0.1:0'] },
+    metrics: { listen: '127.0.0.1:0' },
+    mdns: { backend: 'avahi' },
+    stateDir,
+    lists: [{ name: 'lint', sources: [{ url: 'http://127.0.0.1:9/list.json', format: 'json', contains: 'ips' }], nft: { table: 'sidecar_lint', set4: 'v4' } }],
+  });
+  const daemon = await startDaemon(config, pino({ level: 'silent' }));
+  try {
+    const metrics = await daemon.registry.getMetricsAsJSON();
+    const names = metrics.map((m) => m.name);
+    for (const required of ['unbound_sidecar_list_last_success_timestamp_seconds', 'unbound_sidecar_set_sync_elements', 'unbound_sidecar_set_sync_apply_failures_total']) {
+      assert.ok(names.includes(required), `${required} is exported`);
+    }
+    lintMetricNames(metrics);
+  } finally {
+    await daemon.stop();
+    rmSync(stateDir, { recursive: true, force: true });
+    if (saved === undefined) delete process.env.DBUS_SYSTEM_BUS_ADDRESS;
+    else process.env.DBUS_SYSTEM_BUS_ADDRESS = saved;
+  }
 });

@@ -23,6 +23,16 @@ export interface ListSyncReport {
   durationMs: number;
 }
 
+/** For the status page and `unbound-sidecar status` (issue #7). Times are Unix ms. */
+export interface ListRefreshStatus {
+  list: string;
+  refreshMs: number;
+  lastSyncAt?: number;
+  outcome?: ListSyncReport['outcome'];
+  lastSuccessAt?: number;
+  lastError?: string;
+}
+
 export interface BlocklistOptions {
   lists: readonly ListConfig[];
   stateDir: string;
@@ -44,6 +54,7 @@ export interface Blocklist {
   /** Called with every model that becomes current (snapshot load or a changed refresh). */
   onModel(listener: (m: ListModel) => void): () => void;
   current(list: string): ListModel | undefined;
+  status(): ListRefreshStatus[];
   /** Timers: each list every `refresh` ±10%; the first run soon after start. */
   start(): void;
   stop(): Promise<void>;
@@ -55,6 +66,9 @@ interface ListState {
   sources: Map<string, SourceState>;
   model?: ListModel;
   lastSuccessAt?: number;
+  lastSyncAt?: number;
+  lastOutcome?: ListSyncReport['outcome'];
+  lastError?: string;
   inflight?: Promise<ListSyncReport>;
   timer?: NodeJS.Timeout;
 }
@@ -72,6 +86,8 @@ export function createBlocklist(opts: BlocklistOptions): Blocklist {
   const lists = new Map<string, ListState>(
     opts.lists.map((c) => [c.name, { config: c, guard: new EntryGuard({ minPrefix: c.minPrefix, exclude: c.exclude }), sources: new Map() }]),
   );
+
+  for (const c of opts.lists) metrics.refreshInterval.set({ list: c.name }, c.refresh / 1000);
 
   function publish(st: ListState, model: ListModel): void {
     st.model = model;
@@ -150,6 +166,10 @@ export function createBlocklist(opts: BlocklistOptions): Blocklist {
           ? 'failed'
           : 'unchanged';
     metrics.refreshes.inc({ list: name, outcome });
+    st.lastSyncAt = now();
+    st.lastOutcome = outcome;
+    const bad = results.find((r) => r.report.outcome === 'failed' || r.report.outcome === 'kept-last-good')?.report;
+    st.lastError = bad ? `${bad.url}: ${bad.error ?? bad.reason ?? bad.outcome}` : undefined;
     const model = st.model;
     return { list: name, outcome, sources: results.map((r) => r.report), entries: { ipv4: model?.ipv4.size ?? 0, ipv6: model?.ipv6.size ?? 0 }, durationMs: Math.round(performance.now() - t0) };
   }
@@ -195,6 +215,15 @@ export function createBlocklist(opts: BlocklistOptions): Blocklist {
       return () => void listeners.delete(listener);
     },
     current: (list) => lists.get(list)?.model,
+    status: () =>
+      [...lists.values()].map((st) => ({
+        list: st.config.name,
+        refreshMs: st.config.refresh,
+        ...(st.lastSyncAt !== undefined ? { lastSyncAt: st.lastSyncAt } : {}),
+        ...(st.lastOutcome !== undefined ? { outcome: st.lastOutcome } : {}),
+        ...(st.lastSuccessAt !== undefined ? { lastSuccessAt: st.lastSuccessAt } : {}),
+        ...(st.lastError !== undefined ? { lastError: st.lastError } : {}),
+      })),
     start() {
       if (running) return;
       running = true;

@@ -17,6 +17,12 @@ export function createBlocklistMetrics(registry: Registry) {
       labelNames: ['list'] as const,
       registers,
     }),
+    refreshInterval: new Gauge({
+      name: 'unbound_sidecar_list_refresh_interval_seconds',
+      help: 'Configured refresh interval of the list (before ±10% jitter). The stale alert fires at 3x this without a full success.',
+      labelNames: ['list'] as const,
+      registers,
+    }),
     fetchFailures: new Counter({
       name: 'unbound_sidecar_list_fetch_failures_total',
       help: 'Source downloads not taken, by reason: timeout, http-status, too-large, decode, redirect, tls, network, aborted, parse, below-min-ratio.',

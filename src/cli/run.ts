@@ -1,29 +1,35 @@
-import { parseConfig, readConfigJson } from '../config/index.js';
+import { loadConfig, type Config } from '../config/index.js';
+import { parseConfig } from '../config/load.js';
 import { startDaemon } from '../daemon.js';
+import { createRecentErrors } from '../http/index.js';
 import { createLogger } from '../lib/log/logger.js';
+import { createSystemdNotifier } from '../lib/systemd/notify.js';
+import { reloadConfig } from './reload.js';
+
+/** Config keys a SIGHUP applies without a restart; everything else is logged as "needs a restart". */
+const LIVE = new Set(['log.level']);
 
 /** `run`: load config, apply CLI overrides (validated like the file), start, stop cleanly on SIGTERM/SIGINT. */
-export async function runCommand(opts: { file: string | undefined; listen: string[] | undefined; metrics: string | undefined }): Promise<number> {
-  const raw = await readConfigJson(opts.file);
-  const fromFile = typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
-  const block = (key: string): Record<string, unknown> => {
-    const v = fromFile[key];
-    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
-  };
-  // Overrides go into the JSON and through the same validation, so `--listen bogus` fails with the
-  // same clear message (and a non-object file is still reported by the schema, not hidden here).
-  const config = parseConfig(
-    Array.isArray(raw) || typeof raw !== 'object' || raw === null
-      ? raw
-      : {
-          ...fromFile,
-          ...(opts.listen ? { dns: { ...block('dns'), listen: opts.listen } } : {}),
-          ...(opts.metrics ? { metrics: { ...block('metrics'), listen: opts.metrics } } : {}),
-        },
-    opts.file ?? 'command line',
-  );
-  const logger = createLogger(config.log.level);
-  const daemon = await startDaemon(config, logger);
+export async function runCommand(opts: { file: string | undefined; listen: string[] | undefined; metrics: string | undefined; version?: string }): Promise<number> {
+  // Overrides go through the same validation, so `--listen bogus` fails with the same clear message;
+  // a SIGHUP re-applies them to the re-read file.
+  const withOverrides = (fromFile: Config): Config =>
+    parseConfig(
+      {
+        ...fromFile,
+        dns: { ...fromFile.dns, ...(opts.listen ? { listen: opts.listen } : {}) },
+        metrics: { ...fromFile.metrics, ...(opts.metrics ? { listen: opts.metrics } : {}) },
+      },
+      opts.file ?? 'command line',
+    );
+  let config = withOverrides(await loadConfig(opts.file));
+  const recentErrors = createRecentErrors();
+  const logger = createLogger(config.log.level, undefined, undefined, { logMethod: recentErrors.logMethodHook() });
+  const notifier = createSystemdNotifier({ onError: (message) => logger.warn(message) });
+  const daemon = await startDaemon(config, logger, { recentErrors, ...(opts.version ? { version: opts.version } : {}) });
+  // startDaemon resolves once the listeners are bound and the snapshots are in the sets (issue #7).
+  await notifier.ready(`serving ${config.dns.zones.join(' ')} on ${config.dns.listen.join(' ')}`);
+  notifier.startWatchdog();
 
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -31,6 +37,7 @@ export async function runCommand(opts: { file: string | undefined; listen: strin
       if (stopping) return;
       stopping = true;
       logger.info({ signal }, 'stopping');
+      void notifier.stopping();
       const force = setTimeout(() => resolve(1), 5000);
       force.unref();
       daemon.stop().then(
@@ -43,11 +50,43 @@ export async function runCommand(opts: { file: string | undefined; listen: strin
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
-    // SIGHUP (`systemctl reload`): download the lists now (issue #3). Re-reading the config on HUP
-    // is issue #7; until then changes to the file need a restart, and we say so.
+
+    // SIGHUP (`systemctl reload`): re-read the config (an invalid file keeps the running one), then
+    // download the lists now. One reload at a time; a HUP during one runs once more after it.
+    let reloading: Promise<void> | undefined;
+    let again = false;
+    const reload = async (): Promise<void> => {
+      await notifier.reloading();
+      try {
+        const r = await reloadConfig(opts.file, config, withOverrides);
+        if (!r.ok) {
+          logger.error({ err: r.error }, `SIGHUP: ${opts.file ?? 'config'} not reloaded, the running config stays: ${r.error}`);
+        } else {
+          if (r.changed.includes('log.level')) logger.level = r.config.log.level;
+          const restart = r.changed.filter((p) => !LIVE.has(p));
+          if (restart.length > 0) logger.warn({ changed: restart }, `SIGHUP: ${restart.join(', ')} changed; these apply after \`systemctl restart unbound-sidecar\``);
+          logger.info({ changed: r.changed }, 'SIGHUP: config re-read');
+          // Only what was applied becomes "current": the next reload reports the rest again.
+          config = { ...config, log: r.config.log };
+        }
+        await daemon.refreshLists();
+      } finally {
+        await notifier.ready('reloaded');
+      }
+    };
     process.on('SIGHUP', () => {
-      logger.info('SIGHUP: refreshing lists now (config changes need a restart)');
-      void daemon.refreshLists();
+      if (stopping) return;
+      if (reloading) {
+        again = true;
+        return;
+      }
+      const loop = async (): Promise<void> => {
+        do {
+          again = false;
+          await reload();
+        } while (again && !stopping);
+      };
+      reloading = loop().finally(() => (reloading = undefined));
     });
   });
 }

@@ -4,6 +4,8 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { SidecarError } from '../errors.js';
 import { createHttpMetrics } from './metrics.js';
+import { STATUS_PAGE_HEADERS, STATUS_PAGE_HTML } from './status-page.js';
+import { assessStatus, classifyQuery, type LookupProvider, type StatusProvider } from './status.js';
 
 /** One health check: `ok` false makes /readyz answer 503 (liveness, /healthz, only needs the process). */
 export interface ReadinessCheck {
@@ -17,6 +19,10 @@ export interface HttpServerOptions {
   registry: Registry;
   logger: Logger;
   readiness: readonly ReadinessCheck[];
+  /** Serves `/` (the status page) and `/api/status`; without it both answer 404. */
+  status?: StatusProvider;
+  /** Backs `/api/lookup?q=`; without it the endpoint answers 501 and the page says "lookup not available". */
+  lookup?: LookupProvider;
 }
 
 export interface HttpServer {
@@ -25,19 +31,27 @@ export interface HttpServer {
   address(): { host: string; port: number };
 }
 
-const KNOWN_PATHS = new Set(['/metrics', '/healthz', '/readyz']);
+const KNOWN_PATHS = new Set(['/metrics', '/healthz', '/readyz', '/', '/api/status', '/api/lookup']);
+const JSON_TYPE = 'application/json; charset=utf-8';
+/** A DNS name is ≤ 253 characters; anything longer is refused before it reaches the provider. */
+const MAX_QUERY = 253;
 
 export function createHttpServer(opts: HttpServerOptions): HttpServer {
   const metrics = createHttpMetrics(opts.registry);
   let server: Server | undefined;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
-    const send = (code: number, type: string, body: string): void => {
+    // Split by hand rather than `new URL(req.url, base)`: a target like `//host/x` would become a host.
+    const target = req.url ?? '/';
+    const qmark = target.indexOf('?');
+    const path = qmark < 0 ? target : target.slice(0, qmark);
+    const params = new URLSearchParams(qmark < 0 ? '' : target.slice(qmark + 1));
+    const send = (code: number, type: string, body: string, headers: Readonly<Record<string, string>> = {}): void => {
       metrics.requests.inc({ path: KNOWN_PATHS.has(path) ? path : 'other', code: String(code) });
-      res.writeHead(code, { 'content-type': type, 'cache-control': 'no-store' });
+      res.writeHead(code, { 'content-type': type, 'cache-control': 'no-store', ...headers });
       res.end(body);
     };
+    const json = (code: number, body: unknown): void => send(code, JSON_TYPE, `${JSON.stringify(body)}\n`);
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'text/plain', 'method not allowed\n');
     switch (path) {
       case '/metrics':
@@ -50,9 +64,32 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
         const body = results.map((r) => `${r.ok ? 'ok' : 'FAIL'} ${r.name}: ${r.detail}`).join('\n');
         return send(ready ? 200 : 503, 'text/plain', `${body}\n`);
       }
+      case '/':
+        if (!opts.status) break;
+        return send(200, 'text/html; charset=utf-8', STATUS_PAGE_HTML, STATUS_PAGE_HEADERS);
+      case '/api/status': {
+        if (!opts.status) break;
+        const snapshot = { ...opts.status(), lookup: opts.lookup !== undefined };
+        return json(200, { ...snapshot, assessment: assessStatus(snapshot) });
+      }
+      case '/api/lookup': {
+        const q = (params.get('q') ?? '').trim();
+        if (!opts.lookup) return json(501, { error: 'lookup not available: no learner in this daemon yet' });
+        if (q === '' || q.length > MAX_QUERY) return json(400, { error: `expected ?q=<domain or IP address> of at most ${MAX_QUERY} characters` });
+        const kind = classifyQuery(q);
+        // Refused here, so the provider only ever sees something shaped like a name or an address.
+        if (kind === 'invalid') return json(200, { query: q, kind, matches: [] });
+        try {
+          return json(200, await opts.lookup(q));
+        } catch (err) {
+          opts.logger.warn({ err, q }, 'http: lookup failed');
+          return json(500, { error: 'lookup failed (see the daemon log)' });
+        }
+      }
       default:
-        return send(404, 'text/plain', 'not found: try /metrics, /healthz, /readyz\n');
+        break;
     }
+    return send(404, 'text/plain', `not found: try ${opts.status ? '/, /api/status, /api/lookup?q=, ' : ''}/metrics, /healthz, /readyz\n`);
   }
 
   return {

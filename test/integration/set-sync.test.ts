@@ -154,7 +154,10 @@ describe('set-sync on real nftables', { skip }, () => {
     const big = { ipv4: model('ipv4', 20_000, 5), ipv6: model('ipv6', 5_000, 6) };
     const next = { ipv4: churn('ipv4', 20_000, 0.3, 5), ipv6: churn('ipv6', 5_000, 0.3, 6) };
     await sync0().apply(t, big);
-    const child = spawn(process.execPath, ['--import', 'tsx', new URL('./set-sync-child.ts', import.meta.url).pathname, JSON.stringify(t)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    // Compiled (npm test runs dist/) or under tsx: run the child the same way this file runs.
+    const ts = import.meta.url.endsWith('.ts');
+    const script = new URL(`./set-sync-child.${ts ? 'ts' : 'js'}`, import.meta.url).pathname;
+    const child = spawn(process.execPath, [...(ts ? ['--import', 'tsx'] : []), script, JSON.stringify(t)], { stdio: ['ignore', 'pipe', 'inherit'] });
     let chunks = 0;
     await new Promise<void>((resolve) => {
       child.stdout.setEncoding('utf8').on('data', (d: string) => {

@@ -1,0 +1,54 @@
+import { isDeepStrictEqual } from 'node:util';
+import { loadConfig, type Config } from '../config/index.js';
+import { errorMessage } from '../errors.js';
+
+export type ReloadResult =
+  | {
+      ok: true;
+      config: Config;
+      /**
+       * Dotted paths (two levels: `log.level`, `dns.listen`, `lists`) whose value differs from
+       * `current`. The daemon decides what it can apply live and logs the rest as "needs a restart".
+       */
+      changed: string[];
+    }
+  | { ok: false; error: string };
+
+/**
+ * SIGHUP: re-read and validate the config file. Never throws: an unreadable or invalid file is a
+ * value (`ok: false`, the message names the JSON path like `check-config` does), so the caller keeps
+ * running on `current` and logs why (issue #7: "an invalid file keeps the old config running").
+ *
+ * `rebase` re-applies what the command line overrode (`run --listen/--metrics`), so a reload does
+ * not silently drop them; it may throw a SidecarError from validation, reported the same way.
+ */
+export async function reloadConfig(file: string | undefined, current: Config, rebase: (fromFile: Config) => Config = (c) => c): Promise<ReloadResult> {
+  try {
+    const config = rebase(await loadConfig(file));
+    return { ok: true, config, changed: changedPaths(current, config) };
+  } catch (err) {
+    return { ok: false, error: errorMessage(err) };
+  }
+}
+
+export function changedPaths(a: Config, b: Config): string[] {
+  const out: string[] = [];
+  for (const key of Object.keys(b) as (keyof Config)[]) {
+    const x: unknown = a[key];
+    const y: unknown = b[key];
+    if (isDeepStrictEqual(x, y)) continue;
+    // Blocks (objects) are compared one level down; arrays (`lists`) and scalars count as a whole.
+    if (isRecord(x) && isRecord(y)) {
+      for (const sub of new Set([...Object.keys(x), ...Object.keys(y)])) {
+        if (!isDeepStrictEqual(x[sub], y[sub])) out.push(`${key}.${sub}`);
+      }
+    } else {
+      out.push(key);
+    }
+  }
+  return out;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

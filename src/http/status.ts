@@ -1,0 +1,181 @@
+import { isIP } from 'node:net';
+import { z } from 'zod';
+
+/**
+ * The status model behind `GET /api/status`, the page at `/` and `unbound-sidecar status`.
+ *
+ * The schema is zod so the CLI narrows the daemon's JSON with the very definition the daemon
+ * serialises (data from a socket arrives as `unknown`, STYLE.md "Types and errors"). Times are Unix
+ * milliseconds; ages are computed by the daemon at `generatedAt`, so the CLI and the page never
+ * compare their own clock with the daemon's.
+ */
+
+const listOutcome = z.enum(['updated', 'unchanged', 'kept-last-good', 'failed']);
+
+export const setStatusSchema = z.object({
+  /** "family table name" (plus " (netns NAME)"), as in set-sync's metrics label `set`. */
+  set: z.string(),
+  elements: z.number().int().nonnegative(),
+  lastApplyAt: z.number().optional(),
+  lastError: z.string().optional(),
+});
+
+export const listStatusSchema = z.object({
+  name: z.string(),
+  refreshSeconds: z.number().positive(),
+  /** Last refresh attempt of any outcome (undefined: none since the daemon started). */
+  lastSyncAt: z.number().optional(),
+  /** `undefined` until the first refresh since start: the sets hold the restored snapshot. */
+  outcome: listOutcome.optional(),
+  /** Every source last delivered (new data or 304) at … — what "fresh" means. */
+  lastSuccessAt: z.number().optional(),
+  /** Seconds since lastSuccessAt, or since the daemon started when the list never succeeded. */
+  ageSeconds: z.number().nonnegative(),
+  lastError: z.string().optional(),
+  sets: z.array(setStatusSchema),
+  /** Addresses learned from DNS answers for this list (issue #4; absent until the learner exists). */
+  learned: z.number().int().nonnegative().optional(),
+});
+
+export const recentErrorSchema = z.object({
+  at: z.number(),
+  level: z.enum(['warn', 'error', 'fatal']),
+  source: z.string(),
+  message: z.string(),
+});
+
+export const statusSnapshotSchema = z.object({
+  version: z.string(),
+  generatedAt: z.number(),
+  startedAt: z.number(),
+  health: z.object({
+    mdns: z.object({ backend: z.enum(['avahi', 'native']), up: z.boolean() }),
+    /** dnstap ingest (issue #4); absent while dnstap is not configured or not built yet. */
+    dnstap: z.object({ connected: z.boolean(), connections: z.number().int(), frames: z.number() }).optional(),
+  }),
+  lists: z.array(listStatusSchema),
+  errors: z.array(recentErrorSchema),
+  /** Whether `/api/lookup` has a provider behind it. */
+  lookup: z.boolean(),
+});
+
+export type SetStatus = z.infer<typeof setStatusSchema>;
+export type ListStatus = z.infer<typeof listStatusSchema>;
+export type RecentError = z.infer<typeof recentErrorSchema>;
+export type StatusSnapshot = z.infer<typeof statusSnapshotSchema>;
+/** Called on every `/api/status` request: keep it cheap (read counters, no I/O). */
+export type StatusProvider = () => StatusSnapshot;
+
+/** What the wiring knows about one list; `buildStatusSnapshot` turns it into a ListStatus. */
+export interface ListStatusInput {
+  name: string;
+  refreshMs: number;
+  lastSyncAt?: number;
+  outcome?: ListStatus['outcome'];
+  lastSuccessAt?: number;
+  lastError?: string;
+  sets: readonly SetStatus[];
+  learned?: number;
+}
+
+export interface StatusInputs {
+  version: string;
+  startedAt: number;
+  mdns: StatusSnapshot['health']['mdns'];
+  dnstap?: StatusSnapshot['health']['dnstap'];
+  lists: readonly ListStatusInput[];
+  errors: readonly RecentError[];
+  lookup?: boolean;
+  now?: number;
+}
+
+/** Plain data in, a snapshot out: the wiring maps its components' status() here (no I/O). */
+export function buildStatusSnapshot(i: StatusInputs): StatusSnapshot {
+  const now = i.now ?? Date.now();
+  return {
+    version: i.version,
+    generatedAt: now,
+    startedAt: i.startedAt,
+    health: { mdns: { backend: i.mdns.backend, up: i.mdns.up }, ...(i.dnstap ? { dnstap: i.dnstap } : {}) },
+    lists: i.lists.map((l) => ({
+      name: l.name,
+      refreshSeconds: l.refreshMs / 1000,
+      ...(l.lastSyncAt !== undefined ? { lastSyncAt: l.lastSyncAt } : {}),
+      ...(l.outcome !== undefined ? { outcome: l.outcome } : {}),
+      ...(l.lastSuccessAt !== undefined ? { lastSuccessAt: l.lastSuccessAt } : {}),
+      ageSeconds: Math.max(0, Math.round((now - (l.lastSuccessAt ?? i.startedAt)) / 1000)),
+      ...(l.lastError !== undefined ? { lastError: l.lastError } : {}),
+      sets: [...l.sets],
+      ...(l.learned !== undefined ? { learned: l.learned } : {}),
+    })),
+    errors: [...i.errors],
+    lookup: i.lookup ?? false,
+  };
+}
+
+/**
+ * A list is stale after 3× its refresh interval without a full success — the same rule as the
+ * `UnboundSidecarListStale` alert (config/prometheus/alerts.yml): one missed hourly download is
+ * normal (a registry mirror hiccups), three in a row means routing decisions are going old.
+ */
+export const STALE_FACTOR = 3;
+
+export interface Assessment {
+  healthy: boolean;
+  problems: string[];
+}
+
+/** The one definition of "unhealthy" shared by the page, `status` (exit code) and the tests. */
+export function assessStatus(s: StatusSnapshot): Assessment {
+  const problems: string[] = [];
+  if (!s.health.mdns.up) problems.push(`mdns: ${s.health.mdns.backend} backend is down (.local answers are SERVFAIL)`);
+  if (s.health.dnstap && !s.health.dnstap.connected) problems.push('dnstap: Unbound is not connected (nothing is learned)');
+  for (const l of s.lists) {
+    if (l.ageSeconds > STALE_FACTOR * l.refreshSeconds) {
+      problems.push(`list ${l.name}: stale, last full success ${formatAge(l.ageSeconds)} ago (refresh every ${formatAge(l.refreshSeconds)})`);
+    }
+    if (l.outcome === 'failed') problems.push(`list ${l.name}: last refresh failed${l.lastError ? `: ${l.lastError}` : ''}`);
+    for (const set of l.sets) if (set.lastError !== undefined) problems.push(`set ${set.set}: ${set.lastError}`);
+  }
+  return { healthy: problems.length === 0, problems };
+}
+
+/** 42s, 5m, 3h 20m, 2d 4h: what an operator reads at a glance. */
+export function formatAge(seconds: number): string {
+  const s = Math.round(seconds);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m`;
+  if (s < 86_400) return `${Math.floor(s / 3600)}h${s % 3600 >= 60 ? ` ${Math.floor((s % 3600) / 60)}m` : ''}`;
+  return `${Math.floor(s / 86_400)}d${s % 86_400 >= 3600 ? ` ${Math.floor((s % 86_400) / 3600)}h` : ''}`;
+}
+
+/** The answer to "is this domain or IP routed through the VPN, and why?". */
+export interface LookupMatch {
+  list: string;
+  /** Human-readable why: "10.0.0.0/8 in source https://…", "learned from an A answer for x.example". */
+  reason: string;
+  set?: string;
+  /** Learned elements expire (Unix ms); list entries do not. */
+  expiresAt?: number;
+}
+
+export interface LookupResult {
+  query: string;
+  kind: 'domain' | 'ip' | 'invalid';
+  /** Empty: not routed through the VPN. */
+  matches: LookupMatch[];
+}
+
+/** Implemented by the learner (issue #4). Gets a trimmed query already classified as domain or ip. */
+export type LookupProvider = (q: string) => Promise<LookupResult>;
+
+/** RFC 1035 §2.3.4: ≤ 253 characters, labels ≤ 63; letters, digits, hyphens, underscores (SRV-style). */
+const LABEL = /^(?!-)[a-z0-9_-]{1,63}(?<!-)$/i;
+
+export function classifyQuery(q: string): LookupResult['kind'] {
+  const text = q.trim();
+  if (isIP(text) !== 0) return 'ip';
+  const name = text.endsWith('.') ? text.slice(0, -1) : text;
+  if (name.length === 0 || name.length > 253) return 'invalid';
+  return name.split('.').every((l) => LABEL.test(l)) ? 'domain' : 'invalid';
+}
