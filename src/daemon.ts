@@ -9,6 +9,7 @@ import { errorMessage } from './errors.js';
 import { createListPipeline, type ListPipeline } from './wiring/list-pipeline.js';
 import { createLearner, type Learner } from './learner/index.js';
 import { createLearnedSets } from './set-sync/index.js';
+import { toPageLookup } from './wiring/status-lookup.js';
 
 /** Wiring only: config → components → start/stop. Pipelines meet here and nowhere else. */
 export interface Daemon {
@@ -83,6 +84,7 @@ export async function startDaemon(config: Config, logger: Logger, opts: DaemonOp
     if (!lists) return [];
     const sets = new Map(lists.setSync.status().map((s) => [s.set, s]));
     const refresh = new Map(lists.blocklist.status().map((r) => [r.list, r]));
+    const learned = learnedPerList();
     return config.lists.map((l) => {
       const r = refresh.get(l.name);
       return {
@@ -96,12 +98,25 @@ export async function startDaemon(config: Config, logger: Logger, opts: DaemonOp
           const s = sets.get(label);
           return s ? [s] : [];
         }),
+        ...(l.learn ? { learned: learned.get(l.name) ?? 0 } : {}),
       };
     });
   };
-  // The learner's lookup is not wired to the page yet (issue #7 stays open for it): /api/lookup
-  // answers 501 and the page says "lookup not available".
-  const lookup: LookupProvider | undefined = undefined;
+  // Without learned sets there is no learner to ask: /api/lookup answers 501 and the page says so.
+  const lookup: LookupProvider | undefined = learner ? (q) => Promise.resolve(toPageLookup(q, learner.lookup(q))) : undefined;
+  const learnedPerList = (): Map<string, number> => {
+    const out = new Map<string, number>();
+    for (const [key, n] of Object.entries(learner?.status().learned ?? {})) {
+      const list = key.split('|')[0] ?? '';
+      out.set(list, (out.get(list) ?? 0) + n);
+    }
+    return out;
+  };
+
+  const dnstapStatus = (): { connected: boolean; connections: number; frames: number } | undefined => {
+    const d = learner?.status().dnstap;
+    return d ? { connected: d.connections > 0, connections: d.connections, frames: d.frames } : undefined;
+  };
 
   const [metricsAddr] = hostPorts([config.metrics.listen]);
   const http = createHttpServer({
@@ -114,7 +129,9 @@ export async function startDaemon(config: Config, logger: Logger, opts: DaemonOp
         version: opts.version ?? 'unknown',
         startedAt,
         mdns: localNames.status(),
+        ...(dnstapStatus() ? { dnstap: dnstapStatus() } : {}),
         lists: listStatus(),
+        lookup: lookup !== undefined,
         errors: opts.recentErrors?.list() ?? [],
       }),
     ...(lookup ? { lookup } : {}),

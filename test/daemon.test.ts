@@ -88,7 +88,8 @@ function lintMetricNames(metrics: { name: string; help: string; type: unknown }[
     assert.ok(m.help.length > 0, `${m.name}: has help`);
     if (type === 'counter') assert.ok(m.name.endsWith('_total'), `${m.name}: counters end in _total`);
     else assert.ok(!m.name.endsWith('_total'), `${m.name}: only counters end in _total`);
-    if (type === 'histogram' || type === 'summary') assert.match(m.name, /_(seconds|bytes)$/, `${m.name}: distributions carry a base unit`);
+    // A distribution says what it measures: a base unit, or what it counts (batch sizes in elements).
+    if (type === 'histogram' || type === 'summary') assert.match(m.name, /_(seconds|bytes|elements)$/, `${m.name}: distributions carry a base unit or a counted thing`);
     assert.doesNotMatch(m.name, /_(ms|milliseconds|kb|mb|percent)(_|$)/, `${m.name}: base units only (seconds, bytes, ratios)`);
     assert.doesNotMatch(m.name, /_(count|sum|bucket)$/, `${m.name}: reserved suffix`);
     // Issue #7: a point in time is `_timestamp_seconds` (Unix), a span `_seconds`; dashboards and
@@ -98,7 +99,7 @@ function lintMetricNames(metrics: { name: string; help: string; type: unknown }[
   }
 }
 
-test('the metric-name lint also covers the list pipeline (blocklist, set-sync metrics exist only with lists)', async () => {
+test('the metric-name lint also covers the list pipeline and the learner (their metrics exist only with lists)', async () => {
   const saved = process.env.DBUS_SYSTEM_BUS_ADDRESS;
   process.env.DBUS_SYSTEM_BUS_ADDRESS = 'unix:path=/nonexistent/unbound-sidecar-test-bus';
   const stateDir = mkdtempSync(join(tmpdir(), 'us-lint-'));
@@ -109,13 +110,15 @@ test('the metric-name lint also covers the list pipeline (blocklist, set-sync me
     metrics: { listen: '127.0.0.1:0' },
     mdns: { backend: 'avahi' },
     stateDir,
-    lists: [{ name: 'lint', sources: [{ url: 'http://127.0.0.1:9/list.json', format: 'json', contains: 'ips' }], nft: { table: 'sidecar_lint', set4: 'v4' } }],
+    lists: [{ name: 'lint', sources: [{ url: 'http://127.0.0.1:9/list.json', format: 'json', contains: 'ips' }], nft: { table: 'sidecar_lint', set4: 'v4' }, learn: { set4: 'learned4' } }],
+    resolve: { enabled: false },
+    admin: { socket: join(stateDir, 'admin.sock') },
   });
   const daemon = await startDaemon(config, pino({ level: 'silent' }));
   try {
     const metrics = await daemon.registry.getMetricsAsJSON();
     const names = metrics.map((m) => m.name);
-    for (const required of ['unbound_sidecar_list_last_success_timestamp_seconds', 'unbound_sidecar_set_sync_elements', 'unbound_sidecar_set_sync_apply_failures_total']) {
+    for (const required of ['unbound_sidecar_list_last_success_timestamp_seconds', 'unbound_sidecar_set_sync_elements', 'unbound_sidecar_set_sync_apply_failures_total', 'unbound_sidecar_learner_learned_elements', 'unbound_sidecar_learner_dnstap_frames_total']) {
       assert.ok(names.includes(required), `${required} is exported`);
     }
     lintMetricNames(metrics);

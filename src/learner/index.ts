@@ -10,11 +10,13 @@ import type { LearnerConfig } from './config.js';
 import { createDnstapIngest, createLearn } from './dnstap-ingest.js';
 import { LearnedStore, loadAdditions } from './learned-store.js';
 import { ListMatchers } from './list-matchers.js';
+import { lookup, type LookupResult } from './lookup.js';
 import { createLearnerMetrics } from './metrics.js';
 import { createResolverQueue, type ResolverQueue } from './resolver-queue.js';
 
 export { adminConfigSchema, dnstapConfigSchema, learnConfigSchema, resolveConfigSchema, type LearnerConfig, type LearnerListConfig } from './config.js';
 export type { AdminEvent } from './admin-api.js';
+export type { LookupResult as LearnerLookupResult } from './lookup.js';
 
 /**
  * learner: registry domains → live addresses in learned nft sets (issue #4). dnstap answers and
@@ -33,6 +35,8 @@ export interface Learner {
   setListModel(model: ListModel): void;
   stop(): Promise<void>;
   status(): LearnerStatus;
+  /** Which list matches a name or holds an address, and why (the CLI's and the status page's question). */
+  lookup(query: string): LookupResult;
 }
 
 const HOUSEKEEPING_MS = 30_000;
@@ -149,6 +153,7 @@ export function createLearner(opts: { config: LearnerConfig; stateDir: string; l
         resolve: resolver?.status(),
       };
     },
+    lookup: (query) => lookup(query, { matchers, store, learnedSets }),
   };
 }
 

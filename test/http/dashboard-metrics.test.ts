@@ -14,7 +14,7 @@ import { repoRoot } from '../helpers/repo-root.js';
  * notices until the outage it was meant to catch.
  *
  * "Exported" = what a real daemon registers, started in-process with a list configured (so the
- * blocklist and set-sync metrics exist) whose source is a closed loopback port and whose first
+ * blocklist, set-sync and learner metrics exist) whose source is a closed loopback port and whose first
  * download is after the test ends: nothing leaves this machine and nothing touches nftables.
  */
 
@@ -38,7 +38,10 @@ async function exportedSeries(): Promise<Set<string>> {
     metrics: { listen: '127.0.0.1:0' },
     mdns: { backend: 'avahi' },
     stateDir,
-    lists: [{ name: 'test', refresh: '1h', sources: [{ url: 'http://127.0.0.1:9/list.json', format: 'json', contains: 'ips' }], nft: { table: 'sidecar_test', set4: 'v4' } }],
+    // learn: so the learner (and its dnstap/learned metrics) exists; no resolution, admin socket in the temp dir.
+    lists: [{ name: 'test', refresh: '1h', sources: [{ url: 'http://127.0.0.1:9/list.json', format: 'json', contains: 'ips' }], nft: { table: 'sidecar_test', set4: 'v4' }, learn: { set4: 'learned4' } }],
+    resolve: { enabled: false },
+    admin: { socket: join(stateDir, 'admin.sock') },
   });
   const daemon = await startDaemon(config, pino({ level: 'silent' }));
   try {
