@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-import { loadConfig, type Config } from '../config/index.js';
+import { parseConfig, readConfigJson, type Config } from '../config/index.js';
 import { errorMessage } from '../errors.js';
 
 export type ReloadResult =
@@ -19,12 +19,13 @@ export type ReloadResult =
  * value (`ok: false`, the message names the JSON path like `check-config` does), so the caller keeps
  * running on `current` and logs why (issue #7: "an invalid file keeps the old config running").
  *
- * `rebase` re-applies what the command line overrode (`run --listen/--metrics`), so a reload does
- * not silently drop them; it may throw a SidecarError from validation, reported the same way.
+ * `rebase` re-applies what the command line overrode (`run --listen/--metrics`) to the file's JSON
+ * before validation (a parsed Config cannot be validated again: durations are already ms), so a
+ * reload does not silently drop them.
  */
-export async function reloadConfig(file: string | undefined, current: Config, rebase: (fromFile: Config) => Config = (c) => c): Promise<ReloadResult> {
+export async function reloadConfig(file: string | undefined, current: Config, rebase: (raw: unknown) => unknown = (raw) => raw): Promise<ReloadResult> {
   try {
-    const config = rebase(await loadConfig(file));
+    const config = parseConfig(rebase(await readConfigJson(file)), file ?? 'command line');
     return { ok: true, config, changed: changedPaths(current, config) };
   } catch (err) {
     return { ok: false, error: errorMessage(err) };

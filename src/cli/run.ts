@@ -1,5 +1,4 @@
-import { loadConfig, type Config } from '../config/index.js';
-import { parseConfig } from '../config/load.js';
+import { parseConfig, readConfigJson } from '../config/index.js';
 import { startDaemon } from '../daemon.js';
 import { createRecentErrors } from '../http/index.js';
 import { createLogger } from '../lib/log/logger.js';
@@ -11,18 +10,20 @@ const LIVE = new Set(['log.level']);
 
 /** `run`: load config, apply CLI overrides (validated like the file), start, stop cleanly on SIGTERM/SIGINT. */
 export async function runCommand(opts: { file: string | undefined; listen: string[] | undefined; metrics: string | undefined; version?: string }): Promise<number> {
-  // Overrides go through the same validation, so `--listen bogus` fails with the same clear message;
-  // a SIGHUP re-applies them to the re-read file.
-  const withOverrides = (fromFile: Config): Config =>
-    parseConfig(
-      {
-        ...fromFile,
-        dns: { ...fromFile.dns, ...(opts.listen ? { listen: opts.listen } : {}) },
-        metrics: { ...fromFile.metrics, ...(opts.metrics ? { listen: opts.metrics } : {}) },
-      },
-      opts.file ?? 'command line',
-    );
-  let config = withOverrides(await loadConfig(opts.file));
+  // Overrides go into the file's JSON and through the same validation, so `--listen bogus` fails with
+  // the same clear message; a SIGHUP re-applies them to the re-read file. (Not into a parsed Config:
+  // parsing transforms values — durations become ms — so it cannot be validated twice.)
+  const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  const withOverrides = (raw: unknown): unknown => {
+    if (!isRecord(raw)) return raw; // the schema reports a non-object file
+    const block = (key: string): Record<string, unknown> => (isRecord(raw[key]) ? raw[key] : {});
+    return {
+      ...raw,
+      ...(opts.listen ? { dns: { ...block('dns'), listen: opts.listen } } : {}),
+      ...(opts.metrics ? { metrics: { ...block('metrics'), listen: opts.metrics } } : {}),
+    };
+  };
+  let config = parseConfig(withOverrides(await readConfigJson(opts.file)), opts.file ?? 'command line');
   const recentErrors = createRecentErrors();
   const logger = createLogger(config.log.level, undefined, undefined, { logMethod: recentErrors.logMethodHook() });
   const notifier = createSystemdNotifier({ onError: (message) => logger.warn(message) });

@@ -111,7 +111,7 @@ test('reloadConfig: a valid file with what changed; an invalid one keeps the old
   assert.deepEqual(ok.changed, ['dns.listen', 'log.level']);
 
   // Command-line overrides survive a reload when the caller passes them as `rebase`.
-  const rebased = await reloadConfig(file, current, (c) => parseConfig({ ...c, dns: { ...c.dns, listen: ['127.0.0.1:5335'] } }));
+  const rebased = await reloadConfig(file, current, (raw) => ({ ...(raw as Record<string, unknown>), dns: { listen: ['127.0.0.1:5335'] } }));
   assert.ok(rebased.ok);
   assert.deepEqual(rebased.changed, ['log.level']);
 
@@ -127,4 +127,12 @@ test('reloadConfig: a valid file with what changed; an invalid one keeps the old
 
   assert.deepEqual(changedPaths(current, current), []);
   assert.deepEqual(changedPaths(current, { ...current, lists: [] }), []);
+
+  // Overrides are applied to the JSON, not to a parsed config: parsing turns "1h" into ms, and a
+  // second validation of that once made every config with lists fail to start.
+  const list = { name: 'vpn', refresh: '1h', sources: [{ url: 'https://reestr.rublacklist.net/api/v3/ips/', format: 'json', contains: 'ips' }], nft: { table: 'global', set4: 'v4' } };
+  writeFileSync(file, JSON.stringify({ lists: [list] }));
+  const withLists = await reloadConfig(file, current, (raw) => ({ ...(raw as Record<string, unknown>), dns: { listen: ['127.0.0.1:5335'] } }));
+  assert.ok(withLists.ok, withLists.ok ? '' : withLists.error);
+  assert.equal(withLists.config.lists[0]?.refresh, 3_600_000);
 });
