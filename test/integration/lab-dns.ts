@@ -3,6 +3,8 @@
  * helpers bridge.test.ts defines inline, shared so the native and auto suites ask the same way).
  */
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { FIXTURES, REVERSE_ZONE } from '../lab/fixtures.js';
 import { randomBytes } from 'node:crypto';
 import type { DnsQuery, DnsResult, Lab } from '../lab/lab.js';
 import type { DecodedMessage } from '../lab/dns-message.js';
@@ -52,4 +54,38 @@ export async function metric(lab: Lab, sidecar: Sidecar, name: string, labels = 
   if (!r.ok) return Number.NaN;
   const line = r.body.split('\n').find((l) => l.startsWith(labels === '' ? `${name} ` : `${name}{${labels}}`));
   return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
+/**
+ * Cases every `.local` backend must pass through the real Unbound (Avahi in bridge.test.ts, native
+ * mDNS in native-backend.test.ts): registered inside the caller's `describe`, reading the lab late.
+ */
+export function sharedLocalCases(getLab: () => Lab, dns: LabDns): void {
+  const [ONE, TWO] = FIXTURES.ipp.instances;
+  test('SRV and TXT of an instance (a name with a space)', async () => {
+    const lab = getLab();
+    assert.ok(ONE && TWO);
+    const srv = await dns.eventually(() => dns.viaUnbound(`${ONE.name}.${FIXTURES.ipp.type}.local`, 'SRV'));
+    assert.deepEqual(data(srv, 'SRV'), [`0 0 ${ONE.port} ${lab.lanHostName}.`]);
+    const txt = await dns.eventually(() => dns.viaUnbound(`${TWO.name}.${FIXTURES.ipp.type}.local`, 'TXT'));
+    const strings = txt.answers.filter((a) => a.type === 'TXT').flatMap((a) => a.txt ?? []);
+    assert.deepEqual(strings.sort(), [...TWO.txt].sort());
+  });
+
+  test('service-type enumeration (_services._dns-sd._udp.local, RFC 6763 §9)', async () => {
+    const m = await dns.eventually(async () => {
+      const r = await dns.viaUnbound('_services._dns-sd._udp.local', 'PTR');
+      return data(r, 'PTR').length >= 2 ? r : { ...r, answers: [] };
+    });
+    const types = data(m, 'PTR');
+    for (const t of [FIXTURES.ipp.type, FIXTURES.big.type]) assert.ok(types.includes(`${t}.local.`), `${t} missing from ${types.join(', ')}`);
+  });
+
+  test('reverse PTR of a LAN address', async () => {
+    const lab = getLab();
+    const name = `${lab.lanIp.split('.').reverse().join('.')}.in-addr.arpa`;
+    assert.ok(`${name}.`.endsWith(REVERSE_ZONE));
+    const m = await dns.eventually(() => dns.viaUnbound(name, 'PTR'));
+    assert.deepEqual(data(m, 'PTR'), [`${lab.lanHostName}.`]);
+  });
 }

@@ -6,18 +6,19 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createLab, type Lab } from '../lab/lab.js';
-import { FIXTURES, REVERSE_ZONE } from '../lab/fixtures.js';
+import { FIXTURES } from '../lab/fixtures.js';
 import { labSkip, sidecarEntry } from '../lab/prereqs.js';
 import { startSidecar, type Sidecar } from '../lab/sidecar.js';
 import { nameHasOwner } from '../lab/dbus.js';
 import { data, labDns, metric, unique, UNBOUND_PORT } from './lab-dns.js';
+import { sharedLocalCases } from './lab-dns.js';
 
 const TIMEOUT_MS = 1000;
-const [ONE, TWO] = FIXTURES.ipp.instances;
 
 let lab: Lab;
 let sidecar: Sidecar;
-const { viaUnbound, direct, eventually } = labDns(() => lab, () => sidecar);
+const dns = labDns(() => lab, () => sidecar);
+const { viaUnbound, direct, eventually } = dns;
 
 describe('.local through the native mDNS backend (router avahi-daemon stopped)', { skip: labSkip({ sidecar: true }), timeout: 120_000 }, () => {
   before(async () => {
@@ -80,30 +81,7 @@ describe('.local through the native mDNS backend (router avahi-daemon stopped)',
     assert.ok(fresh.ms < TIMEOUT_MS + 300, `empty browse took ${fresh.ms.toFixed(0)} ms`);
   });
 
-  test('SRV and TXT of an instance (a name with a space)', async () => {
-    assert.ok(ONE && TWO);
-    const srv = await eventually(() => viaUnbound(`${ONE.name}.${FIXTURES.ipp.type}.local`, 'SRV'));
-    assert.deepEqual(data(srv, 'SRV'), [`0 0 ${ONE.port} ${lab.lanHostName}.`]);
-    const txt = await eventually(() => viaUnbound(`${TWO.name}.${FIXTURES.ipp.type}.local`, 'TXT'));
-    const strings = txt.answers.filter((a) => a.type === 'TXT').flatMap((a) => a.txt ?? []);
-    assert.deepEqual(strings.sort(), [...TWO.txt].sort());
-  });
-
-  test('service-type enumeration (_services._dns-sd._udp.local)', async () => {
-    const m = await eventually(async () => {
-      const r = await viaUnbound('_services._dns-sd._udp.local', 'PTR');
-      return data(r, 'PTR').length >= 2 ? r : { ...r, answers: [] };
-    });
-    const types = data(m, 'PTR');
-    for (const t of [FIXTURES.ipp.type, FIXTURES.big.type]) assert.ok(types.includes(`${t}.local.`), `${t} missing from ${types.join(', ')}`);
-  });
-
-  test('reverse PTR of a LAN address', async () => {
-    const name = `${lab.lanIp.split('.').reverse().join('.')}.in-addr.arpa`;
-    assert.ok(`${name}.`.endsWith(REVERSE_ZONE));
-    const m = await eventually(() => viaUnbound(name, 'PTR'));
-    assert.deepEqual(data(m, 'PTR'), [`${lab.lanHostName}.`]);
-  });
+  sharedLocalCases(() => lab, dns);
 
   test('NXDOMAIN with SOA within the timeout, then from Unbound\'s cache', async (t) => {
     const name = unique('nobody');
