@@ -3,7 +3,9 @@
  * real path — dnstap message → extractAnswers → matcher → guard → learned-sets batch → `nft -j -f -`
  * in a throw-away namespace — with every answer a NEW address (the worst case: no "unchanged"
  * short-cut). The anchor, measured in the same run, is one `nft add element` process per answer
- * (what a naive learner would do). Needs root.
+ * (what a naive learner would do). Needs root. Both backends run in the same process: `cli` (one
+ * `nft -j -f` per batch) and `netlink` (one nfnetlink batch per batch, src/lib/nft/netlink/); the
+ * summary row in results/learner-latency.md is netlink's, the default.
  */
 import pino from 'pino';
 import { Registry } from 'prom-client';
@@ -14,12 +16,14 @@ import { ListMatchers } from '../src/learner/list-matchers.js';
 import { createLearnerMetrics } from '../src/learner/metrics.js';
 import type { DnstapMessage } from '../src/lib/dnstap/index.js';
 import { emptyRangeSet } from '../src/lib/ip-prefix/index.js';
+import { createNetlinkBackend } from '../src/lib/nft/netlink/netlink-backend.js';
+import { createNftBackend } from '../src/lib/nft/nft-backend.js';
 import { createLearnedSets } from '../src/set-sync/learned-sets.js';
 import { createNftNetns } from '../test/lab/nft-netns.js';
 import { envNumber, printTable, writeResults } from './bench-report.js';
 import { summarize } from './latency-stats.js';
 
-interface Run { rate: number; samples: number[]; batches: number; applyMs: number }
+interface Run { backend: string; rate: number; samples: number[]; batches: number; applyMs: number }
 
 const logger = pino({ level: 'silent' });
 const seconds = envNumber('BENCH_SECONDS', 5);
@@ -31,9 +35,9 @@ function response(i: number): Uint8Array {
   return new Uint8Array([0, 1, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0, ...name, 0, 1, 0, 1, 0xc0, 12, 0, 1, 0, 1, 0, 0, 0x0e, 0x10, 0, 4, ...ip]);
 }
 
-async function run(rate: number, ns: string, table: string): Promise<Run> {
+async function run(backend: 'cli' | 'netlink', rate: number, ns: string, table: string): Promise<Run> {
   const registry = new Registry();
-  const learnedSets = createLearnedSets({ logger, registry });
+  const learnedSets = createLearnedSets({ logger, registry, backend: backend === 'cli' ? createNftBackend({ timeoutMs: 30_000 }) : createNetlinkBackend() });
   const metrics = createLearnerMetrics(registry);
   const matchers = new ListMatchers([{ name: 'vpn', exclude: [], minPrefix: { ipv4: 8, ipv6: 16 }, nft: { family: 'inet', table, netns: ns, createSets: true }, learn: learnConfigSchema.parse({ set4: 'l4' }) }], { minTtl: 300, maxTtl: 86_400 });
   matchers.setModel('vpn', { ipv4: emptyRangeSet('ipv4'), ipv6: emptyRangeSet('ipv6'), domains: ['example.com'] });
@@ -68,7 +72,7 @@ async function run(rate: number, ns: string, table: string): Promise<Run> {
   const dur = await registry.getSingleMetricAsString('unbound_sidecar_set_sync_learned_apply_duration_seconds');
   const applyMs = (Number(/_sum ([\d.e-]+)/.exec(dur)?.[1] ?? 0) / Math.max(1, batches)) * 1000;
   await learnedSets.stop();
-  return { rate, samples, batches, applyMs };
+  return { backend, rate, samples, batches, applyMs };
 }
 
 async function anchor(ns: string, n: number): Promise<number[]> {
@@ -88,14 +92,15 @@ const nsHandle = createNftNetns();
 try {
   const a = summarize(await anchor(nsHandle.name, 200));
   const runs: Run[] = [];
-  for (const rate of [1000, 10_000]) runs.push(await run(rate, nsHandle.name, `b${rate}`));
+  for (const backend of ['cli', 'netlink'] as const) for (const rate of [1000, 10_000]) runs.push(await run(backend, rate, nsHandle.name, `${backend}${rate}`));
   const rows = runs.map((r) => {
     const s = summarize(r.samples);
-    return [`${r.rate}/s`, s.n, r.batches, r.applyMs.toFixed(1), s.p50, s.p90, s.p99, s.max, (a.p50 / s.p50).toFixed(1)];
+    return [r.backend, `${r.rate}/s`, s.n, r.batches, r.applyMs.toFixed(1), s.p50, s.p90, s.p99, s.max, (a.p50 / s.p50).toFixed(1)];
   });
-  printTable(`answer → set latency, ms (${seconds} s per rate; anchor: one nft process per answer p50 ${a.p50} ms, p99 ${a.p99} ms)`, ['rate', 'answers', 'transactions', 'ms/transaction', 'p50', 'p90', 'p99', 'max', 'anchor p50 ×'], rows);
-  const sum = (i: number) => summarize(runs[i]?.samples ?? []);
-  writeResults('learner-latency', { seconds, anchor: a, runs: runs.map((r) => ({ rate: r.rate, transactions: r.batches, msPerTransaction: r.applyMs, latencyMs: summarize(r.samples) })) }, {
+  printTable(`answer → set latency, ms (${seconds} s per rate; anchor: one nft process per answer p50 ${a.p50} ms, p99 ${a.p99} ms)`, ['backend', 'rate', 'answers', 'transactions', 'ms/transaction', 'p50', 'p90', 'p99', 'max', 'anchor p50 ×'], rows);
+  const nl = runs.filter((r) => r.backend === 'netlink');
+  const sum = (i: number) => summarize(nl[i]?.samples ?? []);
+  writeResults('learner-latency', { seconds, anchor: a, runs: runs.map((r) => ({ backend: r.backend, rate: r.rate, transactions: r.batches, msPerTransaction: r.applyMs, latencyMs: summarize(r.samples) })) }, {
     'p50 1k': sum(0).p50, 'p99 1k': sum(0).p99, 'p50 10k': sum(1).p50, 'p99 10k': sum(1).p99, 'anchor p50': a.p50, 'p99 10k ≤ 20 ms': sum(1).p99 <= 20,
   });
 } finally {

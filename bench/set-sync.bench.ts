@@ -8,6 +8,8 @@
  *   base list, as the router's hourly timer did; then whether its set kept the deleted entries.
  * Exactness (reading both sets back) is checked up to BENCH_VERIFY_MAX ranges, because listing a
  * set is quadratic in the kernel (~70 s at 1M). `BENCH_SIZES=300000,1000000`.
+ * Each backend (`BENCH_BACKENDS=cli,netlink`: the nft binary, and nfnetlink direct) runs its own
+ * child on its own table in the same namespace, against the same original-pipeline anchor.
  */
 import { spawn } from 'node:child_process';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
@@ -26,6 +28,7 @@ import { envNumber, fmt, printTable, writeResults } from './bench-report.js';
 
 const SIZES = (process.env.BENCH_SIZES ?? '300000,1000000').split(',').map(Number);
 const VERIFY_MAX = envNumber('BENCH_VERIFY_MAX', 300_000);
+const BACKENDS = (process.env.BENCH_BACKENDS ?? 'cli,netlink').split(',');
 
 const models = (n: number, churned: boolean) => {
   const n4 = Math.round(n * 0.7);
@@ -36,9 +39,10 @@ const models = (n: number, churned: boolean) => {
 interface ChildResult { coldMs: number; coldMode: string; churnMs: number; churnMode: string; churnAdded: number; churnRemoved: number; selfMaxRssMB: number; ranges: number }
 
 /** Child mode: `--child N NETNS` — what the daemon process does, measured on itself. */
-async function child(n: number, netns: string): Promise<void> {
+async function child(n: number, netns: string, table: string): Promise<void> {
+  // The backend comes from UNBOUND_SIDECAR_NFT_BACKEND, set by the parent.
   const sync = createSetSync({ logger: pino({ level: 'warn' }), registry: new Registry() });
-  const target = { list: 'bench', family: 'inet' as const, table: 'bench', set4: 'v4', set6: 'v6', netns, createSets: false };
+  const target = { list: 'bench', family: 'inet' as const, table, set4: 'v4', set6: 'v6', netns, createSets: false };
   const m0 = models(n, false);
   let t = performance.now();
   const cold = await sync.apply(target, m0);
@@ -76,8 +80,8 @@ async function originalAdd(ns: NftNetns, m: { ipv4: RangeSet; ipv6: RangeSet }, 
   return r.ms;
 }
 
-async function coverage(ns: NftNetns, set: string, family: 'ipv4' | 'ipv6'): Promise<RangeSet> {
-  const l = await createNftBackend({ timeoutMs: 900_000 }).listSet({ family: 'inet', table: 'bench', set }, ns.name);
+async function coverage(ns: NftNetns, set: string, family: 'ipv4' | 'ipv6', table = 'bench'): Promise<RangeSet> {
+  const l = await createNftBackend({ timeoutMs: 900_000 }).listSet({ family: 'inet', table, set }, ns.name);
   if (l.kind !== 'ok') throw new Error(`${set} missing`);
   const exact = exactFromElements(family, l.set.elements);
   if (!exact) throw new Error(`${set}: overlapping elements`);
@@ -112,33 +116,45 @@ function coverageHas(cov: RangeSet): (s: RangeSet, i: number) => boolean {
   };
 }
 
-async function measure(n: number): Promise<Record<string, number | string | boolean>> {
+async function runChild(n: number, ns: NftNetns, backend: string): Promise<{ r: ChildResult; treeMaxRssMB: number }> {
+  const c = await run('/usr/bin/time', ['-f', '%M', 'env', `UNBOUND_SIDECAR_NFT_BACKEND=${backend}`, process.execPath, '--import', 'tsx', new URL(import.meta.url).pathname, '--child', String(n), ns.name, `b_${backend}`]);
+  if (c.code !== 0) throw new Error(`child (${backend}) failed: ${c.err.slice(-2000)}`);
+  return { r: JSON.parse(c.out.trim().split('\n').pop() ?? '{}') as ChildResult, treeMaxRssMB: Number(c.err.trim().split('\n').pop()) / 1024 };
+}
+
+async function measure(n: number): Promise<Record<string, number | string | boolean>[]> {
   const ns = createNftNetns();
   const dir = mkdtempSync(join(tmpdir(), 'set-sync-bench-'));
   try {
-    await ns.nft(['-f', '-'], 'table inet bench {\n set v4 { type ipv4_addr; flags interval; }\n set v6 { type ipv6_addr; flags interval; }\n' +
-      ' set o4 { type ipv4_addr; flags interval; auto-merge; }\n set o6 { type ipv6_addr; flags interval; auto-merge; }\n}\n');
-    const c = await run('/usr/bin/time', ['-f', '%M', process.execPath, '--import', 'tsx', new URL(import.meta.url).pathname, '--child', String(n), ns.name]);
-    if (c.code !== 0) throw new Error(`child failed: ${c.err.slice(-2000)}`);
-    const r = JSON.parse(c.out.trim().split('\n').pop() ?? '{}') as ChildResult;
-    const treeMaxRssMB = Number(c.err.trim().split('\n').pop()) / 1024;
+    await ns.nft(['-f', '-'], 'table inet bench {\n set o4 { type ipv4_addr; flags interval; auto-merge; }\n set o6 { type ipv6_addr; flags interval; auto-merge; }\n}\n' +
+      BACKENDS.map((b) => `table inet b_${b} {\n set v4 { type ipv4_addr; flags interval; }\n set v6 { type ipv6_addr; flags interval; }\n}\n`).join(''));
+    const children = [];
+    for (const b of BACKENDS) children.push({ backend: b, ...(await runChild(n, ns, b)) });
     const m0 = models(n, false);
     const m1 = models(n, true);
     const origFillMs = await originalAdd(ns, m0, dir); // the state before the hourly run
     const origChurnMs = await originalAdd(ns, m1, dir); // the hourly run with the 1%-changed list
-    const row: Record<string, number | string | boolean> = {
-      entries: n, ranges: r.ranges, coldMs: r.coldMs, coldMode: r.coldMode, selfMaxRssMB: r.selfMaxRssMB, treeMaxRssMB,
-      churnMs: r.churnMs, churnMode: r.churnMode, churnAdded: r.churnAdded, churnRemoved: r.churnRemoved,
-      origFillMs, origChurnMs, ratio: r.churnMs / origChurnMs,
-    };
-    if (r.ranges <= VERIFY_MAX) {
-      row.oursExact = rangeSetsEqual(await coverage(ns, 'v4', 'ipv4'), m1.ipv4) && rangeSetsEqual(await coverage(ns, 'v6', 'ipv6'), m1.ipv6);
+    const origExact: Record<string, boolean | number> = {};
+    if (m0.ipv4.size + m0.ipv6.size <= VERIFY_MAX) {
       const o4 = await coverage(ns, 'o4', 'ipv4');
       const o6 = await coverage(ns, 'o6', 'ipv6');
-      row.origExact = rangeSetsEqual(o4, m1.ipv4) && rangeSetsEqual(o6, m1.ipv6);
-      row.origStaleRanges = staleRanges(o4, m0.ipv4, m1.ipv4) + staleRanges(o6, m0.ipv6, m1.ipv6);
+      origExact.origExact = rangeSetsEqual(o4, m1.ipv4) && rangeSetsEqual(o6, m1.ipv6);
+      origExact.origStaleRanges = staleRanges(o4, m0.ipv4, m1.ipv4) + staleRanges(o6, m0.ipv6, m1.ipv6);
     }
-    return row;
+    const rows: Record<string, number | string | boolean>[] = [];
+    for (const { backend, r, treeMaxRssMB } of children) {
+      const row: Record<string, number | string | boolean> = {
+        entries: n, backend, ranges: r.ranges, coldMs: r.coldMs, coldMode: r.coldMode, selfMaxRssMB: r.selfMaxRssMB, treeMaxRssMB,
+        churnMs: r.churnMs, churnMode: r.churnMode, churnAdded: r.churnAdded, churnRemoved: r.churnRemoved,
+        origFillMs, origChurnMs, ratio: r.churnMs / origChurnMs, ...origExact,
+      };
+      if (r.ranges <= VERIFY_MAX) {
+        const t = `b_${backend}`;
+        row.oursExact = rangeSetsEqual(await coverage(ns, 'v4', 'ipv4', t), m1.ipv4) && rangeSetsEqual(await coverage(ns, 'v6', 'ipv6', t), m1.ipv6);
+      }
+      rows.push(row);
+    }
+    return rows;
   } finally {
     rmSync(dir, { recursive: true, force: true });
     await ns.teardown();
@@ -146,7 +162,7 @@ async function measure(n: number): Promise<Record<string, number | string | bool
 }
 
 if (process.argv[2] === '--child') {
-  await child(Number(process.argv[3]), process.argv[4] ?? '');
+  await child(Number(process.argv[3]), process.argv[4] ?? '', process.argv[5] ?? 'bench');
 } else {
   const missing = labMissing({ nft: 'nftables' });
   if (missing) {
@@ -155,12 +171,14 @@ if (process.argv[2] === '--child') {
   }
   const rows: Record<string, number | string | boolean>[] = [];
   for (const n of SIZES) {
-    rows.push(await measure(n));
-    console.error(JSON.stringify(rows.at(-1)));
+    for (const row of await measure(n)) {
+      rows.push(row);
+      console.error(JSON.stringify(row));
+    }
   }
-  printTable('set-sync: cold load and 1% churn vs the original pipeline (nft -f add of the whole list, auto-merge)', ['entries', 'ranges', 'cold s', 'RSS MB (ours / tree)', 'churn s (mode)', 'original churn s', 'ratio', 'exact: ours / original (stale ranges kept)'],
-    rows.map((r) => [String(r.entries), String(r.ranges), fmt(Number(r.coldMs) / 1000), `${fmt(Number(r.selfMaxRssMB))} / ${fmt(Number(r.treeMaxRssMB))}`, `${fmt(Number(r.churnMs) / 1000)} (${r.churnMode})`, fmt(Number(r.origChurnMs) / 1000), fmt(Number(r.ratio)),
+  printTable('set-sync: cold load and 1% churn vs the original pipeline (nft -f add of the whole list, auto-merge)', ['entries', 'backend', 'ranges', 'cold s', 'RSS MB (ours / tree)', 'churn s (mode)', 'original churn s', 'ratio', 'exact: ours / original (stale ranges kept)'],
+    rows.map((r) => [String(r.entries), String(r.backend), String(r.ranges), fmt(Number(r.coldMs) / 1000), `${fmt(Number(r.selfMaxRssMB))} / ${fmt(Number(r.treeMaxRssMB))}`, `${fmt(Number(r.churnMs) / 1000)} (${r.churnMode})`, fmt(Number(r.origChurnMs) / 1000), fmt(Number(r.ratio)),
       r.oursExact === undefined ? 'not read back' : `${r.oursExact} / ${r.origExact} (${r.origStaleRanges})`]));
   const big = rows.at(-1)!;
-  console.log(`results: ${writeResults('set-sync', { rows, targets: { coldLoadS: 5, rssMB: 300, churnRatio: 0.2 } }, { entries: Number(big.entries), coldS: Number(big.coldMs) / 1000, rssMB: Number(big.selfMaxRssMB), treeRssMB: Number(big.treeMaxRssMB), churnS: Number(big.churnMs) / 1000, origS: Number(big.origChurnMs) / 1000, ratio: Number(big.ratio) })}`);
+  console.log(`results: ${writeResults('set-sync', { rows, targets: { coldLoadS: 5, rssMB: 300, churnRatio: 0.2 } }, { entries: `${String(big.entries)} (${String(big.backend)})`, coldS: Number(big.coldMs) / 1000, rssMB: Number(big.selfMaxRssMB), treeRssMB: Number(big.treeMaxRssMB), churnS: Number(big.churnMs) / 1000, origS: Number(big.origChurnMs) / 1000, ratio: Number(big.ratio) })}`);
 }

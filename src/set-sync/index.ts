@@ -3,9 +3,10 @@ import type { Registry } from 'prom-client';
 import { errorMessage } from '../errors.js';
 import type { RangeSet } from '../lib/ip-prefix/index.js';
 import type { MonitorHandle, NftEvent } from '../lib/nft/monitor.js';
-import { createNftBackend, type NftBackend } from '../lib/nft/nft-backend.js';
+import type { NftBackend } from '../lib/nft/nft-backend.js';
+import { createDefaultNftBackend } from '../lib/nft/netlink/netlink-backend.js';
 import { createSetSyncMetrics } from './metrics.js';
-import { NFT_CLI_COSTS, type CostModel } from './set-plan.js';
+import { NETLINK_COSTS, NFT_CLI_COSTS, type CostModel } from './set-plan.js';
 import { checkFlags, dryRunSet, SetState, writeGroup, type ApplyReport, type Member, type WriterDeps } from './set-sync.js';
 
 export { setTargetConfigSchema, type SetTargetConfig } from './config.js';
@@ -31,12 +32,14 @@ const REFILL_DEBOUNCE_MS = 200;
 const RETRY_MAX_MS = 60_000;
 
 /**
- * The only owner of nftables state. `costs` is the backend's cost model (default: the nft 1.0.6
- * binary's, measured); tests pass their own to force a mode.
+ * The only owner of nftables state. The backend defaults to netlink where it can run (else the nft
+ * binary); `costs` defaults to that backend's measured cost model; tests pass their own to force a mode.
  */
 export function createSetSync(opts: { logger: Logger; registry: Registry; backend?: NftBackend; costs?: CostModel }): SetSync {
   const logger = opts.logger.child({ component: 'set-sync' });
-  const d: WriterDeps = { backend: opts.backend ?? createNftBackend(), costs: opts.costs ?? NFT_CLI_COSTS, metrics: createSetSyncMetrics(opts.registry), logger };
+  const backend = opts.backend ?? createDefaultNftBackend();
+  const costs = opts.costs ?? (backend.kind === 'netlink' ? NETLINK_COSTS : NFT_CLI_COSTS);
+  const d: WriterDeps = { backend, costs, metrics: createSetSyncMetrics(opts.registry), logger };
   const sets = new Map<string, SetState>();
   /** Writes to one table are serialised and, when full, done together (see fullLoad). */
   const queues = new Map<string, Promise<unknown>>();

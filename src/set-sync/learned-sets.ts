@@ -2,7 +2,8 @@ import type { Logger } from 'pino';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { errorMessage } from '../errors.js';
 import type { IpFamily } from '../lib/ip-prefix/index.js';
-import { createNftBackend, type NftBackend } from '../lib/nft/nft-backend.js';
+import type { NftBackend } from '../lib/nft/nft-backend.js';
+import { createDefaultNftBackend } from '../lib/nft/netlink/netlink-backend.js';
 import { addTableCommand, setRefText, type NftCommand, type NftFamily, type SetRef } from '../lib/nft/nft-json.js';
 
 /**
@@ -61,7 +62,7 @@ const RETRY_MAX_MS = 60_000;
 
 export function createLearnedSets(opts: { logger: Logger; registry: Registry; backend?: NftBackend; batchMs?: number; now?: () => number }): LearnedSets {
   const logger = opts.logger.child({ component: 'learned-sets' });
-  const backend = opts.backend ?? createNftBackend({ timeoutMs: 30_000 });
+  const backend = opts.backend ?? createDefaultNftBackend({ timeoutMs: 30_000 });
   const batchMs = opts.batchMs ?? 2;
   const now = opts.now ?? Date.now;
   const m = metrics(opts.registry);

@@ -1,4 +1,5 @@
-import { diffRangeSets, rangeToNftElement, WORDS, type RangeSet } from '../lib/ip-prefix/index.js';
+import { diffRangeSets, WORDS, type RangeSet } from '../lib/ip-prefix/index.js';
+import { RangeElements } from '../lib/nft/nft-json.js';
 
 /**
  * How one set goes from what is applied to what is desired: nothing, one full transaction
@@ -23,6 +24,17 @@ export interface CostModel {
 export const NFT_CLI_COSTS: CostModel = {
   diffSeconds: (n, removed, added, chunks) => chunks * 7e-11 * n * n + 1.5e-6 * removed * n + 8e-6 * (removed + added),
   fullSeconds: (n) => 0.005 + 8e-6 * n,
+};
+
+/**
+ * The netlink backend (src/lib/nft/netlink/): no nft process, no listing; the kernel does each
+ * element in O(log n) (nft_set_rbtree), so a diff costs its operations and a transaction round trip,
+ * and a full load its elements (measured, bench/set-sync.bench.ts: ~1 µs an element in the kernel
+ * commit). Deletes are as cheap as adds, so the exact difference wins at every size.
+ */
+export const NETLINK_COSTS: CostModel = {
+  diffSeconds: (_n, removed, added, chunks) => chunks * 0.002 + 2e-6 * (removed + added),
+  fullSeconds: (n) => 0.002 + 1.5e-6 * n,
 };
 
 export interface DiffChunk {
@@ -103,6 +115,6 @@ export function planSync(applied: RangeSet | undefined, desired: RangeSet, chunk
 }
 
 /** Every range as its nft JSON element, serialised (streams; never an array of a million objects). */
-export function* elementsJson(set: RangeSet): Iterable<string> {
-  for (let i = 0; i < set.size; i++) yield JSON.stringify(rangeToNftElement(set, i));
+export function elementsJson(set: RangeSet): Iterable<string> {
+  return new RangeElements(set);
 }

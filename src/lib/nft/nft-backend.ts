@@ -19,6 +19,8 @@ export type SetListing = { kind: 'ok'; set: ListedSet } | { kind: 'missing'; wha
  * only when they must.
  */
 export interface NftBackend {
+  /** Which implementation (callers pick its cost model): the nft binary, or netlink (src/lib/nft/netlink/). Fakes leave it out. */
+  readonly kind?: 'cli' | 'netlink';
   /** Runs the commands as ONE transaction (one `nft -j -f` document): all or nothing. Rejects with NFT_APPLY_FAILED carrying nft's stderr. */
   apply(commands: Iterable<NftCommand>, netns?: string): Promise<void>;
   /** Type, flags and auto-merge of a set, or which of table/set is missing. */
@@ -44,6 +46,7 @@ export function missingFromStderr(stderr: string, ref: SetRef): 'table' | 'set' 
 export function createNftBackend(opts: { timeoutMs?: number } = {}): NftBackend {
   const timeoutMs = opts.timeoutMs ?? 180_000;
   return {
+    kind: 'cli',
     async apply(commands, netns) {
       const r = await runNftDocument(nftDocument(commands), { timeoutMs, ...(netns !== undefined ? { netns } : {}) });
       if (r.code !== 0) {

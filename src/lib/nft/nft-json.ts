@@ -1,4 +1,5 @@
 import { SidecarError } from '../../errors.js';
+import { rangeToNftElement, type RangeSet } from '../ip-prefix/index.js';
 
 /**
  * nft JSON (libnftables-json(5), schema version 1) for what set-sync needs: builders for the
@@ -44,15 +45,41 @@ export function flushSetCommand(ref: SetRef): string {
   return `{"flush":{"set":{"family":${q(ref.family)},"table":${q(ref.table)},"name":${q(ref.set)}}}}`;
 }
 
-/** `add`/`delete element`; `elements` yields each element already serialised (`"1.2.3.4"`, `{"prefix":…}`). */
-export function* elementCommand(op: 'add' | 'delete', ref: SetRef, elements: Iterable<string>): Iterable<string> {
-  yield `{${q(op)}:{"element":{"family":${q(ref.family)},"table":${q(ref.table)},"name":${q(ref.set)},"elem":[`;
-  let first = true;
-  for (const e of elements) {
-    yield first ? e : `,${e}`;
-    first = false;
+/**
+ * `add`/`delete element`; `elements` yields each element already serialised (`"1.2.3.4"`, `{"prefix":…}`).
+ * The result iterates as JSON pieces (the nft CLI path) and also keeps what it was built from, so a
+ * backend that speaks netlink encodes the packed ranges directly instead of re-parsing JSON.
+ */
+export function elementCommand(op: 'add' | 'delete', ref: SetRef, elements: Iterable<string>): ElementCommand {
+  return new ElementCommand(op, ref, elements);
+}
+
+export class ElementCommand implements Iterable<string> {
+  constructor(
+    readonly op: 'add' | 'delete',
+    readonly ref: SetRef,
+    readonly elements: Iterable<string>,
+  ) {}
+
+  *[Symbol.iterator](): Iterator<string> {
+    const r = this.ref;
+    yield `{${q(this.op)}:{"element":{"family":${q(r.family)},"table":${q(r.table)},"name":${q(r.set)},"elem":[`;
+    let first = true;
+    for (const e of this.elements) {
+      yield first ? e : `,${e}`;
+      first = false;
+    }
+    yield ']}}}';
   }
-  yield ']}}}';
+}
+
+/** Every range of a packed model as its nft JSON element, lazily; `set` stays readable for netlink. */
+export class RangeElements implements Iterable<string> {
+  constructor(readonly set: RangeSet) {}
+
+  *[Symbol.iterator](): Iterator<string> {
+    for (let i = 0; i < this.set.size; i++) yield q(rangeToNftElement(this.set, i));
+  }
 }
 
 /** `{"nftables":[cmd,cmd,…]}` as pieces: one document is one nft transaction. */

@@ -1,0 +1,90 @@
+import { endianness } from 'node:os';
+import { getSystemErrorMap } from 'node:util';
+import koffi from 'koffi';
+
+/**
+ * The few libc calls a netfilter netlink socket needs, through koffi (Node has no AF_NETLINK and no
+ * setns). Loaded lazily: a host where koffi or libc cannot load keeps the nft CLI backend
+ * (`netlinkAvailable()` says why not).
+ */
+
+export const AF_NETLINK = 16;
+export const SOCK_RAW = 3;
+export const SOCK_CLOEXEC = 0o2000000;
+export const NETLINK_NETFILTER = 12;
+export const CLONE_NEWNET = 0x40000000;
+export const MSG_DONTWAIT = 0x40;
+export const SOL_SOCKET = 1;
+export const SO_SNDBUFFORCE = 32;
+export const SO_RCVBUFFORCE = 33;
+export const SOL_NETLINK = 270;
+/** linux/netlink.h: errors carry only the header of the failed message, not its 64 KiB of elements. */
+export const NETLINK_CAP_ACK = 10;
+export const EAGAIN = 11;
+export const EINTR = 4;
+
+export interface Libc {
+  socket(domain: number, type: number, protocol: number): number;
+  bind(fd: number, addr: Buffer, len: number): number;
+  send(fd: number, buf: Buffer, len: number, flags: number): number;
+  /** The same call on a libuv threadpool thread (koffi `.async`), for batches that take the kernel a while. */
+  sendAsync(fd: number, buf: Buffer, len: number, flags: number): Promise<number>;
+  recv(fd: number, buf: Buffer, len: number, flags: number): number;
+  setsockopt(fd: number, level: number, name: number, val: Buffer, len: number): number;
+  setns(fd: number, nstype: number): number;
+  close(fd: number): number;
+  errno(): number;
+}
+
+let cached: Libc | { error: string } | undefined;
+
+function load(): Libc | { error: string } {
+  try {
+    const lib = koffi.load('libc.so.6');
+    const socket = lib.func('int socket(int, int, int)');
+    const bind = lib.func('int bind(int, void *, uint32_t)');
+    const send = lib.func('intptr_t send(int, void *, size_t, int)');
+    const recv = lib.func('intptr_t recv(int, _Out_ void *, size_t, int)');
+    const setsockopt = lib.func('int setsockopt(int, int, int, void *, uint32_t)');
+    const setns = lib.func('int setns(int, int)');
+    const close = lib.func('int close(int)');
+    return {
+      socket: (d, t, p) => socket(d, t, p) as number,
+      bind: (fd, a, l) => bind(fd, a, l) as number,
+      send: (fd, b, l, f) => Number(send(fd, b, l, f)),
+      sendAsync: (fd, b, l, f) =>
+        new Promise((resolve, reject) => {
+          // errno is thread-local: read it on the worker, right after the call, through the return value.
+          send.async(fd, b, l, f, (err: unknown, r: unknown) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve(Number(r))));
+        }),
+      recv: (fd, b, l, f) => Number(recv(fd, b, l, f)),
+      setsockopt: (fd, lv, n, v, l) => setsockopt(fd, lv, n, v, l) as number,
+      setns: (fd, t) => setns(fd, t) as number,
+      close: (fd) => close(fd) as number,
+      errno: () => koffi.errno(),
+    };
+  } catch (err) {
+    return { error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+export function libc(): Libc {
+  cached ??= load();
+  if ('error' in cached) throw new Error(`netlink: cannot load libc through koffi: ${cached.error}`);
+  return cached;
+}
+
+/** undefined when the netlink backend can run here, else why not. */
+export function netlinkUnavailable(): string | undefined {
+  if (process.platform !== 'linux') return 'netlink needs Linux';
+  // nlmsghdr/nlattr are host byte order and nl-writer.ts writes little-endian: refuse big-endian hosts.
+  if (endianness() !== 'LE') return 'the netlink encoder is little-endian only';
+  cached ??= load();
+  return 'error' in cached ? cached.error : undefined;
+}
+
+/** `ENOENT (no such file or directory)` for errno 2. */
+export function errnoText(errno: number): string {
+  const e = getSystemErrorMap().get(-Math.abs(errno));
+  return e ? `${e[0]} (${e[1]})` : `errno ${errno}`;
+}

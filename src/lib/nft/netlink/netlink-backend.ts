@@ -1,0 +1,181 @@
+import { statSync } from 'node:fs';
+import { SidecarError } from '../../../errors.js';
+import { createNftBackend, type NftBackend } from '../nft-backend.js';
+import { setRefText, type NftCommand, type SetRef } from '../nft-json.js';
+import { translate } from './commands.js';
+import { errnoText, netlinkUnavailable } from './libc.js';
+import { NfnlSocket } from './nfnl-socket.js';
+import { NLM_F_ACK, NLM_F_CREATE, NLM_F_REQUEST, NlWriter, NLMSG_ERROR, parseAttrs } from './nl-writer.js';
+import { encodeElemOp, NFNL_SUBSYS_NFTABLES, NFPROTO, NFT_MSG_GETSET, type ElemOp, type SetInfo } from './set-elements.js';
+
+/**
+ * An NftBackend that writes set elements with nfnetlink directly (no nft process, no cache fill):
+ * nft 1.0.6 lists every interval set of the table before any element change (a quadratic kernel
+ * dump) and spends ~1.5 µs × set size per deleted interval; the kernel itself does each element in
+ * O(log n). describeSet, listSet and monitor, and transactions with commands the encoder does not
+ * know, stay on the nft CLI backend (`cli`).
+ *
+ * A transaction is ONE batch (NFNL_MSG_BATCH_BEGIN … END, res_id NFNL_SUBSYS_NFTABLES) in ONE
+ * send: nfnetlink_rcv_batch() commits or aborts the whole skb, so it is all or nothing exactly like
+ * `nft -f`. Only the last message asks for an ACK: errors are reported whatever the flags
+ * (nfnetlink.c: `if (nlh->nlmsg_flags & NLM_F_ACK || err)`), so success is "that ACK and no error".
+ */
+
+const NFNL_MSG_BATCH_BEGIN = 0x10;
+const NFNL_MSG_BATCH_END = 0x11;
+const NFTA_SET_TABLE = 1;
+const NFTA_SET_NAME = 2;
+const NFTA_SET_FLAGS = 3;
+const NFTA_SET_KEY_LEN = 5;
+/** Above this a send runs on the libuv threadpool: a 1M-element commit keeps the kernel busy ~1 s and the event loop must keep serving DNS. */
+const OFF_THREAD_BYTES = 256 * 1024;
+
+/**
+ * nft monitor subscribes some time after its process spawns (`ip netns exec`, nft start-up, cache).
+ * With the CLI backend every write also spawned nft, which hid that; a netlink write commits in
+ * microseconds, so its echo could be missed and set-sync's echo filter would then take a real flush
+ * in the next 2 s for our own. Writes to a namespace wait until its monitor has been up this long.
+ */
+const MONITOR_SETTLE_MS = 300;
+
+const fail = (msg: string, cause?: unknown): SidecarError => new SidecarError('NFT_APPLY_FAILED', 'nft', `netlink: ${msg}`, cause === undefined ? undefined : { cause });
+
+interface Conn { sock: NfnlSocket; queue: Promise<unknown> }
+
+export function createNetlinkBackend(opts: { cli?: NftBackend; timeoutMs?: number } = {}): NftBackend {
+  const cli = opts.cli ?? createNftBackend(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {});
+  const conns = new Map<string, Conn>();
+  /** Per namespace: resolves when its monitor has had time to subscribe. */
+  const monitorsSettled = new Map<string, Promise<void>>();
+
+  /** The socket for a namespace; re-created when /run/netns/NAME now names another namespace. */
+  function conn(netns: string | undefined): Conn {
+    const key = netns ?? '';
+    let c = conns.get(key);
+    if (c && netns !== undefined && statSync(`/run/netns/${netns}`, { bigint: true }).ino !== c.sock.nsIno) {
+      c.sock.close();
+      c = undefined;
+    }
+    if (!c) {
+      c = { sock: NfnlSocket.open(netns), queue: Promise.resolve() };
+      conns.set(key, c);
+    }
+    return c;
+  }
+
+  async function getSet(sock: NfnlSocket, ref: SetRef): Promise<SetInfo> {
+    const w = new NlWriter(512);
+    const seq = sock.nextSeq(1);
+    const at = w.beginMsg((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETSET, NLM_F_REQUEST | NLM_F_ACK, seq, NFPROTO[ref.family], 0);
+    w.str(NFTA_SET_TABLE, ref.table);
+    w.str(NFTA_SET_NAME, ref.set);
+    w.endMsg(at);
+    const rs = await sock.request(w.bytes());
+    const err = rs.find((r) => r.type === NLMSG_ERROR && r.error !== 0);
+    if (err) throw fail(`set ${setRefText(ref)}: ${errnoText(err.error ?? 0)}`);
+    const set = rs.find((r) => r.type !== NLMSG_ERROR && r.seq === seq);
+    if (!set) throw fail(`set ${setRefText(ref)}: no answer to GETSET`);
+    const attrs = parseAttrs(set.payload);
+    return { flags: attrs.get(NFTA_SET_FLAGS)?.readUInt32BE(0) ?? 0, keyLen: attrs.get(NFTA_SET_KEY_LEN)?.readUInt32BE(0) ?? 0 };
+  }
+
+  async function transact(sock: NfnlSocket, ops: readonly ElemOp[]): Promise<void> {
+    const infos = new Map<string, SetInfo>();
+    for (const op of ops) {
+      const k = setRefText(op.ref);
+      if (op.op !== 'flush' && !infos.has(k)) infos.set(k, await getSet(sock, op.ref));
+    }
+    let hint = 4096;
+    for (const op of ops) if (op.op !== 'flush') hint += op.elems.kind === 'ranges' ? op.elems.set.size * (op.elems.set.family === 'ipv4' ? 44 : 76) : op.elems.items.length * 76;
+    const w = new NlWriter(hint);
+    const seqOf: { from: number; op: ElemOp }[] = [];
+    let seq = sock.nextSeq(1);
+    const begin = w.beginMsg(NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, seq, 0, NFNL_SUBSYS_NFTABLES);
+    w.endMsg(begin);
+    const nextSeq = (): number => (seq = sock.nextSeq(1));
+    let last = -1;
+    for (const op of ops) {
+      seqOf.push({ from: seq + 1, op });
+      try {
+        last = encodeElemOp(w, op, infos.get(setRefText(op.ref)), nextSeq, NLM_F_REQUEST | (op.op === 'add' ? NLM_F_CREATE : 0));
+      } catch (err) {
+        throw fail(`${op.op} element ${setRefText(op.ref)}: ${err instanceof Error ? err.message : String(err)}`, err);
+      }
+    }
+    const lastSeq = seq;
+    if (last >= 0) w.orFlags(last, NLM_F_ACK);
+    w.endMsg(w.beginMsg(NFNL_MSG_BATCH_END, NLM_F_REQUEST, sock.nextSeq(1), 0, NFNL_SUBSYS_NFTABLES));
+    const msg = w.bytes();
+    const rs = await sock.request(msg, { offThread: msg.length > OFF_THREAD_BYTES });
+    const errors = rs.filter((r) => r.type === NLMSG_ERROR && r.error !== 0);
+    if (errors.length > 0) {
+      const what = errors.map((e) => {
+        const op = [...seqOf].reverse().find((s) => s.from <= e.seq)?.op;
+        return `${op ? `${op.op} ${op.op === 'flush' ? 'set' : 'element'} ${setRefText(op.ref)}` : `message ${e.seq}`}: ${errnoText(e.error ?? 0)}`;
+      });
+      throw fail(`transaction aborted, nothing applied: ${[...new Set(what)].join('; ')}`);
+    }
+    if (!rs.some((r) => r.type === NLMSG_ERROR && r.seq === lastSeq)) throw fail('no acknowledgement for the transaction');
+  }
+
+  return {
+    kind: 'netlink',
+    async apply(commands, netns) {
+      const list: NftCommand[] = [...commands];
+      const t = translate(list);
+      if (!t) return cli.apply(list, netns);
+      if (t.create.length > 0) await cli.apply(t.create, netns);
+      if (t.ops.length === 0) return;
+      await monitorsSettled.get(netns ?? '');
+      let c: Conn;
+      try {
+        c = conn(netns);
+      } catch (err) {
+        throw fail(`cannot open a netfilter socket${netns !== undefined ? ` in netns ${netns}` : ''}: ${err instanceof Error ? err.message : String(err)}`, err);
+      }
+      // One request at a time per socket: responses are drained by whoever sent last.
+      const run = c.queue.then(() => transact(c.sock, t.ops));
+      c.queue = run.catch(() => undefined);
+      try {
+        await run;
+      } catch (err) {
+        if (err instanceof SidecarError) throw err;
+        throw fail(err instanceof Error ? err.message : String(err), err);
+      }
+    },
+    describeSet: (ref, netns) => cli.describeSet(ref, netns),
+    listSet: (ref, netns) => cli.listSet(ref, netns),
+    monitor(o) {
+      const key = o.netns ?? '';
+      let settle: () => void = () => undefined;
+      // Only the first start holds writes (bounded: a monitor that cannot start must not stop them);
+      // set-sync refills after a restarted monitor anyway.
+      monitorsSettled.set(key, new Promise<void>((r) => (settle = r)));
+      setTimeout(() => settle(), 5000).unref();
+      const handle = cli.monitor({
+        ...o,
+        onState: (state, detail) => {
+          if (state === 'up') setTimeout(() => settle(), MONITOR_SETTLE_MS).unref();
+          o.onState?.(state, detail);
+        },
+      });
+      return {
+        async stop() {
+          settle();
+          monitorsSettled.delete(key);
+          await handle.stop();
+        },
+      };
+    },
+  };
+}
+
+/**
+ * The backend the daemon uses: netlink where it can run (Linux, koffi loads), else the nft CLI.
+ * `UNBOUND_SIDECAR_NFT_BACKEND=cli|netlink` forces one (benchmarks compare both in one run).
+ */
+export function createDefaultNftBackend(opts: { timeoutMs?: number } = {}): NftBackend {
+  const forced = process.env.UNBOUND_SIDECAR_NFT_BACKEND;
+  if (forced === 'cli' || (forced !== 'netlink' && netlinkUnavailable() !== undefined)) return createNftBackend(opts);
+  return createNetlinkBackend(opts);
+}
