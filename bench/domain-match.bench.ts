@@ -19,22 +19,13 @@ import { join } from 'node:path';
 import { fileURLToPath, domainToASCII } from 'node:url';
 import { DomainMatcher } from '../src/lib/domain-match/index.js';
 import { envNumber, printTable, writeResults } from './bench-report.js';
+import { prng } from './prng.js';
 
 type Method = 'packed' | 'set' | 'linear';
 const SIZE = envNumber('BENCH_DOMAINS', 1_000_000);
 const QUERIES = 1_000_000;
 const LINEAR_SAMPLE = 1000;
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const TLDS = ['com', 'com', 'com', 'net', 'org', 'ru', 'ru', 'info', 'io', 'xyz', 'top', 'de', 'co.uk', 'com.ua', 'online', 'site'];
 const SYL = ['ka', 'ro', 'net', 'bet', 'cdn', 'max', 'tube', 'win', 'pro', 'ex', 'lo', 'mi', 'zo', 'play', 'news', 'shop', 'vpn', 'go', 'top', 'az'];

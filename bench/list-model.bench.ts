@@ -19,21 +19,11 @@ import { readSnapshot, writeSnapshot } from '../src/blocklist/snapshot.js';
 import { EntryGuard } from '../src/lib/ip-prefix/bogons.js';
 import { parseEntry } from '../src/lib/ip-prefix/entry.js';
 import { printTable, writeResults } from './bench-report.js';
+import { prng } from './prng.js';
 
 const SIZES = [300_000, 1_000_000];
 type Method = 'json' | 'lines' | 'snapshot' | 'anchor';
 
-/** mulberry32: deterministic data, the same every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Registry-like mix: 60% v4 hosts, 15% v4 prefixes (mostly /24, a few up to /16), 2% v4 a-b ranges inside a /24,

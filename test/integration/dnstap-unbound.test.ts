@@ -18,6 +18,7 @@ import { extractAnswers, namesLeadingTo, startDnstapServer, type ConnectionEnd, 
 import { labSkip } from '../lab/prereqs.js';
 import { deleteNetnsSync, removeDirSync, stopChild, track } from '../lab/reaper.js';
 import { waitFor } from '../lab/wait.js';
+import { loopbackUnboundConf as server } from '../lab/loopback-unbound.js';
 
 const skip = labSkip();
 const NS = `usd-${process.pid}`;
@@ -27,14 +28,6 @@ interface Seen {
   readonly msg: DnstapMessage;
 }
 
-function server(dir: string, port: number, lines: readonly string[], extra = ''): string {
-  const conf = join(dir, `unbound-${port}.conf`);
-  const base = ['interface: 127.0.0.1', `port: ${port}`, 'do-daemonize: no', 'username: ""', 'chroot: ""', 'pidfile: ""', 'use-syslog: no', 'logfile: ""', `directory: "${dir}"`, 'num-threads: 1', 'do-ip6: no', 'verbosity: 1'];
-  writeFileSync(conf, `server:\n${[...base, ...lines].map((l) => `  ${l}`).join('\n')}\n${extra}`);
-  const check = spawnSync('unbound-checkconf', [conf], { encoding: 'utf8' });
-  assert.equal(check.status, 0, `unbound-checkconf ${conf}: ${check.stderr}${check.stdout}`);
-  return conf;
-}
 
 describe('dnstap from a real Unbound', { skip }, () => {
   let dir: string;

@@ -25,6 +25,7 @@ import { createNftNetns, type NftNetns } from '../lab/nft-netns.js';
 import { labSkip } from '../lab/prereqs.js';
 import { removeDirSync, stopChild, track } from '../lab/reaper.js';
 import { waitFor } from '../lab/wait.js';
+import { loopbackUnboundConf as unboundConf } from '../lab/loopback-unbound.js';
 
 const skip = labSkip({ binaries: { nft: 'nftables' } });
 const logger = pino({ level: process.env.LEARNER_TEST_LOG ?? 'silent' });
@@ -38,14 +39,6 @@ async function freePort(): Promise<number> {
   return a.port;
 }
 
-function unboundConf(dir: string, port: number, lines: readonly string[], extra = ''): string {
-  const conf = join(dir, `unbound-${port}.conf`);
-  const base = ['interface: 127.0.0.1', `port: ${port}`, 'do-daemonize: no', 'username: ""', 'chroot: ""', 'pidfile: ""', 'use-syslog: no', 'logfile: ""', `directory: "${dir}"`, 'num-threads: 1', 'do-ip6: no', 'verbosity: 1'];
-  writeFileSync(conf, `server:\n${[...base, ...lines].map((l) => `  ${l}`).join('\n')}\n${extra}`);
-  const check = spawnSync('unbound-checkconf', [conf], { encoding: 'utf8' });
-  assert.equal(check.status, 0, `unbound-checkconf ${conf}: ${check.stderr}${check.stdout}`);
-  return conf;
-}
 
 const A = (name: string, ip: string, ttl = 600): string => `local-data: "${name}. ${ttl} IN ${ip.includes(':') ? 'AAAA' : 'A'} ${ip}"`;
 const IDN = normaliseName('пример.example.test') ?? 'idn-failed';
