@@ -62,6 +62,21 @@ export async function metric(lab: Lab, sidecar: Sidecar, name: string, labels = 
  */
 export function sharedLocalCases(getLab: () => Lab, dns: LabDns): void {
   const [ONE, TWO] = FIXTURES.ipp.instances;
+  test('the LAN host name Avahi publishes, A and AAAA', async () => {
+    const lab = getLab();
+    const a = await dns.eventually(() => dns.viaUnbound(lab.lanHostName, 'A'));
+    assert.deepEqual(data(a, 'A'), [lab.lanIp]);
+    const aaaa = await dns.eventually(() => dns.viaUnbound(lab.lanHostName, 'AAAA'));
+    assert.deepEqual(data(aaaa, 'AAAA'), [lab.lanIp6]);
+  });
+
+  test('AAAA never carries fe80::/10 (a unicast client cannot use an address without its scope)', async () => {
+    const m = await dns.eventually(() => dns.viaUnbound(FIXTURES.dual.name, 'AAAA'));
+    const addrs = data(m, 'AAAA');
+    assert.ok(addrs.every((a) => !/^fe[89ab]/i.test(a)), `link-local leaked: ${addrs.join(', ')}`);
+    assert.deepEqual(addrs, [FIXTURES.dual.ipv6]);
+  });
+
   test('SRV and TXT of an instance (a name with a space)', async () => {
     const lab = getLab();
     assert.ok(ONE && TWO);
