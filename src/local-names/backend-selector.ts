@@ -1,8 +1,13 @@
 import type { Logger } from 'pino';
 import type { BackendQuery, BackendResult, LocalResolver } from './resolver.js';
 
-/** Below this much time left, a lookup that lost its backend is not retried on the other one. */
-const MIN_RETRY_MS = 50;
+/**
+ * A lookup that lost its backend near its deadline still gets this long on the other one: the
+ * question was never answered, and native answers in ~1 ms (address) to ~250 ms (collect). The
+ * overrun is bounded by this; without it a query caught by avahi-daemon's exit ~1 s into its
+ * browse window came back SERVFAIL (seen in the auto-switch test).
+ */
+const MIN_RETRY_BUDGET_MS = 300;
 
 export interface BackendSelector extends LocalResolver {
   /** The backend new lookups go to now. */
@@ -78,9 +83,10 @@ export function createBackendSelector(opts: { preferred: LocalResolver; fallback
       reevaluate();
       const next = current;
       const left = Math.floor(query.timeoutMs - (performance.now() - started));
-      if (next === first || !next.isUp() || left < MIN_RETRY_MS) return result;
-      opts.logger.debug({ name: query.name, type: query.type, from: first.kind, to: next.kind, leftMs: left }, 'local-names: lookup retried on the backend switched to');
-      return next.lookup({ ...query, timeoutMs: left, windowMs: Math.min(query.windowMs, left) });
+      if (next === first || !next.isUp()) return result;
+      const budget = Math.max(left, MIN_RETRY_BUDGET_MS);
+      opts.logger.debug({ name: query.name, type: query.type, from: first.kind, to: next.kind, leftMs: left, budgetMs: budget }, 'local-names: lookup retried on the backend switched to');
+      return next.lookup({ ...query, timeoutMs: budget, windowMs: Math.min(query.windowMs, budget) });
     },
     async close() {
       for (const u of unsubscribers) u();

@@ -5,7 +5,7 @@ import type { ResourceRecord } from '../lib/dns-wire/types.js';
  * multicast-dns). The cache, coalescing, queueing and answer policy sit above it and are shared.
  *
  * Contract:
- * - `lookup` never throws and never outlives `timeoutMs` (plus a few ms); it settles early when
+ * - `lookup` never throws and never outlives `timeoutMs` (plus a few ms; `auto` may add up to 300 ms to retry a lookup whose backend went away, see backend-selector.ts); it settles early when
  *   `signal` aborts (result `unavailable`).
  * - `mode: 'first'` (A/AAAA) settles on the first record; `'collect'` (PTR/SRV/TXT/other) gathers
  *   every record until the source says it has reported everything it knows (Avahi's AllForNow)

@@ -87,6 +87,18 @@ test('a lookup in flight on Avahi when it goes away is retried on native with th
   assert.ok(retried && retried.timeoutMs <= 975 && retried.timeoutMs > 900, `time left passed on: ${retried?.timeoutMs}`);
 });
 
+test('a lookup that loses Avahi at its deadline still gets a minimum budget on native, not SERVFAIL', async () => {
+  const { avahi, native, selector } = setup(true);
+  avahi.hold = true;
+  const pending = selector.lookup({ ...query, timeoutMs: 60, windowMs: 60 });
+  await new Promise((r) => setTimeout(r, 55));
+  avahi.setUp(false);
+  const r = await pending;
+  assert.equal(r.kind, 'records', 'answered by native');
+  const retried = native.asked[0];
+  assert.ok(retried && retried.timeoutMs >= 300 && retried.windowMs === 60, `budget on native: ${JSON.stringify(retried)}`);
+});
+
 test('unavailable with nothing to switch to stays unavailable; the state follows the active backend', async () => {
   const { avahi, native, selector } = setup(true);
   const states: boolean[] = [];
