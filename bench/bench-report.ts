@@ -2,7 +2,7 @@
  * How every bench reports: a table on stdout, the latest run as bench/results/<name>.json, and
  * one row appended to bench/results/<name>.md so the history stays readable in the repository.
  */
-import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, hostname, loadavg } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -46,9 +46,13 @@ export function writeResults(name: string, result: Record<string, unknown>, summ
   writeFileSync(file, `${JSON.stringify({ bench: name, date, environment: environment(), ...result }, null, 2)}\n`);
   const md = join(RESULTS_DIR, `${name}.md`);
   const cols = ['date', ...Object.keys(summary)];
+  const header = `| ${cols.join(' | ')} |`;
   if (!existsSync(md)) {
     appendFileSync(md, `# ${name}\n\nOne row per run of \`bench/${name}.bench.ts\`; details of the latest in \`${name}.json\`.\n\n`);
-    appendFileSync(md, `| ${cols.join(' | ')} |\n|${cols.map(() => '---').join('|')}|\n`);
+    appendFileSync(md, `${header}\n|${cols.map(() => '---').join('|')}|\n`);
+  } else if (readFileSync(md, 'utf8').split('\n').filter((l) => l.startsWith('| date |')).at(-1) !== header) {
+    // The bench reports other columns than the last table has: start a new table under it.
+    appendFileSync(md, `\n${header}\n|${cols.map(() => '---').join('|')}|\n`);
   }
   const vals = [date.slice(0, 16).replace('T', ' '), ...Object.values(summary).map((v) => (typeof v === 'number' ? fmt(v) : String(v)))];
   appendFileSync(md, `| ${vals.join(' | ')} |\n`);

@@ -66,6 +66,7 @@ export async function startDaemon(config: Config, logger: Logger, opts: DaemonOp
     negativeTtl: config.dns.negativeTtl,
     tcpIdleTimeoutMs: config.dns.tcpIdleTimeoutMs,
     maxTcpConnections: config.dns.maxTcpConnections,
+    udpHandoffMs: config.dns.udpHandoffMs,
     resolve: (question, _zone, signal) => localNames.resolve(question, signal),
     logger: logger.child({ capability: 'dns-server' }),
     registry,

@@ -14,6 +14,12 @@ export const dnsConfigSchema = z
     tcpIdleTimeoutMs: positiveInt.default(10_000),
     /** Cap on simultaneously open TCP connections; beyond it new ones are closed at once. */
     maxTcpConnections: positiveInt.default(256),
+    /**
+     * A UDP question whose answer is not ready after this many ms gets an empty TC=1 reply and the
+     * resolver asks again over TCP, where it waits for the answer instead of retransmitting (see
+     * udp-handoff.ts). Below Unbound's 50 ms minimum retransmit timeout; 0 = never hand off.
+     */
+    udpHandoffMs: nonNegativeInt.max(10_000).default(25),
   })
   .strict();
 

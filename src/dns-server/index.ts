@@ -19,6 +19,8 @@ export interface DnsServerOptions {
   readonly negativeTtl: number;
   readonly tcpIdleTimeoutMs: number;
   readonly maxTcpConnections: number;
+  /** UDP questions not answered within this many ms get TC=1 so the client retries over TCP; 0 = never. */
+  readonly udpHandoffMs: number;
   /**
    * Answer one in-zone question (name case as asked, absolute). Never throws in normal use; if it
    * throws or rejects the client gets SERVFAIL. No timeout is applied here (the backend bounds

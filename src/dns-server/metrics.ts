@@ -16,6 +16,8 @@ export interface DnsMetrics {
   request(zone: number, qtype: number, rcode: number, seconds: number): void;
   malformed(reason: MalformedReason): void;
   tcpConnections(open: number): void;
+  /** A UDP question answered TC=1 because its lookup outlasted `dns.udpHandoffMs`. */
+  handoff(zone: number, qtype: number): void;
 }
 
 /** qtypes that get their own label value; everything else is "other". */
@@ -72,6 +74,13 @@ export function createDnsMetrics(registry: Registry, zones: readonly string[]): 
     registers: [registry],
   });
 
+  const handoffs = new Counter({
+    name: 'unbound_sidecar_dns_udp_handoffs_total',
+    help: 'UDP questions answered TC=1 (retry over TCP) because the lookup took longer than dns.udpHandoffMs; the TCP retry is counted in requests_total.',
+    labelNames: ['zone', 'qtype'],
+    registers: [registry],
+  });
+
   const zoneNone = zones.length;
   return {
     request(zone, qtype, rcode, seconds) {
@@ -87,6 +96,10 @@ export function createDnsMetrics(registry: Registry, zones: readonly string[]): 
     },
     tcpConnections(open) {
       tcp.set(open);
+    },
+    handoff(zone, qtype) {
+      const z = zone >= 0 && zone < zoneNone ? zone : zoneNone;
+      handoffs.inc({ zone: zoneLabels[z] ?? 'none', qtype: QTYPE_LABELS[qtypeIndex[qtype] ?? QTYPES.length] ?? 'other' });
     },
   };
 }

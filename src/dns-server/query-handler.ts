@@ -5,6 +5,7 @@ import { writeResponse, type ResponseSpec } from '../lib/dns-wire/response-write
 import { Rcode, RRClass, RRType, type Question, type ResourceRecord, type ZoneAnswer } from '../lib/dns-wire/types.js';
 import { readName } from '../lib/dns-wire/wire-name.js';
 import type { DnsMetrics } from './metrics.js';
+import { UdpHandoff, type HandoffSlot } from './udp-handoff.js';
 import type { ZoneTable } from './zone-policy.js';
 
 /**
@@ -26,6 +27,8 @@ export interface QueryHandler {
   handle<C>(msg: Buffer, channel: ReplyChannel<C>, ctx: C): void;
   /** `resolve` calls not yet settled. */
   inFlight(): number;
+  /** Stops the UDP hand-off timer (the server is closing). */
+  stop(): void;
 }
 
 export interface QueryHandlerOptions {
@@ -37,6 +40,8 @@ export interface QueryHandlerOptions {
   readonly signal: AbortSignal;
   /** Above this many unsettled `resolve` calls, new in-zone queries get SERVFAIL at once. */
   readonly maxInFlight: number;
+  /** UDP questions unanswered after this many ms get TC=1 (see udp-handoff.ts); 0 = never. */
+  readonly udpHandoffMs: number;
 }
 
 const OPT_DO: OptReply = { udpSize: OUR_UDP_SIZE, dnssecOk: true };
@@ -51,6 +56,7 @@ export function createQueryHandler(opts: QueryHandlerOptions): QueryHandler {
   const { zones, metrics, signal } = opts;
   let pending = 0;
   const warn = rateLimited(opts.logger, 10_000);
+  const handoff = opts.udpHandoffMs > 0 ? new UdpHandoff(opts.udpHandoffMs) : undefined;
 
   function send<C>(channel: ReplyChannel<C>, ctx: C, spec: ResponseSpec, zone: number, qtype: number, t0: number): void {
     let msg: Buffer;
@@ -113,21 +119,37 @@ export function createQueryHandler(opts: QueryHandlerOptions): QueryHandler {
       answer = Promise.reject(err);
     }
     pending++;
+    const slot = handoff !== undefined && !channel.tcp ? handoff.add(() => handOff(base, zone, q.qtype, channel, ctx)) : undefined;
     answer.then(
       (a) => {
         pending--;
-        finish(a, base, zone, q.qtype, channel, ctx, t0);
+        finish(a, base, zone, q.qtype, channel, ctx, t0, slot);
       },
       (err: unknown) => {
         pending--;
         warn('resolve', err, 'dns-server: resolve failed, replying SERVFAIL');
-        finish({ kind: 'servfail', reason: 'resolve threw' }, base, zone, q.qtype, channel, ctx, t0);
+        finish({ kind: 'servfail', reason: 'resolve threw' }, base, zone, q.qtype, channel, ctx, t0, slot);
       },
     );
   }
 
-  function finish<C>(a: ZoneAnswer, base: ResponseSpec, zone: number, qtype: number, channel: ReplyChannel<C>, ctx: C, t0: number): void {
+  /** Too slow for UDP: TC=1, no records; the client's TCP retry joins the lookup (udp-handoff.ts). */
+  function handOff<C>(base: ResponseSpec, zone: number, qtype: number, channel: ReplyChannel<C>, ctx: C): void {
     try {
+      if (signal.aborted) return;
+      channel.reply(ctx, writeResponse({ ...base, truncate: true }));
+      metrics.handoff(zone, qtype);
+    } catch (err) {
+      warn('handoff', err, 'dns-server: could not send the TCP hand-off');
+    }
+  }
+
+  function finish<C>(a: ZoneAnswer, base: ResponseSpec, zone: number, qtype: number, channel: ReplyChannel<C>, ctx: C, t0: number, slot?: HandoffSlot): void {
+    try {
+      if (slot !== undefined) {
+        if (slot.settled) return; // handed off to TCP: the UDP client no longer waits for this
+        slot.settled = true;
+      }
       if (signal.aborted) return channel.reply(ctx, undefined); // stopped: sockets are closing
       send(channel, ctx, specFor(a, base, zone), zone, qtype, t0);
     } catch (err) {
@@ -158,6 +180,7 @@ export function createQueryHandler(opts: QueryHandlerOptions): QueryHandler {
 
   return {
     inFlight: () => pending,
+    stop: () => handoff?.stop(),
     handle(msg, channel, ctx) {
       const t0 = performance.now();
       try {

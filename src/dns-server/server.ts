@@ -8,8 +8,12 @@ import { createZoneTable } from './zone-policy.js';
 
 /** Unsettled `resolve` calls across all clients before in-zone queries get SERVFAIL (bounded memory). */
 const MAX_IN_FLIGHT = 10_000;
-/** RFC 7766 §6.2.1.2 lets servers bound pipelining; Unbound's default is similar in spirit. */
-const MAX_IN_FLIGHT_PER_TCP_CONNECTION = 32;
+/**
+ * RFC 7766 §6.2.1.2 lets servers bound pipelining. Unbound reuses an upstream TCP stream for up to
+ * `max-reuse-tcp-queries` (200) queries and, with the UDP hand-off, sends every slow question over
+ * TCP: a low cap would make a quick answer wait behind 1 s misses pipelined before it.
+ */
+const MAX_IN_FLIGHT_PER_TCP_CONNECTION = 128;
 /** With port 0, tries at finding one ephemeral port free for both UDP and TCP. */
 const PORT_PAIR_ATTEMPTS = 8;
 
@@ -34,6 +38,7 @@ export function createDnsServer(opts: DnsServerOptions): DnsServer {
     logger,
     signal: controller.signal,
     maxInFlight: MAX_IN_FLIGHT,
+    udpHandoffMs: opts.udpHandoffMs,
   });
   const limits = {
     maxConnections: opts.maxTcpConnections,
@@ -88,6 +93,7 @@ export function createDnsServer(opts: DnsServerOptions): DnsServer {
       state = 'stopped';
       // Abort first: resolvers stop work, late answers find `signal.aborted` and send nothing.
       controller.abort();
+      handler.stop();
       await closeAll();
     },
     addresses() {

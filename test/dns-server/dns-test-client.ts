@@ -118,6 +118,7 @@ export async function startServer(
     negativeTtl: 30,
     tcpIdleTimeoutMs: 2000,
     maxTcpConnections: 64,
+    udpHandoffMs: 25,
     logger: silentLogger,
     registry,
     ...overrides,

@@ -16,6 +16,7 @@ const server = createDnsServer({
   negativeTtl: 30,
   tcpIdleTimeoutMs: 500,
   maxTcpConnections: 64,
+  udpHandoffMs: 25,
   logger: pino({ level: 'silent' }),
   registry,
   resolve: async (q): Promise<ZoneAnswer> => {

@@ -144,6 +144,7 @@ describe('dns server (fake resolve, 127.0.0.1)', () => {
   });
 
   test('a resolve that hangs does not hold up others; one that throws → SERVFAIL', async () => {
+    // Over UDP a hanging lookup is handed off to TCP (TC=1, no records) after udpHandoffMs.
     const hanging = udpExchange(port, buildQuery({ name: 'hang.local', type: 1 }), 300);
     const t0 = Date.now();
     const { msg } = await ask({ name: 'printer.local', type: 1 });
@@ -151,7 +152,9 @@ describe('dns server (fake resolve, 127.0.0.1)', () => {
     assert.ok(Date.now() - t0 < 100);
     assert.equal((await ask({ name: 'throw.local', type: 1 })).msg.header.rcode, 2);
     assert.equal((await ask({ name: 'down.local', type: 1 })).msg.header.rcode, 2);
-    assert.equal(await hanging, undefined);
+    const handedOff = await hanging;
+    assert.ok(handedOff, 'the hanging UDP question gets the TC hand-off');
+    assert.deepEqual([decode(handedOff).header.tc, decode(handedOff).answers.length], [1, 0]);
   });
 
   test('TCP: pipelined queries on one connection all answered', async () => {
@@ -180,7 +183,7 @@ test('start() rejects with LISTEN_FAILED naming the address when the port is tak
   const first = await startServer({ resolve: fakeResolve });
   const second = createDnsServer({
     listen: [{ host: '127.0.0.1', port: first.port }], zones: ['local.'], negativeTtl: 30, tcpIdleTimeoutMs: 1000,
-    maxTcpConnections: 4, logger: silentLogger, registry: new Registry(), resolve: fakeResolve,
+    maxTcpConnections: 4, udpHandoffMs: 25, logger: silentLogger, registry: new Registry(), resolve: fakeResolve,
   });
   await assert.rejects(second.start(), (err: unknown) => isSidecarError(err, 'LISTEN_FAILED') && err.message.includes(`127.0.0.1:${first.port}`) && /ss -lntup/.test(err.message));
   await first.server.stop();

@@ -10,7 +10,7 @@ import { FIXTURES } from '../lab/fixtures.js';
 import { labSkip, sidecarEntry } from '../lab/prereqs.js';
 import { startSidecar, type Sidecar } from '../lab/sidecar.js';
 import { sleep } from '../lab/wait.js';
-import { data, labDns, unique, UNBOUND_PORT } from './lab-dns.js';
+import { data, labDns, metric, unique, UNBOUND_PORT } from './lab-dns.js';
 import { sharedLocalCases } from './lab-dns.js';
 
 const TIMEOUT_MS = 1000; // mdns.timeoutMs in the lab config
@@ -24,7 +24,8 @@ const { viaUnbound, direct, eventually } = dns;
 describe('the .local bridge end to end (Unbound → sidecar → Avahi)', { skip: labSkip({ sidecar: true }), timeout: 120_000 }, () => {
   before(async () => {
     lab = await createLab({ fixtures: true });
-    sidecar = await startSidecar(lab);
+    // hot.local: TTL 0, so Unbound forwards every ask (keeps its RTT estimate for us at the floor).
+    sidecar = await startSidecar(lab, { config: { mdns: { policy: { staticRecords: ['hot.local. 0 A 10.0.0.2'] } } } });
     // Unbound gets exactly what `unbound-sidecar render unbound` prints for this config.
     const render = await lab.exec('router', [process.execPath, sidecarEntry(), 'render', 'unbound', '--config', sidecar.configFile]);
     assert.equal(render.code, 0, `render unbound failed: ${render.stderr}`);
@@ -69,6 +70,22 @@ describe('the .local bridge end to end (Unbound → sidecar → Avahi)', { skip:
     assert.ok(again.authority.some((r) => r.type === 'SOA'));
     assert.ok(again.ms <= 50, `cached NXDOMAIN took ${again.ms.toFixed(1)} ms`);
     t.diagnostic(`NXDOMAIN first ${first.ms.toFixed(1)} ms, cached ${again.ms.toFixed(2)} ms`);
+  });
+
+  test('slow misses through Unbound: handed off to TCP once each, never retransmitted, never SERVFAIL', async (t) => {
+    // Quick answers drive Unbound's retransmit timeout for the sidecar to its 50 ms floor; a 1 s
+    // miss would then be sent ~10 times over UDP. With the TC hand-off each costs 1 UDP + 1 TCP.
+    for (let i = 0; i < 30; i++) assert.equal((await viaUnbound('hot.local', 'A')).rcode, 'NOERROR');
+    const handoffs0 = await metric(lab, sidecar, 'unbound_sidecar_dns_udp_handoffs_total', 'zone="local.",qtype="A"');
+    const nx0 = await metric(lab, sidecar, 'unbound_sidecar_dns_requests_total', 'zone="local.",qtype="A",rcode="NXDOMAIN"');
+    const MISSES = 20;
+    const answers = await Promise.all(Array.from({ length: MISSES }, () => viaUnbound(unique('slow-miss'), 'A')));
+    assert.deepEqual(answers.map((a) => a.rcode), Array(MISSES).fill('NXDOMAIN'));
+    const handoffs = (await metric(lab, sidecar, 'unbound_sidecar_dns_udp_handoffs_total', 'zone="local.",qtype="A"')) - handoffs0;
+    const nx = (await metric(lab, sidecar, 'unbound_sidecar_dns_requests_total', 'zone="local.",qtype="A",rcode="NXDOMAIN"')) - nx0;
+    t.diagnostic(`${MISSES} misses: ${handoffs} UDP hand-offs, ${nx} NXDOMAIN replies sent`);
+    assert.ok(handoffs >= MISSES && handoffs <= MISSES + 2, `one hand-off per miss, got ${handoffs} for ${MISSES}`);
+    assert.ok(nx >= MISSES && nx <= MISSES + 2, `one NXDOMAIN (over TCP) per miss, got ${nx} for ${MISSES}`);
   });
 
   test('REFUSED off-zone, direct to the sidecar (never an open resolver)', async () => {
@@ -122,7 +139,7 @@ describe('the .local bridge end to end (Unbound → sidecar → Avahi)', { skip:
     const big = `${FIXTURES.big.name}.${FIXTURES.big.type}.local`;
     await eventually(() => direct(big, 'TXT', { tcp: true }));
     for (const ednsUdpSize of [undefined, 1232]) {
-      const udp = await direct(big, 'TXT', ednsUdpSize === undefined ? {} : { ednsUdpSize });
+      const udp = await direct(big, 'TXT', ednsUdpSize === undefined ? { followTc: false } : { ednsUdpSize, followTc: false });
       assert.equal(udp.tc, true, `TC with ${ednsUdpSize ?? 512}-byte limit (reply was ${udp.size} B)`);
       assert.ok(udp.size <= (ednsUdpSize ?? 512), `UDP reply of ${udp.size} B exceeds ${ednsUdpSize ?? 512}`);
     }
@@ -132,7 +149,7 @@ describe('the .local bridge end to end (Unbound → sidecar → Avahi)', { skip:
     // Unbound must have retried over TCP to get it (it caps its UDP replies at 1232 B, so ask it over TCP).
     const viaTcp = await viaUnbound(big, 'TXT', { tcp: true });
     assert.deepEqual(viaTcp.answers.flatMap((a) => a.txt ?? []).sort(), [...FIXTURES.big.txt].sort());
-    const viaUdp = await viaUnbound(big, 'TXT', { ednsUdpSize: 1232 });
+    const viaUdp = await viaUnbound(big, 'TXT', { ednsUdpSize: 1232, followTc: false });
     assert.equal(viaUdp.tc, true);
   });
 

@@ -72,9 +72,16 @@ async function handleDns(req: DnsRequest): Promise<ProbeReply> {
   const timeoutMs = req.timeoutMs ?? 5000;
   const t0 = process.hrtime.bigint();
   try {
-    const raw = req.tcp ? await tcpExchange(req, packet, timeoutMs) : await udpExchange(req, packet, timeoutMs);
+    let raw = req.tcp ? await tcpExchange(req, packet, timeoutMs) : await udpExchange(req, packet, timeoutMs);
+    let retriedOverTcp = false;
+    // TC=1 over UDP → ask again over TCP within what is left of the timeout (RFC 7766 §5).
+    if (!req.tcp && (req.followTc ?? true) && raw.length >= 4 && (raw[2]! & 0x02) !== 0) {
+      const left = timeoutMs - Number(process.hrtime.bigint() - t0) / 1e6;
+      raw = await tcpExchange(req, packet, Math.max(1, left));
+      retriedOverTcp = true;
+    }
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-    return { id: req.id, ok: true, ms, msg: decodeMessage(raw), raw: req.raw ? raw.toString('hex') : undefined };
+    return { id: req.id, ok: true, ms, msg: decodeMessage(raw), raw: req.raw ? raw.toString('hex') : undefined, ...(retriedOverTcp ? { retriedOverTcp } : {}) };
   } catch (err) {
     return { id: req.id, ok: false, ms: Number(process.hrtime.bigint() - t0) / 1e6, error: (err as Error).message };
   }

@@ -18,6 +18,8 @@ export interface DnsQuery {
   readonly timeoutMs?: number;
   /** Include the raw reply as hex. */
   readonly raw?: boolean;
+  /** A UDP reply with TC=1 is retried over TCP, as dig and stub resolvers do. Default true. */
+  readonly followTc?: boolean;
 }
 
 export type DnsRequest = DnsQuery & { readonly id: number; readonly op: 'dns' };
@@ -25,7 +27,14 @@ export type HttpRequest = { readonly id: number; readonly op: 'http'; readonly u
 export type ProbeRequest = DnsRequest | HttpRequest;
 
 export type DnsResult =
-  | { readonly ok: true; readonly ms: number; readonly msg: DecodedMessage; readonly raw?: string | undefined }
+  | {
+      readonly ok: true;
+      readonly ms: number;
+      readonly msg: DecodedMessage;
+      readonly raw?: string | undefined;
+      /** The UDP reply had TC=1 and this is the TCP retry's reply. */
+      readonly retriedOverTcp?: boolean;
+    }
   | { readonly ok: false; readonly ms: number; readonly error: string };
 
 export type HttpResult =

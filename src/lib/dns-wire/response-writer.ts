@@ -28,6 +28,8 @@ export interface ResponseSpec {
   readonly maxSize: number;
   /** Prepend the 2-byte TCP length (RFC 1035 §4.2.2), avoiding a second copy for TCP. */
   readonly lengthPrefix: boolean;
+  /** TC=1 and no records whatever the size: "ask again over TCP" (the slow-answer hand-off). */
+  readonly truncate?: boolean;
 }
 
 const MAX_MESSAGE = 65535;
@@ -49,16 +51,18 @@ export function writeResponse(spec: ResponseSpec): Buffer {
     qdcount = 1;
   }
   let off = qEnd;
-  let tc = false;
-  try {
-    for (const rr of spec.answers) off = writeRecord(rr, off, limit, spec);
-    for (const rr of spec.authority) off = writeRecord(rr, off, limit, spec);
-  } catch (err) {
-    if (!(err instanceof Overflow)) throw err;
-    // RFC 1035 §4.2.1 / RFC 2181 §9: does not fit → TC=1 and drop the records (a resolver
-    // retries over TCP). The OPT stays: RFC 6891 §7 wants it in truncated replies too.
-    off = qEnd;
-    tc = true;
+  let tc = spec.truncate === true;
+  if (!tc) {
+    try {
+      for (const rr of spec.answers) off = writeRecord(rr, off, limit, spec);
+      for (const rr of spec.authority) off = writeRecord(rr, off, limit, spec);
+    } catch (err) {
+      if (!(err instanceof Overflow)) throw err;
+      // RFC 1035 §4.2.1 / RFC 2181 §9: does not fit → TC=1 and drop the records (a resolver
+      // retries over TCP). The OPT stays: RFC 6891 §7 wants it in truncated replies too.
+      off = qEnd;
+      tc = true;
+    }
   }
   const ancount = tc ? 0 : spec.answers.length;
   const nscount = tc ? 0 : spec.authority.length;
