@@ -4,6 +4,7 @@ import { errorMessage } from '../errors.js';
 import type { IpFamily } from '../lib/ip-prefix/index.js';
 import type { NftBackend } from '../lib/nft/nft-backend.js';
 import { createDefaultNftBackend } from '../lib/nft/netlink/netlink-backend.js';
+import { createLearnedReplay } from './learned-replay.js';
 import { addTableCommand, setRefText, type NftCommand, type NftFamily, type SetRef } from '../lib/nft/nft-json.js';
 
 /**
@@ -21,6 +22,8 @@ import { addTableCommand, setRefText, type NftCommand, type NftFamily, type SetR
  * timeout, in one transaction — a bare `delete` would fail the whole batch when the element had
  * already expired in the kernel. New elements are a single `add`. A refresh is only sent when it
  * extends what we last wrote by a useful margin, so a popular name answered 1000×/s costs nothing.
+ *
+ * Replay after a flush or an nftables reload: learned-replay.ts.
  */
 
 export interface LearnedTarget {
@@ -50,7 +53,7 @@ export interface LearnedSets {
   stop(): Promise<void>;
 }
 
-interface Op { set: SetKey; address: string; ttl: number; kind: 'add' | 'refresh' | 'remove'; done: (o: LearnedOutcome) => void }
+interface Op { set: SetKey; address: string; ttl: number; kind: 'add' | 'refresh' | 'remove' | 'replay'; done: (o: LearnedOutcome) => void }
 interface SetKey { ref: SetRef; type: 'ipv4_addr' | 'ipv6_addr'; createSets: boolean; label: string }
 interface Lane { pending: Op[]; timer: NodeJS.Timeout | undefined; running: Promise<void> | undefined }
 
@@ -72,6 +75,15 @@ export function createLearnedSets(opts: { logger: Logger; registry: Registry; ba
   const created = new Set<string>();
   const missing = new Map<string, { until: number; delay: number }>();
   let stopped = false;
+  const replay = createLearnedReplay({
+    backend,
+    logger,
+    known,
+    now,
+    forgetCreated: (label) => created.delete(label),
+    write: (netns, set, address, ttl) => enqueue(netns, { set: set as SetKey, address, ttl, kind: 'replay' }),
+    replayed: (n) => m.replayed.inc(n),
+  });
 
   const sweep = setInterval(() => {
     const t = now();
@@ -94,6 +106,7 @@ export function createLearnedSets(opts: { logger: Logger; registry: Registry; ba
       lane = { pending: [], timer: undefined, running: undefined };
       lanes.set(key, lane);
     }
+    replay.track(netns, op.set);
     if (lane.pending.length >= MAX_HELD) return Promise.resolve({ kind: 'failed', error: 'set-sync: learned-set queue full' });
     const l = lane;
     const p = new Promise<LearnedOutcome>((done) => l.pending.push({ ...op, done }));
@@ -123,6 +136,9 @@ export function createLearnedSets(opts: { logger: Logger; registry: Registry; ba
     }
     if (ready.length === 0) return;
     const started = performance.now();
+    const drops = new Map<string, number>();
+    for (const op of ready) if (op.kind === 'refresh' || op.kind === 'remove') drops.set(op.set.label, (drops.get(op.set.label) ?? 0) + 1);
+    replay.sending(netns, drops);
     try {
       await backend.apply(commands(ready), netns);
       m.batchSize.observe(ready.length);
@@ -137,6 +153,7 @@ export function createLearnedSets(opts: { logger: Logger; registry: Registry; ba
         op.done({ kind: 'applied', refreshed: op.kind === 'refresh' });
       }
     } catch (err) {
+      replay.refused(netns, drops);
       await failed(netns, lane, ready, err);
     }
   }
@@ -181,7 +198,7 @@ export function createLearnedSets(opts: { logger: Logger; registry: Registry; ba
       let g = bySet.get(op.set.label);
       if (!g) bySet.set(op.set.label, (g = { ref: op.set.ref, touch: [], drop: [], timed: [] }));
       const val = q(op.address);
-      if (op.kind !== 'add') {
+      if (op.kind === 'refresh' || op.kind === 'remove') {
         g.touch.push(val);
         g.drop.push(val);
       }
@@ -235,6 +252,7 @@ export function createLearnedSets(opts: { logger: Logger; registry: Registry; ba
       await api.flush();
       stopped = true;
       clearInterval(sweep);
+      await replay.stop();
       for (const lane of lanes.values()) {
         if (lane.timer) clearTimeout(lane.timer);
         lane.timer = undefined;
@@ -250,8 +268,9 @@ const q = JSON.stringify;
 function metrics(registry: Registry) {
   const registers = [registry];
   return {
-    ops: new Counter({ name: 'unbound_sidecar_set_sync_learned_ops_total', help: 'Learned-set element operations written: add (new), refresh (delete + add with a new timeout), remove.', labelNames: ['op'] as const, registers }),
+    ops: new Counter({ name: 'unbound_sidecar_set_sync_learned_ops_total', help: 'Learned-set element operations written: add (new), refresh (delete + add with a new timeout), remove, replay (written back after a flush or reload).', labelNames: ['op'] as const, registers }),
     failures: new Counter({ name: 'unbound_sidecar_set_sync_learned_failures_total', help: 'Learned-set transactions refused: missing (set or table absent; elements held and retried), nft (dropped).', labelNames: ['reason'] as const, registers }),
+    replayed: new Counter({ name: 'unbound_sidecar_set_sync_learned_replayed_total', help: 'Learned addresses written back after the kernel lost them (set flushed, table or set re-created), with the timeout they had left.', registers }),
     batchSize: new Histogram({ name: 'unbound_sidecar_set_sync_learned_batch_elements', help: 'Element operations per learned-set transaction.', buckets: [1, 4, 16, 64, 256, 1024, 4096, 16384], registers }),
     applyDuration: new Histogram({ name: 'unbound_sidecar_set_sync_learned_apply_duration_seconds', help: 'Duration of one learned-set transaction (nft run).', buckets: [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1], registers }),
   };

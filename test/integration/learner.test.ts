@@ -24,7 +24,7 @@ import { createLearnedSets, type LearnedSets } from '../../src/set-sync/learned-
 import { createNftNetns, type NftNetns } from '../lab/nft-netns.js';
 import { labSkip } from '../lab/prereqs.js';
 import { removeDirSync, stopChild, track } from '../lab/reaper.js';
-import { waitFor } from '../lab/wait.js';
+import { sleep, waitFor } from '../lab/wait.js';
 import { loopbackUnboundConf as unboundConf } from '../lab/loopback-unbound.js';
 
 const skip = labSkip({ binaries: { nft: 'nftables' } });
@@ -179,6 +179,24 @@ describe('learner with a real Unbound and real nft sets', { skip }, () => {
     assert.equal((await learnedSets.submit(target, 'ipv4', '203.0.113.200', 100)).kind, 'unchanged');
   });
 
+  test('the kernel loses learned addresses (flush set; table deleted = a ruleset reload): written back within 2 s, timeout left', async () => {
+    const target = { family: 'inet' as const, table: 'lrn', set4: 'learned4', netns: ns.name, createSets: true };
+    assert.equal((await learnedSets.submit(target, 'ipv4', '203.0.113.210', 3000)).kind, 'applied');
+    await inSet('learned4', '203.0.113.210');
+    await ns.nft(['flush', 'set', 'inet', 'lrn', 'learned4']);
+    const afterFlush = await inSet('learned4', '203.0.113.210', 2000);
+    assert.ok(afterFlush > 2900 && afterFlush <= 3000, `timeout left after the flush: ${afterFlush} s`);
+    await ns.nft(['delete', 'table', 'inet', 'lrn']);
+    const afterReload = await inSet('learned4', '203.0.113.210', 2000);
+    assert.ok(afterReload > 2900 && afterReload <= 3000, `timeout left after the table came back: ${afterReload} s`);
+    // A refresh of our own (delete + add) is not mistaken for a flush: no replay counted for it.
+    const replayed = async () => Number(/unbound_sidecar_set_sync_learned_replayed_total (\d+)/.exec(await registry.metrics())?.[1] ?? 0);
+    const before = await replayed();
+    assert.deepEqual(await learnedSets.submit(target, 'ipv4', '203.0.113.210', 9000), { kind: 'applied', refreshed: true });
+    await sleep(800);
+    assert.equal(await replayed(), before);
+  });
+
   test('proactive resolution learns a listed name nobody asked for; dead names back off', async () => {
     // The learner started before the resolver Unbound: its first attempt timed out and is retried in seconds.
     await inSet('learned4', '203.0.113.20', 20_000);
@@ -223,8 +241,10 @@ describe('learner with a real Unbound and real nft sets', { skip }, () => {
 
   test('learner restarted: learned addresses come back from the store into an emptied set', async () => {
     await learner.stop();
+    await learnedSets.stop(); // else its replay (not the store) would refill the set
     await ns.nft(['flush', 'set', 'inet', 'lrn', 'learned4']);
-    learner = createLearner({ config: learnerConfigOf(dir, resolverPort, ns.name), stateDir: join(dir, 'state'), logger, registry: new Registry(), learnedSets: createLearnedSets({ logger, registry: new Registry() }) });
+    learnedSets = createLearnedSets({ logger, registry: new Registry() });
+    learner = createLearner({ config: learnerConfigOf(dir, resolverPort, ns.name), stateDir: join(dir, 'state'), logger, registry: new Registry(), learnedSets });
     await learner.start();
     const t = await inSet('learned4', '203.0.113.1');
     assert.ok(t > 500, `remaining timeout restored (${t} s)`);

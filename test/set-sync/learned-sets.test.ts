@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { SidecarError } from '../../src/errors.js';
+import type { MonitorOptions } from '../../src/lib/nft/monitor.js';
 import type { NftBackend, SetDescription } from '../../src/lib/nft/nft-backend.js';
 import type { NftCommand } from '../../src/lib/nft/nft-json.js';
 import { createLearnedSets } from '../../src/set-sync/learned-sets.js';
@@ -10,9 +11,13 @@ import { createLearnedSets } from '../../src/set-sync/learned-sets.js';
 const logger = pino({ level: 'silent' });
 const target = { family: 'inet' as const, table: 't', set4: 'l4', set6: 'l6', createSets: false };
 
-/** Records each transaction as its list of JSON commands; `missing` makes apply fail like nft does. */
-function fakeBackend(state: { missing: boolean }) {
+/**
+ * Records each transaction as its list of JSON commands; `missing` makes apply fail like nft does.
+ * `listed` is what `listSet` returns; `events` is the monitor's `onEvent` once started.
+ */
+function fakeBackend(state: { missing: boolean; listed?: string[] }) {
   const txs: unknown[][] = [];
+  const monitor: { onEvent?: MonitorOptions['onEvent']; stopped: boolean } = { stopped: false };
   const backend: NftBackend = {
     async apply(commands: Iterable<NftCommand>) {
       const cmds = [...commands].map((c) => JSON.parse(typeof c === 'string' ? c : [...c].join('')) as unknown);
@@ -20,10 +25,17 @@ function fakeBackend(state: { missing: boolean }) {
       txs.push(cmds);
     },
     describeSet: async (): Promise<SetDescription> => (state.missing ? { kind: 'missing', what: 'set' } : { kind: 'ok', type: 'ipv4_addr', flags: ['timeout'], autoMerge: false }),
-    listSet: async () => ({ kind: 'missing', what: 'set' }),
-    monitor: () => ({ stop: async () => undefined }) as never,
+    listSet: async (ref) =>
+      state.missing || state.listed === undefined
+        ? { kind: 'missing', what: 'set' }
+        : { kind: 'ok', set: { family: ref.family, table: ref.table, name: ref.set, type: 'ipv4_addr', flags: ['timeout'], elements: state.listed } },
+    monitor: (o) => {
+      monitor.onEvent = o.onEvent;
+      o.onState?.('up');
+      return { stop: async () => void (monitor.stopped = true) };
+    },
   };
-  return { backend, txs };
+  return { backend, txs, monitor };
 }
 
 test('submissions within the batch window are one transaction; timeouts per element', async () => {
@@ -73,4 +85,46 @@ test('a missing set holds its elements and retries until the set appears', async
   assert.equal((await pending).kind, 'applied'); // retried after the ~1 s backoff
   assert.equal(txs.length, 1);
   await ls.stop();
+});
+
+test('replay: after a flush or a re-created set, what the kernel lost is written back with the timeout left; our own refresh deletes are not a flush', async () => {
+  const state: { missing: boolean; listed?: string[] } = { missing: false };
+  const { backend, txs, monitor } = fakeBackend(state);
+  let now = 1_000_000;
+  const ls = createLearnedSets({ logger, registry: new Registry(), backend, batchMs: 1, now: () => now });
+  await Promise.all([ls.submit(target, 'ipv4', '192.0.2.1', 300), ls.submit(target, 'ipv4', '192.0.2.2', 600), ls.submit(target, 'ipv4', '192.0.2.3', 1)]);
+  assert.ok(monitor.onEvent, 'a monitor follows the namespace once a set is written');
+  const settle = () => new Promise((r) => setTimeout(r, 450)); // REPLAY_DELAY_MS + slack
+
+  // Our own refresh: add + delete + add → one "delete element" event we expect; no replay.
+  now += 200_000;
+  await ls.submit(target, 'ipv4', '192.0.2.1', 300);
+  const before = txs.length;
+  monitor.onEvent({ op: 'delete', kind: 'element', family: 'inet', table: 't', set: 'l4', count: 1 });
+  await settle();
+  assert.equal(txs.length, before, 'own delete: nothing replayed');
+
+  // `nft flush set`: deletes we did not send. .1 is still listed; .2 was lost; .3 expired long ago.
+  state.listed = ['192.0.2.1'];
+  monitor.onEvent({ op: 'delete', kind: 'element', family: 'inet', table: 't', set: 'l4', count: 2 });
+  await settle();
+  assert.equal(txs.length, before + 1);
+  assert.deepEqual(txs.at(-1), [{ add: { element: { family: 'inet', table: 't', name: 'l4', elem: [{ elem: { val: '192.0.2.2', timeout: 400 } }] } } }]);
+
+  // Table deleted and re-created (a ruleset reload): everything still alive comes back, once.
+  state.listed = [];
+  monitor.onEvent({ op: 'delete', kind: 'table', family: 'inet', table: 't' });
+  monitor.onEvent({ op: 'add', kind: 'table', family: 'inet', table: 't' });
+  monitor.onEvent({ op: 'add', kind: 'set', family: 'inet', table: 't', set: 'l4' });
+  await settle();
+  assert.equal(txs.length, before + 2, 'one replay for the burst of events');
+  const vals = (txs.at(-1) as { add: { element: { elem: { elem: { val: string; timeout: number } }[] } } }[]).flatMap((c) => c.add.element.elem.map((e) => [e.elem.val, e.elem.timeout]));
+  assert.deepEqual(vals.sort(), [['192.0.2.1', 300], ['192.0.2.2', 400]]);
+
+  // Events for sets we never wrote are ignored.
+  monitor.onEvent({ op: 'add', kind: 'set', family: 'inet', table: 'other', set: 'x' });
+  await settle();
+  assert.equal(txs.length, before + 2);
+  await ls.stop();
+  assert.equal(monitor.stopped, true);
 });

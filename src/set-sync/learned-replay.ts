@@ -1,0 +1,161 @@
+import type { Logger } from 'pino';
+import { errorMessage } from '../errors.js';
+import type { MonitorHandle } from '../lib/nft/monitor.js';
+import type { NftBackend } from '../lib/nft/nft-backend.js';
+import { setRefText, type SetRef } from '../lib/nft/nft-json.js';
+
+/**
+ * Replay for learned sets: what learned-sets wrote is remembered (`known`), so when the kernel loses
+ * it — `nft flush set`, a table or set deleted and re-created (`systemctl reload nftables`,
+ * `nixos-rebuild switch`) — the addresses still inside their timeout are written back with what is
+ * left of it, `REPLAY_DELAY_MS` after the burst of events, without waiting for clients to ask again
+ * (their own caches keep them from asking for minutes).
+ *
+ * One `nft -j monitor` per namespace, started with the first set written there, tells us: set and
+ * table events, and element deletes that are not our own refreshes/removals (counted as they are
+ * sent: `sending`/`refused`). Expiry in the kernel sends no event (checked on Linux 6.18). The set
+ * is listed and only the missing addresses are re-added.
+ */
+export interface ReplaySet {
+  readonly ref: SetRef;
+  readonly createSets: boolean;
+  /** Key prefix of this set's entries in `known` (`label|address`). */
+  readonly label: string;
+}
+
+export interface LearnedReplayDeps {
+  readonly backend: NftBackend;
+  readonly logger: Logger;
+  /** `label|address` → expiry (ms since epoch) we last wrote. */
+  readonly known: ReadonlyMap<string, number>;
+  readonly now: () => number;
+  /** The set is gone: it must be created again before elements go in (when createSets). */
+  forgetCreated(label: string): void;
+  /** Writes one address back (a plain `add` with this timeout). */
+  write(netns: string | undefined, set: ReplaySet, address: string, ttlSeconds: number): Promise<unknown>;
+  /** Counts addresses written back. */
+  replayed(n: number): void;
+}
+
+export interface LearnedReplay {
+  /** A set written in `netns`: follow it (starts the namespace's monitor on first use). */
+  track(netns: string | undefined, set: ReplaySet): void;
+  /** Element deletes about to be sent (`n` per set label), so their monitor events are ours. */
+  sending(netns: string | undefined, deletes: ReadonlyMap<string, number>): void;
+  /** …and the transaction was refused: those events will not come. */
+  refused(netns: string | undefined, deletes: ReadonlyMap<string, number>): void;
+  stop(): Promise<void>;
+}
+
+/** Debounce after a set/table/flush event: a ruleset load is many events; check once after it. */
+const REPLAY_DELAY_MS = 300;
+/** Addresses with less than this left are not replayed (they would be gone again at once). */
+const REPLAY_MIN_LEFT_MS = 2_000;
+
+interface Space {
+  readonly sets: Map<string, ReplaySet>;
+  readonly ownDeletes: Map<string, number>;
+  readonly toReplay: Set<string>;
+  monitor: MonitorHandle | undefined;
+  timer: NodeJS.Timeout | undefined;
+}
+
+export function createLearnedReplay(d: LearnedReplayDeps): LearnedReplay {
+  const spaces = new Map<string, Space>();
+  let stopped = false;
+  const spaceOf = (netns: string | undefined): Space => {
+    let sp = spaces.get(netns ?? '');
+    if (!sp) spaces.set(netns ?? '', (sp = { sets: new Map(), ownDeletes: new Map(), toReplay: new Set(), monitor: undefined, timer: undefined }));
+    return sp;
+  };
+
+  function watch(netns: string | undefined, sp: Space): void {
+    let ups = 0;
+    sp.monitor = d.backend.monitor({
+      ...(netns !== undefined ? { netns } : {}),
+      onState: (state, detail) => {
+        if (state === 'down') return d.logger.warn({ netns, detail }, 'set-sync: nft monitor for learned sets stopped; restarting');
+        sp.ownDeletes.clear();
+        // Events may have been missed while it was down: check every set once.
+        if (ups++ > 0) for (const id of sp.sets.keys()) schedule(netns, sp, id);
+      },
+      onEvent: (e) => {
+        if (e.kind === 'table') {
+          for (const [id, s] of sp.sets) if (s.ref.family === e.family && s.ref.table === e.table) schedule(netns, sp, id);
+          return;
+        }
+        const id = `${e.family} ${e.table} ${e.set}`;
+        const s = sp.sets.get(id);
+        if (s === undefined) return;
+        if (e.kind === 'set') return schedule(netns, sp, id);
+        if (e.op !== 'delete') return;
+        const own = sp.ownDeletes.get(s.label) ?? 0;
+        if (own >= e.count) return void sp.ownDeletes.set(s.label, own - e.count);
+        sp.ownDeletes.set(s.label, 0);
+        schedule(netns, sp, id);
+      },
+    });
+  }
+
+  function schedule(netns: string | undefined, sp: Space, id: string): void {
+    if (stopped) return;
+    sp.toReplay.add(id);
+    if (sp.timer !== undefined) clearTimeout(sp.timer);
+    sp.timer = setTimeout(() => {
+      sp.timer = undefined;
+      const ids = [...sp.toReplay];
+      sp.toReplay.clear();
+      for (const i of ids) {
+        const s = sp.sets.get(i);
+        if (s !== undefined) void replay(netns, s).catch((err: unknown) => d.logger.warn({ err: errorMessage(err) }, 'set-sync: learned-set replay failed'));
+      }
+    }, REPLAY_DELAY_MS);
+    sp.timer.unref();
+  }
+
+  async function replay(netns: string | undefined, s: ReplaySet): Promise<void> {
+    const t = d.now();
+    const prefix = `${s.label}|`;
+    const alive: [string, number][] = [];
+    for (const [key, exp] of d.known) if (key.startsWith(prefix) && exp - t >= REPLAY_MIN_LEFT_MS) alive.push([key.slice(prefix.length), exp]);
+    if (alive.length === 0) return;
+    const listing = await d.backend.listSet(s.ref, netns);
+    if (listing.kind === 'missing') {
+      d.forgetCreated(s.label);
+      // Without createSets the elements wait for the set like any other (held, retried).
+      if (!s.createSets) d.logger.warn({ set: setRefText(s.ref), netns, what: listing.what }, 'set-sync: learned set is gone; its addresses are written back when it reappears');
+    }
+    const present = new Set(listing.kind === 'ok' ? listing.set.elements.filter((e): e is string => typeof e === 'string') : []);
+    const lost = alive.filter(([address]) => !present.has(address));
+    if (lost.length === 0) return;
+    d.logger.info({ set: setRefText(s.ref), netns, addresses: lost.length }, 'set-sync: learned addresses were removed from the kernel (flush or reload); writing them back with the timeout left');
+    d.replayed(lost.length);
+    await Promise.all(lost.map(([address, exp]) => d.write(netns, s, address, Math.ceil((exp - t) / 1000))));
+  }
+
+  const adjust = (netns: string | undefined, deletes: ReadonlyMap<string, number>, sign: 1 | -1): void => {
+    const own = spaceOf(netns).ownDeletes;
+    for (const [label, n] of deletes) own.set(label, Math.max(0, (own.get(label) ?? 0) + sign * n));
+  };
+
+  return {
+    track(netns, set) {
+      const sp = spaceOf(netns);
+      const id = `${set.ref.family} ${set.ref.table} ${set.ref.set}`;
+      if (sp.sets.has(id)) return;
+      sp.sets.set(id, set);
+      if (sp.monitor === undefined && !stopped) watch(netns, sp);
+    },
+    sending: (netns, deletes) => adjust(netns, deletes, 1),
+    refused: (netns, deletes) => adjust(netns, deletes, -1),
+    async stop() {
+      stopped = true;
+      for (const sp of spaces.values()) {
+        if (sp.timer !== undefined) clearTimeout(sp.timer);
+        sp.timer = undefined;
+        await sp.monitor?.stop();
+        sp.monitor = undefined;
+      }
+    },
+  };
+}
