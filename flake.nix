@@ -8,12 +8,6 @@
       inherit (nixpkgs) lib;
       systems = [ "x86_64-linux" "aarch64-linux" ];
       forAllSystems = f: lib.genAttrs systems (system: f nixpkgs.legacyPackages.${system});
-
-      # The sample configurations the README shows, evaluated by `checks` below.
-      sampleSystem = system: modules: lib.nixosSystem {
-        inherit system;
-        modules = [ self.nixosModules.router ] ++ modules;
-      };
     in
     {
       packages = forAllSystems (pkgs: rec {
@@ -50,18 +44,10 @@
             ${r.main.inet.content}
             }
           '';
-          # Assertions only fail a full system build; force them here on the module's samples.
-          evalSample = name: sample:
-            let
-              cfg = (sampleSystem system [ sample ]).config;
-              failed = map (a: a.message) (lib.filter (a: !a.assertion) cfg.assertions);
-            in
-            if failed != [ ] then throw "${name}: ${lib.concatStringsSep "; " failed}"
-            else pkgs.writeText "eval-${name}" (builtins.toJSON {
-              unit = cfg.systemd.units."unbound-sidecar.service".text;
-              unbound = cfg.environment.etc."unbound/unbound.conf".source;
-              nftables = cfg.networking.nftables.tables;
-            });
+          # nix/tests/eval-upstream.nix: both modules inside a whole NixOS of this nixpkgs, for
+          # every sample in test/nix/samples/nixos-samples.nix (option types, assertions, the
+          # toplevel instantiated, what the samples must produce).
+          evalModules = import ./nix/tests/eval-upstream.nix { nixpkgs = nixpkgs.outPath; inherit lib pkgs system; };
         in
         {
           package = self.packages.${system}.default;
@@ -71,13 +57,23 @@
 
           # The Unbound settings the module produces, through nixpkgs' own renderer + checkconf.
           # (checkconf is off by default there because nixpkgs always sets remote-control.)
-          unbound-conf = (sampleSystem system [
-            ./test/nix/samples/nixos-sidecar.nix
-            { services.unbound.checkconf = true; }
-          ]).config.environment.etc."unbound/unbound.conf".source;
+          unbound-conf = (lib.nixosSystem {
+            inherit system;
+            modules = [
+              self.nixosModules.default
+              ./test/nix/samples/nixos-sidecar.nix
+              { services.unbound.checkconf = true; }
+            ];
+          }).config.environment.etc."unbound/unbound.conf".source;
 
-          eval-sidecar = evalSample "sidecar" ./test/nix/samples/nixos-sidecar.nix;
-          eval-router = evalSample "router" ./test/nix/samples/nixos-router.nix;
+          # Assertions only fail a full system build; the harness forces them (and everything else).
+          eval-modules =
+            if evalModules.problems != [ ] then
+              throw "eval-modules:\n${lib.concatStringsSep "\n" evalModules.problems}"
+            else pkgs.writeText "eval-modules.json" (builtins.toJSON evalModules.summary);
+
+          # A VM with Unbound and the sidecar: a static record resolves through Unbound (kdig).
+          vm-sidecar = pkgs.testers.runNixOSTest (import ./nix/tests/vm-sidecar.nix { module = self.nixosModules.default; });
         });
     };
 }

@@ -10,11 +10,13 @@
 let
   inherit (lib) mkDefault mkEnableOption mkIf mkOption types;
   cfg = config.services.unbound-sidecar;
+  pure = import ./lib/sidecar.nix;
   json = pkgs.formats.json { };
   freeform = options: types.submodule { freeformType = json.type; inherit options; };
 
+  nftName = types.strMatching "[A-Za-z_][A-Za-z0-9_./-]{0,255}";
   listType = freeform {
-    name = mkOption { type = types.strMatching "[A-Za-z0-9_-]+"; description = "List name (metrics label, snapshot file)."; };
+    name = mkOption { type = types.strMatching "[a-z0-9_-]+"; description = "List name (metrics label, snapshot file): lowercase letters, digits, _ and -."; };
     refresh = mkOption { type = types.str; default = "1h"; description = "How often the sources are fetched."; };
     sources = mkOption {
       type = types.listOf (freeform {
@@ -29,8 +31,9 @@ let
       type = freeform {
         family = mkOption { type = types.enum [ "inet" "ip" "ip6" ]; default = "inet"; };
         table = mkOption { type = types.str; default = "global"; };
-        set4 = mkOption { type = types.str; };
-        set6 = mkOption { type = types.str; };
+        # Either may be left out (an `ip` table holds no ipv6_addr set, an `ip6` table no ipv4_addr set).
+        set4 = mkOption { type = types.nullOr nftName; default = null; description = "ipv4_addr set (flags interval)."; };
+        set6 = mkOption { type = types.nullOr nftName; default = null; description = "ipv6_addr set (flags interval)."; };
         netns = mkOption { type = types.nullOr types.str; default = null; description = "Apply inside this named network namespace (needs CAP_SYS_ADMIN)."; };
         createSets = mkOption { type = types.bool; default = false; };
       };
@@ -39,10 +42,9 @@ let
   };
 
   s = cfg.settings;
-  # The daemon's schema is strict: keys it does not know yet are an error, so empty optional
-  # blocks are left out rather than written as [] / null.
-  configValue = removeAttrs s (lib.optional (s.lists == [ ]) "lists" ++ lib.optional (s.dnstap == null) "dnstap");
-  rawConfig = json.generate "unbound-sidecar.json" configValue;
+  # The daemon's schema is strict and has no nullable keys: nulls (an unset nft.netns, set4 or
+  # dnstap) and an empty `lists` are left out rather than written (nix/lib/sidecar.nix).
+  rawConfig = json.generate "unbound-sidecar.json" (pure.configValue s);
   # Like services.unbound.checkconf: a config the daemon would reject fails the build, not the boot.
   configFile = if !cfg.checkConfig then rawConfig else
     pkgs.runCommand "unbound-sidecar.json" { nativeBuildInputs = [ cfg.package ]; } ''
@@ -54,6 +56,13 @@ let
   hasLists = s.lists != [ ];
   hasNetns = lib.any (l: l.nft.netns != null) s.lists;
   hasDnstap = s.dnstap != null;
+  dnstap = pure.dnstapGroup {
+    dnstap = hasDnstap;
+    configured = cfg.dnstapGroup;
+    unboundEnabled = config.services.unbound.enable;
+    unboundGroup = config.services.unbound.group;
+    groups = lib.attrNames config.users.groups;
+  };
   # nft talks netlink to the kernel: CAP_NET_ADMIN; entering another namespace: CAP_SYS_ADMIN.
   caps = lib.optional hasLists "CAP_NET_ADMIN" ++ lib.optional hasNetns "CAP_SYS_ADMIN";
 in
@@ -76,6 +85,18 @@ in
         do-not-query-localhost = no, domain-insecure for each forward zone, local-zone transparent
         for private reverse zones, and the dnstap block (with a dnstap-enabled Unbound) when
         settings.dnstap is set.
+      '';
+    };
+
+    dnstapGroup = mkOption {
+      type = types.nullOr types.str;
+      default = null;
+      example = "unbound";
+      description = ''
+        With settings.dnstap: the group the dnstap socket and its directory belong to (the unit's
+        Group=); the user Unbound runs as must be in it. null means services.unbound.group when
+        services.unbound is enabled on this system; otherwise (your own Unbound with
+        configureUnbound = false) set it, to a group declared in users.groups.
       '';
     };
 
@@ -147,6 +168,14 @@ in
         message = "services.unbound-sidecar.settings.lists: list names must be unique.";
       }
       {
+        assertion = lib.all (l: l.nft.set4 != null || l.nft.set6 != null) s.lists;
+        message = "services.unbound-sidecar.settings.lists: every list names at least one of nft.set4 and nft.set6.";
+      }
+      {
+        assertion = dnstap.problem == null;
+        message = toString dnstap.problem;
+      }
+      {
         assertion = !hasDnstap || lib.hasPrefix "/run/unbound-sidecar/" s.dnstap.socket;
         message = "services.unbound-sidecar.settings.dnstap.socket must be under /run/unbound-sidecar/ (the unit's RuntimeDirectory, shared with Unbound's group).";
       }
@@ -185,7 +214,8 @@ in
       # The same hardening as systemd/unbound-sidecar.service; the differences are commented.
       serviceConfig = {
         Type = "exec";
-        ExecStartPre = "${exe} check-config ${configFile}";
+        # A list: nixpkgs' service-runner.nix (systemd.services.<name>.runner) joins it as one.
+        ExecStartPre = [ "${exe} check-config ${configFile}" ];
         ExecStart = "${exe} run --config ${configFile}";
         # SIGHUP = sync the lists now (issue 3, behaviour 9).
         ExecReload = "${pkgs.coreutils}/bin/kill -HUP $MAINPID";
@@ -199,8 +229,8 @@ in
         RuntimeDirectoryMode = "0750";
         # dnstap: Unbound (its own user) connects to our socket, so the socket and its directory
         # belong to Unbound's group (a static group with a dynamic user is allowed) and are
-        # group-writable.
-        Group = mkIf hasDnstap config.services.unbound.group;
+        # group-writable. Only a group that exists: see dnstapGroup and nix/lib/sidecar.nix.
+        Group = mkIf (dnstap.group != null) dnstap.group;
         UMask = if hasDnstap then "0007" else "0077";
 
         CapabilityBoundingSet = caps;

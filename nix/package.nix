@@ -3,8 +3,11 @@
 # node_modules and links the `unbound-sidecar` bin.
 #
 # importNpmLock (nixpkgs >= 24.05) fetches every tarball by the `integrity` hash already in
-# package-lock.json, so there is no npmDepsHash to keep in step with the lockfile. On an older
-# nixpkgs without it, replace the two importNpmLock lines with
+# package-lock.json, so there is no npmDepsHash to keep in step with the lockfile. It fetches
+# from each package's `resolved` URL, which the committed lockfile leaves out; nix/lib/npm-lock.nix
+# puts the registry URL back (without it, evaluation fails in importNpmLock with "attribute
+# 'resolved' missing"). On an older nixpkgs without importNpmLock, replace the npmDeps and
+# npmConfigHook lines with
 #   npmDepsHash = lib.fakeHash;
 # build once, and copy the hash Nix prints ("got: sha256-…") over lib.fakeHash; redo that after
 # every lockfile change.
@@ -35,7 +38,10 @@ buildNpmPackage {
     ];
   };
 
-  npmDeps = importNpmLock { npmRoot = root; };
+  npmDeps = importNpmLock {
+    npmRoot = root;
+    packageLock = import ./lib/npm-lock.nix { lock = lib.importJSON (root + "/package-lock.json"); };
+  };
   npmConfigHook = importNpmLock.npmConfigHook;
 
   # tsconfig.json compiles test/ and bench/ too; they only need to type-check here.

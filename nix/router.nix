@@ -1,62 +1,18 @@
 # NixOS module: services.unbound-sidecar.router — the router from
-# shared/reference/router-write-up.txt, declaratively (issue 6, item 3): interfaces named by MAC,
-# forwarding, rp_filter, LAN addressing, Kea DHCP, RA, the nftables ruleset (nix/lib/ruleset.nix),
-# NAT, fwmark policy routing and optional WireGuard with its socket in a WAN namespace.
+# shared/reference/router-write-up.txt, declaratively (issue 6, item 3). This file declares the
+# options and checks them; each job is its own file under nix/router/:
+#   interfaces.nix     NICs named by MAC, forwarding and rp_filter, LAN addressing, policy routing,
+#                      the WAN (DHCP by networkd) when it stays in the main namespace
+#   firewall.nix       the nftables ruleset (nix/lib/ruleset.nix) and the per-device ingress tables
+#   dhcp.nix           Kea DHCPv4/v6 and radvd
+#   dns.nix            Unbound for the LAN, the sidecar's zones, Avahi on the LAN only
+#   wan-namespace.nix  the WAN (and its DHCP client) in its own network namespace
+#   wireguard.nix      the WireGuard tunnel, its socket in the WAN namespace when there is one
 # Imports the sidecar module; the sidecar's lists fill the sets the ruleset declares.
-{ config, lib, pkgs, utils, ... }:
+{ config, lib, utils, ... }:
 let
-  inherit (lib) mkDefault mkIf mkMerge mkOption types;
-  cfg = config.services.unbound-sidecar.router;
-  net = import ./lib/net.nix;
-  ns = cfg.wan.namespace;
-  vpn = cfg.vpn;
-  nft = "${pkgs.nftables}/bin/nft";
-  ip = "${pkgs.iproute2}/bin/ip";
-
-  lan4 = net.ipv4Network cfg.lan.ipv4.address cfg.lan.ipv4.prefixLength;
-  lan6 = if cfg.lan.ipv6 == null then null else net.ipv6Network cfg.lan.ipv6.address cfg.lan.ipv6.prefixLength;
-  # First four hextets of the LAN's /64, for pools and the WAN-namespace transit link.
-  lan6Head = if cfg.lan.ipv6 == null then null
-    else lib.concatStringsSep ":" (lib.take 4 (lib.splitString ":" lan6));
-  lan6Site = if lan6Head == null then null else lib.concatStringsSep ":" (lib.take 3 (lib.splitString ":" lan6Head));
-
-  # The transit link between the main namespace and the WAN namespace (double NAT: the main
-  # namespace masquerades to linkMain's address, the WAN namespace to the ISP's).
-  link = {
-    main = "wanlink0"; ns = "wanlink1";
-    main4 = "100.64.255.1"; ns4 = "100.64.255.2";
-    # subnet ffff of the LAN's ULA site, so no second prefix has to be invented
-    main6 = "${lan6Site}:ffff::1"; ns6 = "${lan6Site}:ffff::2";
-  };
-
-  sidecarLists = config.services.unbound-sidecar.settings.lists;
-  ourLists = lib.filter (l: l.nft.table == cfg.table && l.nft.family == "inet" && l.nft.netns == null) sidecarLists;
-  setsOf = l:
-    let via = cfg.routing.listVia.${l.name} or "vpn";
-    in [ { name = l.nft.set4; family = "ipv4"; inherit via; } { name = l.nft.set6; family = "ipv6"; inherit via; } ]
-      # issue 4's learned sets (addresses with a TTL) when the list names them
-      ++ lib.optional (l.nft ? learned4) { name = l.nft.learned4; family = "ipv4"; inherit via; timeout = true; }
-      ++ lib.optional (l.nft ? learned6) { name = l.nft.learned6; family = "ipv6"; inherit via; timeout = true; };
-
-  rulesetSettings = {
-    inherit (cfg) table;
-    lan = {
-      interfaces = [ cfg.lan.interface ];
-      ipv4 = { inherit (cfg.lan.ipv4) address prefixLength; };
-      ipv6 = if cfg.lan.ipv6 == null then null else { inherit (cfg.lan.ipv6) address prefixLength; };
-    };
-    wan = {
-      inherit (cfg.wan) interface allowTcp allowUdp;
-      namespace = if ns == null then null else { name = ns; linkMain = link.main; linkNs = link.ns; };
-    };
-    vpn = if !vpn.enable then null else { inherit (vpn) interface listenPort; };
-    marks = { wan = cfg.routing.wanMark; vpn = cfg.routing.vpnMark; default = cfg.routing.default; };
-    sets = lib.concatMap setsOf ourLists;
-    clients = cfg.routing.clients;
-    hardening = { inherit (cfg.hardening) icmpRate mssMin; };
-  };
-  ruleset = import ./lib/ruleset.nix rulesetSettings;
-  deviceUnit = dev: "${utils.escapeSystemdPath "/sys/subsystem/net/devices/${dev}"}.device";
+  inherit (lib) mkIf mkOption types;
+  inherit (import ./router/shared.nix { inherit config lib utils; }) cfg net ns vpn;
 
   macOption = description: mkOption { type = types.str; inherit description; example = "02:11:22:33:44:55"; };
   problems = lib.filter (p: p != null) ([
@@ -71,12 +27,20 @@ let
       "services.unbound-sidecar.router.lan.ipv6: SLAAC needs a /64 (got /${toString cfg.lan.ipv6.prefixLength}); set slaac = false or use a /64" else null)
     (if cfg.dhcp.enable && cfg.dhcp.pool4 == null && cfg.lan.ipv4.prefixLength != 24 then
       "services.unbound-sidecar.router.dhcp.pool4 has a default only for a /24 LAN; set it, e.g. \"10.77.1.10 - 10.77.1.250\"" else null)
-    (if ns != null && cfg.lan.ipv6 == null then
-      "services.unbound-sidecar.router.wan.namespace: the transit link takes its IPv6 subnet from lan.ipv6, which is unset" else null)
+    # The transit link to the WAN namespace must not overlap the LAN (issue 6: a /48 LAN held it).
+    (if ns == null then null else net.transitProblem "services.unbound-sidecar.router.wan.namespace" { inherit (cfg.lan) ipv4 ipv6; })
   ]);
 in
 {
-  imports = [ ./module.nix ];
+  imports = [
+    ./module.nix
+    ./router/interfaces.nix
+    ./router/firewall.nix
+    ./router/dhcp.nix
+    ./router/dns.nix
+    ./router/wan-namespace.nix
+    ./router/wireguard.nix
+  ];
 
   options.services.unbound-sidecar.router = {
     enable = lib.mkEnableOption "the companion router: interfaces, forwarding, DHCP, RA, nftables, policy routing, optional WireGuard";
@@ -96,7 +60,10 @@ in
         type = types.nullOr (types.submodule {
           options = {
             address = mkOption { type = types.str; example = "fd12:3456:789a::1"; };
-            prefixLength = mkOption { type = types.ints.between 48 64; default = 64; };
+            prefixLength = mkOption {
+              type = types.ints.between 48 64; default = 64;
+              description = "Usually 64. With wan.namespace it must be longer than 48: the link to the WAN namespace takes a /64 of the same /48 outside the LAN (subnet ffff, or 0 when the LAN holds ffff).";
+            };
             slaac = mkOption {
               type = types.bool; default = true;
               description = "Let hosts autoconfigure (AdvAutonomous). The write-up turned it off for DHCPv6-only, but Android has no DHCPv6 client.";
@@ -118,7 +85,9 @@ in
         description = ''
           Move the WAN interface (and its DHCP client) into this network namespace, reached from the
           main namespace over a veth pair. WireGuard then opens its socket there, so the tunnel's
-          own packets can never be routed into the tunnel (the write-up's routing loop).
+          own packets can never be routed into the tunnel (the write-up's routing loop). The veth
+          link is 100.64.255.0/30 and a /64 of lan.ipv6's /48 outside the LAN prefix; lan.ipv6 is
+          required, and a LAN that overlaps either is refused at build time.
         '';
       };
       allowTcp = mkOption { type = types.listOf types.port; default = [ ]; description = "TCP ports open on the WAN."; };
@@ -155,7 +124,7 @@ in
         default = [ ]; example = [ { address = "10.77.0.50"; via = "wan"; } ];
         description = "Per-client route choice; destinations in the lists' sets override it.";
       };
-      listVia = mkOption { type = types.attrsOf (types.enum [ "wan" "vpn" ]); default = { }; description = "Route for each sidecar list's set (default vpn)."; };
+      listVia = mkOption { type = types.attrsOf (types.enum [ "wan" "vpn" ]); default = { }; description = "Route for each sidecar list's sets — nft.set4/set6 and the learned learn.set4/set6 — by list name (default vpn)."; };
     };
 
     hardening = {
@@ -164,268 +133,11 @@ in
     };
   };
 
-  config = mkIf cfg.enable (mkMerge [
-    {
-      assertions = map (message: { assertion = false; inherit message; }) problems;
-      warnings = lib.optional (cfg.lan.ipv6 != null
-        && net.ulaProblem "" cfg.lan.ipv6.address cfg.lan.ipv6.prefixLength == null
-        && net.ulaGlobalIdIsZero cfg.lan.ipv6.address)
-        "services.unbound-sidecar.router.lan.ipv6: ${cfg.lan.ipv6.address} has a zero global ID; RFC 4193 §3.2 asks for 40 random bits after fd (`openssl rand -hex 5` gives them).";
-
-      # ---- interfaces by MAC (udev applies .link files, with or without networkd) ---------------
-      # Matched on the *permanent* MAC: after the WAN override the current MAC is different, and a
-      # later `udevadm trigger` must still find the device.
-      systemd.network.links."10-${cfg.lan.interface}" = {
-        matchConfig.PermanentMACAddress = cfg.lan.mac;
-        linkConfig.Name = cfg.lan.interface;
-      };
-      systemd.network.links."10-${cfg.wan.interface}" = {
-        matchConfig.PermanentMACAddress = cfg.wan.mac;
-        linkConfig = { Name = cfg.wan.interface; } // lib.optionalAttrs (cfg.wan.macAddress != null) { MACAddress = cfg.wan.macAddress; };
-      };
-
-      # ---- forwarding, rp_filter ----------------------------------------------------------------
-      # Per-interface keys are applied by systemd's udev rule when the interface appears (so after
-      # the rename); `default` covers interfaces created later (wg0, the veth).
-      boot.kernel.sysctl = {
-        "net.ipv4.conf.all.forwarding" = true;
-        "net.ipv6.conf.all.forwarding" = true;
-        "net.ipv4.conf.default.rp_filter" = 1;
-        "net.ipv4.conf.all.rp_filter" = 1;
-        # the reverse-path lookup uses the packet's fwmark, i.e. the policy-routing table it will use
-        "net.ipv4.conf.all.src_valid_mark" = 1;
-        "net.ipv4.conf.${cfg.lan.interface}.rp_filter" = 1;
-        "net.ipv4.conf.${cfg.lan.interface}.src_valid_mark" = 1;
-      } // lib.optionalAttrs (ns == null) {
-        "net.ipv4.conf.${cfg.wan.interface}.rp_filter" = 1;
-        "net.ipv4.conf.${cfg.wan.interface}.src_valid_mark" = 1;
-      } // lib.optionalAttrs vpn.enable {
-        "net.ipv4.conf.${vpn.interface}.rp_filter" = 1;
-        "net.ipv4.conf.${vpn.interface}.src_valid_mark" = 1;
-      };
-
-      # ---- addressing (networkd in the main namespace) ----------------------------------------
-      networking.useDHCP = false;
-      systemd.network.enable = true;
-      # Routes wireguard-*.service puts in the VPN table are not networkd's; leave them alone.
-      systemd.network.config.networkConfig.ManageForeignRoutes = false;
-      systemd.network.networks."20-${cfg.lan.interface}" = {
-        matchConfig.Name = cfg.lan.interface;
-        address = [ "${cfg.lan.ipv4.address}/${toString cfg.lan.ipv4.prefixLength}" ]
-          ++ lib.optional (cfg.lan.ipv6 != null) "${cfg.lan.ipv6.address}/${toString cfg.lan.ipv6.prefixLength}";
-        networkConfig = { ConfigureWithoutCarrier = true; IPv6AcceptRA = false; };
-        linkConfig.RequiredForOnline = "no";
-        # Policy routing: LAN destinations always via main (so marked replies reach the LAN), then
-        # the mark picks wan_table or vpn_table (the write-up's `ip rule add fwmark N table T`).
-        routingPolicyRules = lib.optionals vpn.enable ([
-          { To = lan4; Table = "main"; Priority = 100; }
-        ] ++ lib.optional (lan6 != null) { To = lan6; Table = "main"; Priority = 100; } ++ [
-          { FirewallMark = cfg.routing.wanMark; Table = cfg.routing.wanMark; Priority = 200; Family = "both"; }
-          { FirewallMark = cfg.routing.vpnMark; Table = cfg.routing.vpnMark; Priority = 200; Family = "both"; }
-        ]);
-      };
-      networking.iproute2 = {
-        enable = true;
-        rttablesExtraConfig = ''
-          ${toString cfg.routing.wanMark} wan_table
-          ${toString cfg.routing.vpnMark} vpn_table
-        '';
-      };
-
-      # ---- nftables ----------------------------------------------------------------------------
-      networking.firewall.enable = mkDefault false; # this ruleset is the firewall
-      networking.nftables.enable = true;
-      networking.nftables.tables.${cfg.table} = { inherit (ruleset.main.inet) family content; };
-
-      # ---- DHCP (Kea) and router advertisements -------------------------------------------------
-      services.kea.dhcp4 = mkIf cfg.dhcp.enable {
-        enable = true;
-        settings = {
-          interfaces-config.interfaces = [ cfg.lan.interface ];
-          lease-database = { type = "memfile"; persist = true; name = "/var/lib/kea/dhcp4.leases"; };
-          valid-lifetime = 3600;
-          subnet4 = [{
-            id = 1;
-            subnet = lan4;
-            pools = [{ pool = if cfg.dhcp.pool4 != null then cfg.dhcp.pool4 else
-              let p = lib.concatStringsSep "." (lib.take 3 (lib.splitString "." cfg.lan.ipv4.address)); in "${p}.100 - ${p}.250"; }];
-            option-data = [
-              { name = "routers"; data = cfg.lan.ipv4.address; }
-              { name = "domain-name-servers"; data = cfg.lan.ipv4.address; }
-            ];
-          }];
-        };
-      };
-      services.kea.dhcp6 = mkIf (cfg.dhcp.enable && cfg.lan.ipv6 != null) {
-        enable = true;
-        settings = {
-          interfaces-config.interfaces = [ cfg.lan.interface ];
-          lease-database = { type = "memfile"; persist = true; name = "/var/lib/kea/dhcp6.leases"; };
-          preferred-lifetime = 3000;
-          valid-lifetime = 4000;
-          subnet6 = [{
-            id = 1;
-            # clients on the link reach us from link-local addresses: select the subnet by interface
-            interface = cfg.lan.interface;
-            subnet = lan6;
-            pools = [{ pool = if cfg.dhcp.pool6 != null then cfg.dhcp.pool6 else "${lan6Head}::1000 - ${lan6Head}::ffff"; }];
-            option-data = [ { name = "dns-servers"; data = cfg.lan.ipv6.address; } ];
-          }];
-        };
-      };
-      services.radvd = mkIf (cfg.lan.ipv6 != null) {
-        enable = true;
-        config = ''
-          interface ${cfg.lan.interface} {
-            AdvSendAdvert on;
-            AdvManagedFlag ${if cfg.dhcp.enable then "on" else "off"};
-            AdvOtherConfigFlag on;
-            prefix ${lan6Head}::/64 {
-              AdvOnLink on;
-              AdvAutonomous ${if cfg.lan.ipv6.slaac then "on" else "off"};
-            };
-            RDNSS ${cfg.lan.ipv6.address} {
-            };
-          };
-        '';
-      };
-
-      # ---- DNS: Unbound for the LAN, the sidecar for .local and the LAN's reverse zone ----------
-      services.unbound.settings.server = {
-        interface = [ "127.0.0.1" "::1" cfg.lan.ipv4.address ] ++ lib.optional (cfg.lan.ipv6 != null) cfg.lan.ipv6.address;
-        access-control = [ "127.0.0.0/8 allow" "::1/128 allow" "${lan4} allow" ]
-          ++ lib.optional (lan6 != null) "${lan6} allow";
-      };
-      services.unbound-sidecar = {
-        enable = mkDefault true;
-        settings.dns.zones = mkDefault [ "local." (net.ipv4ReverseZone cfg.lan.ipv4.address cfg.lan.ipv4.prefixLength) ];
-      };
-      services.avahi = {
-        allowInterfaces = [ cfg.lan.interface ]; # never announce on the WAN
-        publish = { enable = mkDefault true; addresses = mkDefault true; };
-      };
-
-      # ---- netdev ingress hardening, one unit per device ----------------------------------------
-      # A netdev chain names its device: loading it before udev has renamed the NIC fails, and the
-      # chain goes away with the device. So each device's table is loaded by a unit the device
-      # itself pulls in, and re-loaded whenever nftables.service is (a `flush ruleset` removes it).
-      systemd.services = lib.listToAttrs (map (t: lib.nameValuePair "nftables-ingress-${t.device}" {
-        description = "nftables ingress hardening on ${t.device}";
-        bindsTo = [ (deviceUnit t.device) ];
-        after = [ (deviceUnit t.device) "nftables.service" ];
-        wantedBy = [ (deviceUnit t.device) ];
-        partOf = [ "nftables.service" ];
-        unitConfig.ReloadPropagatedFrom = "nftables.service";
-        serviceConfig = let file = pkgs.writeText "ingress-${t.device}.nft" t.text; in {
-          Type = "oneshot";
-          RemainAfterExit = true;
-          ExecStart = "${nft} -f ${file}";
-          ExecReload = "${nft} -f ${file}";
-          ExecStop = "-${nft} delete table netdev ${t.name}";
-        };
-      }) ruleset.main.ingress);
-    }
-
-    # ---- WAN in the main namespace: DHCP by networkd; wan_table gets the same gateways -----------
-    (mkIf (ns == null) {
-      systemd.network.networks."20-${cfg.wan.interface}" = {
-        matchConfig.Name = cfg.wan.interface;
-        networkConfig = { DHCP = "yes"; IPv6AcceptRA = true; };
-        dhcpV4Config.UseDNS = false; # Unbound resolves from the root
-        routes = lib.optionals vpn.enable [
-          { Gateway = "_dhcp4"; Table = cfg.routing.wanMark; }
-          { Gateway = "_ipv6ra"; Table = cfg.routing.wanMark; }
-        ];
-      };
-    })
-
-    # ---- WAN in its own namespace (the write-up's "wan" netns) ----------------------------------
-    (mkIf (ns != null) {
-      systemd.services."router-netns-${ns}" = {
-        description = "Network namespace ${ns} holding ${cfg.wan.interface}";
-        # Wants, not BindsTo: moving the NIC into the namespace makes its device unit go inactive.
-        wants = [ (deviceUnit cfg.wan.interface) ];
-        after = [ (deviceUnit cfg.wan.interface) ];
-        before = [ "network.target" "systemd-networkd.service" ]
-          ++ lib.optional vpn.enable "wireguard-${vpn.interface}.service";
-        wantedBy = [ "network.target" ];
-        path = [ pkgs.iproute2 pkgs.procps pkgs.nftables ];
-        serviceConfig = { Type = "oneshot"; RemainAfterExit = true; };
-        script = ''
-          set -eu
-          ip netns add ${ns} 2>/dev/null || true
-          ip link set ${cfg.wan.interface} netns ${ns}
-          ip link add ${link.main} type veth peer name ${link.ns} netns ${ns}
-          ip -n ${ns} link set lo up
-          ip -n ${ns} link set ${cfg.wan.interface} up
-          ip -n ${ns} link set ${link.ns} up
-          ip -n ${ns} addr add ${link.ns4}/30 dev ${link.ns}
-          ip -n ${ns} addr add ${link.ns6}/64 dev ${link.ns} nodad
-          # a moved device gets the new namespace's defaults: set its sysctls after the move
-          ip netns exec ${ns} sysctl -q -w net.ipv4.conf.all.forwarding=1 net.ipv6.conf.all.forwarding=1 \
-            net.ipv4.conf.all.rp_filter=1 net.ipv4.conf.${cfg.wan.interface}.rp_filter=1
-          ip netns exec ${ns} nft -f ${pkgs.writeText "netns-${ns}.nft" ruleset.wanNamespace.text}
-          ip link set ${link.main} up
-        '';
-        preStop = ''
-          ip -n ${ns} link set ${cfg.wan.interface} netns 1 || true
-          ip link del ${link.main} || true
-          ip netns del ${ns} || true
-        '';
-      };
-      # The main namespace's side of the link: default route and wan_table via the WAN namespace.
-      systemd.network.networks."20-${link.main}" = {
-        matchConfig.Name = link.main;
-        address = [ "${link.main4}/30" "${link.main6}/64" ];
-        routes = [
-          { Gateway = link.ns4; }
-          { Gateway = link.ns6; }
-        ] ++ lib.optionals vpn.enable [
-          { Gateway = link.ns4; Table = cfg.routing.wanMark; }
-          { Gateway = link.ns6; Table = cfg.routing.wanMark; }
-        ];
-        linkConfig.RequiredForOnline = "no";
-      };
-      boot.kernel.sysctl."net.ipv4.conf.${link.main}.rp_filter" = 1;
-      # DHCP client for the WAN inside the namespace (networkd only manages its own namespace).
-      systemd.services."router-wan-dhcp" = {
-        description = "DHCP client for ${cfg.wan.interface} in namespace ${ns}";
-        bindsTo = [ "router-netns-${ns}.service" ];
-        after = [ "router-netns-${ns}.service" ];
-        wantedBy = [ "multi-user.target" ];
-        serviceConfig = {
-          NetworkNamespacePath = "/run/netns/${ns}";
-          ExecStart = "${pkgs.dhcpcd}/bin/dhcpcd --nobackground --config ${pkgs.writeText "dhcpcd-${ns}.conf" ''
-            # Only the WAN's address and routes: Unbound resolves from the root, so resolv.conf
-            # (shared with the main namespace) stays untouched.
-            nohook resolv.conf
-            option rapid_commit, interface_mtu
-            require dhcp_server_identifier
-          ''} ${cfg.wan.interface}";
-          Restart = "always";
-          RestartSec = "5s";
-          StateDirectory = "dhcpcd";
-          RuntimeDirectory = "dhcpcd";
-        };
-      };
-      # dhcpcd drops privileges to this user (as nixpkgs' dhcpcd module sets it up).
-      users.users.dhcpcd = { isSystemUser = true; group = "dhcpcd"; };
-      users.groups.dhcpcd = { };
-    })
-
-    # ---- WireGuard: routes into vpn_table; the socket in the WAN namespace when there is one ----
-    (mkIf vpn.enable {
-      networking.wireguard.interfaces.${vpn.interface} = {
-        inherit (vpn) ips privateKeyFile listenPort peers;
-        table = toString cfg.routing.vpnMark;
-        allowedIPsAsRoutes = true;
-        socketNamespace = ns;
-        interfaceNamespace = if ns == null then null else "init";
-      };
-      systemd.services."wireguard-${vpn.interface}" = mkIf (ns != null) {
-        requires = [ "router-netns-${ns}.service" ];
-        after = [ "router-netns-${ns}.service" ];
-      };
-    })
-  ]);
+  config = mkIf cfg.enable {
+    assertions = map (message: { assertion = false; inherit message; }) problems;
+    warnings = lib.optional (cfg.lan.ipv6 != null
+      && net.ulaProblem "" cfg.lan.ipv6.address cfg.lan.ipv6.prefixLength == null
+      && net.ulaGlobalIdIsZero cfg.lan.ipv6.address)
+      "services.unbound-sidecar.router.lan.ipv6: ${cfg.lan.ipv6.address} has a zero global ID; RFC 4193 §3.2 asks for 40 random bits after fd (`openssl rand -hex 5` gives them).";
+  };
 }

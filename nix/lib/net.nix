@@ -111,6 +111,56 @@ rec {
     in concatStringsSep ":" (genList (i: toHex (bitAnd (elemAt h i) (maskHextet i))) 8)
        + "/${toString prefixLength}";
 
+  # Do two IPv4 prefixes share any address? (The shorter prefix's mask decides.)
+  ipv4Overlap = a: aLen: b: bLen:
+    let
+      len = if aLen < bLen then aLen else bLen;
+      net = addr: ipv4Network addr len;
+    in parseIPv4 a != null && parseIPv4 b != null && net a == net b;
+
+  # "fd01:2345:6789:0:…" -> "fd01:2345:6789:0": the first four hextets, i.e. the /64 an address is in.
+  ipv6Head64 = addr: concatStringsSep ":" (genList (i: toHex (elemAt (parseIPv6 addr) i)) 4);
+
+  # ---- the WAN-namespace transit link --------------------------------------------------------
+  # With the WAN in its own namespace (router wan.namespace), the main namespace reaches it over a
+  # veth pair and both sides NAT (the write-up's double NAT). The link needs addresses that no LAN
+  # host has: IPv4 from the shared address space (RFC 6598), IPv6 a /64 of the LAN's ULA site (its
+  # /48) that lies outside the LAN prefix, so that no second prefix has to be invented.
+  transit4 = { network = "100.64.255.0"; prefixLength = 30; main = "100.64.255.1"; ns = "100.64.255.2"; };
+
+  # The transit /64 as its first four hextets ("fd01:2345:6789:ffff"): subnet ffff of the site, or
+  # subnet 0 when the LAN prefix holds ffff. null when the LAN holds both, i.e. it is the whole /48
+  # (a /49..64 LAN holds at most half the site, and ffff and 0 lie in different halves).
+  transit6Subnet = addr: prefixLength:
+    let
+      h = parseIPv6 addr;
+      bits = prefixLength - 48;
+      mask = if bits >= 16 then 65535 else if bits <= 0 then 0 else 65536 - pow2 (16 - bits);
+      inLan = subnet: bitAnd subnet mask == bitAnd (elemAt h 3) mask;
+      site = concatStringsSep ":" (genList (i: toHex (elemAt h i)) 3);
+      free = filter (subnet: !(inLan subnet)) [ 65535 0 ];
+    in
+    if h == null || prefixLength < 48 || prefixLength > 64 then null
+    else if free == [ ] then null
+    else "${site}:${toHex (head free)}";
+
+  # null, or why the transit link cannot be addressed next to this LAN.
+  #   ipv4 = { address; prefixLength; }   ipv6 = null | { address; prefixLength; }
+  transitProblem = what: { ipv4, ipv6 }:
+    if ipv6 == null then
+      "${what}: the WAN namespace's transit link takes its IPv6 /64 from the LAN's ULA site (lan.ipv6), which is unset"
+    else if ulaProblem "" ipv6.address ipv6.prefixLength != null then
+      null # lan.ipv6 itself is reported
+    else if transit6Subnet ipv6.address ipv6.prefixLength == null then
+      "${what}: lan.ipv6 ${ipv6.address}/${toString ipv6.prefixLength} is the whole ULA site (/48), so there is no /64 left in it "
+      + "for the link between the main and the WAN namespace (the router would route the LAN's own subnet ffff to that link). "
+      + "Give the LAN a longer prefix, e.g. ${ipv6Head64 ipv6.address}::/64 (a LAN is one /64; radvd and SLAAC use /64s)"
+    else if ipv4Problem "" ipv4.address ipv4.prefixLength == null
+      && ipv4Overlap ipv4.address ipv4.prefixLength transit4.network transit4.prefixLength then
+      "${what}: lan.ipv4 ${ipv4Network ipv4.address ipv4.prefixLength} overlaps ${transit4.network}/${toString transit4.prefixLength}, "
+      + "the link between the main and the WAN namespace; use another LAN range (e.g. 10.77.0.0/24)"
+    else null;
+
   # ---- names ---------------------------------------------------------------------------------
   # Linux interface names: 1..15 bytes, no '/', ':' or whitespace (IFNAMSIZ = 16 with the NUL).
   ifnameProblem = what: name:

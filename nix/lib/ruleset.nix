@@ -14,7 +14,7 @@
 #     (DHCP offers and RAs are not addressed to a local unicast address).
 #   * The mark is restored from `ct mark` on *every* interface, so rp_filter=1 with
 #     src_valid_mark=1 validates VPN replies against the VPN table; LAN destinations are routed
-#     by `ip rule to <lan> lookup main` (router.nix), so marked replies still reach the LAN.
+#     by `ip rule to <lan> lookup main` (nix/router/interfaces.nix), so marked replies still reach the LAN.
 #
 # Output: { main = { inet; ingress; text; }; wanNamespace = null | { inet; ingress; text; }; }
 # where inet is { family; name; content; } (the shape of networking.nftables.tables.<name>) and
@@ -221,6 +221,6 @@ in
 {
   main = bundle mainInet mainIngress;
   wanNamespace = if ns == null then null else bundle nsInet nsIngress;
-  # What router.nix needs to agree with (sets' table, marks): exposed so it is computed once.
+  # What the router modules (nix/router/) need to agree with: exposed so it is computed once.
   inherit uplink;
 }
