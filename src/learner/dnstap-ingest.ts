@@ -14,13 +14,16 @@ import type { LearnerMetrics } from './metrics.js';
  */
 
 export interface Learn {
-  /** Submits one address for one list; resolves when it is in the kernel (or known not to be). */
-  (list: ListState, a: Pick<AddressAnswer, 'family' | 'address' | 'words' | 'ttl'>, name: string, seenAt: number): Promise<void>;
+  /**
+   * Submits one address for one list; resolves when it is in the kernel (or known not to be).
+   * `name` is what `lookup` shows (the chain's head); `matched` the chain name the list matched.
+   */
+  (list: ListState, a: Pick<AddressAnswer, 'family' | 'address' | 'words' | 'ttl'>, name: string, seenAt: number, matched?: string): Promise<void>;
 }
 
 export function createLearn(deps: { learnedSets: LearnedSets; store: LearnedStore; metrics: LearnerMetrics; logger: Logger }): Learn {
   const { learnedSets, store, metrics } = deps;
-  return async (list, a, name, seenAt) => {
+  return async (list, a, name, seenAt, matched = name) => {
     const target = list.target;
     if (!target) return;
     const verdict = addressVerdict(list, a.family, a.words);
@@ -33,7 +36,7 @@ export function createLearn(deps: { learnedSets: LearnedSets; store: LearnedStor
     switch (o.kind) {
       case 'applied':
         metrics.latency.observe((performance.now() - seenAt) / 1000);
-        store.record({ list: list.name, family: a.family, address: a.address, expires: Date.now() + ttl * 1000, name });
+        store.record({ list: list.name, family: a.family, address: a.address, expires: Date.now() + ttl * 1000, name, matched });
         metrics.matchedAnswers.inc({ list: list.name, outcome: 'learned' });
         return;
       case 'unchanged':
@@ -75,7 +78,7 @@ export function createDnstapIngest(deps: { matchers: ListMatchers; learn: Learn;
         if (list.target === undefined) continue;
         const hit = matchers.anyMatches(list, names);
         // The chain's head (the name the client asked) is what `lookup` shows as "learned for".
-        if (hit !== undefined) void learn(list, a, stripDot(names[names.length - 1] ?? hit), seenAt);
+        if (hit !== undefined) void learn(list, a, stripDot(names[names.length - 1] ?? hit), seenAt, stripDot(hit));
       }
     }
   };

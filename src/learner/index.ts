@@ -60,6 +60,36 @@ export function createLearner(opts: { config: LearnerConfig; stateDir: string; l
     return extra.length === 0 ? (s?.domains ?? []) : [...(s?.domains ?? []), ...extra];
   };
 
+  /**
+   * Addresses learned through a name no entry of `list` covers any more (removed at runtime, or
+   * dropped by the registry) leave the set and the store now instead of at their timeout. Entries
+   * stored before `matched` was kept are left to expire. Yields every 5000 entries: the store can
+   * hold a million.
+   */
+  let pruning: Promise<void> = Promise.resolve();
+  function prune(list: string): Promise<void> {
+    pruning = pruning.then(async () => {
+      const s = matchers.get(list);
+      if (s?.target === undefined) return;
+      const gone: { family: 'ipv4' | 'ipv6'; address: string; matched: string }[] = [];
+      let seen = 0;
+      for (const e of [...store.all()]) {
+        if (++seen % 5000 === 0) await new Promise((r) => setImmediate(r));
+        if (e.list !== list || e.matched === undefined || matchers.matchIn(s, e.matched) !== undefined) continue;
+        gone.push({ family: e.family, address: e.address, matched: e.matched });
+      }
+      if (gone.length === 0) return;
+      const target = s.target;
+      await Promise.all(gone.map(async (g) => {
+        const r = await learnedSets.remove(target, g.family, g.address);
+        if (r.kind === 'applied' || r.kind === 'no-set') store.delete(list, g.address);
+      }));
+      metrics.pruned.inc({ list }, gone.length);
+      logger.info({ list, addresses: gone.length, names: [...new Set(gone.map((g) => g.matched))].slice(0, 10) }, 'learner: addresses learned for names no longer listed were removed from the set');
+    }).catch((err: unknown) => logger.warn({ err: errorMessage(err), list }, 'learner: pruning unlisted addresses failed'));
+    return pruning;
+  }
+
   function housekeeping(): void {
     const n = store.expire();
     if (n > 0) metrics.expirations.inc(n);
@@ -125,6 +155,7 @@ export function createLearner(opts: { config: LearnerConfig; stateDir: string; l
         onChange: (list, added) => {
           resolver?.setNames(list, domainsOf(list));
           for (const name of added) resolver?.resolveNow(list, name);
+          if (added.length === 0) void prune(list); // a removal
         },
         ...(opts.onAdmin ? { onEvent: opts.onAdmin } : {}),
       });
@@ -132,12 +163,16 @@ export function createLearner(opts: { config: LearnerConfig; stateDir: string; l
       timer.unref();
     },
     setListModel(model) {
+      const before = matchers.get(model.list)?.domains;
       matchers.setModel(model.list, model);
       const s = matchers.get(model.list);
       if (resolver && s?.target && s.resolve) resolver.setNames(model.list, domainsOf(model.list));
+      // The registry changed its domains (not the first model, which only adds): drop what it delisted.
+      if (before !== undefined && before.length > 0 && s?.domains !== before) void prune(model.list);
     },
     async stop() {
       if (timer) clearInterval(timer);
+      await pruning;
       await admin?.close();
       await dnstap?.close();
       await resolver?.stop();

@@ -8,7 +8,7 @@ import type { IpFamily } from '../lib/ip-prefix/index.js';
  * stateDir so a restart re-submits them with their remaining timeout (repeat visits stay race-free
  * across restarts, issue #4 item 4), and read by `lookup`. Also the runtime domain additions.
  *
- * Files are one compact JSON document each (`[list, address, expiresSec, name]` rows — at 100k
+ * Files are one compact JSON document each (`[list, address, expiresSec, name, matched]` rows — at 100k
  * learned addresses ~6 MB), written to a temp file, fsynced and renamed: a crash leaves the old
  * or the new file, never half of one.
  */
@@ -21,6 +21,11 @@ export interface LearnedEntry {
   readonly expires: number;
   /** The listed name (or CNAME chain head) the address was learned for. */
   readonly name: string;
+  /**
+   * The name in the answer's chain that the list matched (what justifies the address: when no list
+   * entry covers it any more, the address is pruned). Absent in files from before it was kept.
+   */
+  readonly matched?: string;
 }
 
 const LEARNED_FILE = 'learned.json';
@@ -87,17 +92,19 @@ export class LearnedStore {
     let dropped = 0;
     const rows = isRecord(doc) && doc.version === 1 && Array.isArray(doc.entries) ? (doc.entries as unknown[]) : [];
     for (const r of rows) {
-      if (!Array.isArray(r) || r.length !== 4) {
+      // 4 columns: written before `matched` was kept.
+      if (!Array.isArray(r) || (r.length !== 4 && r.length !== 5)) {
         dropped++;
         continue;
       }
-      const [list, address, expSec, name] = r as unknown[];
+      const [list, address, expSec, name, matched] = r as unknown[];
       const v = typeof address === 'string' ? isIP(address) : 0;
-      if (typeof list !== 'string' || typeof expSec !== 'number' || typeof name !== 'string' || v === 0 || expSec * 1000 <= now) {
+      if (typeof list !== 'string' || typeof expSec !== 'number' || typeof name !== 'string' || v === 0 || expSec * 1000 <= now || (matched !== undefined && typeof matched !== 'string')) {
         dropped++;
         continue;
       }
-      this.entries.set(`${list}|${address as string}`, { list, family: v === 4 ? 'ipv4' : 'ipv6', address: address as string, expires: expSec * 1000, name });
+      const e: LearnedEntry = { list, family: v === 4 ? 'ipv4' : 'ipv6', address: address as string, expires: expSec * 1000, name };
+      this.entries.set(`${list}|${address as string}`, typeof matched === 'string' ? { ...e, matched } : e);
       loaded++;
     }
     return { loaded, dropped };
@@ -108,7 +115,7 @@ export class LearnedStore {
     this.dirty = false;
     const rows: string[] = [];
     const now = Date.now();
-    for (const e of this.entries.values()) if (e.expires > now) rows.push(JSON.stringify([e.list, e.address, Math.ceil(e.expires / 1000), e.name]));
+    for (const e of this.entries.values()) if (e.expires > now) rows.push(JSON.stringify([e.list, e.address, Math.ceil(e.expires / 1000), e.name, ...(e.matched !== undefined ? [e.matched] : [])]));
     await writeAtomic(join(this.stateDir, LEARNED_FILE), `{"version":1,"entries":[\n${rows.join(',\n')}\n]}\n`);
   }
 }

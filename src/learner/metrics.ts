@@ -10,6 +10,7 @@ export function createLearnerMetrics(registry: Registry) {
     dnstapConnections: new Gauge({ name: 'unbound_sidecar_learner_dnstap_connections', help: 'dnstap writers (Unbound) connected now.', registers }),
     matchedAnswers: new Counter({ name: 'unbound_sidecar_learner_matched_answers_total', help: 'A/AAAA answers whose owner or CNAME chain matched a list, by list and outcome (learned, unchanged, static, bogon, excluded, too-broad, failed).', labelNames: ['list', 'outcome'] as const, registers }),
     learnedElements: new Gauge({ name: 'unbound_sidecar_learner_learned_elements', help: 'Learned addresses not yet expired, by list and family.', labelNames: ['list', 'family'] as const, registers }),
+    pruned: new Counter({ name: 'unbound_sidecar_learner_pruned_total', help: 'Learned addresses removed from set and store because no list entry covers their name any more (a runtime removal, or the registry dropped it).', labelNames: ['list'] as const, registers }),
     expirations: new Counter({ name: 'unbound_sidecar_learner_expirations_total', help: 'Learned addresses dropped from the store because their timeout passed.', registers }),
     queueDepth: new Gauge({ name: 'unbound_sidecar_learner_resolve_queue_depth', help: 'Listed names due for proactive resolution now.', registers }),
     resolutions: new Counter({ name: 'unbound_sidecar_learner_resolutions_total', help: 'Proactive queries by outcome (answer, nodata, nxdomain, servfail, refused, timeout, error).', labelNames: ['outcome'] as const, registers }),

@@ -76,6 +76,17 @@ test('store: round trip, expired and malformed rows dropped, corrupt file is a f
   const b = new LearnedStore(dir);
   assert.deepEqual(await b.load(), { loaded: 2, dropped: 0 }, 'expired rows are not even written');
   assert.deepEqual(b.byAddress('2001:db8::1').map((e) => e.family), ['ipv6']);
+  // `matched` (the chain name the list matched) survives a round trip; 4-column rows from before load without it.
+  const c = new LearnedStore(dir);
+  c.record({ list: 'vpn', family: 'ipv4', address: '203.0.113.9', expires: now + 600_000, name: 'www.shop.test', matched: 'cdn.example.com' });
+  await c.save();
+  const d = new LearnedStore(dir);
+  await d.load();
+  assert.equal(d.byAddress('203.0.113.9')[0]?.matched, 'cdn.example.com');
+  writeFileSync(join(dir, 'learned.json'), '{"version":1,"entries":[["vpn","192.0.2.3",9999999999,"old.com"],["vpn","192.0.2.4",9999999999,"a.com",7]]}');
+  const legacy = new LearnedStore(dir);
+  assert.deepEqual(await legacy.load(), { loaded: 1, dropped: 1 }, 'a non-string matched is malformed');
+  assert.equal(legacy.byAddress('192.0.2.3')[0]?.matched, undefined);
   writeFileSync(join(dir, 'learned.json'), '{"version":1,"entries":[["vpn","not-an-ip",9999999999,"x"],["vpn","192.0.2.1",1,"gone.com"],["vpn","192.0.2.2",9999999999,"ok.com"]]}');
   assert.deepEqual(await new LearnedStore(dir).load(), { loaded: 1, dropped: 2 });
   writeFileSync(join(dir, 'learned.json'), '{"version":1,"entries":[["vpn","not-an-ip",9999999999,"x"]');
