@@ -37,12 +37,6 @@ export interface DaemonOptions {
   recentErrors?: RecentErrors;
 }
 
-/** set-sync labels a set "family table name" (+ " (netns NAME)"); the status page groups them per list. */
-function setLabels(list: Config['lists'][number]): string[] {
-  const { family, table, netns } = list.nft;
-  return [list.nft.set4, list.nft.set6].filter((s): s is string => s !== undefined).map((s) => `${family} ${table} ${s}${netns ? ` (netns ${netns})` : ''}`);
-}
-
 export async function startDaemon(config: Config, logger: Logger, opts: DaemonOptions = {}): Promise<Daemon> {
   const startedAt = Date.now();
   const registry = new Registry();
@@ -83,7 +77,7 @@ export async function startDaemon(config: Config, logger: Logger, opts: DaemonOp
 
   const listStatus = (): ListStatusInput[] => {
     if (!lists) return [];
-    const sets = new Map(lists.setSync.status().map((s) => [s.set, s]));
+    const setStatus = lists.setSync.status();
     const refresh = new Map(lists.blocklist.status().map((r) => [r.list, r]));
     const learned = learnedPerList();
     return config.lists.map((l) => {
@@ -95,10 +89,7 @@ export async function startDaemon(config: Config, logger: Logger, opts: DaemonOp
         ...(r?.outcome !== undefined ? { outcome: r.outcome } : {}),
         ...(r?.lastSuccessAt !== undefined ? { lastSuccessAt: r.lastSuccessAt } : {}),
         ...(r?.lastError !== undefined ? { lastError: r.lastError } : {}),
-        sets: setLabels(l).flatMap((label) => {
-          const s = sets.get(label);
-          return s ? [s] : [];
-        }),
+        sets: setStatus.filter((s) => s.list === l.name).map(({ list: _list, ...s }) => s),
         ...(l.learn ? { learned: learned.get(l.name) ?? 0 } : {}),
       };
     });

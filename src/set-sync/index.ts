@@ -16,7 +16,8 @@ export type { NftBackend } from '../lib/nft/nft-backend.js';
 
 export interface SetTarget { list: string; family: 'inet' | 'ip' | 'ip6'; table: string; set4?: string; set6?: string; netns?: string; createSets: boolean; chunkSize?: number }
 
-export interface SetSyncStatus { set: string; elements: number; lastApplyAt?: number; lastError?: string }
+/** `set` is the display label ("inet global force_vpn4 (netns vpn)"); `list` the list it serves. */
+export interface SetSyncStatus { set: string; list: string; elements: number; lastApplyAt?: number; lastError?: string }
 
 export interface SetSync {
   /** Makes the target's sets equal to the model (dryRun: compare with the kernel, touch nothing). */
@@ -139,6 +140,7 @@ export function createSetSync(opts: { logger: Logger; registry: Registry; backen
       sets.set(key, s);
     }
     s.createSets = t.createSets;
+    s.list = t.list;
     s.chunkSize = t.chunkSize ?? 50_000;
     ensureMonitor(t.netns);
     return s;
@@ -190,6 +192,7 @@ export function createSetSync(opts: { logger: Logger; registry: Registry; backen
     status: () =>
       [...sets.values()].map((s) => ({
         set: s.label,
+        list: s.list,
         elements: s.applied?.size ?? 0,
         ...(s.lastApplyAt !== undefined ? { lastApplyAt: s.lastApplyAt } : {}),
         ...(s.lastError !== undefined ? { lastError: s.lastError } : {}),

@@ -29,6 +29,8 @@ export class SetState {
   refillTimer: NodeJS.Timeout | undefined;
   /** Type/flags/auto-merge checked once per process (a listing is costly on big sets). */
   flagsChecked = false;
+  /** The list whose model fills it (the last one applied, when two lists share a set). */
+  list = '';
 
   constructor(
     family: NftFamily,

@@ -27,6 +27,8 @@ let configFile: string;
 let daemon: ChildProcess | undefined;
 let log = '';
 
+let metricsAddr = '';
+
 async function freePort(): Promise<number> {
   const s = createServer();
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
@@ -77,10 +79,11 @@ describe('registry lists → nftables sets (the whole daemon, real nft in a name
     server.route('/ips', serveBody(JSON.stringify(FIRST)));
     dir = mkdtempSync(join(tmpdir(), 'us-lists-'));
     configFile = join(dir, 'config.json');
+    metricsAddr = `127.0.0.1:${await freePort()}`;
     const config = {
       dns: { listen: ['127.0.0.1:0'] },
       mdns: { backend: 'avahi' },
-      metrics: { listen: `127.0.0.1:${await freePort()}` },
+      metrics: { listen: metricsAddr },
       stateDir: join(dir, 'state'),
       lists: [{
         name: 'vpn', refresh: '1h',
@@ -105,6 +108,11 @@ describe('registry lists → nftables sets (the whole daemon, real nft in a name
     assert.ok(await has('force_vpn6', '2a00:1450::1'));
     assert.ok(!(await has('force_vpn6', 'fe80::1')), 'link-local is a bogon');
     assert.match(dryRun(), /would add 0, would remove 0/);
+    // The status API shows the list with both of its sets (set-sync says which list each set serves).
+    const status = (await (await fetch(`http://${metricsAddr}/api/status`)).json()) as { lists: Array<{ name: string; sets: Array<{ set: string; elements: number }> }> };
+    const vpn = status.lists.find((l) => l.name === 'vpn');
+    assert.deepEqual(vpn?.sets.map((x) => x.set.split(' ')[2]).sort(), ['force_vpn4', 'force_vpn6']);
+    assert.ok(vpn?.sets.every((x) => x.elements > 0), JSON.stringify(vpn));
   });
 
   test('a changed list (SIGHUP) is applied as a difference; a list shrinking to 2 entries is refused', async () => {
