@@ -213,7 +213,12 @@ in
 
       # The same hardening as systemd/unbound-sidecar.service; the differences are commented.
       serviceConfig = {
-        Type = "exec";
+        # READY=1 once the listeners are bound and the list snapshots are in the sets; sent by a
+        # spawned `systemd-notify` (on every NixOS unit's PATH), hence NotifyAccess = "all".
+        Type = "notify";
+        NotifyAccess = "all";
+        # WATCHDOG=1 every 15 s from the event loop: a wedged loop gets the service restarted.
+        WatchdogSec = "30s";
         # A list: nixpkgs' service-runner.nix (systemd.services.<name>.runner) joins it as one.
         ExecStartPre = [ "${exe} check-config ${configFile}" ];
         ExecStart = "${exe} run --config ${configFile}";
@@ -240,6 +245,7 @@ in
         ProtectSystem = "strict";
         ProtectHome = true;
         PrivateTmp = true;
+        PrivateMounts = true;
         PrivateDevices = true;
         # `ip netns exec` remounts /sys inside its own mount namespace.
         ProtectKernelTunables = !hasNetns;
