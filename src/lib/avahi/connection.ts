@@ -3,12 +3,12 @@ import type { Message, MessageBus } from '@particle/dbus-next';
 import type { Logger } from 'pino';
 import { ConcurrencyLimiter } from '../concurrency/limiter.js';
 import { callOnBus, destroyBus, onStreamClosed, toCallFailure, waitForHello } from './bus-call.js';
+import { defaultBusAddress, waitUntilRunning } from './server-state.js';
 import { SignalRouter } from './signal-router.js';
 import {
   AVAHI_BUS_NAME,
   AVAHI_RECORD_BROWSER_IFACE,
   AVAHI_SERVER2_IFACE,
-  AVAHI_SERVER_IFACE,
   AVAHI_SERVER_PATH,
   AvahiCallError,
   DBUS_IFACE,
@@ -29,10 +29,6 @@ export interface AvahiConnectionOptions {
   readonly useServer2?: boolean;
 }
 
-export function defaultBusAddress(): string {
-  return process.env['DBUS_SYSTEM_BUS_ADDRESS'] ?? 'unix:path=/var/run/dbus/system_bus_socket';
-}
-
 // One rule for the bus-name watch and one for every RecordBrowser, added once per bus connection.
 // Avahi addresses its browser signals to the client (dbus_message_set_destination), so dbus-daemon
 // 1.14 delivers them even without a rule; the broad rule keeps us correct on buses that do not.
@@ -47,9 +43,6 @@ const BROWSER_RULE = `type='signal',sender='${AVAHI_BUS_NAME}',interface='${AVAH
  */
 /** Below dbus-daemon's default max_replies_per_connection (128). */
 const MAX_PENDING_CALLS = 96;
-/** org.freedesktop.Avahi.Server.GetState: AVAHI_SERVER_RUNNING (avahi-common/defs.h). */
-const AVAHI_SERVER_RUNNING = 2;
-const RUNNING_WAIT_MS = 5000;
 
 export class AvahiConnection {
   private readonly log: Logger;
@@ -231,25 +224,10 @@ export class AvahiConnection {
     this.settle?.();
   }
 
-  /**
-   * A freshly started avahi-daemon owns its bus name ~1 s before it is RUNNING (it probes its host
-   * name first), and browses opened meanwhile miss answers: the lab saw NXDOMAIN for a published
-   * host right after Avahi appeared. So "up" waits for GetState() == AVAHI_SERVER_RUNNING (2),
-   * polling (no extra match rule), at most RUNNING_WAIT_MS — a host-name collision loop must not
-   * keep Avahi unused forever.
-   */
+  /** See server-state.ts: "up" waits for Avahi to be RUNNING, at most RUNNING_WAIT_MS. */
   private async untilRunning(bus: MessageBus, owner: string, gen: number): Promise<void> {
-    const deadline = Date.now() + RUNNING_WAIT_MS;
-    while (Date.now() < deadline && gen === this.generation && bus === this.bus && !this.closed) {
-      try {
-        const [state] = await callOnBus(bus, { destination: owner, path: AVAHI_SERVER_PATH, iface: AVAHI_SERVER_IFACE, member: 'GetState' }, this.callTimeoutMs);
-        if (state === AVAHI_SERVER_RUNNING) return;
-      } catch {
-        return; // an Avahi that cannot say its state is judged by the browses themselves
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    if (gen === this.generation && !this.closed) this.log.warn({ owner }, 'avahi: not RUNNING after 5 s (host name collision?); using it anyway');
+    const running = await waitUntilRunning(bus, owner, this.callTimeoutMs, () => gen === this.generation && bus === this.bus && !this.closed);
+    if (!running && gen === this.generation && !this.closed) this.log.warn({ owner }, 'avahi: not RUNNING after 5 s (host name collision?); using it anyway');
   }
 
   private async withCallSlot<T>(signal: AbortSignal, run: () => Promise<T>): Promise<T> {
@@ -300,19 +278,4 @@ export class AvahiConnection {
   }
 }
 
-/** Is `org.freedesktop.Avahi` owned on the bus right now? false on any error (for `backend: auto`). */
-export async function isAvahiPresent(busAddress?: string, timeoutMs = 1000): Promise<boolean> {
-  let bus: MessageBus | undefined;
-  try {
-    bus = sessionBus({ busAddress: busAddress ?? defaultBusAddress(), authMethods: ['EXTERNAL'] });
-    bus.on('error', () => {});
-    await waitForHello(bus, timeoutMs);
-    const msg = { destination: DBUS_NAME, path: DBUS_PATH, iface: DBUS_IFACE, member: 'NameHasOwner', signature: 's', body: [AVAHI_BUS_NAME] };
-    const [has] = await callOnBus(bus, msg, timeoutMs);
-    return has === true;
-  } catch {
-    return false;
-  } finally {
-    if (bus !== undefined) destroyBus(bus);
-  }
-}
+export { defaultBusAddress, isAvahiPresent } from './server-state.js';
