@@ -21,7 +21,7 @@
         router = ./nix/router.nix; # imports the sidecar module
       };
 
-      # What CI (test/nix/nix.test.ts) checks without nixpkgs, checked here with it.
+      # What CI (test/nix/*.test.ts) checks without nixpkgs, checked here with it.
       checks = forAllSystems (pkgs:
         let
           system = pkgs.stdenv.hostPlatform.system;

@@ -5,7 +5,7 @@
 # nixpkgs' importNpmLock fetches each package by its `resolved` URL and gives a package without
 # one no source, so `npm ci` in the sandbox would have nothing to install. The registry's tarball
 # URL is a function of name and version, and `integrity` still pins the content.
-# builtins only, so CI checks it with a bare nix-instantiate (test/nix/nix.test.ts).
+# builtins only, so CI checks it with a bare nix-instantiate (test/nix/nix-lib.test.ts).
 { lock, registry ? "https://registry.npmjs.org" }:
 let
   inherit (builtins) elemAt mapAttrs match;

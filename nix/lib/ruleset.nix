@@ -1,6 +1,6 @@
 # settings -> nftables text for the router (issue 6, item 3). A pure function, builtins only, so
 # CI renders it with a bare `nix-instantiate --eval --strict --json` and checks it with `nft -c`
-# in a throwaway namespace (test/nix/nix.test.ts) — no nixpkgs needed.
+# in a throwaway namespace (test/nix/nix-render.test.ts) — no nixpkgs needed.
 #
 # It follows the router write-up (shared/reference/router-write-up.txt) with its gaps closed:
 #   * netdev ingress hardening goes in one table *per device*, loaded by a unit bound to that

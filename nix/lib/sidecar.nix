@@ -1,5 +1,5 @@
 # Pure decisions of the sidecar module (nix/module.nix), builtins only, so CI checks them with a
-# bare `nix-instantiate --eval` (test/nix/nix.test.ts) without nixpkgs.
+# bare `nix-instantiate --eval` (test/nix/nix-lib.test.ts) without nixpkgs.
 let
   inherit (builtins) attrNames elem filter isAttrs isList listToAttrs map;
 in

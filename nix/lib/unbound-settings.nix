@@ -1,6 +1,6 @@
 # sidecar settings -> the `services.unbound.settings` fragment that forwards the sidecar's zones
 # to it. Pure (builtins only) so CI can render it without nixpkgs and feed it to
-# unbound-checkconf (test/nix/nix.test.ts). It is the Nix twin of src/cli/render-unbound.ts —
+# unbound-checkconf (test/nix/nix-render.test.ts). It is the Nix twin of src/cli/render-unbound.ts —
 # `unbound-sidecar render unbound` — and must say the same thing (issue 2, "What a user gets").
 #
 # Values are strings exactly as unbound.conf wants them: the nixpkgs module writes strings

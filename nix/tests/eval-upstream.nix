@@ -10,7 +10,7 @@
 #       [] when every sample evaluates and meets its expectations, otherwise what went wrong
 #   ... -A summary                        what each sample produces (units, Unbound settings, ruleset, Kea, radvd, …)
 #   ... -A stubs                          what was replaced because this Nix or checkout cannot evaluate it
-#   NIXPKGS=/path/to/nixpkgs node --test dist/test/nix/nix.test.js     the same, from the test suite
+#   NIXPKGS=/path/to/nixpkgs node --test dist/test/nix/nix-lib.test.js the same, from the test suite
 # flake.nix's checks.eval-modules runs it against the flake's nixpkgs input.
 {
   nixpkgs,
