@@ -247,8 +247,10 @@ in
         PrivateTmp = true;
         PrivateMounts = true;
         PrivateDevices = true;
-        # `ip netns exec` remounts /sys inside its own mount namespace.
-        ProtectKernelTunables = !hasNetns;
+        # Also with nft.netns: `ip netns exec` detaches the read-only /sys this leaves and mounts the
+        # namespace's own sysfs in its private mount namespace (needs CAP_SYS_ADMIN and @mount, which
+        # hasNetns grants) — checked with /sys bind-mounted read-only under `unshare -m`.
+        ProtectKernelTunables = true;
         ProtectKernelModules = true;
         ProtectKernelLogs = true;
         ProtectControlGroups = true;
