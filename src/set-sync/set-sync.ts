@@ -127,7 +127,7 @@ async function applyGroup(d: WriterDeps, members: readonly Member[], applied: re
   const costs: CostModel = { diffSeconds: (_n, r, a, c) => d.costs.diffSeconds(groupSize, r, a, c), fullSeconds: (n) => d.costs.fullSeconds(n) };
   const plans = members.map((m, i) => planSync(applied[i], m.desired, m.s.chunkSize, costs));
   const fullSize = members.reduce((n, m) => n + m.desired.size, 0);
-  const diffCost = plans.reduce((t, p, i) => t + (p.mode === 'diff' ? costs.diffSeconds(groupSize, p.removed, p.added, p.chunks.length) : p.mode === 'full' ? Infinity : 0), 0);
+  const diffCost = plans.reduce((t, p) => t + (p.mode === 'diff' ? costs.diffSeconds(groupSize, p.removed, p.added, p.chunks.length) : p.mode === 'full' ? Infinity : 0), 0);
   if (plans.some((p) => p.mode === 'full') || diffCost > costs.fullSeconds(fullSize)) {
     await fullLoad(d, members);
     return members.map((m, i) => ({ mode: 'full', added: m.desired.size, removed: applied[i]?.size, unchanged: 0 }));

@@ -59,8 +59,9 @@ export async function metric(lab: Lab, sidecar: Sidecar, name: string, labels = 
 /**
  * Cases every `.local` backend must pass through the real Unbound (Avahi in bridge.test.ts, native
  * mDNS in native-backend.test.ts): registered inside the caller's `describe`, reading the lab late.
+ * `timeoutMs` is the sidecar's mdns.timeoutMs (bounds the first NXDOMAIN).
  */
-export function sharedLocalCases(getLab: () => Lab, dns: LabDns): void {
+export function sharedLocalCases(getLab: () => Lab, dns: LabDns, timeoutMs: number): void {
   const [ONE, TWO] = FIXTURES.ipp.instances;
   test('the LAN host name Avahi publishes, A and AAAA', async () => {
     const lab = getLab();
@@ -102,5 +103,18 @@ export function sharedLocalCases(getLab: () => Lab, dns: LabDns): void {
     assert.ok(`${name}.`.endsWith(REVERSE_ZONE));
     const m = await dns.eventually(() => dns.viaUnbound(name, 'PTR'));
     assert.deepEqual(data(m, 'PTR'), [`${lab.lanHostName}.`]);
+  });
+
+  test('NXDOMAIN with SOA within the timeout, then from Unbound\'s cache in ≤ 50 ms', async (t) => {
+    const name = unique('nobody');
+    const first = await dns.viaUnbound(name, 'A');
+    assert.equal(first.rcode, 'NXDOMAIN');
+    assert.ok(first.authority.some((r) => r.type === 'SOA'), 'SOA in AUTHORITY (RFC 2308 §3)');
+    assert.ok(first.ms < timeoutMs + 500, `first answer took ${first.ms.toFixed(0)} ms`);
+    const again = await dns.viaUnbound(name, 'A');
+    assert.equal(again.rcode, 'NXDOMAIN');
+    assert.ok(again.authority.some((r) => r.type === 'SOA'));
+    assert.ok(again.ms <= 50, `cached NXDOMAIN took ${again.ms.toFixed(1)} ms`);
+    t.diagnostic(`NXDOMAIN first ${first.ms.toFixed(1)} ms, cached ${again.ms.toFixed(2)} ms`);
   });
 }
