@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { readdir, readFile, unlink } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
 import { WORDS, type IpFamily, type RangeSet } from '../lib/ip-prefix/range-set.js';
 import { cmpWords, isSuccessor } from '../lib/ip-prefix/words.js';
+import { writeFileAtomic } from '../lib/fs/atomic-write.js';
 import type { SourceState } from './guard.js';
 
 /**
@@ -71,26 +72,7 @@ export async function writeSnapshot(file: string, snap: ListSnapshot): Promise<v
   for (const c of chunks) hash.update(c);
   chunks.push(hash.digest());
 
-  await mkdir(dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  const fh = await open(tmp, 'w', 0o600);
-  try {
-    await fh.writev(chunks);
-    await fh.sync();
-  } catch (err) {
-    await fh.close().catch(() => undefined);
-    await unlink(tmp).catch(() => undefined);
-    throw err;
-  }
-  await fh.close();
-  await rename(tmp, file);
-  // The rename is durable only once the directory entry is (ext4 data=ordered still needs this).
-  const dir = await open(dirname(file), 'r');
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
-  }
+  await writeFileAtomic(file, chunks);
 }
 
 /** Temp files left by a crash between write and rename (they carry the writer's pid). */

@@ -1,6 +1,7 @@
-import { open, readFile, rename, mkdir } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { isIP } from 'node:net';
+import { writeFileAtomic } from '../lib/fs/atomic-write.js';
 import type { IpFamily } from '../lib/ip-prefix/index.js';
 
 /**
@@ -116,7 +117,7 @@ export class LearnedStore {
     const rows: string[] = [];
     const now = Date.now();
     for (const e of this.entries.values()) if (e.expires > now) rows.push(JSON.stringify([e.list, e.address, Math.ceil(e.expires / 1000), e.name, ...(e.matched !== undefined ? [e.matched] : [])]));
-    await writeAtomic(join(this.stateDir, LEARNED_FILE), `{"version":1,"entries":[\n${rows.join(',\n')}\n]}\n`);
+    await writeFileAtomic(join(this.stateDir, LEARNED_FILE), `{"version":1,"entries":[\n${rows.join(',\n')}\n]}\n`);
   }
 }
 
@@ -134,7 +135,7 @@ export async function loadAdditions(stateDir: string): Promise<Map<string, strin
 export async function saveAdditions(stateDir: string, lists: ReadonlyMap<string, Iterable<string>>): Promise<void> {
   const obj: Record<string, string[]> = {};
   for (const [list, names] of lists) obj[list] = [...names].sort();
-  await writeAtomic(join(stateDir, DOMAINS_FILE), `${JSON.stringify({ version: 1, lists: obj }, null, 1)}\n`);
+  await writeFileAtomic(join(stateDir, DOMAINS_FILE), `${JSON.stringify({ version: 1, lists: obj }, null, 1)}\n`);
 }
 
 async function readJson(path: string): Promise<unknown> {
@@ -149,19 +150,6 @@ async function readJson(path: string): Promise<unknown> {
   } catch {
     return undefined; // a corrupt file is a fresh start, not a refusal to start
   }
-}
-
-export async function writeAtomic(path: string, text: string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fh = await open(tmp, 'w', 0o600);
-  try {
-    await fh.writeFile(text);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, path);
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
