@@ -17,6 +17,10 @@ let
   pow2 = n: if n == 0 then 1 else 2 * pow2 (n - 1);
   # Strings split on a literal separator (builtins.split takes a regex; the ones used here are plain).
   splitOn = sep: s: filter isString (split sep s);
+  # Part i (of `width` bits: an octet or a hextet) of the netmask of a /prefixLength.
+  maskPart = width: prefixLength: i:
+    let bits = prefixLength - width * i;
+    in if bits >= width then pow2 width - 1 else if bits <= 0 then 0 else pow2 width - pow2 (width - bits);
   hexChars = [ "0" "1" "2" "3" "4" "5" "6" "7" "8" "9" "a" "b" "c" "d" "e" "f" ];
   toHex = n: if n < 16 then elemAt hexChars n else toHex (n / 16) + elemAt hexChars (n - 16 * (n / 16));
   hex2 = n: let h = toHex n; in if n < 16 then "0" + h else h;
@@ -55,10 +59,7 @@ rec {
   ipv4Network = addr: prefixLength:
     let
       octets = parseIPv4 addr;
-      maskOctet = i:
-        let bits = prefixLength - 8 * i;
-        in if bits >= 8 then 255 else if bits <= 0 then 0 else 256 - pow2 (8 - bits);
-    in concatStringsSep "." (genList (i: toString (bitAnd (elemAt octets i) (maskOctet i))) 4)
+    in concatStringsSep "." (genList (i: toString (bitAnd (elemAt octets i) (maskPart 8 prefixLength i))) 4)
        + "/${toString prefixLength}";
 
   # The in-addr.arpa zone that holds the PTRs of a LAN prefix, for the sidecar's `dns.zones`.
@@ -105,10 +106,7 @@ rec {
   ipv6Network = addr: prefixLength:
     let
       h = parseIPv6 addr;
-      maskHextet = i:
-        let bits = prefixLength - 16 * i;
-        in if bits >= 16 then 65535 else if bits <= 0 then 0 else 65536 - pow2 (16 - bits);
-    in concatStringsSep ":" (genList (i: toHex (bitAnd (elemAt h i) (maskHextet i))) 8)
+    in concatStringsSep ":" (genList (i: toHex (bitAnd (elemAt h i) (maskPart 16 prefixLength i))) 8)
        + "/${toString prefixLength}";
 
   # Do two IPv4 prefixes share any address? (The shorter prefix's mask decides.)
