@@ -13,11 +13,11 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { adminRequest } from '../../src/learner/admin-client.js';
+import { freePort } from '../lab/free-port.js';
 import { loopbackUnboundConf } from '../lab/loopback-unbound.js';
 import { createNftNetns, type NftNetns } from '../lab/nft-netns.js';
 import { labSkip, sidecarEntry } from '../lab/prereqs.js';
@@ -29,14 +29,6 @@ const NAMES_PER_ROUND = 20;
 const nameOf = (round: number, i: number): string => `n${round}-${i}.store.test`;
 const addressOf = (round: number, i: number): string => `45.90.${round}.${i + 1}`;
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const a = s.address();
-  await new Promise<void>((r) => s.close(() => r()));
-  if (a === null || typeof a === 'string') throw new Error('no port');
-  return a.port;
-}
 
 interface Daemon {
   child: ChildProcess;

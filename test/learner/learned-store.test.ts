@@ -1,0 +1,43 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { LearnedStore } from '../../src/learner/learned-store.js';
+import { describeWriteError, StateWrites } from '../../src/learner/state-health.js';
+
+test('a failed save keeps the store dirty: the next save (not forced) writes it once the directory is back', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'us-store-unit-'));
+  try {
+    const stateDir = join(dir, 'state');
+    writeFileSync(stateDir, ''); // a file where the directory should be
+    const store = new LearnedStore(stateDir);
+    store.record({ list: 'vpn', family: 'ipv4', address: '45.90.0.1', expires: Date.now() + 600_000, name: 'a.example' });
+    await assert.rejects(store.save());
+    rmSync(stateDir);
+    mkdirSync(stateDir);
+    await store.save();
+    const doc = JSON.parse(readFileSync(join(stateDir, 'learned.json'), 'utf8')) as { entries: unknown[][] };
+    assert.equal(doc.entries[0]?.[1], '45.90.0.1');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('StateWrites: a file whose last write failed makes the directory unwritable until it is written again', () => {
+  const s = new StateWrites('/var/lib/unbound-sidecar');
+  assert.equal(s.status().writable, true);
+  const err = Object.assign(new Error('EROFS: read-only file system'), { code: 'EROFS' });
+  assert.equal(s.failure('learned.json', err), '/var/lib/unbound-sidecar is on a read-only file system (EROFS)');
+  s.failure('learner-domains.json', Object.assign(new Error('no space'), { code: 'ENOSPC' }));
+  assert.deepEqual(s.status().failures.map((f) => [f.file, f.error]), [
+    ['learned.json', '/var/lib/unbound-sidecar is on a read-only file system (EROFS)'],
+    ['learner-domains.json', '/var/lib/unbound-sidecar is full (ENOSPC)'],
+  ]);
+  s.ok('learned.json');
+  assert.equal(s.status().writable, false, 'one file still failing');
+  s.ok('learner-domains.json');
+  assert.equal(s.status().writable, true);
+  assert.equal(describeWriteError(Object.assign(new Error('x'), { code: 'EACCES' }), '/d'), '/d is not writable by this user (EACCES)');
+  assert.match(describeWriteError(new Error('odd'), '/d'), /^cannot write in \/d: odd$/);
+});
