@@ -5,25 +5,27 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { removeStaleTemps, SerialFileWriter, writeFileAtomic } from '../../../src/lib/fs/atomic-write.js';
 
-const scratch = (): string => mkdtempSync(join(tmpdir(), 'us-atomic-'));
-
-test('two writes of one path at once both succeed (each has its own temp file) and leave no temp behind', async () => {
-  const dir = scratch();
+async function inScratch(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'us-atomic-'));
   try {
+    await fn(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('two writes of one path at once both succeed (each has its own temp file) and leave no temp behind', () =>
+  inScratch(async (dir) => {
     const path = join(dir, 'learned.json');
     for (let round = 0; round < 20; round++) {
       await Promise.all([writeFileAtomic(path, `a${round}`), writeFileAtomic(path, `b${round}`), writeFileAtomic(path, [Buffer.from(`c${round}`)])]);
       assert.match(readFileSync(path, 'utf8'), new RegExp(`^[abc]${round}$`));
     }
     assert.deepEqual(readdirSync(dir), ['learned.json']);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
-test('SerialFileWriter: one write at a time, newest wins, at most one waits', async () => {
-  const dir = scratch();
-  try {
+test('SerialFileWriter: one write at a time, newest wins, at most one waits', () =>
+  inScratch(async (dir) => {
     const path = join(dir, 'store.json');
     const w = new SerialFileWriter(path);
     const rendered: string[] = [];
@@ -39,14 +41,10 @@ test('SerialFileWriter: one write at a time, newest wins, at most one waits', as
     await w.idle();
     await w.write(render('5'));
     assert.equal(readFileSync(path, 'utf8'), '5');
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
-test('SerialFileWriter: a failed write rejects its callers and the next one runs', async () => {
-  const dir = scratch();
-  try {
+test('SerialFileWriter: a failed write rejects its callers and the next one runs', () =>
+  inScratch(async (dir) => {
     const blocker = join(dir, 'not-a-dir');
     writeFileSync(blocker, '');
     const w = new SerialFileWriter(join(blocker, 'store.json'));
@@ -54,18 +52,11 @@ test('SerialFileWriter: a failed write rejects its callers and the next one runs
     rmSync(blocker);
     await w.write(() => 'y');
     assert.equal(readFileSync(join(blocker, 'store.json'), 'utf8'), 'y');
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
-test('removeStaleTemps removes only temp files of that path', async () => {
-  const dir = scratch();
-  try {
+test('removeStaleTemps removes only temp files of that path', () =>
+  inScratch(async (dir) => {
     for (const f of ['learned.json', 'learned.json.tmp-123', 'learned.json.tmp-9-4', 'learner-domains.json.tmp-1', 'other']) writeFileSync(join(dir, f), '');
     assert.equal(await removeStaleTemps(join(dir, 'learned.json')), 2);
     assert.deepEqual(readdirSync(dir).sort(), ['learned.json', 'learner-domains.json.tmp-1', 'other']);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }));
