@@ -129,13 +129,6 @@ export async function startDaemon(config: Config, logger: Logger, opts: DaemonOp
     ...(lookup ? { lookup } : {}),
     readiness: [
       { name: 'dns', check: () => ({ ok: listening, detail: listening ? `listening on ${config.dns.listen.join(', ')}` : 'not listening yet' }) },
-      {
-        name: 'mdns',
-        check: () => {
-          const s = localNames.status();
-          return { ok: s.up, detail: `${s.backend} ${s.up ? 'up' : 'down (answers are SERVFAIL until it returns)'}` };
-        },
-      },
       // A read-only or full stateDir keeps DNS and the sets working but loses what is learned or
       // added at the next restart: not ready until a write there succeeds again.
       ...(learner
@@ -144,6 +137,13 @@ export async function startDaemon(config: Config, logger: Logger, opts: DaemonOp
             return { ok: s.writable, detail: s.writable ? `${s.dir} writable` : `${s.failures.map((f) => `${f.file}: ${f.error}`).join('; ')} (learned addresses and runtime additions are not saved)` };
           } }]
         : []),
+      {
+        name: 'mdns',
+        check: () => {
+          const s = localNames.status();
+          return { ok: s.up, detail: `${s.backend} ${s.up ? 'up' : 'down (answers are SERVFAIL until it returns)'}` };
+        },
+      },
       ...(lists
         ? [{ name: 'lists', check: () => ({ ok: lists.started(), detail: lists.started() ? `${config.lists.length} list(s) restored and syncing` : 'restoring snapshots into the sets' }) }]
         : []),
