@@ -3,7 +3,12 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import { resolveConfigSchema } from '../../src/learner/config.js';
+import { createLearner } from '../../src/learner/index.js';
 import { LearnedStore } from '../../src/learner/learned-store.js';
+import type { LearnedSets } from '../../src/set-sync/learned-sets.js';
 import { describeWriteError, StateWrites } from '../../src/learner/state-health.js';
 
 test('a failed save keeps the store dirty: the next save (not forced) writes it once the directory is back', async () => {
@@ -40,4 +45,29 @@ test('StateWrites: a file whose last write failed makes the directory unwritable
   assert.equal(s.status().writable, true);
   assert.equal(describeWriteError(Object.assign(new Error('x'), { code: 'EACCES' }), '/d'), '/d is not writable by this user (EACCES)');
   assert.match(describeWriteError(new Error('odd'), '/d'), /^cannot write in \/d: odd$/);
+});
+
+test('the learner reports a stateDir it cannot write: state() names the file and the reason, the final save is attempted', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'us-learner-state-'));
+  try {
+    const stateDir = join(dir, 'state');
+    writeFileSync(stateDir, ''); // a file where the directory should be
+    const noSets = { submit: async () => ({ kind: 'no-set' }), remove: async () => ({ kind: 'no-set' }), flush: async () => undefined, expiryOf: () => undefined, stop: async () => undefined } as LearnedSets;
+    const learner = createLearner({
+      config: { resolve: resolveConfigSchema.parse({ enabled: false }), admin: { socket: join(dir, 'admin.sock') }, lists: [] },
+      stateDir,
+      logger: pino({ level: 'silent' }),
+      registry: new Registry(),
+      learnedSets: noSets,
+    });
+    await learner.start();
+    assert.equal(learner.state().writable, true, 'nothing written yet');
+    await learner.stop();
+    const s = learner.state();
+    assert.equal(s.writable, false);
+    assert.deepEqual(s.failures.map((f) => [f.file, f.error]), [['learned.json', `${stateDir} is not a directory (EEXIST)`]]); // mkdir -p of an existing file
+    assert.deepEqual(learner.status().state, s);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
