@@ -60,6 +60,8 @@ export function createLearner(opts: { config: LearnerConfig; stateDir: string; l
   let dnstap: DnstapServer | undefined;
   let admin: AdminApi | undefined;
   let timer: NodeJS.Timeout | undefined;
+  /** Until the store is loaded, a save would replace learned.json with an empty one. */
+  let loaded = false;
 
   const domainsOf = (list: string): readonly string[] => {
     const s = matchers.get(list);
@@ -125,7 +127,8 @@ export function createLearner(opts: { config: LearnerConfig; stateDir: string; l
         matchers.setAdditions(list, names);
       }
       // Restore: re-submit with the remaining timeout (the kernel set may have been emptied by a reboot).
-      const { loaded, dropped } = await store.load();
+      const { loaded: restoredRows, dropped } = await store.load();
+      loaded = true;
       const now = Date.now();
       const restored: Promise<unknown>[] = [];
       for (const e of store.all()) {
@@ -133,7 +136,7 @@ export function createLearner(opts: { config: LearnerConfig; stateDir: string; l
         if (target) restored.push(learnedSets.submit(target, e.family, e.address, Math.ceil((e.expires - now) / 1000)));
       }
       await Promise.all(restored);
-      if (loaded + dropped > 0) logger.info({ loaded, dropped }, 'learner: learned addresses restored');
+      if (restoredRows + dropped > 0) logger.info({ loaded: restoredRows, dropped }, 'learner: learned addresses restored');
 
       if (config.dnstap) {
         const ingest = createDnstapIngest({ matchers, learn, metrics });
@@ -198,6 +201,7 @@ export function createLearner(opts: { config: LearnerConfig; stateDir: string; l
       await resolver?.stop();
       await pruning;
       await learnedSets.flush();
+      if (!loaded) return; // start failed before the store was read: keep the file as it is
       housekeeping(false);
       await saveStore(true);
       await store.idle();

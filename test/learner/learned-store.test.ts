@@ -47,19 +47,22 @@ test('StateWrites: a file whose last write failed makes the directory unwritable
   assert.match(describeWriteError(new Error('odd'), '/d'), /^cannot write in \/d: odd$/);
 });
 
+const noSets = { submit: async () => ({ kind: 'no-set' }), remove: async () => ({ kind: 'no-set' }), flush: async () => undefined, expiryOf: () => undefined, stop: async () => undefined } as LearnedSets;
+const bareLearner = (dir: string, stateDir: string) =>
+  createLearner({
+    config: { resolve: resolveConfigSchema.parse({ enabled: false }), admin: { socket: join(dir, 'admin.sock') }, lists: [] },
+    stateDir,
+    logger: pino({ level: 'silent' }),
+    registry: new Registry(),
+    learnedSets: noSets,
+  });
+
 test('the learner reports a stateDir it cannot write: state() names the file and the reason, the final save is attempted', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'us-learner-state-'));
   try {
     const stateDir = join(dir, 'state');
     writeFileSync(stateDir, ''); // a file where the directory should be
-    const noSets = { submit: async () => ({ kind: 'no-set' }), remove: async () => ({ kind: 'no-set' }), flush: async () => undefined, expiryOf: () => undefined, stop: async () => undefined } as LearnedSets;
-    const learner = createLearner({
-      config: { resolve: resolveConfigSchema.parse({ enabled: false }), admin: { socket: join(dir, 'admin.sock') }, lists: [] },
-      stateDir,
-      logger: pino({ level: 'silent' }),
-      registry: new Registry(),
-      learnedSets: noSets,
-    });
+    const learner = bareLearner(dir, stateDir);
     await learner.start();
     assert.equal(learner.state().writable, true, 'nothing written yet');
     await learner.stop();
@@ -67,6 +70,19 @@ test('the learner reports a stateDir it cannot write: state() names the file and
     assert.equal(s.writable, false);
     assert.deepEqual(s.failures.map((f) => [f.file, f.error]), [['learned.json', `${stateDir} is not a directory (EEXIST)`]]); // mkdir -p of an existing file
     assert.deepEqual(learner.status().state, s);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a learner stopped before it started (the daemon failed to start) leaves learned.json as it was', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'us-learner-state-'));
+  try {
+    const file = join(dir, 'learned.json');
+    const before = `{"version":1,"entries":[\n["vpn","45.90.0.1",${Math.ceil(Date.now() / 1000) + 600},"a.example"]\n]}\n`;
+    writeFileSync(file, before);
+    await bareLearner(dir, dir).stop();
+    assert.equal(readFileSync(file, 'utf8'), before);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
