@@ -129,6 +129,14 @@ export async function startDaemon(config: Config, logger: Logger, opts: DaemonOp
     ...(lookup ? { lookup } : {}),
     readiness: [
       { name: 'dns', check: () => ({ ok: listening, detail: listening ? `listening on ${config.dns.listen.join(', ')}` : 'not listening yet' }) },
+      // A read-only or full stateDir keeps DNS and the sets working but loses what is learned or
+      // added at the next restart: not ready until a write there succeeds again.
+      ...(learner
+        ? [{ name: 'state', check: () => {
+            const s = learner.state();
+            return { ok: s.writable, detail: s.writable ? `${s.dir} writable` : `${s.failures.map((f) => `${f.file}: ${f.error}`).join('; ')} (learned addresses and runtime additions are not saved)` };
+          } }]
+        : []),
       {
         name: 'mdns',
         check: () => {

@@ -14,7 +14,8 @@ export type SidecarErrorCode =
   | 'USAGE'
   | 'NFT_SET_MISSING'
   | 'NFT_APPLY_FAILED'
-  | 'LIST_UNKNOWN';
+  | 'LIST_UNKNOWN'
+  | 'STATE_UNWRITABLE';
 
 export class SidecarError extends Error {
   readonly code: SidecarErrorCode;

@@ -1,7 +1,7 @@
 import { parseConfig, readConfigJson } from '../config/index.js';
 import { startDaemon } from '../daemon.js';
 import { createRecentErrors } from '../http/index.js';
-import { createLogger } from '../lib/log/logger.js';
+import { createLogger, logProcessWarnings } from '../lib/log/logger.js';
 import { createSystemdNotifier } from '../lib/systemd/notify.js';
 import { reloadConfig } from './reload.js';
 
@@ -26,6 +26,7 @@ export async function runCommand(opts: { file: string | undefined; listen: strin
   let config = parseConfig(withOverrides(await readConfigJson(opts.file)), opts.file ?? 'command line');
   const recentErrors = createRecentErrors();
   const logger = createLogger(config.log.level, undefined, undefined, { logMethod: recentErrors.logMethodHook() });
+  logProcessWarnings(logger); // journald gets JSON lines only
   const notifier = createSystemdNotifier({ onError: (message) => logger.warn(message) });
   const daemon = await startDaemon(config, logger, { recentErrors, ...(opts.version ? { version: opts.version } : {}) });
   // startDaemon resolves once the listeners are bound and the snapshots are in the sets (issue #7).
@@ -49,8 +50,10 @@ export async function runCommand(opts: { file: string | undefined; listen: strin
         },
       );
     };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    // `on`, not `once`: a second SIGTERM/SIGINT while stopping must not take the default action
+    // (exit at once) in the middle of the final save of the learned store.
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
 
     // SIGHUP (`systemctl reload`): re-read the config (an invalid file keeps the running one), then
     // download the lists now. One reload at a time; a HUP during one runs once more after it.

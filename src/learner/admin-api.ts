@@ -5,9 +5,10 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { errorMessage, SidecarError } from '../errors.js';
 import type { LearnedSets } from '../set-sync/learned-sets.js';
-import { saveAdditions, type LearnedStore } from './learned-store.js';
+import { DOMAINS_FILE, saveAdditions, type LearnedStore } from './learned-store.js';
 import { normaliseName, type ListMatchers } from './list-matchers.js';
 import { lookup } from './lookup.js';
+import type { StateWrites } from './state-health.js';
 
 /**
  * The local admin API (issue #4 item 5): JSON over HTTP on a unix socket with mode 0600, so only
@@ -15,7 +16,9 @@ import { lookup } from './lookup.js';
  * a token", which anyone on the LAN who learned the token could send.
  *
  *   GET  /v1/domains?list=L        {list, added[], registry}
- *   POST /v1/domains {op, list, name}   op = add | remove; additions persist and resolve at once
+ *   POST /v1/domains {op, list, name}   op = add | remove; additions persist and resolve at once —
+ *        an edit is applied only once it is on disk: when stateDir cannot be written the answer is
+ *        503 STATE_UNWRITABLE and nothing changed (memory and file agree, a retry does it again)
  *   GET  /v1/lookup?q=NAME|IP      see lookup.ts
  */
 export type AdminEvent = { kind: 'domain-added' | 'domain-removed'; list: string; name: string };
@@ -35,6 +38,7 @@ export async function startAdminApi(opts: {
   learnedSets: LearnedSets;
   stateDir: string;
   additions: Map<string, Set<string>>;
+  stateWrites: StateWrites;
   logger: Logger;
   onChange: (list: string, added: readonly string[]) => void;
   onEvent?: (e: AdminEvent) => void;
@@ -48,14 +52,26 @@ export async function startAdminApi(opts: {
     if (!set) return [404, { error: `no list named "${body.list}"; configured: ${[...additions.keys()].join(', ')}` }];
     const name = normaliseName(body.name);
     if (name === undefined) return [400, { error: `"${body.name}" is not a domain name (a bare TLD is refused)` }];
-    if (body.op === 'add') {
-      if (set.has(name)) return [200, { list: body.list, name, changed: false }];
-      set.add(name);
-    } else if (!set.delete(name)) {
+    const adding = body.op === 'add';
+    if (adding && set.has(name)) return [200, { list: body.list, name, changed: false }];
+    if (!adding && !set.has(name)) {
       const inRegistry = matchers.get(body.list)?.registry.match(name) === name;
       return [inRegistry ? 409 : 404, { error: inRegistry ? `"${name}" comes from the registry; only runtime additions can be removed` : `"${name}" is not a runtime addition of "${body.list}"` }];
     }
-    await saveAdditions(opts.stateDir, additions);
+    const next = new Set(set);
+    if (adding) next.add(name);
+    else next.delete(name);
+    try {
+      await saveAdditions(opts.stateDir, new Map([...additions, [body.list, next]]));
+      opts.stateWrites.ok(DOMAINS_FILE);
+    } catch (err) {
+      const why = opts.stateWrites.failure(DOMAINS_FILE, err);
+      const e = new SidecarError('STATE_UNWRITABLE', 'learner', `${why}: "${name}" was not ${adding ? 'added to' : 'removed from'} ${body.list}, nothing changed; make the directory writable (stateDir in the config) and try again`, { cause: err });
+      logger.error({ err: errorMessage(err), list: body.list, name }, e.message);
+      return [503, { error: e.message, code: e.code }];
+    }
+    if (adding) set.add(name);
+    else set.delete(name);
     matchers.setAdditions(body.list, set);
     opts.onChange(body.list, body.op === 'add' ? [name] : []);
     const e: AdminEvent = { kind: body.op === 'add' ? 'domain-added' : 'domain-removed', list: body.list, name };
@@ -114,6 +130,7 @@ export async function startAdminApi(opts: {
       const closed = new Promise<void>((r) => server.close(() => r()));
       server.closeAllConnections();
       await closed;
+      await edits; // an edit whose client went away still finishes its write before the daemon exits
       await unlink(path).catch(() => undefined);
     },
   };

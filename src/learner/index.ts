@@ -8,15 +8,17 @@ import type { LearnedSets } from '../set-sync/learned-sets.js';
 import { startAdminApi, type AdminApi, type AdminEvent } from './admin-api.js';
 import type { LearnerConfig } from './config.js';
 import { createDnstapIngest, createLearn } from './dnstap-ingest.js';
-import { LearnedStore, loadAdditions } from './learned-store.js';
+import { LEARNED_FILE, LearnedStore, loadAdditions } from './learned-store.js';
 import { ListMatchers } from './list-matchers.js';
 import { lookup, type LookupResult } from './lookup.js';
 import { createLearnerMetrics } from './metrics.js';
 import { createResolverQueue, type ResolverQueue } from './resolver-queue.js';
+import { StateWrites, type StateHealth } from './state-health.js';
 
 export { adminConfigSchema, dnstapConfigSchema, learnConfigSchema, resolveConfigSchema, type LearnerConfig, type LearnerListConfig } from './config.js';
 export type { AdminEvent } from './admin-api.js';
 export type { LookupResult as LearnerLookupResult } from './lookup.js';
+export type { StateHealth as LearnerStateHealth } from './state-health.js';
 
 /**
  * learner: registry domains → live addresses in learned nft sets (issue #4). dnstap answers and
@@ -27,6 +29,8 @@ export interface LearnerStatus {
   dnstap: { listening: boolean; connections: number; frames: number; errors: number } | undefined;
   learned: Record<string, number>;
   resolve: { names: number; due: number; inFlight: number } | undefined;
+  /** Whether the learned store and the runtime additions could be written in stateDir. */
+  state: StateHealth;
 }
 
 export interface Learner {
@@ -35,6 +39,8 @@ export interface Learner {
   setListModel(model: ListModel): void;
   stop(): Promise<void>;
   status(): LearnerStatus;
+  /** status().state without counting the store: cheap enough for every /readyz. */
+  state(): StateHealth;
   /** Which list matches a name or holds an address, and why (the CLI's and the status page's question). */
   lookup(query: string): LookupResult;
 }
@@ -47,12 +53,15 @@ export function createLearner(opts: { config: LearnerConfig; stateDir: string; l
   const metrics = createLearnerMetrics(opts.registry);
   const matchers = new ListMatchers(config.lists, config.resolve);
   const store = new LearnedStore(opts.stateDir);
+  const stateWrites = new StateWrites(opts.stateDir);
   const learn = createLearn({ learnedSets, store, metrics, logger });
   const additions = new Map<string, Set<string>>(config.lists.map((l) => [l.name, new Set<string>()]));
   let resolver: ResolverQueue | undefined;
   let dnstap: DnstapServer | undefined;
   let admin: AdminApi | undefined;
   let timer: NodeJS.Timeout | undefined;
+  /** Until the store is loaded, a save would replace learned.json with an empty one. */
+  let loaded = false;
 
   const domainsOf = (list: string): readonly string[] => {
     const s = matchers.get(list);
@@ -90,7 +99,7 @@ export function createLearner(opts: { config: LearnerConfig; stateDir: string; l
     return pruning;
   }
 
-  function housekeeping(): void {
+  function housekeeping(save = true): void {
     const n = store.expire();
     if (n > 0) metrics.expirations.inc(n);
     if (resolver) metrics.queueDepth.set(resolver.status().due);
@@ -99,7 +108,15 @@ export function createLearner(opts: { config: LearnerConfig; stateDir: string; l
       const [list = '', family = ''] = k.split('|');
       metrics.learnedElements.set({ list, family }, v);
     }
-    store.save().catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'learner: saving learned addresses failed'));
+    if (save) void saveStore(false);
+  }
+
+  /** Never rejects: a failed write is logged and shown in status().state until one succeeds. */
+  function saveStore(force: boolean): Promise<void> {
+    return store.save(force).then(
+      () => stateWrites.ok(LEARNED_FILE),
+      (err: unknown) => logger.warn({ err: errorMessage(err) }, `learner: saving learned addresses failed: ${stateWrites.failure(LEARNED_FILE, err)}`),
+    );
   }
 
   return {
@@ -110,7 +127,8 @@ export function createLearner(opts: { config: LearnerConfig; stateDir: string; l
         matchers.setAdditions(list, names);
       }
       // Restore: re-submit with the remaining timeout (the kernel set may have been emptied by a reboot).
-      const { loaded, dropped } = await store.load();
+      const { loaded: restoredRows, dropped } = await store.load();
+      loaded = true;
       const now = Date.now();
       const restored: Promise<unknown>[] = [];
       for (const e of store.all()) {
@@ -118,7 +136,7 @@ export function createLearner(opts: { config: LearnerConfig; stateDir: string; l
         if (target) restored.push(learnedSets.submit(target, e.family, e.address, Math.ceil((e.expires - now) / 1000)));
       }
       await Promise.all(restored);
-      if (loaded + dropped > 0) logger.info({ loaded, dropped }, 'learner: learned addresses restored');
+      if (restoredRows + dropped > 0) logger.info({ loaded: restoredRows, dropped }, 'learner: learned addresses restored');
 
       if (config.dnstap) {
         const ingest = createDnstapIngest({ matchers, learn, metrics });
@@ -151,6 +169,7 @@ export function createLearner(opts: { config: LearnerConfig; stateDir: string; l
         learnedSets,
         stateDir: opts.stateDir,
         additions,
+        stateWrites,
         logger,
         onChange: (list, added) => {
           resolver?.setNames(list, domainsOf(list));
@@ -159,7 +178,7 @@ export function createLearner(opts: { config: LearnerConfig; stateDir: string; l
         },
         ...(opts.onAdmin ? { onEvent: opts.onAdmin } : {}),
       });
-      timer = setInterval(housekeeping, HOUSEKEEPING_MS);
+      timer = setInterval(() => housekeeping(), HOUSEKEEPING_MS);
       timer.unref();
     },
     setListModel(model) {
@@ -170,15 +189,22 @@ export function createLearner(opts: { config: LearnerConfig; stateDir: string; l
       // The registry changed its domains (not the first model, which only adds): drop what it delisted.
       if (before !== undefined && before.length > 0 && s?.domains !== before) void prune(model.list);
     },
+    /**
+     * Stops the inputs first (admin edits finish their write; no new names, answers or prunes),
+     * writes what is pending to the sets, then saves the store once more and waits for it: the
+     * daemon exits only after learned.json holds everything learned.
+     */
     async stop() {
       if (timer) clearInterval(timer);
-      await pruning;
       await admin?.close();
       await dnstap?.close();
       await resolver?.stop();
+      await pruning;
       await learnedSets.flush();
-      housekeeping();
-      await store.save(true).catch((err: unknown) => logger.warn({ err: errorMessage(err) }, 'learner: saving learned addresses failed'));
+      if (!loaded) return; // start failed before the store was read: keep the file as it is
+      housekeeping(false);
+      await saveStore(true);
+      await store.idle();
     },
     status() {
       const c = dnstap?.counters();
@@ -186,8 +212,10 @@ export function createLearner(opts: { config: LearnerConfig; stateDir: string; l
         dnstap: c ? { listening: true, connections: c.connectionsOpen, frames: c.frames, errors: Object.values(c.errors).reduce((a, b) => a + (b ?? 0), 0) } : undefined,
         learned: Object.fromEntries(store.counts()),
         resolve: resolver?.status(),
+        state: stateWrites.status(),
       };
     },
+    state: () => stateWrites.status(),
     lookup: (query) => lookup(query, { matchers, store, learnedSets }),
   };
 }

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isIP } from 'node:net';
-import { writeFileAtomic } from '../lib/fs/atomic-write.js';
+import { removeStaleTemps, SerialFileWriter, writeFileAtomic } from '../lib/fs/atomic-write.js';
 import type { IpFamily } from '../lib/ip-prefix/index.js';
 
 /**
@@ -11,7 +11,9 @@ import type { IpFamily } from '../lib/ip-prefix/index.js';
  *
  * Files are one compact JSON document each (`[list, address, expiresSec, name, matched]` rows — at 100k
  * learned addresses ~6 MB), written to a temp file, fsynced and renamed: a crash leaves the old
- * or the new file, never half of one.
+ * or the new file, never half of one. Saves of the store go through one SerialFileWriter: the
+ * housekeeping save and the final save on stop never write at the same time, and a save asked for
+ * while two are pending costs nothing (newest wins).
  */
 
 export interface LearnedEntry {
@@ -29,14 +31,17 @@ export interface LearnedEntry {
   readonly matched?: string;
 }
 
-const LEARNED_FILE = 'learned.json';
-const DOMAINS_FILE = 'learner-domains.json';
+export const LEARNED_FILE = 'learned.json';
+export const DOMAINS_FILE = 'learner-domains.json';
 
 export class LearnedStore {
   private readonly entries = new Map<string, LearnedEntry>();
   private dirty = false;
+  private readonly writer: SerialFileWriter;
 
-  constructor(private readonly stateDir: string, private readonly maxEntries = 1_000_000) {}
+  constructor(private readonly stateDir: string, private readonly maxEntries = 1_000_000) {
+    this.writer = new SerialFileWriter(join(stateDir, LEARNED_FILE));
+  }
 
   get size(): number {
     return this.entries.size;
@@ -86,9 +91,10 @@ export class LearnedStore {
     return c;
   }
 
-  /** Loads the file, dropping expired and malformed rows. Missing file = empty. */
+  /** Loads the file, dropping expired and malformed rows (and temp files a killed process left). Missing file = empty. */
   async load(now = Date.now()): Promise<{ loaded: number; dropped: number }> {
-    const doc = await readJson(join(this.stateDir, LEARNED_FILE));
+    await removeStaleTemps(this.writer.path);
+    const doc = await readJson(this.writer.path);
     let loaded = 0;
     let dropped = 0;
     const rows = isRecord(doc) && doc.version === 1 && Array.isArray(doc.entries) ? (doc.entries as unknown[]) : [];
@@ -111,18 +117,37 @@ export class LearnedStore {
     return { loaded, dropped };
   }
 
+  /**
+   * Writes the store when it changed (or `force`). Rejects when the write fails; the store stays
+   * dirty then, so the next save tries again.
+   */
   async save(force = false): Promise<void> {
     if (!this.dirty && !force) return;
     this.dirty = false;
+    try {
+      await this.writer.write(() => this.render());
+    } catch (err) {
+      this.dirty = true;
+      throw err;
+    }
+  }
+
+  /** Resolves when no save is running or waiting. */
+  idle(): Promise<void> {
+    return this.writer.idle();
+  }
+
+  private render(): string {
     const rows: string[] = [];
     const now = Date.now();
     for (const e of this.entries.values()) if (e.expires > now) rows.push(JSON.stringify([e.list, e.address, Math.ceil(e.expires / 1000), e.name, ...(e.matched !== undefined ? [e.matched] : [])]));
-    await writeFileAtomic(join(this.stateDir, LEARNED_FILE), `{"version":1,"entries":[\n${rows.join(',\n')}\n]}\n`);
+    return `{"version":1,"entries":[\n${rows.join(',\n')}\n]}\n`;
   }
 }
 
 /** Runtime additions per list (`domains add`). */
 export async function loadAdditions(stateDir: string): Promise<Map<string, string[]>> {
+  await removeStaleTemps(join(stateDir, DOMAINS_FILE));
   const doc = await readJson(join(stateDir, DOMAINS_FILE));
   const out = new Map<string, string[]>();
   if (!isRecord(doc) || doc.version !== 1 || !isRecord(doc.lists)) return out;

@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -21,6 +21,7 @@ import { adminRequest } from '../../src/learner/admin-client.js';
 import { normaliseName } from '../../src/learner/list-matchers.js';
 import { emptyRangeSet, rangeSetOf } from '../../src/lib/ip-prefix/index.js';
 import { createLearnedSets, type LearnedSets } from '../../src/set-sync/learned-sets.js';
+import { freePort } from '../lab/free-port.js';
 import { createNftNetns, type NftNetns } from '../lab/nft-netns.js';
 import { labSkip } from '../lab/prereqs.js';
 import { removeDirSync, stopChild, track } from '../lab/reaper.js';
@@ -30,14 +31,6 @@ import { loopbackUnboundConf as unboundConf } from '../lab/loopback-unbound.js';
 const skip = labSkip({ binaries: { nft: 'nftables' } });
 const logger = pino({ level: process.env.LEARNER_TEST_LOG ?? 'silent' });
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const a = s.address();
-  await new Promise<void>((r) => s.close(() => r()));
-  if (a === null || typeof a === 'string') throw new Error('no port');
-  return a.port;
-}
 
 
 const A = (name: string, ip: string, ttl = 600): string => `local-data: "${name}. ${ttl} IN ${ip.includes(':') ? 'AAAA' : 'A'} ${ip}"`;

@@ -1,6 +1,7 @@
 import { MessageType, sessionBus } from '@particle/dbus-next';
 import type { Message, MessageBus } from '@particle/dbus-next';
 import type { Logger } from 'pino';
+import { setMaxListeners } from 'node:events';
 import { ConcurrencyLimiter } from '../concurrency/limiter.js';
 import { callOnBus, destroyBus, onStreamClosed, toCallFailure, waitForHello } from './bus-call.js';
 import { defaultBusAddress, waitUntilRunning } from './server-state.js';
@@ -206,6 +207,13 @@ export class AvahiConnection {
     await this.untilRunning(bus, owner, gen);
     if (gen !== this.generation || bus !== this.bus || this.closed) return;
     const abort = new AbortController();
+    // Every browse and every D-Bus call in flight listens on this signal, to end at once when Avahi
+    // goes, and removes its listener when it finishes: with 256 lookups in flight that is hundreds
+    // of listeners by design, bounded by the lookup limiter above us. Node's limit of 10 per
+    // EventTarget is a heuristic for listeners that are never removed
+    // (https://nodejs.org/api/events.html#eventssetmaxlistenersn-eventtargets); here it printed a
+    // MaxListenersExceededWarning on stderr at the 11th miss in flight.
+    setMaxListeners(0, abort.signal);
     const timeoutMs = this.callTimeoutMs;
     const session: AvahiSession = {
       signal: abort.signal,
