@@ -18,7 +18,7 @@ import { killGroupSync } from '../lab/reaper.js';
 import { sleep, waitFor } from '../lab/wait.js';
 
 const TABLE = 'table inet global {\n set force_vpn4 { type ipv4_addr; flags interval; }\n set force_vpn6 { type ipv6_addr; flags interval; }\n}\n';
-const FIRST = ['1.2.3.4', '5.6.0.0/16', '10.0.0.0/8', '0.0.0.0/0', 'not-an-ip', '198.51.100.0/24', '2a00:1450::/32', 'fe80::/10'];
+const FIRST = ['1.2.3.4', '5.6.0.0/16', '10.0.0.0/8', '0.0.0.0/0', 'not-an-ip', '31.51.100.0/24', '2a00:1450::/32', 'fe80::/10'];
 
 let ns: NftNetns;
 let server: FixtureServer;
@@ -88,7 +88,7 @@ describe('registry lists → nftables sets (the whole daemon, real nft in a name
       lists: [{
         name: 'vpn', refresh: '1h',
         sources: [{ url: server.url('/ips'), format: 'json', contains: 'ips', timeoutMs: 20_000 }],
-        exclude: ['198.51.100.7/32'],
+        exclude: ['31.51.100.7/32'],
         nft: { family: 'inet', table: 'global', set4: 'force_vpn4', set6: 'force_vpn6', netns: ns.name },
       }],
     };
@@ -103,8 +103,8 @@ describe('registry lists → nftables sets (the whole daemon, real nft in a name
 
   test('first load: listed space covered, bogons, too-broad, garbage and excluded addresses not', async () => {
     await waitFor('the first download to be applied', async () => ((await has('force_vpn4', '1.2.3.4')) ? true : undefined), { timeoutMs: 15_000, intervalMs: 100 });
-    for (const a of ['1.2.3.4', '5.6.7.8', '5.6.255.255', '198.51.100.6', '198.51.100.8']) assert.ok(await has('force_vpn4', a), `${a} covered`);
-    for (const a of ['1.2.3.5', '10.1.1.1', '8.8.8.8', '198.51.100.7', '5.7.0.0']) assert.ok(!(await has('force_vpn4', a)), `${a} not covered`);
+    for (const a of ['1.2.3.4', '5.6.7.8', '5.6.255.255', '31.51.100.6', '31.51.100.8']) assert.ok(await has('force_vpn4', a), `${a} covered`);
+    for (const a of ['1.2.3.5', '10.1.1.1', '8.8.8.8', '31.51.100.7', '5.7.0.0']) assert.ok(!(await has('force_vpn4', a)), `${a} not covered`);
     assert.ok(await has('force_vpn6', '2a00:1450::1'));
     assert.ok(!(await has('force_vpn6', 'fe80::1')), 'link-local is a bogon');
     assert.match(dryRun(), /would add 0, would remove 0/);
