@@ -21,13 +21,16 @@ export function parseDuration(text: string): number | undefined {
 const MIN_REFRESH_MS = 60_000;
 
 /**
- * The registry's IP endpoint makes a set of ~42k elements today; 500k leaves 10× room for growth and
- * for lists such as the z-i dump, while a list at the cap costs ~75 MB of heap to parse and ~60 MB
- * of kernel memory in an interval set (measured, src/blocklist/README.md "Caps"). The default
- * download limit (64 MiB) alone admits ~4M addresses: 540 MB of RSS, over the unit's MemoryMax.
+ * The registry's IP endpoint makes a set of ~42k elements today; 500k leaves >10× room (lists such
+ * as the z-i dump included) while a list at the cap costs ~41 MB of heap to parse and ~90 MB of
+ * kernel memory in an interval set (187 B per element, measured: src/blocklist/README.md "Caps").
+ * The download limit alone (64 MiB) admits ~4M addresses: 540 MB of RSS, over the unit's MemoryMax.
  */
 export const DEFAULT_MAX_ENTRIES = 500_000;
-/** Domains are matched in memory only (no kernel cost); ~2× the 1M the domain matcher is sized for. */
+/**
+ * Domains cost no kernel memory; 2M is ~2× the million the domain matcher is sized for and parses
+ * in ~280 MB (measured), a tripwire for a runaway source rather than a comfortable operating point.
+ */
 export const DEFAULT_MAX_DOMAINS = 2_000_000;
 
 /** Duration text -> milliseconds; at least a minute, so a typo cannot hammer a volunteer-run registry. */
