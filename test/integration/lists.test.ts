@@ -6,7 +6,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -65,10 +65,18 @@ async function stopDaemon(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   await exited;
 }
 
-function dryRun(): string {
-  const r = spawnSync(process.execPath, [sidecarEntry(), 'sync', '--config', configFile, '--dry-run'], { encoding: 'utf8', timeout: 60_000 });
-  assert.ok(r.status === 0 || r.status === 1, `sync --dry-run failed (${r.status}): ${r.stderr}`);
-  return r.stdout;
+/**
+ * Asynchronous on purpose: `sync` downloads from the fixture server, which lives in this process;
+ * a spawnSync would block it until the child's download timed out (and the daemon's with it).
+ */
+function dryRun(): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [sidecarEntry(), 'sync', '--config', configFile, '--dry-run'], { encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
+      if (code !== 0 && code !== 1) reject(new Error(`sync --dry-run failed (${code}): ${stderr}`));
+      else resolve(stdout);
+    });
+  });
 }
 
 describe('registry lists → nftables sets (the whole daemon, real nft in a namespace)', { skip: labSkip({ sidecar: true, binaries: { nft: 'nftables' } }), timeout: 240_000 }, () => {
@@ -107,7 +115,7 @@ describe('registry lists → nftables sets (the whole daemon, real nft in a name
     for (const a of ['1.2.3.5', '10.1.1.1', '8.8.8.8', '31.51.100.7', '5.7.0.0']) assert.ok(!(await has('force_vpn4', a)), `${a} not covered`);
     assert.ok(await has('force_vpn6', '2a00:1450::1'));
     assert.ok(!(await has('force_vpn6', 'fe80::1')), 'link-local is a bogon');
-    assert.match(dryRun(), /would add 0, would remove 0/);
+    assert.match(await dryRun(), /would add 0, would remove 0/);
     // The status API shows the list with both of its sets (set-sync says which list each set serves).
     const status = (await (await fetch(`http://${metricsAddr}/api/status`)).json()) as { lists: Array<{ name: string; sets: Array<{ set: string; elements: number }> }> };
     const vpn = status.lists.find((l) => l.name === 'vpn');
@@ -164,8 +172,8 @@ describe('registry lists → nftables sets (the whole daemon, real nft in a name
     await stopDaemon('SIGKILL');
     await startDaemon();
     let last = '';
-    await waitFor('the restarted daemon to converge', () => {
-      last = dryRun();
+    await waitFor('the restarted daemon to converge', async () => {
+      last = await dryRun();
       return /force_vpn4[^\n]*would add 0, would remove 0/.test(last) && /force_vpn6[^\n]*would add 0, would remove 0/.test(last) ? true : undefined;
     }, { timeoutMs: 60_000, intervalMs: 1000 }).catch((err: Error) => assert.fail(`${err.message}\n${last}`));
     const probe = await ns.host.exec(['nft', 'get', 'element', 'inet', 'global', 'force_vpn4', '{ 20.0.0.1 }']);
