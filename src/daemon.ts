@@ -30,6 +30,18 @@ function hostPorts(list: readonly string[]): { host: string; port: number }[] {
   });
 }
 
+/**
+ * Ready once the snapshots are restored and while every set that has a model is applied: a missing
+ * table or set, or a failed last apply, means traffic is not routed as listed (set-sync keeps
+ * retrying and refills the set the moment it appears, which makes this ready again).
+ */
+function listsReadiness(lists: ListPipeline, count: number): { ok: boolean; detail: string } {
+  if (!lists.started()) return { ok: false, detail: 'restoring snapshots into the sets' };
+  const failing = lists.setSync.status().filter((s) => s.lastError !== undefined);
+  if (failing.length > 0) return { ok: false, detail: failing.map((s) => `set ${s.set} not applied: ${s.lastError}`).join('; ') };
+  return { ok: true, detail: `${count} list(s) restored and syncing` };
+}
+
 export interface DaemonOptions {
   /** Shown on the status page; main.ts reads it from package.json. */
   version?: string;
@@ -144,9 +156,7 @@ export async function startDaemon(config: Config, logger: Logger, opts: DaemonOp
           return { ok: s.up, detail: `${s.backend} ${s.up ? 'up' : 'down (answers are SERVFAIL until it returns)'}` };
         },
       },
-      ...(lists
-        ? [{ name: 'lists', check: () => ({ ok: lists.started(), detail: lists.started() ? `${config.lists.length} list(s) restored and syncing` : 'restoring snapshots into the sets' }) }]
-        : []),
+      ...(lists ? [{ name: 'lists', check: () => listsReadiness(lists, config.lists.length) }] : []),
     ],
   });
 

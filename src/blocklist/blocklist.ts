@@ -10,14 +10,20 @@ import { buildModel, refreshSources, sameModel, type ListModel, type SourceRepor
 import { createBlocklistMetrics } from './metrics.js';
 import { readSnapshot, removeStaleTemps, snapshotPath, writeSnapshot } from './snapshot.js';
 
+export type ListOutcome = 'updated' | 'unchanged' | 'kept-last-good' | 'partial' | 'failed';
+
 export interface ListSyncReport {
   list: string;
   /**
-   * updated: the model changed (and was published). Otherwise, in this order: kept-last-good (a
-   * source was not taken, its last good data stands), failed (a source failed with no data to keep),
-   * unchanged.
+   * partial / failed: some / every source has no good data at all (it failed and never delivered,
+   * not even into the snapshot). The union of the others is not the list, so nothing is published:
+   * the sets keep the last good model, or are left alone when there is none yet. Otherwise: updated
+   * (the model changed and was published), kept-last-good (a source was not taken, its last good
+   * data stands), unchanged. A 304 is good data (the source's last download).
    */
-  outcome: 'updated' | 'unchanged' | 'kept-last-good' | 'failed';
+  outcome: ListOutcome;
+  /** URLs of the sources without any good data (partial / failed). */
+  missing: string[];
   sources: SourceReport[];
   entries: { ipv4: number; ipv6: number };
   durationMs: number;
@@ -28,7 +34,7 @@ export interface ListRefreshStatus {
   list: string;
   refreshMs: number;
   lastSyncAt?: number;
-  outcome?: ListSyncReport['outcome'];
+  outcome?: ListOutcome;
   lastSuccessAt?: number;
   lastError?: string;
 }
@@ -49,7 +55,7 @@ export interface BlocklistOptions {
 export interface Blocklist {
   /** At start, before any download: restores and publishes each list's last good model. */
   loadSnapshots(): Promise<ListModel[]>;
-  /** Fetch + parse + guard (+ snapshot when new data was taken) for one list or all; publishes changed models. */
+  /** Fetch + parse + guard (+ snapshot when new data was taken) for one list or all; publishes changed, complete models. */
   refresh(list?: string): Promise<ListSyncReport[]>;
   /** Called with every model that becomes current (snapshot load or a changed refresh). */
   onModel(listener: (m: ListModel) => void): () => void;
@@ -67,7 +73,7 @@ interface ListState {
   model?: ListModel;
   lastSuccessAt?: number;
   lastSyncAt?: number;
-  lastOutcome?: ListSyncReport['outcome'];
+  lastOutcome?: ListOutcome;
   lastError?: string;
   inflight?: Promise<ListSyncReport>;
   timer?: NodeJS.Timeout;
@@ -119,16 +125,28 @@ export function createBlocklist(opts: BlocklistOptions): Blocklist {
       // Re-cut: `exclude` may have grown since the snapshot was written.
       st.sources.set(s.url, { ...s, ipv4: st.guard.cut(s.ipv4), ipv6: st.guard.cut(s.ipv6) });
     }
-    const model = buildModel(st.config.name, [...st.sources.values()], snap.updatedAt);
     if (snap.lastSuccessAt !== undefined) {
       st.lastSuccessAt = snap.lastSuccessAt;
       metrics.lastSuccess.set({ list: st.config.name }, snap.lastSuccessAt / 1000);
     }
+    const missing = missingSources(st);
+    metrics.missingSources.set({ list: st.config.name }, missing.length);
+    if (missing.length > 0) {
+      // The per-source data stays for the union once the missing sources deliver.
+      logger.warn({ list: st.config.name, file, missing }, `blocklist: ${st.config.name}: snapshot ${file} has no data for ${missing.join(', ')}; not restoring an incomplete list, the sets are left as they are until every source has delivered`);
+      return undefined;
+    }
+    const model = buildModel(st.config.name, [...st.sources.values()], snap.updatedAt);
     if (model) {
       publish(st, model);
       logger.info({ list: st.config.name, ipv4: model.ipv4.size, ipv6: model.ipv6.size, domains: model.domains.length, updatedAt: new Date(model.updatedAt).toISOString() }, `blocklist: ${st.config.name}: restored from snapshot`);
     }
     return model;
+  }
+
+  /** Configured sources with no good data at all: while there is one, the union is not the list. */
+  function missingSources(st: ListState): string[] {
+    return st.config.sources.filter((src) => !st.sources.has(src.url)).map((src) => src.url);
   }
 
   async function refreshOne(st: ListState): Promise<ListSyncReport> {
@@ -145,8 +163,10 @@ export function createBlocklist(opts: BlocklistOptions): Blocklist {
       st.lastSuccessAt = now();
       metrics.lastSuccess.set({ list: name }, st.lastSuccessAt / 1000);
     }
+    const missing = missingSources(st);
+    metrics.missingSources.set({ list: name }, missing.length);
     const candidate = buildModel(name, [...next.values()], now());
-    const changed = candidate !== undefined && !sameModel(st.model, candidate);
+    const changed = missing.length === 0 && candidate !== undefined && !sameModel(st.model, candidate);
     if (tookNew && candidate) {
       const file = snapshotPath(opts.stateDir, name);
       const updatedAt = changed ? candidate.updatedAt : (st.model?.updatedAt ?? candidate.updatedAt);
@@ -158,20 +178,30 @@ export function createBlocklist(opts: BlocklistOptions): Blocklist {
       }
     }
     if (changed) publish(st, candidate);
-    const outcome: ListSyncReport['outcome'] = changed
-      ? 'updated'
-      : outcomes.includes('kept-last-good')
-        ? 'kept-last-good'
-        : outcomes.includes('failed')
-          ? 'failed'
-          : 'unchanged';
+    const outcome: ListOutcome =
+      missing.length === st.config.sources.length
+        ? 'failed'
+        : missing.length > 0
+          ? 'partial'
+          : changed
+            ? 'updated'
+            : outcomes.includes('kept-last-good')
+              ? 'kept-last-good'
+              : 'unchanged';
     metrics.refreshes.inc({ list: name, outcome });
     st.lastSyncAt = now();
     st.lastOutcome = outcome;
     const bad = results.find((r) => r.report.outcome === 'failed' || r.report.outcome === 'kept-last-good')?.report;
-    st.lastError = bad ? `${bad.url}: ${bad.error ?? bad.reason ?? bad.outcome}` : undefined;
+    const why = bad ? `${bad.url}: ${bad.error ?? bad.reason ?? bad.outcome}` : undefined;
+    if (missing.length > 0) {
+      const kept = st.model ? `the sets keep the last good model (${st.model.ipv4.size} IPv4 + ${st.model.ipv6.size} IPv6 ranges)` : 'the sets are left as they are';
+      st.lastError = `incomplete: no good data yet from ${missing.join(', ')}; ${kept}${why ? ` (${why})` : ''}`;
+      logger.warn({ list: name, missing, kept: st.model !== undefined }, `blocklist: ${name}: ${st.lastError}`);
+    } else {
+      st.lastError = why;
+    }
     const model = st.model;
-    return { list: name, outcome, sources: results.map((r) => r.report), entries: { ipv4: model?.ipv4.size ?? 0, ipv6: model?.ipv6.size ?? 0 }, durationMs: Math.round(performance.now() - t0) };
+    return { list: name, outcome, missing, sources: results.map((r) => r.report), entries: { ipv4: model?.ipv4.size ?? 0, ipv6: model?.ipv6.size ?? 0 }, durationMs: Math.round(performance.now() - t0) };
   }
 
   /** One refresh per list at a time: a SIGHUP during the hourly run joins it. */

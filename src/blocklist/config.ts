@@ -20,6 +20,19 @@ export function parseDuration(text: string): number | undefined {
 
 const MIN_REFRESH_MS = 60_000;
 
+/**
+ * The registry's IP endpoint makes a set of ~42k elements today; 500k leaves >10× room (lists such
+ * as the z-i dump included) while a list at the cap costs ~41 MB of heap to parse and ~90 MB of
+ * kernel memory in an interval set (187 B per element, measured: src/blocklist/README.md "Caps").
+ * The download limit alone (64 MiB) admits ~4M addresses: 540 MB of RSS, over the unit's MemoryMax.
+ */
+export const DEFAULT_MAX_ENTRIES = 500_000;
+/**
+ * Domains cost no kernel memory; 2M is ~2× the million the domain matcher is sized for and parses
+ * in ~280 MB (measured), a tripwire for a runaway source rather than a comfortable operating point.
+ */
+export const DEFAULT_MAX_DOMAINS = 2_000_000;
+
 /** Duration text -> milliseconds; at least a minute, so a typo cannot hammer a volunteer-run registry. */
 export const refreshDuration = z
   .string()
@@ -65,6 +78,13 @@ export const listConfigSchema = z
       .refine((s) => new Set(s.map((x) => x.url)).size === s.length, { message: 'a URL appears twice; each source is tracked by its URL' }),
     /** Never in the list: prefixes are cut around these (the VPN endpoint, a hosted service of yours). */
     exclude: z.array(entryText).default([]),
+    /**
+     * Caps on what the list may hold, checked while a source is parsed (it stops at the cap instead
+     * of building millions of entries first): address entries (each becomes at most one nft set
+     * element) across all sources, and domains. See DEFAULT_MAX_ENTRIES for the sizing.
+     */
+    maxEntries: positiveInt.default(DEFAULT_MAX_ENTRIES),
+    maxDomains: positiveInt.default(DEFAULT_MAX_DOMAINS),
     /** A download parsing to fewer than minRatio × the last good count keeps the last good data. */
     minRatio: z.number().min(0).max(1).default(0.5),
     /** Entries shorter than these are rejected whole (0.0.0.0/0 must never mean "route everything"). */

@@ -21,12 +21,14 @@ export interface SourceState {
   domains: readonly string[];
 }
 
-export type SourceFailureReason = FetchFailureReason | 'parse' | 'below-min-ratio';
+export type SourceFailureReason = FetchFailureReason | 'parse' | 'below-min-ratio' | 'too-many-entries';
 
 export type SourceAttempt =
   | { kind: 'fetch-failed'; reason: FetchFailureReason; error: string }
   | { kind: 'not-modified' }
   | { kind: 'parse-failed'; error: string }
+  /** Parsing stopped at the list's maxEntries/maxDomains cap (bounded memory, and kernel memory after it). */
+  | { kind: 'over-cap'; error: string }
   | { kind: 'parsed'; state: SourceState };
 
 export type SourceDecision =
@@ -43,6 +45,8 @@ export function decideSource(prev: SourceState | undefined, attempt: SourceAttem
       return keepOrFail(attempt.reason, attempt.error);
     case 'parse-failed':
       return keepOrFail('parse', attempt.error);
+    case 'over-cap':
+      return keepOrFail('too-many-entries', attempt.error);
     case 'not-modified':
       // Validators are only sent with data in hand, so a 304 without it is the server's mistake.
       return prev ? { outcome: 'not-modified', state: prev } : { outcome: 'failed', reason: 'http-status', error: '304 Not Modified without a previous download' };

@@ -7,7 +7,7 @@ import type { RangeSet } from '../lib/ip-prefix/range-set.js';
 import type { ListConfig } from './config.js';
 import { decideSource, type SourceAttempt, type SourceDecision, type SourceState } from './guard.js';
 import type { BlocklistMetrics } from './metrics.js';
-import { parseSource } from './source-parse.js';
+import { parseSource, type EntryBudget } from './source-parse.js';
 
 /** The canonical model of one list: the union of its sources, merged per family (issue #3 item 3). */
 export interface ListModel {
@@ -43,6 +43,8 @@ export async function refreshSources(
   deps: { fetch: FetchFn; logger: Logger; metrics: BlocklistMetrics; now: () => number; signal: AbortSignal },
 ): Promise<{ decision: SourceDecision; report: SourceReport }[]> {
   const out: { decision: SourceDecision; report: SourceReport }[] = [];
+  /** What each source holds now (this round's decision, else its last good data): the caps' baseline. */
+  const held = new Map<string, SourceState>(prev);
   for (const source of list.sources) {
     const last = prev.get(source.url);
     const t0 = performance.now();
@@ -64,9 +66,9 @@ export async function refreshSources(
     if (res.kind === 'failed') attempt = { kind: 'fetch-failed', reason: res.reason, error: res.error };
     else if (res.kind === 'not-modified') attempt = { kind: 'not-modified' };
     else {
-      const parsed = parseSource(res.body, source, guard);
+      const parsed = parseSource(res.body, source, guard, budgetFor(list, source.url, held));
       if ('error' in parsed) {
-        attempt = { kind: 'parse-failed', error: parsed.error };
+        attempt = parsed.overCap ? { kind: 'over-cap', error: parsed.error } : { kind: 'parse-failed', error: parsed.error };
       } else {
         report.fetched = parsed.fetched;
         report.parsed = parsed.parsed;
@@ -96,9 +98,30 @@ export async function refreshSources(
           : `blocklist: ${list.name}: ${source.url} failed (${decision.reason}) and there is no earlier data for it`,
       );
     }
+    if (decision.outcome === 'failed') held.delete(source.url);
+    else held.set(source.url, decision.state);
     out.push({ decision, report });
   }
   return out;
+}
+
+/** The caps minus what the list's other sources hold, so their union stays within them. */
+function budgetFor(list: ListConfig, url: string, held: ReadonlyMap<string, SourceState>): EntryBudget {
+  let addresses = 0;
+  let domains = 0;
+  for (const [u, s] of held) {
+    if (u === url) continue;
+    addresses += s.ipv4.size + s.ipv6.size;
+    domains += s.domains.length;
+  }
+  return {
+    addresses: Math.max(0, list.maxEntries - addresses),
+    domains: Math.max(0, list.maxDomains - domains),
+    describe: (what, seen) => {
+      const [cap, key, others] = what === 'addresses' ? [list.maxEntries, 'maxEntries', addresses] : [list.maxDomains, 'maxDomains', domains];
+      return `more than ${seen - 1} ${what === 'addresses' ? 'address entries' : 'domains'}${others > 0 ? ` beside the ${others} the list's other sources hold` : ''}: over the list's cap of ${cap} (raise "${key}" of list "${list.name}" if it really is that large); parsing stopped, the last good data stays`;
+    },
+  };
 }
 
 /** Union of the sources' data; undefined when no source has ever delivered. */

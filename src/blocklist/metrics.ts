@@ -17,6 +17,12 @@ export function createBlocklistMetrics(registry: Registry) {
       labelNames: ['list'] as const,
       registers,
     }),
+    missingSources: new Gauge({
+      name: 'unbound_sidecar_list_sources_without_data',
+      help: 'Sources of the list with no good data at all (failed, never delivered). While above 0 the list is incomplete and its sets keep the last good model.',
+      labelNames: ['list'] as const,
+      registers,
+    }),
     refreshInterval: new Gauge({
       name: 'unbound_sidecar_list_refresh_interval_seconds',
       help: 'Configured refresh interval of the list (before ±10% jitter). The stale alert fires at 3x this without a full success.',
@@ -25,7 +31,7 @@ export function createBlocklistMetrics(registry: Registry) {
     }),
     fetchFailures: new Counter({
       name: 'unbound_sidecar_list_fetch_failures_total',
-      help: 'Source downloads not taken, by reason: timeout, http-status, too-large, decode, redirect, tls, network, aborted, parse, below-min-ratio.',
+      help: 'Source downloads not taken, by reason: timeout, http-status, too-large, decode, redirect, tls, network, aborted, parse, below-min-ratio, too-many-entries.',
       labelNames: ['list', 'source', 'reason'] as const,
       registers,
     }),
@@ -44,7 +50,7 @@ export function createBlocklistMetrics(registry: Registry) {
     }),
     refreshes: new Counter({
       name: 'unbound_sidecar_list_refreshes_total',
-      help: 'List refreshes by outcome: updated, unchanged, kept-last-good, failed.',
+      help: 'List refreshes by outcome: updated, unchanged, kept-last-good, partial, failed.',
       labelNames: ['list', 'outcome'] as const,
       registers,
     }),

@@ -1,4 +1,4 @@
-import { EntryGuard } from '../lib/ip-prefix/bogons.js';
+import { mapIPv4Mapped, type EntryGuard } from '../lib/ip-prefix/bogons.js';
 import { RangeSetBuilder } from '../lib/ip-prefix/builder.js';
 import { parseEntryInto, type EntryRejectReason } from '../lib/ip-prefix/entry.js';
 import type { RangeSet } from '../lib/ip-prefix/range-set.js';
@@ -23,6 +23,19 @@ export interface ParsedSource {
   samples: Partial<Record<RejectReason, string>>;
 }
 
+/**
+ * How much of the list's caps this source may use (the cap minus what the list's other sources
+ * hold), so the union stays within `maxEntries`/`maxDomains`. Checked per entry while parsing.
+ */
+export interface EntryBudget {
+  addresses: number;
+  domains: number;
+  /** For the error: the configured caps and their keys. */
+  describe: (what: 'addresses' | 'domains', seen: number) => string;
+}
+
+const UNLIMITED: EntryBudget = { addresses: Infinity, domains: Infinity, describe: () => '' };
+
 class SourceAccumulator implements EntrySink {
   private v4 = new RangeSetBuilder('ipv4', 4096);
   private v6 = new RangeSetBuilder('ipv6', 1024);
@@ -31,31 +44,44 @@ class SourceAccumulator implements EntrySink {
   private rejected: Partial<Record<RejectReason, number>> = {};
   private samples: Partial<Record<RejectReason, string>> = {};
   private readonly scratch = new Uint32Array(8);
+  /** Set when the budget ran out: the whole source is refused with this message. */
+  overflow: string | undefined;
 
   constructor(
     private readonly contains: SourceContains,
     private readonly guard: EntryGuard,
+    private readonly budget: EntryBudget,
   ) {}
 
-  entry(raw: string): void {
+  entry(raw: string): boolean {
     this.fetched++;
     const text = raw.trim();
-    const r = parseEntryInto(text, this.scratch);
+    const parsed = parseEntryInto(text, this.scratch);
+    // ::ffff:a.b.c.d names an IPv4 host: it goes to the IPv4 set and through the IPv4 bogon list.
+    const r = parsed === 'ipv6' && mapIPv4Mapped(this.scratch) ? 'ipv4' : parsed;
     if (r === 'ipv4' || r === 'ipv6') {
       const why = this.guard.check(r, this.scratch);
       if (why !== undefined) this.count(why, text);
+      else if (this.v4.count + this.v6.count >= this.budget.addresses) return this.full('addresses', this.v4.count + this.v6.count + 1);
       else if (r === 'ipv4') this.v4.addWords(this.scratch, 0, 1);
       else this.v6.addWords(this.scratch, 0, 4);
-      return;
+      return true;
     }
     // Domain sources mix in literal addresses (sites listed by IP); those still route by address.
     if (this.contains === 'domains' && r === 'not-an-address') {
       const d = normaliseDomain(text);
-      if (typeof d === 'string') this.domains.add(d);
-      else this.count(d.error, text);
-      return;
+      if (typeof d !== 'string') this.count(d.error, text);
+      else if (this.domains.size >= this.budget.domains && !this.domains.has(d)) return this.full('domains', this.domains.size + 1);
+      else this.domains.add(d);
+      return true;
     }
     this.count(r, text);
+    return true;
+  }
+
+  private full(what: 'addresses' | 'domains', seen: number): false {
+    this.overflow = this.budget.describe(what, seen);
+    return false;
   }
 
   reject(reason: 'not-a-string', sample: string): void {
@@ -70,6 +96,7 @@ class SourceAccumulator implements EntrySink {
     this.fetched = 0;
     this.rejected = {};
     this.samples = {};
+    this.overflow = undefined;
   }
 
   private count(reason: RejectReason, sample: string): void {
@@ -91,10 +118,16 @@ class SourceAccumulator implements EntrySink {
   }
 }
 
-/** Parse and validate one body. `{error}` only for a document that is unusable as a whole. */
-export function parseSource(body: Buffer, source: { format: SourceFormat; contains: SourceContains }, guard: EntryGuard): ParsedSource | { error: string } {
-  const acc = new SourceAccumulator(source.contains, guard);
+/** Parse and validate one body. `{error}` only for a document that is unusable as a whole (`overCap`: it holds more than the budget). */
+export function parseSource(
+  body: Buffer,
+  source: { format: SourceFormat; contains: SourceContains },
+  guard: EntryGuard,
+  budget: EntryBudget = UNLIMITED,
+): ParsedSource | { error: string; overCap?: true } {
+  const acc = new SourceAccumulator(source.contains, guard, budget);
   const r = readSource(source.format, source.contains, body, acc);
+  if (acc.overflow !== undefined) return { error: acc.overflow, overCap: true };
   if (!r.ok) return { error: r.error };
   return acc.finish();
 }

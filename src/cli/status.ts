@@ -106,7 +106,7 @@ export function renderStatusText(s: StatusSnapshot, a: Assessment, color: boolea
   for (const l of s.lists) {
     const stale = l.ageSeconds > 3 * l.refreshSeconds;
     const outcome = l.outcome ?? 'restored from snapshot';
-    const paintOutcome = l.outcome === 'failed' ? red : l.outcome === 'kept-last-good' ? yellow : green;
+    const paintOutcome = l.outcome === 'failed' || l.outcome === 'partial' ? red : l.outcome === 'kept-last-good' ? yellow : green;
     lines.push(`  ${bold(safe(l.name))}  ${paintOutcome(outcome)}${l.lastError ? ` ${dim(safe(l.lastError))}` : ''}`);
     lines.push(`    last sync ${when(l.lastSyncAt)} · fresh ${stale ? red(`${formatAge(l.ageSeconds)} ago (stale)`) : `${formatAge(l.ageSeconds)} ago`} · refresh every ${formatAge(l.refreshSeconds)}${l.learned !== undefined ? ` · learned ${l.learned}` : ''}`);
     if (l.sets.length === 0) lines.push(dim('    sets: not applied yet'));

@@ -52,7 +52,7 @@ export async function syncCommand(opts: { file: string | undefined; list: string
       }
       if (tty) process.stderr.write('\r\x1b[2K');
       process.stdout.write(formatSummary(list.name, report, applied, opts.dryRun));
-      if (!report || report.outcome === 'failed' || report.outcome === 'kept-last-good') healthy = false;
+      if (!report || report.outcome === 'failed' || report.outcome === 'partial' || report.outcome === 'kept-last-good') healthy = false;
     }
     process.stdout.write(`done in ${((performance.now() - started) / 1000).toFixed(1)} s${opts.dryRun ? ' (dry run: nothing changed)' : ''}\n`);
     return healthy ? 0 : 1;

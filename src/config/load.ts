@@ -20,6 +20,12 @@ function formatIssues(issues: readonly z.core.$ZodIssue[]): string {
 
 /** Validate an already-parsed JSON value. Throws SidecarError CONFIG_INVALID naming each bad path. */
 export function parseConfig(value: unknown, source = 'config'): Config {
+  // `null`, `[]`, `"x"` or `42` is a file that went wrong (an empty template, a botched generator),
+  // not "all defaults": only a missing file (undefined) means that.
+  if (value !== undefined && (typeof value !== 'object' || value === null || Array.isArray(value))) {
+    const got = value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`;
+    throw new SidecarError('CONFIG_INVALID', 'config', `${source}: (root): expected a JSON object such as {} (every key has a default), got ${got}`);
+  }
   const result = configSchema.safeParse(value ?? {});
   if (!result.success) {
     throw new SidecarError('CONFIG_INVALID', 'config', `${source}: ${formatIssues(result.error.issues)}`);

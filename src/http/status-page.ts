@@ -42,7 +42,7 @@ function render(s) {
   ]);
   fill('lists', s.lists.length === 0 ? [row([el('span', 'mut', 'no lists configured')])] : s.lists.map(function (l) {
     var stale = l.ageSeconds > 3 * l.refreshSeconds;
-    var outcome = el('span', l.outcome === 'failed' ? 'bad' : l.outcome === 'kept-last-good' ? 'warn' : 'ok', l.outcome || 'restored from snapshot');
+    var outcome = el('span', l.outcome === 'failed' || l.outcome === 'partial' ? 'bad' : l.outcome === 'kept-last-good' ? 'warn' : 'ok', l.outcome || 'restored from snapshot');
     if (l.lastError) outcome.title = l.lastError;
     var sets = el('div');
     l.sets.forEach(function (x) { sets.appendChild(el('div', x.lastError ? 'bad' : '', x.set + ': ' + x.elements + (x.lastError ? ' \\u2014 ' + x.lastError : ''))); });

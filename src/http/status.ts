@@ -10,7 +10,7 @@ import { z } from 'zod';
  * compare their own clock with the daemon's.
  */
 
-const listOutcome = z.enum(['updated', 'unchanged', 'kept-last-good', 'failed']);
+const listOutcome = z.enum(['updated', 'unchanged', 'kept-last-good', 'partial', 'failed']);
 
 export const setStatusSchema = z.object({
   /** "family table name" (plus " (netns NAME)"), as in set-sync's metrics label `set`. */
@@ -135,6 +135,8 @@ export function assessStatus(s: StatusSnapshot): Assessment {
       problems.push(`list ${l.name}: stale, last full success ${formatAge(l.ageSeconds)} ago (refresh every ${formatAge(l.refreshSeconds)})`);
     }
     if (l.outcome === 'failed') problems.push(`list ${l.name}: last refresh failed${l.lastError ? `: ${l.lastError}` : ''}`);
+    // Some source has never delivered: the sets do not hold the whole list (or nothing of it yet).
+    if (l.outcome === 'partial') problems.push(`list ${l.name}: incomplete${l.lastError ? `: ${l.lastError}` : ''}`);
     for (const set of l.sets) if (set.lastError !== undefined) problems.push(`set ${set.set}: ${set.lastError}`);
   }
   return { healthy: problems.length === 0, problems };

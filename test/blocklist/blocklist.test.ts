@@ -49,8 +49,8 @@ async function metric(registry: Registry, name: string): Promise<string> {
 }
 
 test('success: ips + domains sources become one model; one log line per source with samples; metrics', async () => {
-  srv.route('/ok/ips', serveBody(JSON.stringify([...twenty, '10.1.1.1', 'junk', '2001:db8::/48'])));
-  srv.route('/ok/dpi', serveBody(JSON.stringify([{ domains: ['Blocked.example', '203.0.113.5'] }])));
+  srv.route('/ok/ips', serveBody(JSON.stringify([...twenty, '10.1.1.1', 'junk', '2a0a:db8::/48'])));
+  srv.route('/ok/dpi', serveBody(JSON.stringify([{ domains: ['Blocked.example', '31.0.113.5'] }])));
   const { bl, lines, registry, published } = setup('ok', [{ path: '/ok/ips' }, { path: '/ok/dpi', contains: 'domains' }]);
   const [r] = await bl.refresh();
   assert.equal(r?.outcome, 'updated');
@@ -60,7 +60,7 @@ test('success: ips + domains sources become one model; one log line per source w
     ['updated', 2, 2, {}],
   ]);
   const m = bl.current('ok');
-  assert.ok(m && containsAddress(m.ipv4, '203.0.113.5') && containsAddress(m.ipv4, '5.0.38.255'), 'model has both sources');
+  assert.ok(m && containsAddress(m.ipv4, '31.0.113.5') && containsAddress(m.ipv4, '5.0.38.255'), 'model has both sources');
   assert.deepEqual(m.domains, ['blocked.example']);
   assert.equal(published.length, 1);
   const read = lines.filter((l) => typeof l.msg === 'string' && l.msg.includes('read http'));
@@ -142,7 +142,7 @@ test('retries: a source failing twice then answering is taken on the third attem
 });
 
 test('snapshot: written atomically, restored by a fresh instance with the registry unreachable', async () => {
-  srv.route('/snap', serveBody(JSON.stringify([...twenty, '2001:db8:1::/48']), { etag: '"s1"' }));
+  srv.route('/snap', serveBody(JSON.stringify([...twenty, '2a0a:db8:1::/48']), { etag: '"s1"' }));
   const first = setup('snap', [{ path: '/snap' }], { exclude: ['5.0.0.7'] });
   await first.bl.refresh();
   const file = snapshotPath(stateDir, 'snap');
@@ -206,7 +206,7 @@ test('the fetch seam: a fake fetcher, and one that throws costs only its source'
     registry,
     fetch: async () => {
       if (++calls > 1) throw new Error('boom');
-      return { kind: 'updated', body: Buffer.from('192.0.2.1\n192.0.2.2\n'), status: 200, attempts: 1, wireBytes: 20 };
+      return { kind: 'updated', body: Buffer.from('31.0.2.1\n31.0.2.2\n'), status: 200, attempts: 1, wireBytes: 20 };
     },
   });
   assert.equal((await bl.refresh())[0]?.outcome, 'updated');

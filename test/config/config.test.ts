@@ -45,6 +45,17 @@ test('every example in config/ and in READMEs parses (and its static records com
 
 const LIST = { name: 'vpn', refresh: '1h', sources: [{ url: 'https://reestr.rublacklist.net/api/v3/ips/', format: 'json', contains: 'ips' }], nft: { table: 'global', set4: 'a' } };
 
+test('zones: local. and below, home.arpa., and reverse zones of LAN space only', () => {
+  const allowed = ['local.', 'LAN.Local', 'home.arpa.', 'x.home.arpa.', '10.in-addr.arpa.', '77.10.in-addr.arpa.', '16.172.in-addr.arpa.', '31.172.in-addr.arpa.',
+    '168.192.in-addr.arpa.', '1.168.192.in-addr.arpa.', '0-25.1.168.192.in-addr.arpa.', '254.169.in-addr.arpa.', '64.100.in-addr.arpa.', '255.127.100.in-addr.arpa.',
+    'c.f.ip6.arpa.', 'd.f.ip6.arpa.', '9.8.7.6.5.4.3.2.1.0.d.f.ip6.arpa.', '8.e.f.ip6.arpa.', 'b.e.f.ip6.arpa.'];
+  const refused = ['com.', '.', 'arpa.', 'in-addr.arpa.', 'ip6.arpa.', 'example.local.com.', 'local.arpa.', '8.8.8.in-addr.arpa.', '172.in-addr.arpa.', '15.172.in-addr.arpa.',
+    '32.172.in-addr.arpa.', '192.in-addr.arpa.', '169.in-addr.arpa.', '100.in-addr.arpa.', '63.100.in-addr.arpa.', '128.100.in-addr.arpa.', '127.in-addr.arpa.',
+    '010.in-addr.arpa.', '256.in-addr.arpa.', 'x.10.in-addr.arpa.arpa.', 'f.ip6.arpa.', 'e.f.ip6.arpa.', 'c.e.f.ip6.arpa.', '8.b.d.0.1.0.0.2.ip6.arpa.', 'home.', 'arpa.home.'];
+  for (const z of allowed) assert.doesNotThrow(() => parseConfig({ dns: { zones: [z] } }), z);
+  for (const z of refused) assert.throws(() => parseConfig({ dns: { zones: [z] } }), /dns\.zones\[0\]: /, z);
+});
+
 test('errors name the JSON path and what was expected', () => {
   const cases: [unknown, RegExp][] = [
     [{ dns: { listen: ['localhost:53'] } }, /dns\.listen\[0\]: expected "host:port" with a literal IP/],
@@ -55,6 +66,11 @@ test('errors name the JSON path and what was expected', () => {
     [{ mdns: { policy: { rejectTypes: ['BOGUS'] } } }, /mdns\.policy\.rejectTypes\[0\]: unknown record type "BOGUS"/],
     [{ mdns: { policy: { staticRecords: ['router.local. A 999.1.1.1'] } } }, /mdns\.policy\.staticRecords\[0\]: .*IPv4/],
     [{ dsn: {} }, /\(root\): Unrecognized key: "dsn"/],
+    [null, /\(root\): expected a JSON object such as \{\} \(every key has a default\), got null/],
+    [[], /\(root\): expected a JSON object .*got an array/],
+    [42, /\(root\): expected a JSON object .*got a number/],
+    ['{}', /\(root\): expected a JSON object .*got a string/],
+    [{ dns: { zones: ['local.', 'com.'] } }, /dns\.zones\[1\]: "com\." is not a zone the sidecar may answer for: it is authoritative only for "local\." and names under it/],
     [{ lists: [{ name: 'vpn', refresh: '1h', sources: LIST.sources, nft: { table: 'global' } }] }, /lists\[0\]\.nft: set at least one of "set4" and "set6"/],
     [{ lists: [{ name: 'vpn', refresh: '10s', sources: LIST.sources, nft: { table: 'global', set4: 'a' } }] }, /lists\[0\]\.refresh: refresh must be at least 1m/],
     [

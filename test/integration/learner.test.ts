@@ -86,24 +86,24 @@ describe('learner with a real Unbound and real nft sets', { skip }, () => {
     resolverPort = await freePort();
     const internet = unboundConf(dir, internetPort, [
       'local-zone: "example.test." static',
-      A('listed.example.test', '203.0.113.1'),
-      A('listed.example.test', '2001:db8::1'),
-      A('sub.listed.example.test', '203.0.113.2'),
-      A('wild.example.test', '203.0.113.3'),
-      A('a.b.c.wild.example.test', '203.0.113.4'),
+      A('listed.example.test', '31.0.113.1'),
+      A('listed.example.test', '2a0a:db8::1'),
+      A('sub.listed.example.test', '31.0.113.2'),
+      A('wild.example.test', '31.0.113.3'),
+      A('a.b.c.wild.example.test', '31.0.113.4'),
       'local-data: "go.listed.example.test. 600 IN CNAME edge.cdn.example.test."',
-      A('edge.cdn.example.test', '203.0.113.5', 30),
-      A('notlisted.example.test', '203.0.113.6'),
-      A('listed.example.test.evil.example.test', '203.0.113.7'),
-      A('example.test', '203.0.113.8'),
-      A(`${IDN}`, '203.0.113.9'),
-      A('static.listed.example.test', '198.51.100.7'),
+      A('edge.cdn.example.test', '31.0.113.5', 30),
+      A('notlisted.example.test', '31.0.113.6'),
+      A('listed.example.test.evil.example.test', '31.0.113.7'),
+      A('example.test', '31.0.113.8'),
+      A(`${IDN}`, '31.0.113.9'),
+      A('static.listed.example.test', '31.51.100.7'),
       A('bogon.listed.example.test', '10.1.2.3'),
-      A('excluded.listed.example.test', '203.0.113.99'),
-      A('proactive.example.test', '203.0.113.20', 100),
-      A('added.example.test', '203.0.113.30'),
-      A('later.listed.example.test', '203.0.113.40'),
-      A('restart.listed.example.test', '203.0.113.41'),
+      A('excluded.listed.example.test', '31.0.113.99'),
+      A('proactive.example.test', '31.0.113.20', 100),
+      A('added.example.test', '31.0.113.30'),
+      A('later.listed.example.test', '31.0.113.40'),
+      A('restart.listed.example.test', '31.0.113.41'),
     ]);
     start(internet, 'internet.log');
     await ready(internetPort);
@@ -111,12 +111,12 @@ describe('learner with a real Unbound and real nft sets', { skip }, () => {
       dnstap: { socket: join(dir, 'dnstap.sock') },
       resolve: { enabled: true, upstream: `127.0.0.1:${resolverPort}`, concurrency: 8, qps: 50, timeoutMs: 1000, minTtl: 2, maxTtl: 3600, backoffMin: 3600, backoffMax: 86_400 },
       admin: { socket: join(dir, 'admin.sock') },
-      lists: [{ name: 'vpn', exclude: ['203.0.113.99'], minPrefix: { ipv4: 8, ipv6: 16 }, nft: { family: 'inet', table: 'lrn', netns: ns.name, createSets: true }, learn: { set4: 'learned4', set6: 'learned6', resolve: true } }],
+      lists: [{ name: 'vpn', exclude: ['31.0.113.99'], minPrefix: { ipv4: 8, ipv6: 16 }, nft: { family: 'inet', table: 'lrn', netns: ns.name, createSets: true }, learn: { set4: 'learned4', set6: 'learned6', resolve: true } }],
     };
     registry = new Registry();
     learnedSets = createLearnedSets({ logger, registry });
     learner = createLearner({ config, stateDir: join(dir, 'state'), logger, registry, learnedSets });
-    learner.setListModel({ list: 'vpn', ipv4: rangeSetOf('ipv4', ['198.51.100.0/24']), ipv6: emptyRangeSet('ipv6'), domains: ['listed.example.test', 'wild.example.test', IDN, 'proactive.example.test', 'dead.example.test'].sort(), updatedAt: Date.now() });
+    learner.setListModel({ list: 'vpn', ipv4: rangeSetOf('ipv4', ['31.51.100.0/24']), ipv6: emptyRangeSet('ipv6'), domains: ['listed.example.test', 'wild.example.test', IDN, 'proactive.example.test', 'dead.example.test'].sort(), updatedAt: Date.now() });
     await learner.start();
     resolverConf = unboundConf(dir, resolverPort, ['do-not-query-localhost: no', 'domain-insecure: "test."', 'local-zone: "test." nodefault'], [
       'stub-zone:', '  name: "example.test."', `  stub-addr: 127.0.0.1@${internetPort}`,
@@ -142,68 +142,68 @@ describe('learner with a real Unbound and real nft sets', { skip }, () => {
   test('listed apex (A and AAAA), subdomain, wildcard apex and deep subdomain, IDN, CNAME chain to an unlisted name', async () => {
     for (const n of ['listed.example.test', 'sub.listed.example.test', 'wild.example.test', 'a.b.c.wild.example.test', IDN, 'go.listed.example.test']) assert.match(ask(n), /NOERROR/, logs());
     ask('listed.example.test', 'AAAA');
-    for (const ip of ['203.0.113.1', '203.0.113.2', '203.0.113.3', '203.0.113.4', '203.0.113.9', '203.0.113.5']) await inSet('learned4', ip);
-    await inSet('learned6', '2001:db8::1');
+    for (const ip of ['31.0.113.1', '31.0.113.2', '31.0.113.3', '31.0.113.4', '31.0.113.9', '31.0.113.5']) await inSet('learned4', ip);
+    await inSet('learned6', '2a0a:db8::1');
   });
 
   test('timeouts: TTL clamped into [minTtl, maxTtl] and present in the kernel', async () => {
     const k = await kernel('learned4');
-    const t = k.get('203.0.113.1') ?? 0;
+    const t = k.get('31.0.113.1') ?? 0;
     assert.ok(t > 590 && t <= 600, `listed apex expires in ${t} s (TTL 600)`);
-    const cdn = k.get('203.0.113.5') ?? 0;
+    const cdn = k.get('31.0.113.5') ?? 0;
     assert.ok(cdn > 0 && cdn <= 30, `CNAME target expires in ${cdn} s (TTL 30)`);
   });
 
   test('unlisted look-alikes, the parent, static, bogon and excluded addresses are absent', async () => {
     for (const n of ['notlisted.example.test', 'listed.example.test.evil.example.test', 'example.test', 'static.listed.example.test', 'bogon.listed.example.test', 'excluded.listed.example.test']) ask(n);
     ask('later.listed.example.test'); // a listed marker sent last: once it is in, the ones before were processed
-    await inSet('learned4', '203.0.113.40');
+    await inSet('learned4', '31.0.113.40');
     const k = await kernel('learned4');
-    for (const ip of ['203.0.113.6', '203.0.113.7', '203.0.113.8', '198.51.100.7', '10.1.2.3', '203.0.113.99']) assert.ok(!k.has(ip), `${ip} must not be learned`);
+    for (const ip of ['31.0.113.6', '31.0.113.7', '31.0.113.8', '31.51.100.7', '10.1.2.3', '31.0.113.99']) assert.ok(!k.has(ip), `${ip} must not be learned`);
   });
 
   test('refresh: a longer timeout replaces the element (delete + add), a shorter one is left alone', async () => {
     const target = { family: 'inet' as const, table: 'lrn', set4: 'learned4', netns: ns.name, createSets: true };
-    assert.equal((await learnedSets.submit(target, 'ipv4', '203.0.113.200', 100)).kind, 'applied');
-    const r = await learnedSets.submit(target, 'ipv4', '203.0.113.200', 5000);
+    assert.equal((await learnedSets.submit(target, 'ipv4', '31.0.113.200', 100)).kind, 'applied');
+    const r = await learnedSets.submit(target, 'ipv4', '31.0.113.200', 5000);
     assert.deepEqual(r, { kind: 'applied', refreshed: true });
-    const t = (await kernel('learned4')).get('203.0.113.200') ?? 0;
+    const t = (await kernel('learned4')).get('31.0.113.200') ?? 0;
     assert.ok(t > 4900, `refreshed timeout ${t} s`);
-    assert.equal((await learnedSets.submit(target, 'ipv4', '203.0.113.200', 100)).kind, 'unchanged');
+    assert.equal((await learnedSets.submit(target, 'ipv4', '31.0.113.200', 100)).kind, 'unchanged');
   });
 
   test('the kernel loses learned addresses (flush set; table deleted = a ruleset reload): written back within 2 s, timeout left', async () => {
     const target = { family: 'inet' as const, table: 'lrn', set4: 'learned4', netns: ns.name, createSets: true };
-    assert.equal((await learnedSets.submit(target, 'ipv4', '203.0.113.210', 3000)).kind, 'applied');
-    await inSet('learned4', '203.0.113.210');
+    assert.equal((await learnedSets.submit(target, 'ipv4', '31.0.113.210', 3000)).kind, 'applied');
+    await inSet('learned4', '31.0.113.210');
     await ns.nft(['flush', 'set', 'inet', 'lrn', 'learned4']);
-    const afterFlush = await inSet('learned4', '203.0.113.210', 2000);
+    const afterFlush = await inSet('learned4', '31.0.113.210', 2000);
     assert.ok(afterFlush > 2900 && afterFlush <= 3000, `timeout left after the flush: ${afterFlush} s`);
     await ns.nft(['delete', 'table', 'inet', 'lrn']);
-    const afterReload = await inSet('learned4', '203.0.113.210', 2000);
+    const afterReload = await inSet('learned4', '31.0.113.210', 2000);
     assert.ok(afterReload > 2900 && afterReload <= 3000, `timeout left after the table came back: ${afterReload} s`);
     // A refresh of our own (delete + add) is not mistaken for a flush: no replay counted for it.
     const replayed = async () => Number(/unbound_sidecar_set_sync_learned_replayed_total (\d+)/.exec(await registry.metrics())?.[1] ?? 0);
     const before = await replayed();
-    assert.deepEqual(await learnedSets.submit(target, 'ipv4', '203.0.113.210', 9000), { kind: 'applied', refreshed: true });
+    assert.deepEqual(await learnedSets.submit(target, 'ipv4', '31.0.113.210', 9000), { kind: 'applied', refreshed: true });
     await sleep(800);
     assert.equal(await replayed(), before);
   });
 
   test('proactive resolution learns a listed name nobody asked for; dead names back off', async () => {
     // The learner started before the resolver Unbound: its first attempt timed out and is retried in seconds.
-    await inSet('learned4', '203.0.113.20', 20_000);
+    await inSet('learned4', '31.0.113.20', 20_000);
     await waitFor('NXDOMAIN counted', async () => (await registry.getSingleMetricAsString('unbound_sidecar_learner_resolutions_total')).includes('outcome="nxdomain"} 2'), { timeoutMs: 20_000 });
   });
 
   test('admin API: an added domain is resolved at once, persisted, and lookup explains it', async () => {
     const r = await adminRequest(join(dir, 'admin.sock'), 'POST', '/v1/domains', { op: 'add', list: 'vpn', name: 'Added.Example.Test.' });
     assert.equal(r.status, 200, JSON.stringify(r.body));
-    await inSet('learned4', '203.0.113.30');
+    await inSet('learned4', '31.0.113.30');
     assert.match(readFileSync(join(dir, 'state', 'learner-domains.json'), 'utf8'), /added\.example\.test/);
     const name = await adminRequest(join(dir, 'admin.sock'), 'GET', '/v1/lookup?q=x.added.example.test');
     assert.deepEqual((name.body as { matches: unknown }).matches, [{ list: 'vpn', entry: 'added.example.test', source: 'added', learns: true }]);
-    const ip = await adminRequest(join(dir, 'admin.sock'), 'GET', '/v1/lookup?q=203.0.113.1');
+    const ip = await adminRequest(join(dir, 'admin.sock'), 'GET', '/v1/lookup?q=31.0.113.1');
     const learned = (ip.body as { learned: Array<{ name: string; set: string }> }).learned;
     assert.equal(learned[0]?.name, 'listed.example.test');
     assert.match(learned[0]?.set ?? '', /inet lrn learned4/);
@@ -215,16 +215,16 @@ describe('learner with a real Unbound and real nft sets', { skip }, () => {
     const gone = (ip: string) => waitFor(`${ip} out of learned4`, async () => !(await kernel('learned4')).has(ip), { timeoutMs: 3000 });
     const r = await adminRequest(join(dir, 'admin.sock'), 'POST', '/v1/domains', { op: 'remove', list: 'vpn', name: 'added.example.test' });
     assert.equal(r.status, 200, JSON.stringify(r.body));
-    await gone('203.0.113.30');
-    const ip = await adminRequest(join(dir, 'admin.sock'), 'GET', '/v1/lookup?q=203.0.113.30');
+    await gone('31.0.113.30');
+    const ip = await adminRequest(join(dir, 'admin.sock'), 'GET', '/v1/lookup?q=31.0.113.30');
     assert.deepEqual((ip.body as { learned: unknown[] }).learned, [], 'not in the store either');
     // The registry stops listing wild.example.test: its apex and deep-subdomain addresses go; the rest stay.
-    await inSet('learned4', '203.0.113.3');
-    learner.setListModel({ list: 'vpn', ipv4: rangeSetOf('ipv4', ['198.51.100.0/24']), ipv6: emptyRangeSet('ipv6'), domains: ['listed.example.test', IDN, 'proactive.example.test', 'dead.example.test'].sort(), updatedAt: Date.now() });
-    await gone('203.0.113.3');
-    await gone('203.0.113.4');
+    await inSet('learned4', '31.0.113.3');
+    learner.setListModel({ list: 'vpn', ipv4: rangeSetOf('ipv4', ['31.51.100.0/24']), ipv6: emptyRangeSet('ipv6'), domains: ['listed.example.test', IDN, 'proactive.example.test', 'dead.example.test'].sort(), updatedAt: Date.now() });
+    await gone('31.0.113.3');
+    await gone('31.0.113.4');
     const kept = await kernel('learned4');
-    for (const ip of ['203.0.113.1', '203.0.113.2']) assert.ok(kept.has(ip), `${ip} (still listed) stays`);
+    for (const ip of ['31.0.113.1', '31.0.113.2']) assert.ok(kept.has(ip), `${ip} (still listed) stays`);
     assert.match(await registry.getSingleMetricAsString('unbound_sidecar_learner_pruned_total'), /list="vpn"} 3/);
   });
 
@@ -246,7 +246,7 @@ describe('learner with a real Unbound and real nft sets', { skip }, () => {
     await ready(resolverPort);
     await waitFor('reconnect', () => (learner.status().dnstap?.connections ?? 0) === 1, { timeoutMs: 20_000 });
     ask('restart.listed.example.test');
-    await inSet('learned4', '203.0.113.41');
+    await inSet('learned4', '31.0.113.41');
   });
 
   test('learner restarted: learned addresses come back from the store into an emptied set', async () => {
@@ -256,7 +256,7 @@ describe('learner with a real Unbound and real nft sets', { skip }, () => {
     learnedSets = createLearnedSets({ logger, registry: new Registry() });
     learner = createLearner({ config: learnerConfigOf(dir, resolverPort, ns.name), stateDir: join(dir, 'state'), logger, registry: new Registry(), learnedSets });
     await learner.start();
-    const t = await inSet('learned4', '203.0.113.1');
+    const t = await inSet('learned4', '31.0.113.1');
     assert.ok(t > 500, `remaining timeout restored (${t} s)`);
     const n = learner.status().learned['vpn|ipv4'] ?? 0;
     assert.ok(n >= 6, `what was learned, less the 3 pruned above: ${n}`);

@@ -17,11 +17,11 @@ import type { DnstapMessage } from '../../src/lib/dnstap/index.js';
 import type { LearnedSets, LearnedTarget } from '../../src/set-sync/learned-sets.js';
 
 const logger = pino({ level: 'silent' });
-const listCfg = { name: 'vpn', exclude: ['203.0.113.99'], minPrefix: { ipv4: 8, ipv6: 16 }, nft: { family: 'inet' as const, table: 't', createSets: false }, learn: learnConfigSchema.parse({ set4: 'l4', set6: 'l6' }) };
+const listCfg = { name: 'vpn', exclude: ['31.0.113.99'], minPrefix: { ipv4: 8, ipv6: 16 }, nft: { family: 'inet' as const, table: 't', createSets: false }, learn: learnConfigSchema.parse({ set4: 'l4', set6: 'l6' }) };
 
 function matchers(): ListMatchers {
   const m = new ListMatchers([listCfg], { minTtl: 300, maxTtl: 86_400 });
-  m.setModel('vpn', { ipv4: rangeSetOf('ipv4', ['198.51.100.0/24']), ipv6: emptyRangeSet('ipv6'), domains: ['example.com', 'wild.org', 'xn--e1afmkfd.xn--p1ai'] });
+  m.setModel('vpn', { ipv4: rangeSetOf('ipv4', ['31.51.100.0/24']), ipv6: emptyRangeSet('ipv6'), domains: ['example.com', 'wild.org', 'xn--e1afmkfd.xn--p1ai'] });
   m.setAdditions('vpn', ['added.net']);
   return m;
 }
@@ -50,11 +50,11 @@ test('normaliseName: case, trailing dot, *., IDN → punycode; bare TLDs and jun
 test('address verdicts: static coverage, bogon, excluded; TTL clamp; backoff', () => {
   const s = matchers().get('vpn')!;
   const w = (ip: string) => parseAddress(ip)!.words;
-  assert.equal(addressVerdict(s, 'ipv4', w('198.51.100.7')), 'static');
+  assert.equal(addressVerdict(s, 'ipv4', w('31.51.100.7')), 'static');
   assert.equal(addressVerdict(s, 'ipv4', w('10.1.2.3')), 'bogon');
-  assert.equal(addressVerdict(s, 'ipv4', w('203.0.113.99')), 'excluded');
+  assert.equal(addressVerdict(s, 'ipv4', w('31.0.113.99')), 'excluded');
   assert.equal(addressVerdict(s, 'ipv6', w('fe80::1')), 'bogon');
-  assert.equal(addressVerdict(s, 'ipv4', w('203.0.113.1')), undefined);
+  assert.equal(addressVerdict(s, 'ipv4', w('31.0.113.1')), undefined);
   assert.deepEqual([clampTtl(5, 300, 86_400), clampTtl(600.7, 300, 86_400), clampTtl(10 ** 7, 300, 86_400)], [300, 600, 86_400]);
   assert.deepEqual([1, 2, 3, 9, 200].map((f) => backoffSeconds(f, 3600, 604_800)), [3600, 7200, 14_400, 604_800, 604_800]);
 });
@@ -69,20 +69,20 @@ test('store: round trip, expired and malformed rows dropped, corrupt file is a f
   const dir = mkdtempSync(join(tmpdir(), 'us-learned-'));
   const now = Date.now();
   const a = new LearnedStore(dir);
-  a.record({ list: 'vpn', family: 'ipv4', address: '203.0.113.1', expires: now + 600_000, name: 'example.com' });
+  a.record({ list: 'vpn', family: 'ipv4', address: '31.0.113.1', expires: now + 600_000, name: 'example.com' });
   a.record({ list: 'vpn', family: 'ipv6', address: '2001:db8::1', expires: now + 60_000, name: 'example.com' });
-  a.record({ list: 'vpn', family: 'ipv4', address: '203.0.113.2', expires: now - 1, name: 'old.example.com' });
+  a.record({ list: 'vpn', family: 'ipv4', address: '31.0.113.2', expires: now - 1, name: 'old.example.com' });
   await a.save();
   const b = new LearnedStore(dir);
   assert.deepEqual(await b.load(), { loaded: 2, dropped: 0 }, 'expired rows are not even written');
   assert.deepEqual(b.byAddress('2001:db8::1').map((e) => e.family), ['ipv6']);
   // `matched` (the chain name the list matched) survives a round trip; 4-column rows from before load without it.
   const c = new LearnedStore(dir);
-  c.record({ list: 'vpn', family: 'ipv4', address: '203.0.113.9', expires: now + 600_000, name: 'www.shop.test', matched: 'cdn.example.com' });
+  c.record({ list: 'vpn', family: 'ipv4', address: '31.0.113.9', expires: now + 600_000, name: 'www.shop.test', matched: 'cdn.example.com' });
   await c.save();
   const d = new LearnedStore(dir);
   await d.load();
-  assert.equal(d.byAddress('203.0.113.9')[0]?.matched, 'cdn.example.com');
+  assert.equal(d.byAddress('31.0.113.9')[0]?.matched, 'cdn.example.com');
   writeFileSync(join(dir, 'learned.json'), '{"version":1,"entries":[["vpn","192.0.2.3",9999999999,"old.com"],["vpn","192.0.2.4",9999999999,"a.com",7]]}');
   const legacy = new LearnedStore(dir);
   assert.deepEqual(await legacy.load(), { loaded: 1, dropped: 1 }, 'a non-string matched is malformed');
@@ -121,13 +121,13 @@ test('ingest: CNAME chain head matches, target learned once per list with TTL cl
   const metrics = createLearnerMetrics(new Registry());
   const ingest = createDnstapIngest({ matchers: matchers(), metrics, learn: createLearn({ learnedSets: sets, store: new LearnedStore('/nonexistent'), metrics, logger }) });
   const cname = [...'edge.cdn.net'.split('.').flatMap((l) => [l.length, ...Buffer.from(l)]), 0];
-  const msg = response('www.example.com', [['www.example.com', 5, 300, cname], ['edge.cdn.net', 1, 20, [203, 0, 113, 5]], ['other.net', 1, 20, [203, 0, 113, 6]]]);
+  const msg = response('www.example.com', [['www.example.com', 5, 300, cname], ['edge.cdn.net', 1, 20, [31, 0, 113, 5]], ['other.net', 1, 20, [31, 0, 113, 6]]]);
   const base = { type: 'CLIENT_RESPONSE', responseMessage: msg } as unknown as DnstapMessage;
   ingest(base);
   ingest({ ...base, type: 'RESOLVER_RESPONSE' });
   ingest({ ...base, responseMessage: new Uint8Array([1, 2, 3]) });
   await new Promise((r) => setImmediate(r));
-  assert.deepEqual(submitted, [['l4', '203.0.113.5', 300]]);
+  assert.deepEqual(submitted, [['l4', '31.0.113.5', 300]]);
 });
 
 test('resolver queue: answers learned and re-resolved at 0.9×TTL; NXDOMAIN backs off; qps respected', async () => {
@@ -138,7 +138,7 @@ test('resolver queue: answers learned and re-resolved at 0.9×TTL; NXDOMAIN back
   const client: UpstreamClient = {
     async query(name, qtype): Promise<QueryOutcome> {
       asked.push(`${name}/${qtype}`);
-      const addresses = name === 'example.com' && qtype === 1 ? [{ owner: 'example.com.', family: 'ipv4' as const, address: '203.0.113.1', words: new Uint32Array([0xcb007101]), ttl: 1000 }] : [];
+      const addresses = name === 'example.com' && qtype === 1 ? [{ owner: 'example.com.', family: 'ipv4' as const, address: '31.0.113.1', words: new Uint32Array([0x1f007101]), ttl: 1000 }] : [];
       return { kind: 'answer', answers: { kind: 'answers', question: `${name}.`, qtype, rcode: name === 'wild.org' ? 3 : 0, addresses, cnames: [], skipped: 0, capped: false } };
     },
     close: () => undefined,
@@ -150,7 +150,7 @@ test('resolver queue: answers learned and re-resolved at 0.9×TTL; NXDOMAIN back
   q.start();
   await q.idle();
   assert.deepEqual(asked.sort(), ['example.com/1', 'example.com/28', 'wild.org/1', 'wild.org/28']);
-  assert.deepEqual(submitted, [['l4', '203.0.113.1', 1000]]);
+  assert.deepEqual(submitted, [['l4', '31.0.113.1', 1000]]);
   now += 901_000; // past 0.9 × 1000 s: example.com is due again, wild.org (1 h backoff) is not
   q.setNames('vpn', ['example.com', 'wild.org']);
   await q.idle();

@@ -26,12 +26,12 @@ export function readCsv(body: Buffer, contains: SourceContains, sink: EntrySink)
       const col = semi < 0 ? line : line.slice(0, semi);
       for (const ip of col.split('|')) {
         const t = ip.trim();
-        if (t !== '') sink.entry(t);
+        if (t !== '' && !sink.entry(t)) return { ok: true };
       }
     } else if (semi >= 0) {
       const next = line.indexOf(';', semi + 1);
       const domain = line.slice(semi + 1, next < 0 ? line.length : next).trim();
-      if (domain !== '') sink.entry(domain);
+      if (domain !== '' && !sink.entry(domain)) return { ok: true };
     }
   }
   return { ok: true };

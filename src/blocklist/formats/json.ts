@@ -19,11 +19,12 @@ export function readJson(text: string, contains: SourceContains, sink: EntrySink
   if (!Array.isArray(doc)) return { ok: false, error: `expected a JSON array, got ${doc === null ? 'null' : typeof doc}` };
   for (const item of doc as unknown[]) {
     if (typeof item === 'string') {
-      sink.entry(item);
+      if (!sink.entry(item)) break;
     } else if (contains === 'domains' && typeof item === 'object' && item !== null && Array.isArray((item as { domains?: unknown }).domains)) {
       for (const d of (item as { domains: unknown[] }).domains) {
-        if (typeof d === 'string') sink.entry(d);
-        else sink.reject('not-a-string', JSON.stringify(d) ?? String(d));
+        if (typeof d === 'string') {
+          if (!sink.entry(d)) return { ok: true };
+        } else sink.reject('not-a-string', JSON.stringify(d) ?? String(d));
       }
     } else {
       sink.reject('not-a-string', (JSON.stringify(item) ?? String(item)).slice(0, 100));
@@ -70,15 +71,17 @@ function scanStringArray(text: string, sink: EntrySink): FormatResult | 'not-pla
         }
       }
       if (i >= n) return bad('unterminated string');
+      let more: boolean;
       if (!escaped) {
-        sink.entry(text.slice(start, i));
+        more = sink.entry(text.slice(start, i));
       } else {
         try {
-          sink.entry(JSON.parse(text.slice(start - 1, i + 1)) as string);
+          more = sink.entry(JSON.parse(text.slice(start - 1, i + 1)) as string);
         } catch {
           return bad('bad escape in string');
         }
       }
+      if (!more) return { ok: true };
       i++;
       skip();
       const c = text.charCodeAt(i);

@@ -16,7 +16,7 @@ export function readLines(text: string, sink: EntrySink): FormatResult {
     const hash = line.indexOf('#');
     if (hash >= 0) line = line.slice(0, hash);
     line = line.trim();
-    if (line !== '') sink.entry(line);
+    if (line !== '' && !sink.entry(line)) break;
   }
   return { ok: true };
 }

@@ -5,8 +5,14 @@ import { coversRange, subtractRanges, unionRangeSets } from './set-ops.js';
 import { spanExceeds } from './words.js';
 
 /**
- * What a routing list must never capture (issue #3 item 2): the router's own, LAN, loopback,
- * link-local, multicast and reserved space. Routing any of it into a VPN set breaks the router itself.
+ * What a routing list must never capture: the router's own, LAN, loopback, link-local, multicast
+ * and reserved space, and the ranges IANA's special-purpose registries mark as not globally
+ * reachable (RFC 6890; https://www.iana.org/assignments/iana-ipv4-special-registry and
+ * …/iana-ipv6-special-registry). Routing any of it into a VPN set breaks the router itself or
+ * routes nothing real: documentation and benchmark ranges in a registry are a publisher's mistake.
+ * Special-purpose blocks that IANA marks globally reachable (AS112 192.31.196.0/24 and
+ * 192.175.48.0/24, AMT 192.52.193.0/24 and 2001:3::/32, NAT64 64:ff9b::/96, Teredo 2001::/32)
+ * stay listable.
  */
 export const BOGONS: Readonly<Record<IpFamily, readonly string[]>> = {
   ipv4: [
@@ -16,18 +22,51 @@ export const BOGONS: Readonly<Record<IpFamily, readonly string[]>> = {
     '127.0.0.0/8', // loopback
     '169.254.0.0/16', // link-local
     '172.16.0.0/12', // RFC 1918
+    '192.0.0.0/24', // IETF protocol assignments (RFC 6890 §2.2.2)
+    '192.0.2.0/24', // TEST-NET-1, documentation (RFC 5737)
+    '192.88.99.0/24', // 6to4 relay anycast, deprecated (RFC 7526)
     '192.168.0.0/16', // RFC 1918
+    '198.18.0.0/15', // benchmarking (RFC 2544)
+    '198.51.100.0/24', // TEST-NET-2, documentation (RFC 5737)
+    '203.0.113.0/24', // TEST-NET-3, documentation (RFC 5737)
     '224.0.0.0/4', // multicast
     '240.0.0.0/4', // reserved + broadcast
   ],
   ipv6: [
-    '::/128', // unspecified
-    '::1/128', // loopback
+    '::/96', // unspecified, loopback and the deprecated IPv4-compatible addresses (RFC 4291 §2.5.5.1)
+    // IPv4-mapped (RFC 4291 §2.5.5.2): entries wholly inside are mapped to IPv4 before this guard
+    // (see mapIPv4Mapped); what is left here only straddles the block and is cut out of the v6 set.
+    '::ffff:0:0/96',
+    '64:ff9b:1::/48', // local-use IPv4/IPv6 translation (RFC 8215)
+    '100::/64', // discard-only (RFC 6666)
+    '2001:2::/48', // benchmarking (RFC 5180)
+    '2001:10::/28', // ORCHID, deprecated (RFC 4843)
+    '2001:db8::/32', // documentation (RFC 3849)
+    // 6to4 (RFC 3056): the relays behind it are deprecated (RFC 7526 §3) and a 2002::/16 address only
+    // wraps an IPv4 one; a registry that means that host lists its IPv4 address, which we route.
+    '2002::/16',
+    '3fff::/20', // documentation (RFC 9637)
+    '5f00::/16', // SRv6 SIDs (RFC 9602)
     'fc00::/7', // unique local (RFC 4193)
     'fe80::/10', // link-local
+    'fec0::/10', // site-local, deprecated (RFC 3879)
     'ff00::/8', // multicast
   ],
 };
+
+/**
+ * An IPv6 entry wholly inside ::ffff:0:0/96 (RFC 4291 §2.5.5.2) names an IPv4 host: that notation
+ * exists for sockets, and no packet ever carries it as a destination, so in the IPv6 set it would
+ * match nothing while the host it names stays unrouted. Rewrites `src` (first [0, 4), last [4, 8),
+ * parseEntryInto's layout) to the IPv4 range (first [0], last [1]) and returns true; false for
+ * anything else, src untouched.
+ */
+export function mapIPv4Mapped(src: Uint32Array): boolean {
+  for (const off of [0, 4]) if (src[off] !== 0 || src[off + 1] !== 0 || src[off + 2] !== 0xffff) return false;
+  src[0] = src[3] ?? 0;
+  src[1] = src[7] ?? 0;
+  return true;
+}
 
 export interface MinPrefix {
   ipv4: number;

@@ -9,4 +9,4 @@ export { RangeSetBuilder, rangeSetOf } from './builder.js';
 export { emptyRangeSet } from './range-writer.js';
 export { subtractRanges, unionRangeSets, diffRangeSets, containsAddress, coversRange, coveredAddressCount, rangeSetsEqual } from './set-ops.js';
 export { rangeToNftElement, rangeText, rangeTexts, type NftElement } from './nft-element.js';
-export { BOGONS, DEFAULT_MIN_PREFIX, EntryGuard, type MinPrefix } from './bogons.js';
+export { BOGONS, DEFAULT_MIN_PREFIX, EntryGuard, mapIPv4Mapped, type MinPrefix } from './bogons.js';

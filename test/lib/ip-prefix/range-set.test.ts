@@ -93,7 +93,7 @@ test('diffRangeSets names exactly the elements to delete and add', () => {
 });
 
 test('guard: too broad rejected whole, bogons and excludes rejected or cut', () => {
-  const guard = new EntryGuard({ exclude: ['198.51.100.7/32', '2001:db8:dead::/48'] });
+  const guard = new EntryGuard({ exclude: ['5.51.100.7/32', '2a0a:db8:dead::/48'] });
   const scratch = new Uint32Array(8);
   const cases: [string, string | undefined][] = [
     ['0.0.0.0/0', 'too-broad'],
@@ -117,13 +117,37 @@ test('guard: too broad rejected whole, bogons and excludes rejected or cut', () 
     ['0.1.2.3', 'bogon'],
     ['::', 'bogon'],
     ['::1', 'bogon'],
-    ['::2', undefined],
+    ['::2', 'bogon'], // IPv4-compatible, deprecated (RFC 4291 §2.5.5.1)
+    ['::ffff:10.0.0.1', 'bogon'], // IPv4-mapped left in the v6 path (the list parser maps them to IPv4 first)
+    ['::ffff:1.2.3.4', 'bogon'],
+    // Documentation, benchmarking and other not-globally-reachable special-purpose space (RFC 6890).
+    ['192.0.2.1', 'bogon'],
+    ['198.51.100.0/24', 'bogon'],
+    ['203.0.113.77', 'bogon'],
+    ['198.18.0.0/15', 'bogon'],
+    ['198.19.255.255', 'bogon'],
+    ['198.20.0.0', undefined],
+    ['192.0.0.8', 'bogon'],
+    ['192.88.99.1', 'bogon'],
+    ['192.31.196.1', undefined], // AS112: special-purpose but globally reachable
+    ['2001:db8::1', 'bogon'],
+    ['2001:db8::/32', 'bogon'],
+    ['2001:db9::1', undefined],
+    ['2002:1f03:303::1', 'bogon'],
+    ['2002::/16', 'bogon'],
+    ['2001:2::1', 'bogon'],
+    ['3fff:1::1', 'bogon'],
+    ['100::1', 'bogon'],
+    ['64:ff9b::1.2.3.4', undefined], // NAT64 well-known prefix: globally reachable (RFC 6052)
+    ['64:ff9b:1::1', 'bogon'],
+    ['fec0::1', 'bogon'],
+    ['5f00::1', 'bogon'],
     ['fd00::1', 'bogon'],
     ['fe80::1', 'bogon'],
     ['ff02::1', 'bogon'],
-    ['198.51.100.7', 'excluded'],
-    ['198.51.100.0/24', undefined],
-    ['2001:db8:dead:1::/64', 'excluded'],
+    ['5.51.100.7', 'excluded'],
+    ['5.51.100.0/24', undefined],
+    ['2a0a:db8:dead:1::/64', 'excluded'],
   ];
   for (const [entry, want] of cases) {
     const family = parseEntryInto(entry, scratch);
@@ -131,12 +155,12 @@ test('guard: too broad rejected whole, bogons and excludes rejected or cut', () 
     assert.equal(guard.check(family, scratch), want, entry);
   }
   // Partial overlaps are cut, the rest of the entry stays.
-  const v4 = rangeSetOf('ipv4', ['9.255.255.0-10.0.0.255', '198.51.100.0/24', '172.15.0.0-172.16.0.5']);
-  assert.deepEqual(rangeTexts(guard.cut(v4)), ['9.255.255.0/24', '172.15.0.0/16', '198.51.100.0-198.51.100.6', '198.51.100.8-198.51.100.255']);
-  const v6 = rangeSetOf('ipv6', ['fbff:ffff:ffff:ffff:ffff:ffff:ffff:ff00-fc00::ff', '2001:db8:dead::/47']);
-  // 2001:db8:dead::/47 is deac::-dead:ffff…; the excluded /48 is its upper half.
-  assert.deepEqual(rangeTexts(guard.cut(v6)), ['2001:db8:deac::/48', 'fbff:ffff:ffff:ffff:ffff:ffff:ffff:ff00/120']);
-  for (const [addr, want] of [['2001:db8:dead::1', false], ['2001:db8:deac::1', true], ['fc00::1', false]] as const) {
+  const v4 = rangeSetOf('ipv4', ['9.255.255.0-10.0.0.255', '5.51.100.0/24', '172.15.0.0-172.16.0.5']);
+  assert.deepEqual(rangeTexts(guard.cut(v4)), ['5.51.100.0-5.51.100.6', '5.51.100.8-5.51.100.255', '9.255.255.0/24', '172.15.0.0/16']);
+  const v6 = rangeSetOf('ipv6', ['fbff:ffff:ffff:ffff:ffff:ffff:ffff:ff00-fc00::ff', '2a0a:db8:dead::/47']);
+  // 2a0a:db8:dead::/47 is deac::-dead:ffff…; the excluded /48 is its upper half.
+  assert.deepEqual(rangeTexts(guard.cut(v6)), ['2a0a:db8:deac::/48', 'fbff:ffff:ffff:ffff:ffff:ffff:ffff:ff00/120']);
+  for (const [addr, want] of [['2a0a:db8:dead::1', false], ['2a0a:db8:deac::1', true], ['fc00::1', false]] as const) {
     assert.equal(containsAddress(guard.cut(v6), addr), want, addr);
   }
 });
