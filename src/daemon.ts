@@ -134,6 +134,7 @@ export async function startDaemon(config: Config, logger: Logger, opts: DaemonOp
         startedAt,
         mdns: localNames.status(),
         ...(dnstapStatus() ? { dnstap: dnstapStatus() } : {}),
+        ...(learner ? { state: learner.state() } : {}),
         lists: listStatus(),
         lookup: lookup !== undefined,
         errors: opts.recentErrors?.list() ?? [],

@@ -100,6 +100,8 @@ export function renderStatusText(s: StatusSnapshot, a: Assessment, color: boolea
   lines.push(`  mdns     ${m.up ? green(`${m.backend} up`) : red(`${m.backend} down`)}`);
   const d = s.health.dnstap;
   lines.push(`  dnstap   ${d ? `${d.connected ? green('connected') : red('disconnected')} · ${d.connections} connection(s) · ${d.frames} frames` : dim('not configured')}`);
+  const st = s.health.state;
+  if (st) lines.push(`  state    ${st.writable ? green(`${safe(st.dir)} writable`) : red(`${safe(st.dir)}: ${st.failures.length} file(s) not saved`)}`);
 
   lines.push('', bold('lists'));
   if (s.lists.length === 0) lines.push(dim('  none configured'));

@@ -52,6 +52,10 @@ export const statusSnapshotSchema = z.object({
     mdns: z.object({ backend: z.enum(['avahi', 'native']), up: z.boolean() }),
     /** dnstap ingest (issue #4); absent while dnstap is not configured or not built yet. */
     dnstap: z.object({ connected: z.boolean(), connections: z.number().int(), frames: z.number() }).optional(),
+    /** Whether the learner's files in stateDir could be written; absent without a learner. */
+    state: z
+      .object({ dir: z.string(), writable: z.boolean(), failures: z.array(z.object({ file: z.string(), error: z.string(), at: z.number() })) })
+      .optional(),
   }),
   lists: z.array(listStatusSchema),
   errors: z.array(recentErrorSchema),
@@ -83,6 +87,7 @@ export interface StatusInputs {
   startedAt: number;
   mdns: StatusSnapshot['health']['mdns'];
   dnstap?: StatusSnapshot['health']['dnstap'];
+  state?: { readonly dir: string; readonly writable: boolean; readonly failures: readonly { readonly file: string; readonly error: string; readonly at: number }[] };
   lists: readonly ListStatusInput[];
   errors: readonly RecentError[];
   lookup?: boolean;
@@ -96,7 +101,11 @@ export function buildStatusSnapshot(i: StatusInputs): StatusSnapshot {
     version: i.version,
     generatedAt: now,
     startedAt: i.startedAt,
-    health: { mdns: { backend: i.mdns.backend, up: i.mdns.up }, ...(i.dnstap ? { dnstap: i.dnstap } : {}) },
+    health: {
+      mdns: { backend: i.mdns.backend, up: i.mdns.up },
+      ...(i.dnstap ? { dnstap: i.dnstap } : {}),
+      ...(i.state ? { state: { dir: i.state.dir, writable: i.state.writable, failures: i.state.failures.map((f) => ({ ...f })) } } : {}),
+    },
     lists: i.lists.map((l) => ({
       name: l.name,
       refreshSeconds: l.refreshMs / 1000,
@@ -130,6 +139,10 @@ export function assessStatus(s: StatusSnapshot): Assessment {
   const problems: string[] = [];
   if (!s.health.mdns.up) problems.push(`mdns: ${s.health.mdns.backend} backend is down (.local answers are SERVFAIL)`);
   if (s.health.dnstap && !s.health.dnstap.connected) problems.push('dnstap: Unbound is not connected (nothing is learned)');
+  if (s.health.state && !s.health.state.writable) {
+    const files = s.health.state.failures.map((f) => `${f.file}: ${f.error}`).join('; ');
+    problems.push(`state: ${files || `${s.health.state.dir} is not writable`} (learned addresses and runtime additions are not saved)`);
+  }
   for (const l of s.lists) {
     if (l.ageSeconds > STALE_FACTOR * l.refreshSeconds) {
       problems.push(`list ${l.name}: stale, last full success ${formatAge(l.ageSeconds)} ago (refresh every ${formatAge(l.refreshSeconds)})`);

@@ -80,6 +80,11 @@ test('assessStatus: mdns down, stale, failed, set errors and dnstap are problems
   assert.deepEqual(assessStatus(fine), { healthy: true, problems: [] });
   assert.equal(assessStatus({ ...fine, health: { mdns: { backend: 'native', up: false } } }).problems.length, 1);
   assert.equal(assessStatus({ ...fine, health: { ...fine.health, dnstap: { connected: false, connections: 0, frames: 0 } } }).healthy, false);
+  // A stateDir the learner cannot write: unhealthy, naming the file and the reason.
+  const unwritable = { dir: '/var/lib/x', writable: false, failures: [{ file: 'learned.json', error: '/var/lib/x is on a read-only file system (EROFS)', at: 1 }] };
+  const stateProblems = assessStatus({ ...fine, health: { ...fine.health, state: unwritable } }).problems;
+  assert.deepEqual(stateProblems, ['state: learned.json: /var/lib/x is on a read-only file system (EROFS) (learned addresses and runtime additions are not saved)']);
+  assert.equal(assessStatus({ ...fine, health: { ...fine.health, state: { dir: '/var/lib/x', writable: true, failures: [] } } }).healthy, true);
   // Exactly 3× the refresh is still fine; the alert rule uses ">" too.
   const edge = { ...fine, lists: [{ ...fine.lists[0]!, ageSeconds: 3 * 3600 }] };
   assert.equal(assessStatus(edge).healthy, true);
