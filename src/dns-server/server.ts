@@ -1,4 +1,5 @@
 import { SidecarError } from '../errors.js';
+import { TCP_MESSAGE_TIMEOUT_MS } from './config.js';
 import type { DnsServer, DnsServerOptions } from './index.js';
 import { createDnsMetrics } from './metrics.js';
 import { createQueryHandler } from './query-handler.js';
@@ -43,6 +44,7 @@ export function createDnsServer(opts: DnsServerOptions): DnsServer {
   const limits = {
     maxConnections: opts.maxTcpConnections,
     idleTimeoutMs: opts.tcpIdleTimeoutMs,
+    messageTimeoutMs: opts.tcpMessageTimeoutMs ?? TCP_MESSAGE_TIMEOUT_MS,
     maxInFlightPerConnection: MAX_IN_FLIGHT_PER_TCP_CONNECTION,
   };
   const bound: Bound[] = [];
