@@ -8,7 +8,7 @@ import { HTTP_LIMITS } from './config.js';
 import { guardConnections, type ConnectionGuard } from './connection-guard.js';
 import { createHttpMetrics } from './metrics.js';
 import { STATUS_PAGE_HEADERS, STATUS_PAGE_HTML } from './status-page.js';
-import { assessStatus, classifyQuery, type LookupProvider, type StatusProvider } from './status.js';
+import { assessStatus, type LookupProvider, type StatusProvider } from './status.js';
 
 /** One health check: `ok` false makes /readyz answer 503 (liveness, /healthz, only needs the process). */
 export interface ReadinessCheck {
@@ -82,9 +82,9 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
         const q = (params.get('q') ?? '').trim();
         if (!opts.lookup) return json(501, { error: 'lookup not available: no learner in this daemon yet' });
         if (q === '' || q.length > MAX_QUERY) return json(400, { error: `expected ?q=<domain or IP address> of at most ${MAX_QUERY} characters` });
-        const kind = classifyQuery(q);
-        // Refused here, so the provider only ever sees something shaped like a name or an address.
-        if (kind === 'invalid') return json(200, { query: q, kind, matches: [] });
+        // The provider decides what is a name (the learner normalises IDNs to punycode, the same
+        // function `unbound-sidecar lookup` goes through); a second, stricter check here called
+        // `пример.рф` invalid while the CLI answered it.
         try {
           return json(200, await opts.lookup(q));
         } catch (err) {
