@@ -4,6 +4,7 @@ import { AnswerCache, type CachedAnswer } from './answer-cache.js';
 import type { LocalNamesConfig } from './config.js';
 import { ConcurrencyLimiter } from '../lib/concurrency/limiter.js';
 import type { LocalNamesMetrics } from './metrics.js';
+import { mdnsNameProblem } from './mdns-name.js';
 import { createAnswerPolicy } from './policy.js';
 import type { BackendResult, LocalResolver } from './resolver.js';
 
@@ -110,6 +111,11 @@ export function createLocalNamesCore(opts: {
           const never: never = decision;
           return never;
         }
+      }
+      const impossible = mdnsNameProblem(decision.lookupName);
+      if (impossible !== undefined) {
+        metrics.impossibleNames.inc();
+        return { kind: 'nxdomain' };
       }
       const key = AnswerCache.key(decision.lookupName, question.type);
       const cached = cache.get(key);

@@ -112,3 +112,17 @@ test('a flood of slow misses does not delay cached answers; overflow beyond the 
   const results = await Promise.all(misses);
   assert.equal(results.filter((r) => r.kind === 'servfail').length, 8, '4 running + 8 queued, the other 8 refused');
 });
+
+test('names no mDNS responder can hold are NXDOMAIN without asking the backend; valid UTF-8 is asked', async () => {
+  const { backend, core, registry } = setup();
+  // As the DNS front prints them (readName): `\000` a NUL byte, `\255` a lone non-UTF-8 byte,
+  // `\195\040` a lead byte without its continuation, `\192\175` an overlong '/' (invalid UTF-8).
+  for (const name of ['a\\000b.local.', '\\255.local.', 'x.\\195\\040.local.', '\\192\\175.local.', '_ipp._tcp.\\000.local.']) {
+    assert.deepEqual(await core.resolve(q(name)), { kind: 'nxdomain' }, name);
+  }
+  assert.equal(backend.queries.length, 0, 'no backend round trip');
+  assert.match(await registry.metrics(), /unbound_sidecar_local_names_impossible_names_total 5/);
+  // Real UTF-8 (bücher, RFC 6762 §16) and odd but possible ASCII still go to the backend.
+  for (const name of ['b\\195\\188cher.local.', 'my\\032printer.local.', '[x].local.']) await core.resolve(q(name));
+  assert.deepEqual(backend.queries.map((x) => x.name), ['b\\195\\188cher.local.', 'my\\032printer.local.', '[x].local.']);
+});
