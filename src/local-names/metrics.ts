@@ -12,6 +12,11 @@ export function createLocalNamesMetrics(registry: Registry) {
       help: 'Questions answered NXDOMAIN without a lookup because no mDNS responder can hold the name (NUL byte, invalid UTF-8).',
       registers,
     }),
+    priorityLookups: new Counter({
+      name: 'unbound_sidecar_local_names_priority_lookups_total',
+      help: 'Backend lookups that took the known-name lane (the name had a positive answer within mdns.knownNameSeconds).',
+      registers,
+    }),
     coalesced: new Counter({ name: 'unbound_sidecar_local_names_coalesced_total', help: 'Questions that joined an identical lookup already in flight.', registers }),
     lookups: new Counter({
       name: 'unbound_sidecar_local_names_backend_lookups_total',
