@@ -71,6 +71,7 @@ export async function startDaemon(config: Config, logger: Logger, opts: DaemonOp
     zones: config.dns.zones,
     negativeTtl: config.dns.negativeTtl,
     tcpIdleTimeoutMs: config.dns.tcpIdleTimeoutMs,
+    tcpMessageTimeoutMs: config.dns.tcpMessageTimeoutMs,
     maxTcpConnections: config.dns.maxTcpConnections,
     udpHandoffMs: config.dns.udpHandoffMs,
     resolve: (question, _zone, signal) => localNames.resolve(question, signal),
@@ -126,6 +127,7 @@ export async function startDaemon(config: Config, logger: Logger, opts: DaemonOp
   const http = createHttpServer({
     host: metricsAddr?.host ?? '127.0.0.1',
     port: metricsAddr?.port ?? 9335,
+    maxConnections: config.metrics.maxConnections,
     registry,
     logger: logger.child({ capability: 'http' }),
     status: () =>

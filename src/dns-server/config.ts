@@ -46,6 +46,9 @@ const servedZone = domainName.superRefine((zone, ctx) => {
   if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
 });
 
+/** Default of `tcpMessageTimeoutMs`: a whole message (≤ 64 KiB) from a LAN or loopback peer takes milliseconds. */
+export const TCP_MESSAGE_TIMEOUT_MS = 2_000;
+
 /** `dns` block: where the DNS front listens and which zones it answers. */
 export const dnsConfigSchema = z
   .object({
@@ -55,9 +58,20 @@ export const dnsConfigSchema = z
     zones: z.array(servedZone).min(1).default(['local.']),
     /** TTL and minimum of the SOA added to negative answers, seconds (RFC 2308 §5). */
     negativeTtl: nonNegativeInt.default(30),
-    /** Idle timeout of TCP connections, ms (RFC 7766 §6.2.3). */
+    /**
+     * Idle timeout of TCP connections, ms (RFC 7766 §6.2.3): no whole message received and no
+     * reply sent for this long. Bytes of an unfinished message do not reset it.
+     */
     tcpIdleTimeoutMs: positiveInt.default(10_000),
-    /** Cap on simultaneously open TCP connections; beyond it new ones are closed at once. */
+    /**
+     * A TCP message whose first length byte arrived must be complete within this, ms, or the
+     * connection is closed (a slow-loris client). Unbound writes each query whole.
+     */
+    tcpMessageTimeoutMs: positiveInt.default(TCP_MESSAGE_TIMEOUT_MS),
+    /**
+     * Cap on simultaneously open TCP connections. At the cap a new connection closes the one idle
+     * longest (nothing in flight); only when every one waits for an answer is the new one refused.
+     */
     maxTcpConnections: positiveInt.default(256),
     /**
      * A UDP question whose answer is not ready after this many ms gets an empty TC=1 reply and the

@@ -17,7 +17,11 @@ export interface DnsServerOptions {
   readonly zones: readonly string[];
   /** Seconds: TTL and MINIMUM of the SOA added to NXDOMAIN/NODATA (RFC 2308 §5). */
   readonly negativeTtl: number;
+  /** RFC 7766 §6.2.3: a TCP connection that sent no whole message and got no reply this long is closed. */
   readonly tcpIdleTimeoutMs: number;
+  /** A TCP message begun must be complete within this many ms (default 2000, the config default). */
+  readonly tcpMessageTimeoutMs?: number;
+  /** At the cap the longest-idle connection is closed to make room (see tcp-listener.ts). */
   readonly maxTcpConnections: number;
   /** UDP questions not answered within this many ms get TC=1 so the client retries over TCP; 0 = never. */
   readonly udpHandoffMs: number;

@@ -16,9 +16,20 @@ export interface DnsMetrics {
   request(zone: number, qtype: number, rcode: number, seconds: number): void;
   malformed(reason: MalformedReason): void;
   tcpConnections(open: number): void;
+  /** A TCP connection we closed (or refused) on our own initiative, and why. */
+  tcpClosed(reason: TcpCloseReason): void;
   /** A UDP question answered TC=1 because its lookup outlasted `dns.udpHandoffMs`. */
   handoff(zone: number, qtype: number): void;
 }
+
+/**
+ * Why the server closed a TCP connection: `idle-timeout` (nothing useful for `tcpIdleTimeoutMs`),
+ * `message-timeout` (a message begun and not finished within `tcpMessageTimeoutMs`), `evicted`
+ * (the longest-idle one, to make room at `maxTcpConnections`), `refused` (at the cap with every
+ * connection waiting for an answer).
+ */
+export type TcpCloseReason = 'idle-timeout' | 'message-timeout' | 'evicted' | 'refused';
+export const TCP_CLOSE_REASONS: readonly TcpCloseReason[] = ['idle-timeout', 'message-timeout', 'evicted', 'refused'];
 
 /** qtypes that get their own label value; everything else is "other". */
 const QTYPES = [1, 2, 5, 6, 12, 13, 15, 16, 28, 33, 64, 65, 255] as const; // A NS CNAME SOA PTR HINFO MX TXT AAAA SRV SVCB HTTPS ANY
@@ -74,6 +85,14 @@ export function createDnsMetrics(registry: Registry, zones: readonly string[]): 
     registers: [registry],
   });
 
+  const tcpClosed = new Counter({
+    name: 'unbound_sidecar_dns_tcp_connections_closed_total',
+    help: 'TCP connections the server closed or refused itself, by reason (idle-timeout, message-timeout, evicted, refused).',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
+  for (const reason of TCP_CLOSE_REASONS) tcpClosed.inc({ reason }, 0);
+
   const handoffs = new Counter({
     name: 'unbound_sidecar_dns_udp_handoffs_total',
     help: 'UDP questions answered TC=1 (retry over TCP) because the lookup took longer than dns.udpHandoffMs; the TCP retry is counted in requests_total.',
@@ -96,6 +115,9 @@ export function createDnsMetrics(registry: Registry, zones: readonly string[]): 
     },
     tcpConnections(open) {
       tcp.set(open);
+    },
+    tcpClosed(reason) {
+      tcpClosed.inc({ reason });
     },
     handoff(zone, qtype) {
       const z = zone >= 0 && zone < zoneNone ? zone : zoneNone;

@@ -1,4 +1,6 @@
 import { SidecarError } from '../errors.js';
+import { listenErrorCode, listenHint } from '../lib/net/listen-hint.js';
+import { TCP_MESSAGE_TIMEOUT_MS } from './config.js';
 import type { DnsServer, DnsServerOptions } from './index.js';
 import { createDnsMetrics } from './metrics.js';
 import { createQueryHandler } from './query-handler.js';
@@ -43,6 +45,7 @@ export function createDnsServer(opts: DnsServerOptions): DnsServer {
   const limits = {
     maxConnections: opts.maxTcpConnections,
     idleTimeoutMs: opts.tcpIdleTimeoutMs,
+    messageTimeoutMs: opts.tcpMessageTimeoutMs ?? TCP_MESSAGE_TIMEOUT_MS,
     maxInFlightPerConnection: MAX_IN_FLIGHT_PER_TCP_CONNECTION,
   };
   const bound: Bound[] = [];
@@ -64,7 +67,7 @@ export function createDnsServer(opts: DnsServerOptions): DnsServer {
         return { host, port: udpPort, udp, tcp };
       } catch (err) {
         await udp.shutdown();
-        if (port === 0 && errorCode(err) === 'EADDRINUSE' && attempt < PORT_PAIR_ATTEMPTS) continue;
+        if (port === 0 && listenErrorCode(err) === 'EADDRINUSE' && attempt < PORT_PAIR_ATTEMPTS) continue;
         throw listenFailed('tcp', host, udpPort, err);
       }
     }
@@ -103,25 +106,12 @@ export function createDnsServer(opts: DnsServerOptions): DnsServer {
   };
 }
 
-function errorCode(err: unknown): string | undefined {
-  if (typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string') return err.code;
-  return undefined;
-}
-
 function hostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 function listenFailed(proto: 'udp' | 'tcp', host: string, port: number, err: unknown): SidecarError {
-  const code = errorCode(err);
-  const hint =
-    code === 'EADDRINUSE'
-      ? `another process already listens there (check: ss -lntup 'sport = :${port}'); stop it or pick a free port in dns.listen / --listen`
-      : code === 'EACCES'
-        ? 'ports below 1024 need CAP_NET_BIND_SERVICE; use a higher port such as 5335'
-        : code === 'EADDRNOTAVAIL'
-          ? 'that address is not configured on any interface of this host; use one that is, e.g. 127.0.0.1'
-          : 'check the address in dns.listen';
+  const hint = listenHint(err, { port, setting: 'dns.listen / --listen', unprivilegedPort: 5335 });
   const why = err instanceof Error ? err.message : String(err);
   return new SidecarError('LISTEN_FAILED', 'dns', `cannot listen on ${proto} ${hostPort(host, port)}: ${why}; ${hint}`, { cause: err });
 }

@@ -3,9 +3,12 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { SidecarError } from '../errors.js';
+import { listenHint } from '../lib/net/listen-hint.js';
+import { HTTP_LIMITS } from './config.js';
+import { guardConnections, type ConnectionGuard } from './connection-guard.js';
 import { createHttpMetrics } from './metrics.js';
 import { STATUS_PAGE_HEADERS, STATUS_PAGE_HTML } from './status-page.js';
-import { assessStatus, classifyQuery, type LookupProvider, type StatusProvider } from './status.js';
+import { assessStatus, type LookupProvider, type StatusProvider } from './status.js';
 
 /** One health check: `ok` false makes /readyz answer 503 (liveness, /healthz, only needs the process). */
 export interface ReadinessCheck {
@@ -23,6 +26,8 @@ export interface HttpServerOptions {
   status?: StatusProvider;
   /** Backs `/api/lookup?q=`; without it the endpoint answers 501 and the page says "lookup not available". */
   lookup?: LookupProvider;
+  /** `metrics.maxConnections` (default 64): at the cap the longest-idle connection is closed for a newcomer. */
+  maxConnections?: number;
 }
 
 export interface HttpServer {
@@ -37,8 +42,9 @@ const JSON_TYPE = 'application/json; charset=utf-8';
 const MAX_QUERY = 253;
 
 export function createHttpServer(opts: HttpServerOptions): HttpServer {
-  const metrics = createHttpMetrics(opts.registry);
   let server: Server | undefined;
+  let guard: ConnectionGuard | undefined;
+  const metrics = createHttpMetrics(opts.registry, () => guard?.open() ?? 0);
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     // Split by hand rather than `new URL(req.url, base)`: a target like `//host/x` would become a host.
@@ -76,9 +82,9 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
         const q = (params.get('q') ?? '').trim();
         if (!opts.lookup) return json(501, { error: 'lookup not available: no learner in this daemon yet' });
         if (q === '' || q.length > MAX_QUERY) return json(400, { error: `expected ?q=<domain or IP address> of at most ${MAX_QUERY} characters` });
-        const kind = classifyQuery(q);
-        // Refused here, so the provider only ever sees something shaped like a name or an address.
-        if (kind === 'invalid') return json(200, { query: q, kind, matches: [] });
+        // The provider decides what is a name (the learner normalises IDNs to punycode, the same
+        // function `unbound-sidecar lookup` goes through); a second, stricter check here called
+        // `пример.рф` invalid while the CLI answered it.
         try {
           return json(200, await opts.lookup(q));
         } catch (err) {
@@ -94,20 +100,30 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
 
   return {
     async start() {
-      server = createServer((req, res) => {
+      const handler = (req: IncomingMessage, res: ServerResponse): void => {
         handle(req, res).catch((err: unknown) => {
           opts.logger.error({ err }, 'http: handler failed');
           if (!res.headersSent) res.writeHead(500);
           res.end();
         });
-      });
-      server.headersTimeout = 10_000;
-      server.requestTimeout = 10_000;
+      };
+      server = createServer(
+        {
+          headersTimeout: HTTP_LIMITS.headersTimeoutMs,
+          requestTimeout: HTTP_LIMITS.requestTimeoutMs,
+          keepAliveTimeout: HTTP_LIMITS.keepAliveTimeoutMs,
+          // How often node checks headersTimeout/requestTimeout (default 30 s, which let a header
+          // trickler hold its socket three times longer than headersTimeout says).
+          connectionsCheckingInterval: 1_000,
+        },
+        handler,
+      );
+      // Socket inactivity; without a 'timeout' listener node's http server destroys the socket.
+      server.timeout = HTTP_LIMITS.idleTimeoutMs;
+      guard = guardConnections(server, opts.maxConnections ?? HTTP_LIMITS.maxConnections, (reason) => metrics.closed.inc({ reason }));
       const s = server;
       await new Promise<void>((resolve, reject) => {
-        s.once('error', (err) =>
-          reject(new SidecarError('LISTEN_FAILED', 'http', `cannot listen on ${opts.host}:${opts.port}: ${err.message} (is another process using the port? set metrics.listen or --metrics)`, { cause: err })),
-        );
+        s.once('error', (err) => reject(listenFailed(opts.host, opts.port, err)));
         s.listen(opts.port, opts.host, () => resolve());
       });
     },
@@ -123,4 +139,10 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
       return { host: a?.address ?? opts.host, port: a?.port ?? opts.port };
     },
   };
+}
+
+function listenFailed(host: string, port: number, err: Error): SidecarError {
+  const where = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  const hint = listenHint(err, { port, setting: 'metrics.listen / --metrics', unprivilegedPort: 9335 });
+  return new SidecarError('LISTEN_FAILED', 'http', `cannot listen on ${where}: ${err.message}; ${hint}`, { cause: err });
 }

@@ -5,7 +5,6 @@ export { httpConfigSchema, type HttpConfig } from './config.js';
 export {
   assessStatus,
   buildStatusSnapshot,
-  classifyQuery,
   formatAge,
   statusSnapshotSchema,
   STALE_FACTOR,

@@ -1,4 +1,3 @@
-import { isIP } from 'node:net';
 import { z } from 'zod';
 
 /**
@@ -181,16 +180,8 @@ export interface LookupResult {
   matches: LookupMatch[];
 }
 
-/** Implemented by the learner (issue #4). Gets a trimmed query already classified as domain or ip. */
+/**
+ * Implemented by the learner (through src/wiring/status-lookup.ts). Gets the trimmed query (1–253
+ * characters) as typed, and answers `kind: 'invalid'` itself for what is neither a name nor an address.
+ */
 export type LookupProvider = (q: string) => Promise<LookupResult>;
-
-/** RFC 1035 §2.3.4: ≤ 253 characters, labels ≤ 63; letters, digits, hyphens, underscores (SRV-style). */
-const LABEL = /^(?!-)[a-z0-9_-]{1,63}(?<!-)$/i;
-
-export function classifyQuery(q: string): LookupResult['kind'] {
-  const text = q.trim();
-  if (isIP(text) !== 0) return 'ip';
-  const name = text.endsWith('.') ? text.slice(0, -1) : text;
-  if (name.length === 0 || name.length > 253) return 'invalid';
-  return name.split('.').every((l) => LABEL.test(l)) ? 'domain' : 'invalid';
-}

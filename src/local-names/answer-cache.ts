@@ -50,3 +50,25 @@ export class AnswerCache {
     this.lru.clear();
   }
 }
+
+/**
+ * Keys (`AnswerCache.key`) that had a positive answer within `seconds`: the lookup limiter's
+ * priority lane. Bounded like the cache (`maxEntries` keys of ≤ 262 characters, ~3 MB at 10 000);
+ * separate from it because an answer expires after its TTL (10 s on the native backend) while the
+ * name stays worth preferring much longer.
+ */
+export class KnownNames {
+  private readonly lru: LRUCache<string, true>;
+
+  constructor(maxEntries: number, seconds: number, now: () => number = () => performance.now()) {
+    this.lru = new LRUCache<string, true>({ max: maxEntries, ttl: seconds * 1000, ttlAutopurge: false, perf: { now } });
+  }
+
+  add(key: string): void {
+    this.lru.set(key, true);
+  }
+
+  has(key: string): boolean {
+    return this.lru.has(key);
+  }
+}

@@ -52,8 +52,19 @@ export const localNamesConfigSchema = z
     cacheSize: positiveInt.default(10_000),
     /** Backend lookups running at once (Avahi record browsers; Avahi allows 1024 objects per client). More queue. */
     maxConcurrentLookups: positiveInt.default(256),
-    /** Lookups waiting for a slot; beyond this they get SERVFAIL at once. */
+    /** Lookups waiting for a slot (in each of the two lanes); beyond this they get SERVFAIL at once. */
     maxQueuedLookups: nonNegativeInt.default(4096),
+    /**
+     * Of `maxConcurrentLookups`, slots only names answered before may use: a flood of misses (each
+     * holding a slot for `timeoutMs`) cannot take them all, and known names wait in a lane of
+     * their own that is served first. At least one slot is always left for other lookups.
+     */
+    reservedLookups: nonNegativeInt.default(32),
+    /**
+     * A name (and type) counts as known for this long after its last positive answer, seconds.
+     * Remembered for at most `cacheSize` names (least recently answered forgotten first).
+     */
+    knownNameSeconds: positiveInt.default(3600),
     policy: policyConfigSchema.prefault({}),
   })
   .strict();

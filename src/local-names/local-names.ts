@@ -1,9 +1,10 @@
 import type { Logger } from 'pino';
 import { RRType, type Question, type ResourceRecord, type ZoneAnswer } from '../lib/dns-wire/types.js';
-import { AnswerCache, type CachedAnswer } from './answer-cache.js';
+import { AnswerCache, KnownNames, type CachedAnswer } from './answer-cache.js';
 import type { LocalNamesConfig } from './config.js';
 import { ConcurrencyLimiter } from '../lib/concurrency/limiter.js';
 import type { LocalNamesMetrics } from './metrics.js';
+import { mdnsNameProblem } from './mdns-name.js';
 import { createAnswerPolicy } from './policy.js';
 import type { BackendResult, LocalResolver } from './resolver.js';
 
@@ -29,7 +30,8 @@ export function createLocalNamesCore(opts: {
   const { config, metrics } = opts;
   const policy = createAnswerPolicy(config.policy, config.ttl);
   const cache = new AnswerCache(config.cacheSize);
-  const limiter = new ConcurrencyLimiter(config.maxConcurrentLookups, config.maxQueuedLookups);
+  const limiter = new ConcurrencyLimiter(config.maxConcurrentLookups, config.maxQueuedLookups, config.reservedLookups);
+  const known = new KnownNames(config.cacheSize, config.knownNameSeconds);
   const inFlight = new Map<string, Promise<LookupOutcome>>();
 
   const toZoneAnswer = (answer: CachedAnswer, askedName: string): ZoneAnswer =>
@@ -44,7 +46,11 @@ export function createLocalNamesCore(opts: {
       metrics.lookups.inc({ backend: backendKind, outcome: 'unavailable' });
       return { servfail: 'mDNS backend unavailable' };
     }
-    const release = await limiter.acquire();
+    // Names answered before go first and have slots of their own: with 4096 misses queued, an
+    // expired printer.local used to wait behind every one of them and time out at the client.
+    const priority = known.has(key);
+    if (priority) metrics.priorityLookups.inc();
+    const release = await limiter.acquire(undefined, priority);
     metrics.queued.set(limiter.queuedCount);
     if (!release) {
       metrics.lookups.inc({ backend: backendKind, outcome: 'overloaded' });
@@ -85,6 +91,7 @@ export function createLocalNamesCore(opts: {
         const answer: CachedAnswer = usable.length > 0 ? { kind: 'records', records: usable } : { kind: 'nodata' };
         const ttl = usable.length > 0 ? Math.min(...usable.map((rr: ResourceRecord) => rr.ttl)) : config.negativeCacheTtl;
         cache.set(key, answer, ttl);
+        if (usable.length > 0) known.add(key);
         return { answer };
       }
       default: {
@@ -110,6 +117,11 @@ export function createLocalNamesCore(opts: {
           const never: never = decision;
           return never;
         }
+      }
+      const impossible = mdnsNameProblem(decision.lookupName);
+      if (impossible !== undefined) {
+        metrics.impossibleNames.inc();
+        return { kind: 'nxdomain' };
       }
       const key = AnswerCache.key(decision.lookupName, question.type);
       const cached = cache.get(key);

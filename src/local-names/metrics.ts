@@ -7,6 +7,16 @@ export function createLocalNamesMetrics(registry: Registry) {
     cacheHits: new Counter({ name: 'unbound_sidecar_local_names_cache_hits_total', help: 'Questions answered from the answer cache.', registers }),
     cacheMisses: new Counter({ name: 'unbound_sidecar_local_names_cache_misses_total', help: 'Questions not in the answer cache.', registers }),
     cacheEntries: new Gauge({ name: 'unbound_sidecar_local_names_cache_entries', help: 'Entries (positive and negative) in the answer cache.', registers }),
+    impossibleNames: new Counter({
+      name: 'unbound_sidecar_local_names_impossible_names_total',
+      help: 'Questions answered NXDOMAIN without a lookup because no mDNS responder can hold the name (NUL byte, invalid UTF-8).',
+      registers,
+    }),
+    priorityLookups: new Counter({
+      name: 'unbound_sidecar_local_names_priority_lookups_total',
+      help: 'Backend lookups that took the known-name lane (the name had a positive answer within mdns.knownNameSeconds).',
+      registers,
+    }),
     coalesced: new Counter({ name: 'unbound_sidecar_local_names_coalesced_total', help: 'Questions that joined an identical lookup already in flight.', registers }),
     lookups: new Counter({
       name: 'unbound_sidecar_local_names_backend_lookups_total',

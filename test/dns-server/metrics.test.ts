@@ -17,6 +17,7 @@ test('metric names follow unbound_sidecar_dns_<what>_<unit> and Prometheus conve
     'unbound_sidecar_dns_request_duration_seconds',
     'unbound_sidecar_dns_requests_total',
     'unbound_sidecar_dns_tcp_connections',
+    'unbound_sidecar_dns_tcp_connections_closed_total',
     'unbound_sidecar_dns_udp_handoffs_total',
   ]);
   for (const m of metrics) {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { createHttpServer, type HttpServerOptions } from '../../src/http/index.js';
-import { assessStatus, classifyQuery, formatAge, statusSnapshotSchema } from '../../src/http/status.js';
+import { assessStatus, formatAge, statusSnapshotSchema } from '../../src/http/status.js';
 import { createRecentErrors } from '../../src/http/recent-errors.js';
 import { fakeLookup, fakeStatus, XSS } from './status-fixtures.js';
 
@@ -39,7 +39,7 @@ test('/api/status: the snapshot, the lookup flag and the assessment; / is the pa
   });
 });
 
-test('/api/lookup: answers from the provider, refuses junk itself, 501 without a provider', async () => {
+test('/api/lookup: answers from the provider (junk included: it says invalid), 501 without a provider', async () => {
   await withServer({ status: () => fakeStatus(), lookup: fakeLookup }, async (base) => {
     const hit = (await (await fetch(`${base}/api/lookup?q=${encodeURIComponent(' Example.ORG ')}`)).json()) as { kind: string; matches: unknown[] };
     assert.equal(hit.kind, 'domain');
@@ -90,13 +90,7 @@ test('assessStatus: mdns down, stale, failed, set errors and dnstap are problems
   assert.equal(assessStatus(edge).healthy, true);
 });
 
-test('classifyQuery and formatAge', () => {
-  for (const [q, kind] of [
-    ['example.org', 'domain'], ['example.org.', 'domain'], ['_sip._tcp.example.org', 'domain'], ['203.0.113.7', 'ip'], ['2001:db8::1', 'ip'],
-    ['', 'invalid'], ['a..b', 'invalid'], ['-a.org', 'invalid'], ['a b', 'invalid'], [XSS, 'invalid'], [`${'a'.repeat(64)}.org`, 'invalid'], ['203.0.113.0/24', 'invalid'],
-  ] as const) {
-    assert.equal(classifyQuery(q), kind, q);
-  }
+test('formatAge', () => {
   assert.deepEqual([42, 300, 3600, 3 * 3600 + 20 * 60, 2 * 86_400 + 4 * 3600].map(formatAge), ['42s', '5m', '1h', '3h 20m', '2d 4h']);
 });
 

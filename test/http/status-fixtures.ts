@@ -55,5 +55,7 @@ export const fakeLookup: LookupProvider = async (q) => {
       ],
     };
   }
+  // Like the learner, the provider (not the HTTP layer) says what is not a name or an address.
+  if (!/^[\p{L}\p{N}_.:-]+$/u.test(query) || query.includes('..')) return { query: q, kind: 'invalid', matches: [] };
   return { query, kind: query.includes(':') || /^\d/.test(query) ? 'ip' : 'domain', matches: [] };
 };
