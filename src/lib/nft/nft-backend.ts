@@ -1,4 +1,5 @@
 import { SidecarError } from '../../errors.js';
+import type { RangeSet } from '../ip-prefix/index.js';
 import { startMonitor, type MonitorHandle, type MonitorOptions } from './monitor.js';
 import { nftDocument, parseListSet, setRefText, type ListedSet, type NftCommand, type SetRef } from './nft-json.js';
 import { runNft, runNftDocument } from './nft-runner.js';
@@ -9,6 +10,9 @@ export type SetDescription =
   | { kind: 'missing'; what: 'table' | 'set' };
 
 export type SetListing = { kind: 'ok'; set: ListedSet } | { kind: 'missing'; what: 'table' | 'set' };
+
+/** A set's elements as exact (unmerged, sorted) ranges: the readback set-sync diffs against. */
+export type RangeListing = { kind: 'ok'; set: RangeSet } | { kind: 'missing'; what: 'table' | 'set' };
 
 /**
  * The OS seam for nftables (STYLE.md "Seams"). All of set-sync's kernel I/O goes through it.
@@ -27,6 +31,11 @@ export interface NftBackend {
   describeSet(ref: SetRef, netns?: string): Promise<SetDescription>;
   /** The set with its elements as stored (exact shapes, not merged). */
   listSet(ref: SetRef, netns?: string): Promise<SetListing>;
+  /**
+   * The same elements packed (no object per element: a 1M-element set is 8 MB, not ~100 MB of
+   * JSON-shaped objects). Only backends that read the kernel directly have it (netlink).
+   */
+  readRanges?(ref: SetRef, netns?: string): Promise<RangeListing>;
   /** Follows `nft -j monitor`. */
   monitor(opts: MonitorOptions): MonitorHandle;
 }

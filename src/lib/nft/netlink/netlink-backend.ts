@@ -1,10 +1,11 @@
-import { statSync } from 'node:fs';
 import { SidecarError } from '../../../errors.js';
 import { createNftBackend, type NftBackend } from '../nft-backend.js';
 import { setRefText, type NftCommand, type SetRef } from '../nft-json.js';
 import { translate } from './commands.js';
 import { errnoText, netlinkUnavailable } from './libc.js';
-import { NfnlSocket } from './nfnl-socket.js';
+import { NetnsSockets, type Conn } from './netns-sockets.js';
+import type { NfnlSocket } from './nfnl-socket.js';
+import { createSetReader } from './set-reader.js';
 import { NLM_F_ACK, NLM_F_CREATE, NLM_F_REQUEST, NlWriter, NLMSG_ERROR, parseAttrs } from './nl-writer.js';
 import { encodeElemOp, NFNL_SUBSYS_NFTABLES, NFPROTO, NFT_MSG_GETSET, type ElemOp, type SetInfo } from './set-elements.js';
 
@@ -40,28 +41,15 @@ const MONITOR_SETTLE_MS = 300;
 
 const fail = (msg: string, cause?: unknown): SidecarError => new SidecarError('NFT_APPLY_FAILED', 'nft', `netlink: ${msg}`, cause === undefined ? undefined : { cause });
 
-interface Conn { sock: NfnlSocket; queue: Promise<unknown> }
-
 export function createNetlinkBackend(opts: { cli?: NftBackend; timeoutMs?: number } = {}): NftBackend {
   const cli = opts.cli ?? createNftBackend(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {});
-  const conns = new Map<string, Conn>();
+  const conns = new NetnsSockets();
+  const reader = createSetReader();
   /** Per namespace: resolves when its monitor has had time to subscribe. */
   const monitorsSettled = new Map<string, Promise<void>>();
 
   /** The socket for a namespace; re-created when /run/netns/NAME now names another namespace. */
-  function conn(netns: string | undefined): Conn {
-    const key = netns ?? '';
-    let c = conns.get(key);
-    if (c && netns !== undefined && statSync(`/run/netns/${netns}`, { bigint: true }).ino !== c.sock.nsIno) {
-      c.sock.close();
-      c = undefined;
-    }
-    if (!c) {
-      c = { sock: NfnlSocket.open(netns), queue: Promise.resolve() };
-      conns.set(key, c);
-    }
-    return c;
-  }
+  const conn = (netns: string | undefined): Conn => conns.get(netns);
 
   async function getSet(sock: NfnlSocket, ref: SetRef): Promise<SetInfo> {
     const w = new NlWriter(512);
@@ -143,8 +131,12 @@ export function createNetlinkBackend(opts: { cli?: NftBackend; timeoutMs?: numbe
         throw fail(err instanceof Error ? err.message : String(err), err);
       }
     },
-    describeSet: (ref, netns) => cli.describeSet(ref, netns),
-    listSet: (ref, netns) => cli.listSet(ref, netns),
+    describeSet: (ref, netns) => reader.describeSet(ref, netns),
+    listSet: (ref, netns) => reader.listSet(ref, netns),
+    async readRanges(ref, netns) {
+      const r = await reader.readSet(ref, netns);
+      return r.kind === 'missing' ? r : { kind: 'ok', set: r.ranges };
+    },
     monitor(o) {
       const key = o.netns ?? '';
       let settle: () => void = () => undefined;
