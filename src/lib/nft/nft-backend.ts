@@ -1,4 +1,4 @@
-import { SidecarError } from '../../errors.js';
+import { SidecarError, type SidecarErrorCode } from '../../errors.js';
 import type { RangeSet } from '../ip-prefix/index.js';
 import { startMonitor, type MonitorHandle, type MonitorOptions } from './monitor.js';
 import { nftDocument, parseListSet, setRefText, type ListedSet, type NftCommand, type SetRef } from './nft-json.js';
@@ -38,6 +38,18 @@ export interface NftBackend {
   readRanges?(ref: SetRef, netns?: string): Promise<RangeListing>;
   /** Follows `nft -j monitor`. */
   monitor(opts: MonitorOptions): MonitorHandle;
+}
+
+/**
+ * An error about particular sets: the ones a refused transaction was refused for (the kernel's
+ * error names the message, the message names the set), or the set that is missing. A caller that
+ * wrote several sets in one transaction tells from `sets` which of them is at fault; an empty list
+ * means the error does not say (a whole-batch error).
+ */
+export class NftSetError extends SidecarError {
+  constructor(code: SidecarErrorCode, capability: string, message: string, readonly sets: readonly SetRef[], options?: { cause?: unknown }) {
+    super(code, capability, message, options);
+  }
 }
 
 /** Which name the caret in nft's "No such file or directory" points at: `list set inet T S` then `^^^`. */

@@ -1,3 +1,4 @@
+import koffi from 'koffi';
 import { EAGAIN, EINTR, errnoText, libc, MSG_DONTWAIT } from './libc.js';
 import type { NfnlSocket } from './nfnl-socket.js';
 import { NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN } from './nl-writer.js';
@@ -10,8 +11,9 @@ import { NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN } from './nl-writer.js';
  * netlink_dump once the queue is below half of sk_rcvbuf). So at most a skb or two is queued at any
  * time, each at most ~32 KiB (max_recvmsg_len is capped at SKB_WITH_OVERHEAD(32768)), and a
  * non-blocking recv never finds the queue empty before NLMSG_DONE. Memory is this buffer plus what
- * `onMessage` keeps; the kernel work of each part runs in our recv, so we yield to the event loop
- * between parts instead of holding it for the whole dump.
+ * `onMessage` keeps. The kernel work of each part runs inside our recv — up to hundreds of ms for a
+ * big set (below) — so recv runs on a libuv threadpool thread (koffi `.async`) and the event loop
+ * keeps serving DNS; only decoding runs on the main thread.
  *
  * nf_tables restarts the set walk from the first element for every part (nf_tables_dump_set:
  * `iter.skip = cb->args[0]`), so a dump of n elements costs O(n²/parts) kernel time — the
@@ -22,8 +24,20 @@ export const NLM_F_DUMP = 0x300; // NLM_F_ROOT | NLM_F_MATCH
 /** linux/netlink.h: the dump was interrupted by a change; its parts may be inconsistent. */
 export const NLM_F_DUMP_INTR = 0x10;
 const BUF_BYTES = 64 * 1024;
-/** Yield to the event loop after this much time in recv (the kernel's share of a part). */
-const SLICE_MS = 4;
+
+let recvAsync: ((fd: number, buf: Buffer, len: number, flags: number) => Promise<number>) | undefined;
+
+/** recv(2) on the threadpool. errno is thread-local and lost there: a -1 is retried on the main thread to learn it. */
+function recvOffThread(fd: number, buf: Buffer): Promise<number> {
+  if (!recvAsync) {
+    const recv = koffi.load('libc.so.6').func('intptr_t recv(int, _Out_ void *, size_t, int)');
+    recvAsync = (f, b, l, fl) =>
+      new Promise((resolve, reject) => {
+        recv.async(f, b, l, fl, (err: unknown, r: unknown) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve(Number(r))));
+      });
+  }
+  return recvAsync(fd, buf, buf.length, MSG_DONTWAIT);
+}
 
 export type DumpResult = { kind: 'done'; interrupted: boolean } | { kind: 'error'; errno: number };
 
@@ -43,9 +57,9 @@ export async function dump(sock: NfnlSocket, request: Buffer, seq: number, onMes
     if (e !== EINTR) throw new Error(`netlink: send(dump request): ${errnoText(e)}`);
   }
   let interrupted = false;
-  let sliceStart = performance.now();
   for (;;) {
-    const n = c.recv(sock.fd, buf, buf.length, MSG_DONTWAIT);
+    let n = await recvOffThread(sock.fd, buf);
+    if (n < 0) n = c.recv(sock.fd, buf, buf.length, MSG_DONTWAIT);
     if (n < 0) {
       const e = c.errno();
       if (e === EINTR) continue;
@@ -53,7 +67,6 @@ export async function dump(sock: NfnlSocket, request: Buffer, seq: number, onMes
       // Not expected (see above), but never spin: wait a little, bounded by the deadline.
       if (performance.now() > deadline) throw new Error('netlink: dump deadline passed');
       await new Promise((r) => setTimeout(r, 2));
-      sliceStart = performance.now();
       continue;
     }
     for (let at = 0; at + NLMSG_HDRLEN <= n; ) {
@@ -73,11 +86,6 @@ export async function dump(sock: NfnlSocket, request: Buffer, seq: number, onMes
       if (type === NLMSG_DONE) return { kind: 'done', interrupted };
       if (type !== NLMSG_ERROR) onMessage(type, buf.subarray(start + NLMSG_HDRLEN, start + len));
     }
-    const now = performance.now();
-    if (now > deadline) throw new Error('netlink: dump deadline passed');
-    if (now - sliceStart > SLICE_MS) {
-      await new Promise((r) => setImmediate(r));
-      sliceStart = performance.now();
-    }
+    if (performance.now() > deadline) throw new Error('netlink: dump deadline passed');
   }
 }
