@@ -17,10 +17,11 @@ export type RangeListing = { kind: 'ok'; set: RangeSet } | { kind: 'missing'; wh
 /**
  * The OS seam for nftables (STYLE.md "Seams"). All of set-sync's kernel I/O goes through it.
  *
- * Cost contract, measured on nft 1.0.6 / Linux 6.x (see src/set-sync/README.md): any listing of a
- * set dumps every element and the kernel's rbtree dump restarts from the first node for each 32 KiB
- * netlink message, so listing is quadratic (100k elements ~1 s, 300k ~8 s, 1M ~70 s). Callers list
- * only when they must.
+ * Cost contract, measured on nft 1.0.6 / Linux 6.x (src/lib/nft/README.md): any listing of a set
+ * dumps every element and the kernel's set walk restarts from the first node for each ≤ 32 KiB
+ * netlink message, so listing is quadratic in kernel time whichever backend reads (300k ranges:
+ * ~9 s of system time). The netlink backend removes nft's JSON and process on top (300k: 14 MB
+ * added RSS with `readRanges` vs a 389 MB nft process tree). Callers list only when they must.
  */
 export interface NftBackend {
   /** Which implementation (callers pick its cost model): the nft binary, or netlink (src/lib/nft/netlink/). Fakes leave it out. */

@@ -19,8 +19,9 @@ import { NFNL_SUBSYS_NFTABLES, NFPROTO, NFTA_SET_ELEM_LIST_SET, NFTA_SET_ELEM_LI
  *
  * A dump is not a snapshot: each part walks the set again, so a commit between parts can shift
  * elements between them. The ruleset generation (GETGEN) is compared before and after; a listing
- * that straddled a commit is repeated (up to 3 times) and, if the namespace never stays still that
- * long, returned with `consistent: false`.
+ * that straddled a commit is repeated (up to 3 times, and only while a dump takes < 2 s: the
+ * kernel's cost of a dump is quadratic in the set's size) and otherwise returned with
+ * `consistent: false`. Any commit in the namespace counts (another set's too): GETGEN is global.
  */
 
 export type SetRead =
@@ -28,6 +29,8 @@ export type SetRead =
   | { kind: 'missing'; what: 'table' | 'set' };
 
 const ATTEMPTS = 3;
+/** A dump that took longer is not repeated (its cost is quadratic in the set's size): it is returned as not consistent. */
+const RETRY_MAX_MS = 2000;
 const DEFAULT_DEADLINE_MS = 120_000;
 
 const fail = (msg: string, cause?: unknown): SidecarError => new SidecarError('NFT_APPLY_FAILED', 'nft', `netlink: ${msg}`, cause === undefined ? undefined : { cause });
@@ -90,11 +93,15 @@ export function createSetReader(opts: { deadlineMs?: number } = {}): SetReader {
         const family: IpFamily | undefined = s.keyLen === 4 ? 'ipv4' : s.keyLen === 16 ? 'ipv6' : undefined;
         if (!family) throw fail(`set ${setRefText(ref)} is not an address set (${typeName(s.keyType)}, key of ${s.keyLen} bytes)`);
         const before = await generation(sock);
+        const t0 = performance.now();
         const sink = await dumpOnce(sock, ref, s, family);
-        // Deleted between GETSET and the dump: say which is missing now.
-        if ('missing' in sink) continue;
+        // Deleted between GETSET and the dump: the next GETSET says which is missing now.
+        if ('missing' in sink) {
+          if (attempt < ATTEMPTS) continue;
+          throw fail(`set ${setRefText(ref)} was deleted and re-created during every listing`);
+        }
         const consistent = (await generation(sock)) === before;
-        if (!consistent && attempt < ATTEMPTS) continue;
+        if (!consistent && attempt < ATTEMPTS && performance.now() - t0 < RETRY_MAX_MS) continue;
         if (sink.foreign > 0) throw fail(`set ${setRefText(ref)}: ${sink.foreign} elements with a key that is not ${s.keyLen} bytes`);
         if (s.flags & NFT_SET_INTERVAL) return { kind: 'ok', set: s, family, ranges: sink.toRanges(), consistent };
         const e = sink.toEntries();
