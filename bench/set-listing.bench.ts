@@ -2,11 +2,12 @@
  * Reading an interval set back: the netlink reader (a GETSETELEM dump decoded part by part) vs
  * `nft -j list set` (the CLI backend: nft's dump, its JSON, our JSON.parse), on the same set in the
  * same run, in a throw-away namespace. Per size (`BENCH_SIZES`, default 100k, 300k, 1M IPv4 ranges
- * from test/helpers/range-model: singles, prefixes, odd ranges): each reader runs in a fresh child
- * process under /usr/bin/time, so its wall time, CPU (user / system: the kernel's dump work is
- * system time in the reading process), the RSS the read added to it (peak - before), the peak RSS
- * of its process tree (nft included), and the event loop's worst stall are its own. The parent samples SUnreclaim (/proc/meminfo) during each read: the kernel's
- * transient memory for the dump. Every result is checked against the model written.
+ * from test/helpers/range-model: singles, prefixes, odd ranges; `BENCH_READERS` picks readers)
+ * each reader runs in a fresh child process under /usr/bin/time, so its wall time, CPU (user /
+ * system: the kernel's dump work is system time in the reading process), the RSS the read added
+ * to it (peak - before), the peak RSS of its process tree (nft included) and the event loop's worst
+ * stall are its own. The parent samples SUnreclaim (/proc/meminfo, machine-wide) during each read.
+ * Every result is checked against the model written.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -21,8 +22,11 @@ import { labMissing } from '../test/lab/prereqs.js';
 import { fmt, printTable, writeResults } from './bench-report.js';
 
 const SIZES = (process.env.BENCH_SIZES ?? '100000,300000,1000000').split(',').map(Number);
-const READERS = ['netlink-ranges', 'netlink-list', 'cli-list'] as const;
-type Reader = (typeof READERS)[number];
+const ALL_READERS = ['netlink-ranges', 'netlink-list', 'cli-list'] as const;
+type Reader = (typeof ALL_READERS)[number];
+const READERS = (process.env.BENCH_READERS?.split(',') ?? ALL_READERS).filter((r): r is Reader => (ALL_READERS as readonly string[]).includes(r));
+/** A 1M-range dump takes the kernel minutes on a loaded machine: no deadline that would cut a measurement short. */
+const TIMEOUT_MS = 1_800_000;
 const REF: SetRef = { family: 'inet', table: 'bench', set: 'v4' };
 
 interface ChildResult { ms: number; userMs: number; sysMs: number; maxLagMs: number; exact: boolean; elements: number; rssBeforeMB: number; maxRssMB: number }
@@ -40,7 +44,7 @@ async function child(reader: Reader, n: number, netns: string): Promise<void> {
   }, 10);
   const c0 = process.cpuUsage();
   const t0 = performance.now();
-  const r = reader === 'netlink-ranges' ? await createNetlinkBackend().readRanges!(REF, netns) : await (reader === 'netlink-list' ? createNetlinkBackend() : createNftBackend()).listSet(REF, netns);
+  const r = reader === 'netlink-ranges' ? await createNetlinkBackend({ timeoutMs: TIMEOUT_MS }).readRanges!(REF, netns) : await (reader === 'netlink-list' ? createNetlinkBackend({ timeoutMs: TIMEOUT_MS }) : createNftBackend({ timeoutMs: TIMEOUT_MS })).listSet(REF, netns);
   const ms = performance.now() - t0;
   const cpu = process.cpuUsage(c0);
   clearInterval(tick);

@@ -43,7 +43,7 @@ const fail = (msg: string, cause?: unknown): SidecarError => new SidecarError('N
 export function createNetlinkBackend(opts: { cli?: NftBackend; timeoutMs?: number } = {}): NftBackend {
   const cli = opts.cli ?? createNftBackend(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {});
   const conns = new NetnsSockets();
-  const reader = createSetReader();
+  const reader = createSetReader(opts.timeoutMs !== undefined ? { deadlineMs: opts.timeoutMs } : {});
   /** Per namespace: resolves when its monitor has had time to subscribe. */
   const monitorsSettled = new Map<string, Promise<void>>();
 

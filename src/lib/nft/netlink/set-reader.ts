@@ -31,7 +31,8 @@ export type SetRead =
 const ATTEMPTS = 3;
 /** A dump that took longer is not repeated (its cost is quadratic in the set's size): it is returned as not consistent. */
 const RETRY_MAX_MS = 2000;
-const DEFAULT_DEADLINE_MS = 120_000;
+/** Like the CLI backend's nft timeout: a 1M-range dump takes the kernel minutes on a loaded machine (README). */
+const DEFAULT_DEADLINE_MS = 180_000;
 
 const fail = (msg: string, cause?: unknown): SidecarError => new SidecarError('NFT_APPLY_FAILED', 'nft', `netlink: ${msg}`, cause === undefined ? undefined : { cause });
 
@@ -68,7 +69,7 @@ export function createSetReader(opts: { deadlineMs?: number } = {}): SetReader {
     }
   }
 
-  async function dumpOnce(sock: NfnlSocket, ref: SetRef, s: KernelSet, family: IpFamily): Promise<ElementSink | { missing: true }> {
+  async function dumpOnce(sock: NfnlSocket, ref: SetRef, s: KernelSet, family: IpFamily): Promise<{ sink: ElementSink; interrupted: boolean } | { missing: true }> {
     const w = new NlWriter(256);
     const seq = sock.nextSeq(1);
     const at = w.beginMsg((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETSETELEM, NLM_F_REQUEST | NLM_F_DUMP, seq, NFPROTO[ref.family], 0);
@@ -81,7 +82,7 @@ export function createSetReader(opts: { deadlineMs?: number } = {}): SetReader {
       if (r.errno === 2) return { missing: true };
       throw Object.assign(new Error('GETSETELEM failed'), { errno: r.errno });
     }
-    return sink;
+    return { sink, interrupted: r.interrupted };
   }
 
   async function readSet(ref: SetRef, netns?: string): Promise<SetRead> {
@@ -94,13 +95,14 @@ export function createSetReader(opts: { deadlineMs?: number } = {}): SetReader {
         if (!family) throw fail(`set ${setRefText(ref)} is not an address set (${typeName(s.keyType)}, key of ${s.keyLen} bytes)`);
         const before = await generation(sock);
         const t0 = performance.now();
-        const sink = await dumpOnce(sock, ref, s, family);
+        const got = await dumpOnce(sock, ref, s, family);
         // Deleted between GETSET and the dump: the next GETSET says which is missing now.
-        if ('missing' in sink) {
+        if ('missing' in got) {
           if (attempt < ATTEMPTS) continue;
           throw fail(`set ${setRefText(ref)} was deleted and re-created during every listing`);
         }
-        const consistent = (await generation(sock)) === before;
+        const { sink } = got;
+        const consistent = (await generation(sock)) === before && !got.interrupted;
         if (!consistent && attempt < ATTEMPTS && performance.now() - t0 < RETRY_MAX_MS) continue;
         if (sink.foreign > 0) throw fail(`set ${setRefText(ref)}: ${sink.foreign} elements with a key that is not ${s.keyLen} bytes`);
         if (s.flags & NFT_SET_INTERVAL) return { kind: 'ok', set: s, family, ranges: sink.toRanges(), consistent };
