@@ -67,7 +67,10 @@ export function createNetlinkBackend(opts: { cli?: NftBackend; timeoutMs?: numbe
       }
       const info = found.kind === 'ok' ? found.set : created.get(k);
       if (info) infos.set(k, info);
-      else throw new NftSetError('NFT_APPLY_FAILED', 'nft', `netlink: ${op.op} element ${k}: ${found.kind === 'missing' && found.what === 'table' ? `table ${op.ref.family} ${op.ref.table} does not exist` : 'no such set'}`, [op.ref]);
+      else {
+        const why = found.kind === 'missing' && found.what === 'table' ? `table ${op.ref.family} ${op.ref.table} does not exist` : `table ${op.ref.family} ${op.ref.table} has no set ${op.ref.set}`;
+        throw new NftSetError('NFT_APPLY_FAILED', 'nft', `netlink: ${op.op} element ${k}: ${errnoText(2)}: ${why}`, [op.ref]);
+      }
     }
     return infos;
   }

@@ -17,21 +17,33 @@ import { NFTA_DATA_VALUE, NFTA_LIST_ELEM, NFTA_SET_ELEM_FLAGS, NFTA_SET_ELEM_KEY
 export const NFTA_SET_ELEM_EXPIRATION = 5;
 const NLA_TYPE_MASK = 0x3fff; // ~(NLA_F_NESTED | NLA_F_NET_BYTEORDER)
 
-/** Keys (and, for interval sets, the end flag) in dump order, packed. */
+/** Elements per storage chunk: growing never copies, so the peak is the data itself (no 2x while doubling). */
+const CHUNK = 65_536;
+
+/** Keys (and, for interval sets, the end flag) in dump order, packed in fixed-size chunks. */
 export class ElementSink {
   readonly w: number;
-  /** Per element: w key words, then flags. */
-  private data: Uint32Array;
-  /** Per element: timeout ms, expires ms (NaN = absent). Only for sets with timeouts. */
-  private times: Float64Array | undefined;
+  /** CHUNK elements each: w key words per element. */
+  private readonly keys: Uint32Array[] = [];
+  /** CHUNK elements each: NFTA_SET_ELEM_FLAGS (the low byte is all nft_set_elem_flags has). */
+  private readonly flags: Uint8Array[] = [];
+  /** CHUNK elements each: timeout ms, expires ms (NaN = absent). Only for sets with timeouts. */
+  private readonly times: Float64Array[] | undefined;
   size = 0;
   /** Elements whose key is not WORDS[family] words long (a set of another type). */
   foreign = 0;
 
   constructor(readonly family: IpFamily, withTimes: boolean) {
     this.w = WORDS[family];
-    this.data = new Uint32Array(1024 * (this.w + 1));
-    this.times = withTimes ? new Float64Array(1024 * 2) : undefined;
+    this.times = withTimes ? [] : undefined;
+  }
+
+  private key(i: number, k: number): number {
+    return this.keys[Math.floor(i / CHUNK)]![(i % CHUNK) * this.w + k]!;
+  }
+
+  private isEnd(i: number): boolean {
+    return (this.flags[Math.floor(i / CHUNK)]![i % CHUNK]! & NFT_SET_ELEM_INTERVAL_END) !== 0;
   }
 
   /** Decodes every element of one dump part (the message payload after nlmsghdr). */
@@ -78,103 +90,99 @@ export class ElementSink {
       this.foreign++;
       return;
     }
-    const stride = this.w + 1;
-    if ((this.size + 1) * stride > this.data.length) {
-      const bigger = new Uint32Array(this.data.length * 2);
-      bigger.set(this.data);
-      this.data = bigger;
+    const c = Math.floor(this.size / CHUNK);
+    const o = this.size % CHUNK;
+    if (o === 0) {
+      this.keys.push(new Uint32Array(CHUNK * this.w));
+      this.flags.push(new Uint8Array(CHUNK));
+      this.times?.push(new Float64Array(CHUNK * 2));
     }
-    const off = this.size * stride;
-    for (let k = 0; k < this.w; k++) this.data[off + k] = p.readUInt32BE(keyAt + 4 * k);
-    this.data[off + this.w] = flags;
-    if (this.times) {
-      if ((this.size + 1) * 2 > this.times.length) {
-        const bigger = new Float64Array(this.times.length * 2);
-        bigger.set(this.times);
-        this.times = bigger;
-      }
-      this.times[this.size * 2] = timeout;
-      this.times[this.size * 2 + 1] = expires;
+    const keys = this.keys[c]!;
+    for (let k = 0; k < this.w; k++) keys[o * this.w + k] = p.readUInt32BE(keyAt + 4 * k);
+    this.flags[c]![o] = flags & 0xff;
+    const times = this.times?.[c];
+    if (times) {
+      times[o * 2] = timeout;
+      times[o * 2 + 1] = expires;
     }
     this.size++;
   }
 
-  /** Element order ascending by key, an interval end before a start at the same key (nft's expr_value_cmp). */
-  private order(): Uint32Array {
+  /**
+   * Calls `visit` with each element index in ascending key order, an interval end before a start
+   * at the same key (nft's expr_value_cmp). nft_set_rbtree walks from rb_first, the highest key
+   * (bigger keys go left in __nft_rbtree_insert), so walking the dump backwards is already that
+   * order: checked in O(n) without an index array; anything else gets sorted.
+   */
+  private inOrder(visit: (i: number) => void): void {
     const n = this.size;
-    const idx = new Uint32Array(n);
-    // nft_set_rbtree walks from rb_first, the highest key (bigger keys go left in __nft_rbtree_insert):
-    // reversing is then already the order, and checking it is O(n); anything else gets sorted.
-    for (let i = 0; i < n; i++) idx[i] = n - 1 - i;
-    for (let i = 1; i < n; i++) {
-      if (this.cmp(idx[i - 1]!, idx[i]!) > 0) return idx.sort((a, b) => this.cmp(a, b));
+    let sorted = true;
+    for (let i = n - 1; i > 0 && sorted; i--) sorted = this.cmp(i, i - 1) <= 0;
+    if (sorted) {
+      for (let i = n - 1; i >= 0; i--) visit(i);
+      return;
     }
-    return idx;
+    const idx = Uint32Array.from({ length: n }, (_, i) => i).sort((a, b) => this.cmp(a, b));
+    for (const i of idx) visit(i);
   }
 
   private cmp(a: number, b: number): number {
-    const s = this.w + 1;
     for (let k = 0; k < this.w; k++) {
-      const x = this.data[a * s + k]!;
-      const y = this.data[b * s + k]!;
+      const x = this.key(a, k);
+      const y = this.key(b, k);
       if (x !== y) return x < y ? -1 : 1;
     }
-    const ea = (this.data[a * s + this.w]! & NFT_SET_ELEM_INTERVAL_END) !== 0;
-    const eb = (this.data[b * s + this.w]! & NFT_SET_ELEM_INTERVAL_END) !== 0;
-    return ea === eb ? 0 : ea ? -1 : 1;
+    const ea = this.isEnd(a);
+    return ea === this.isEnd(b) ? 0 : ea ? -1 : 1;
   }
 
   /** The boundaries as exact (unmerged) ranges, as nft pairs them (see the file comment). */
   toRanges(): RangeSet {
     const w = this.w;
-    const s = w + 1;
-    const d = this.data;
-    const out = new Uint32Array(this.size * 2 * w);
+    // Every start opens exactly one range (closed by an end, the next start, or the top).
+    let starts = 0;
+    for (let i = 0; i < this.size; i++) if (!this.isEnd(i)) starts++;
+    const out = new Uint32Array(starts * 2 * w);
     let n = 0;
     let low = -1;
     const close = (endAt: number | undefined): void => {
       const o = n * 2 * w;
-      for (let k = 0; k < w; k++) out[o + k] = d[low * s + k]!;
+      for (let k = 0; k < w; k++) out[o + k] = this.key(low, k);
       if (endAt === undefined) out.fill(0xffffffff, o + w, o + 2 * w);
       else {
         // last = end - 1 (the end key is exclusive); an end is never 0 after a start below it.
         let borrow = 1;
         for (let k = w - 1; k >= 0; k--) {
-          const v = d[endAt * s + k]! - borrow;
+          const v = this.key(endAt, k) - borrow;
           out[o + w + k] = v >>> 0;
           borrow = v < 0 ? 1 : 0;
         }
       }
       n++;
     };
-    for (const i of this.order()) {
-      const isEnd = (d[i * s + w]! & NFT_SET_ELEM_INTERVAL_END) !== 0;
-      if (isEnd) {
-        if (low >= 0) close(i);
-        low = -1;
-      } else {
-        if (low >= 0) close(i);
-        low = i;
-      }
-    }
+    this.inOrder((i) => {
+      if (low >= 0) close(i);
+      low = this.isEnd(i) ? -1 : i;
+    });
     if (low >= 0) close(undefined);
-    return { family: this.family, size: n, data: out.slice(0, n * 2 * w) };
+    return { family: this.family, size: n, data: out };
   }
 
   /** Plain (hash) set: every key, ascending (nft sorts them: list_expr_sort), with its timeout and time left. */
   toEntries(): { keys: RangeSet; timeoutMs: Float64Array; expiresMs: Float64Array } {
     const w = this.w;
-    const s = w + 1;
-    const idx = this.order();
     const keys = new Uint32Array(this.size * 2 * w);
     const timeoutMs = new Float64Array(this.size).fill(NaN);
     const expiresMs = new Float64Array(this.size).fill(NaN);
-    idx.forEach((src, dst) => {
-      for (let k = 0; k < w; k++) keys[dst * 2 * w + k] = keys[dst * 2 * w + w + k] = this.data[src * s + k]!;
-      if (this.times) {
-        timeoutMs[dst] = this.times[src * 2]!;
-        expiresMs[dst] = this.times[src * 2 + 1]!;
+    let dst = 0;
+    this.inOrder((src) => {
+      for (let k = 0; k < w; k++) keys[dst * 2 * w + k] = keys[dst * 2 * w + w + k] = this.key(src, k);
+      const t = this.times?.[Math.floor(src / CHUNK)];
+      if (t) {
+        timeoutMs[dst] = t[(src % CHUNK) * 2]!;
+        expiresMs[dst] = t[(src % CHUNK) * 2 + 1]!;
       }
+      dst++;
     });
     return { keys: { family: this.family, size: this.size, data: keys }, timeoutMs, expiresMs };
   }
