@@ -6,7 +6,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -65,8 +65,17 @@ async function stopDaemon(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   await exited;
 }
 
-function dryRun(): string {
-  const r = spawnSync(process.execPath, [sidecarEntry(), 'sync', '--config', configFile, '--dry-run'], { encoding: 'utf8', timeout: 60_000 });
+/**
+ * Not spawnSync: the fixture server runs in this process, and a blocked event loop would stall the
+ * daemon's own download (and the dry run's) until the source timeout.
+ */
+async function dryRun(): Promise<string> {
+  const r = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+    execFile(process.execPath, [sidecarEntry(), 'sync', '--config', configFile, '--dry-run'], { encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) => {
+      const code = err && typeof err.code === 'number' ? err.code : err ? null : 0;
+      resolve({ status: code, stdout, stderr });
+    });
+  });
   assert.ok(r.status === 0 || r.status === 1, `sync --dry-run failed (${r.status}): ${r.stderr}`);
   return r.stdout;
 }
@@ -107,7 +116,7 @@ describe('registry lists → nftables sets (the whole daemon, real nft in a name
     for (const a of ['1.2.3.5', '10.1.1.1', '8.8.8.8', '198.51.100.7', '5.7.0.0']) assert.ok(!(await has('force_vpn4', a)), `${a} not covered`);
     assert.ok(await has('force_vpn6', '2a00:1450::1'));
     assert.ok(!(await has('force_vpn6', 'fe80::1')), 'link-local is a bogon');
-    assert.match(dryRun(), /would add 0, would remove 0/);
+    assert.match(await dryRun(), /would add 0, would remove 0/);
     // The status API shows the list with both of its sets (set-sync says which list each set serves).
     const status = (await (await fetch(`http://${metricsAddr}/api/status`)).json()) as { lists: Array<{ name: string; sets: Array<{ set: string; elements: number }> }> };
     const vpn = status.lists.find((l) => l.name === 'vpn');
@@ -164,8 +173,8 @@ describe('registry lists → nftables sets (the whole daemon, real nft in a name
     await stopDaemon('SIGKILL');
     await startDaemon();
     let last = '';
-    await waitFor('the restarted daemon to converge', () => {
-      last = dryRun();
+    await waitFor('the restarted daemon to converge', async () => {
+      last = await dryRun();
       return /force_vpn4[^\n]*would add 0, would remove 0/.test(last) && /force_vpn6[^\n]*would add 0, would remove 0/.test(last) ? true : undefined;
     }, { timeoutMs: 60_000, intervalMs: 1000 }).catch((err: Error) => assert.fail(`${err.message}\n${last}`));
     const probe = await ns.host.exec(['nft', 'get', 'element', 'inet', 'global', 'force_vpn4', '{ 20.0.0.1 }']);
