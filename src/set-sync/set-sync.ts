@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { errorMessage, isSidecarError, SidecarError } from '../errors.js';
 import type { RangeSet } from '../lib/ip-prefix/index.js';
-import type { NftBackend } from '../lib/nft/nft-backend.js';
+import { NftSetError, type NftBackend } from '../lib/nft/nft-backend.js';
 import { addSetCommand, addTableCommand, elementCommand, flushSetCommand, setRefText, type NftCommand, type NftFamily, type SetRef } from '../lib/nft/nft-json.js';
 import { EchoFilter } from './echo-filter.js';
 import type { SetSyncMetrics } from './metrics.js';
@@ -60,7 +60,7 @@ function missingError(s: SetState, what: 'table' | 'set'): SidecarError {
     what === 'set'
       ? `table ${s.ref.family} ${s.ref.table}${where} has no set ${s.ref.set}; create it (type ${s.type}; flags interval) or set "createSets": true`
       : `table ${s.ref.family} ${s.ref.table} does not exist${where} (needed for set ${s.ref.set}); create it with the set (type ${s.type}; flags interval) or set "createSets": true`;
-  return new SidecarError('NFT_SET_MISSING', 'set-sync', msg);
+  return new NftSetError('NFT_SET_MISSING', 'set-sync', msg, [s.ref]);
 }
 
 /** One transaction, announced to the echo filter first. */
@@ -164,10 +164,14 @@ export async function writeGroup(d: WriterDeps, members: readonly Member[]): Pro
       plans = await applyGroup(d, members, kernel);
     }
   } catch (err) {
+    // One transaction carries the whole group: a set the error is not about was not applied
+    // because of another one, and its status must say so rather than repeat the other's error.
+    const blamed = err instanceof NftSetError && err.sets.length > 0 ? err.sets.map(setRefText) : undefined;
     for (const { s } of members) {
       s.applied = undefined;
-      s.lastError = errorMessage(err);
-      d.metrics.applyFailures.inc({ set: s.label, reason: isSidecarError(err, 'NFT_SET_MISSING') ? 'missing' : 'nft' });
+      const own = !blamed || blamed.includes(setRefText(s.ref));
+      s.lastError = own ? errorMessage(err) : `set-sync: ${s.label} not applied: it is written in one transaction with ${blamed.join(', ')}, which failed: ${errorMessage(err)}`;
+      d.metrics.applyFailures.inc({ set: s.label, reason: own && isSidecarError(err, 'NFT_SET_MISSING') ? 'missing' : 'nft' });
     }
     throw err;
   }

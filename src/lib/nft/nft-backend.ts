@@ -1,4 +1,5 @@
-import { SidecarError } from '../../errors.js';
+import { SidecarError, type SidecarErrorCode } from '../../errors.js';
+import type { RangeSet } from '../ip-prefix/index.js';
 import { startMonitor, type MonitorHandle, type MonitorOptions } from './monitor.js';
 import { nftDocument, parseListSet, setRefText, type ListedSet, type NftCommand, type SetRef } from './nft-json.js';
 import { runNft, runNftDocument } from './nft-runner.js';
@@ -10,13 +11,17 @@ export type SetDescription =
 
 export type SetListing = { kind: 'ok'; set: ListedSet } | { kind: 'missing'; what: 'table' | 'set' };
 
+/** A set's elements as exact (unmerged, sorted) ranges: the readback set-sync diffs against. */
+export type RangeListing = { kind: 'ok'; set: RangeSet } | { kind: 'missing'; what: 'table' | 'set' };
+
 /**
  * The OS seam for nftables (STYLE.md "Seams"). All of set-sync's kernel I/O goes through it.
  *
- * Cost contract, measured on nft 1.0.6 / Linux 6.x (see src/set-sync/README.md): any listing of a
- * set dumps every element and the kernel's rbtree dump restarts from the first node for each 32 KiB
- * netlink message, so listing is quadratic (100k elements ~1 s, 300k ~8 s, 1M ~70 s). Callers list
- * only when they must.
+ * Cost contract, measured on nft 1.0.6 / Linux 6.x (src/lib/nft/README.md): any listing of a set
+ * dumps every element and the kernel's set walk restarts from the first node for each ≤ 32 KiB
+ * netlink message, so listing is quadratic in kernel time whichever backend reads (300k ranges:
+ * ~9 s of system time). The netlink backend removes nft's JSON and process on top (300k: 14 MB
+ * added RSS with `readRanges` vs a 389 MB nft process tree). Callers list only when they must.
  */
 export interface NftBackend {
   /** Which implementation (callers pick its cost model): the nft binary, or netlink (src/lib/nft/netlink/). Fakes leave it out. */
@@ -27,8 +32,25 @@ export interface NftBackend {
   describeSet(ref: SetRef, netns?: string): Promise<SetDescription>;
   /** The set with its elements as stored (exact shapes, not merged). */
   listSet(ref: SetRef, netns?: string): Promise<SetListing>;
+  /**
+   * The same elements packed (no object per element: a 1M-element set is 8 MB, not ~100 MB of
+   * JSON-shaped objects). Only backends that read the kernel directly have it (netlink).
+   */
+  readRanges?(ref: SetRef, netns?: string): Promise<RangeListing>;
   /** Follows `nft -j monitor`. */
   monitor(opts: MonitorOptions): MonitorHandle;
+}
+
+/**
+ * An error about particular sets: the ones a refused transaction was refused for (the kernel's
+ * error names the message, the message names the set), or the set that is missing. A caller that
+ * wrote several sets in one transaction tells from `sets` which of them is at fault; an empty list
+ * means the error does not say (a whole-batch error).
+ */
+export class NftSetError extends SidecarError {
+  constructor(code: SidecarErrorCode, capability: string, message: string, readonly sets: readonly SetRef[], options?: { cause?: unknown }) {
+    super(code, capability, message, options);
+  }
 }
 
 /** Which name the caret in nft's "No such file or directory" points at: `list set inet T S` then `^^^`. */

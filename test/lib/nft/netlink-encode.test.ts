@@ -41,7 +41,7 @@ test('JSON elements narrow to first/last words (prefixes masked, timeouts in ms)
   assert.equal(itemOf('not-an-address'), undefined);
 });
 
-test('translate: elements and flushes are netlink, creates go first to nft, anything else sends the whole transaction to nft', () => {
+test('translate: elements and flushes are netlink, creates go first, anything else sends the whole transaction to nft', () => {
   const t = translate([addTableCommand('inet', 't'), addSetCommand(ref, 'ipv4_addr'), flushSetCommand(ref), elementCommand('add', ref, new RangeElements(rangeSetOf('ipv4', ['1.2.3.4'])))]);
   assert.equal(t?.create.length, 2);
   assert.deepEqual(t?.ops.map((o) => o.op), ['flush', 'add']);

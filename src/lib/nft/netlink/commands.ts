@@ -1,14 +1,16 @@
 import { ElementCommand, RangeElements, type NftCommand, type SetRef } from '../nft-json.js';
+import type { CreateOp } from './set-create.js';
 import { itemOf, type ElemItem, type ElemOp } from './set-elements.js';
 
 /**
- * Which of a transaction's commands the netlink encoder takes. Element adds/deletes and set
- * flushes are netlink; `add table` / `add set` (createSets: rare, and idempotent in nft) are
- * returned for the nft CLI, which runs them first; anything else makes the whole transaction go to
- * the CLI (undefined), so a transaction is never split in a way that changes its meaning.
+ * Which of a transaction's commands the netlink encoder takes: element adds/deletes, set flushes,
+ * and `add table` / `add set` of the shapes set-sync and the learner write (an address type, flags
+ * interval or timeout, nothing else), all in ONE batch. Anything else makes the whole transaction
+ * go to the nft CLI (undefined), so a transaction is never split in a way that changes its meaning.
  */
 export interface Translated {
-  readonly create: string[];
+  /** Before every element op (the batch creates first). */
+  readonly create: CreateOp[];
   readonly ops: ElemOp[];
 }
 
@@ -32,8 +34,26 @@ function items(elems: Iterable<unknown>): ElemItem[] | undefined {
   return out;
 }
 
-/** One command as an ElemOp, 'create', or undefined (not ours). */
-function translateOne(c: NftCommand): ElemOp | { create: string } | undefined {
+const onlyKeys = (o: Record<string, unknown>, keys: readonly string[]): boolean => Object.keys(o).every((k) => keys.includes(k));
+
+/** `{"table":{family,name}}` or `{"set":{family,table,name,type,flags?}}` of an `add`; undefined = a shape we do not encode. */
+function createOf(body: Record<string, unknown>): CreateOp | undefined {
+  const t = body.table;
+  if (isRecord(t)) {
+    const ref = refOf({ family: t.family, table: t.name, name: '' }, 'name');
+    return ref && onlyKeys(t, ['family', 'name']) ? { op: 'table', family: ref.family, table: ref.table } : undefined;
+  }
+  const s = body.set;
+  if (!isRecord(s) || !onlyKeys(s, ['family', 'table', 'name', 'type', 'flags'])) return undefined;
+  const ref = refOf(s, 'name');
+  const flags = s.flags === undefined ? [] : s.flags;
+  if (!ref || (s.type !== 'ipv4_addr' && s.type !== 'ipv6_addr') || !Array.isArray(flags)) return undefined;
+  const known = flags.filter((f): f is 'interval' | 'timeout' => f === 'interval' || f === 'timeout');
+  return known.length === flags.length ? { op: 'set', ref, type: s.type, flags: known } : undefined;
+}
+
+/** One command as an ElemOp, a create, or undefined (not ours). */
+function translateOne(c: NftCommand): ElemOp | { create: CreateOp } | undefined {
   if (c instanceof ElementCommand) {
     if (c.elements instanceof RangeElements) return { op: c.op, ref: c.ref, elems: { kind: 'ranges', set: c.elements.set } };
     const parsed = items((function* () {
@@ -56,7 +76,10 @@ function translateOne(c: NftCommand): ElemOp | { create: string } | undefined {
   if (!isRecord(body)) return undefined;
   const kinds = Object.keys(body);
   if (kinds.length !== 1) return undefined;
-  if (verb === 'add' && (isRecord(body.table) || isRecord(body.set))) return { create: text };
+  if (verb === 'add' && (isRecord(body.table) || isRecord(body.set))) {
+    const create = createOf(body);
+    return create && { create };
+  }
   if (verb === 'flush' && isRecord(body.set)) {
     const ref = refOf(body.set, 'name');
     return ref && { op: 'flush', ref };
@@ -71,13 +94,13 @@ function translateOne(c: NftCommand): ElemOp | { create: string } | undefined {
 }
 
 export function translate(commands: readonly NftCommand[]): Translated | undefined {
-  const create: string[] = [];
+  const create: CreateOp[] = [];
   const ops: ElemOp[] = [];
   for (const c of commands) {
     const t = translateOne(c);
     if (t === undefined) return undefined;
     if ('create' in t) {
-      // A create after an element op would have to run between netlink messages: let nft do it all.
+      // Creates go first in the batch: one after an element op would reorder the transaction.
       if (ops.length > 0) return undefined;
       create.push(t.create);
     } else ops.push(t);

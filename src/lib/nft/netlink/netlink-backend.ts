@@ -1,19 +1,23 @@
-import { statSync } from 'node:fs';
 import { SidecarError } from '../../../errors.js';
-import { createNftBackend, type NftBackend } from '../nft-backend.js';
+import { createNftBackend, NftSetError, type NftBackend } from '../nft-backend.js';
 import { setRefText, type NftCommand, type SetRef } from '../nft-json.js';
-import { translate } from './commands.js';
+import { translate, type Translated } from './commands.js';
 import { errnoText, netlinkUnavailable } from './libc.js';
-import { NfnlSocket } from './nfnl-socket.js';
-import { NLM_F_ACK, NLM_F_CREATE, NLM_F_REQUEST, NlWriter, NLMSG_ERROR, parseAttrs } from './nl-writer.js';
-import { encodeElemOp, NFNL_SUBSYS_NFTABLES, NFPROTO, NFT_MSG_GETSET, type ElemOp, type SetInfo } from './set-elements.js';
+import { NetnsSockets, type Conn } from './netns-sockets.js';
+import type { NfnlSocket } from './nfnl-socket.js';
+import { createSetReader } from './set-reader.js';
+import { NLM_F_ACK, NLM_F_CREATE, NLM_F_REQUEST, NlWriter, NLMSG_ERROR } from './nl-writer.js';
+import { createdSetInfo, encodeCreate } from './set-create.js';
+import { encodeElemOp, NFNL_SUBSYS_NFTABLES, type SetInfo } from './set-elements.js';
+import { lookupSet } from './set-info.js';
 
 /**
  * An NftBackend that writes set elements with nfnetlink directly (no nft process, no cache fill):
  * nft 1.0.6 lists every interval set of the table before any element change (a quadratic kernel
  * dump) and spends ~1.5 µs × set size per deleted interval; the kernel itself does each element in
- * O(log n). describeSet, listSet and monitor, and transactions with commands the encoder does not
- * know, stay on the nft CLI backend (`cli`).
+ * O(log n). Tables and sets are created in the same batch (set-create.ts), and sets are read over
+ * netlink too (set-reader.ts: a GETSETELEM dump, no nft JSON). The monitor, and transactions with
+ * commands the encoder does not know, stay on the nft CLI backend (`cli`).
  *
  * A transaction is ONE batch (NFNL_MSG_BATCH_BEGIN … END, res_id NFNL_SUBSYS_NFTABLES) in ONE
  * send: nfnetlink_rcv_batch() commits or aborts the whole skb, so it is all or nothing exactly like
@@ -23,10 +27,6 @@ import { encodeElemOp, NFNL_SUBSYS_NFTABLES, NFPROTO, NFT_MSG_GETSET, type ElemO
 
 const NFNL_MSG_BATCH_BEGIN = 0x10;
 const NFNL_MSG_BATCH_END = 0x11;
-const NFTA_SET_TABLE = 1;
-const NFTA_SET_NAME = 2;
-const NFTA_SET_FLAGS = 3;
-const NFTA_SET_KEY_LEN = 5;
 /** Above this a send runs on the libuv threadpool: a 1M-element commit keeps the kernel busy ~1 s and the event loop must keep serving DNS. */
 const OFF_THREAD_BYTES = 256 * 1024;
 
@@ -40,66 +40,63 @@ const MONITOR_SETTLE_MS = 300;
 
 const fail = (msg: string, cause?: unknown): SidecarError => new SidecarError('NFT_APPLY_FAILED', 'nft', `netlink: ${msg}`, cause === undefined ? undefined : { cause });
 
-interface Conn { sock: NfnlSocket; queue: Promise<unknown> }
-
 export function createNetlinkBackend(opts: { cli?: NftBackend; timeoutMs?: number } = {}): NftBackend {
   const cli = opts.cli ?? createNftBackend(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {});
-  const conns = new Map<string, Conn>();
+  const conns = new NetnsSockets();
+  const reader = createSetReader(opts.timeoutMs !== undefined ? { deadlineMs: opts.timeoutMs } : {});
   /** Per namespace: resolves when its monitor has had time to subscribe. */
   const monitorsSettled = new Map<string, Promise<void>>();
 
   /** The socket for a namespace; re-created when /run/netns/NAME now names another namespace. */
-  function conn(netns: string | undefined): Conn {
-    const key = netns ?? '';
-    let c = conns.get(key);
-    if (c && netns !== undefined && statSync(`/run/netns/${netns}`, { bigint: true }).ino !== c.sock.nsIno) {
-      c.sock.close();
-      c = undefined;
-    }
-    if (!c) {
-      c = { sock: NfnlSocket.open(netns), queue: Promise.resolve() };
-      conns.set(key, c);
-    }
-    return c;
-  }
+  const conn = (netns: string | undefined): Conn => conns.get(netns);
 
-  async function getSet(sock: NfnlSocket, ref: SetRef): Promise<SetInfo> {
-    const w = new NlWriter(512);
-    const seq = sock.nextSeq(1);
-    const at = w.beginMsg((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETSET, NLM_F_REQUEST | NLM_F_ACK, seq, NFPROTO[ref.family], 0);
-    w.str(NFTA_SET_TABLE, ref.table);
-    w.str(NFTA_SET_NAME, ref.set);
-    w.endMsg(at);
-    const rs = await sock.request(w.bytes());
-    const err = rs.find((r) => r.type === NLMSG_ERROR && r.error !== 0);
-    if (err) throw fail(`set ${setRefText(ref)}: ${errnoText(err.error ?? 0)}`);
-    const set = rs.find((r) => r.type !== NLMSG_ERROR && r.seq === seq);
-    if (!set) throw fail(`set ${setRefText(ref)}: no answer to GETSET`);
-    const attrs = parseAttrs(set.payload);
-    return { flags: attrs.get(NFTA_SET_FLAGS)?.readUInt32BE(0) ?? 0, keyLen: attrs.get(NFTA_SET_KEY_LEN)?.readUInt32BE(0) ?? 0 };
-  }
-
-  async function transact(sock: NfnlSocket, ops: readonly ElemOp[]): Promise<void> {
+  /** What each set of the batch is: asked with GETSET, or (for a set this batch creates) what the create says. */
+  async function setInfos(sock: NfnlSocket, t: Translated): Promise<Map<string, SetInfo>> {
+    const created = new Map<string, SetInfo>();
+    for (const c of t.create) if (c.op === 'set') created.set(setRefText(c.ref), createdSetInfo(c));
     const infos = new Map<string, SetInfo>();
-    for (const op of ops) {
+    for (const op of t.ops) {
       const k = setRefText(op.ref);
-      if (op.op !== 'flush' && !infos.has(k)) infos.set(k, await getSet(sock, op.ref));
+      if (op.op === 'flush' || infos.has(k)) continue;
+      let found;
+      try {
+        found = await lookupSet(sock, op.ref);
+      } catch (err) {
+        const errno = (err as { errno?: unknown }).errno;
+        throw fail(`set ${k}: ${typeof errno === 'number' ? errnoText(errno) : err instanceof Error ? err.message : String(err)}`, err);
+      }
+      const info = found.kind === 'ok' ? found.set : created.get(k);
+      if (info) infos.set(k, info);
+      else {
+        const why = found.kind === 'missing' && found.what === 'table' ? `table ${op.ref.family} ${op.ref.table} does not exist` : `table ${op.ref.family} ${op.ref.table} has no set ${op.ref.set}`;
+        throw new NftSetError('NFT_APPLY_FAILED', 'nft', `netlink: ${op.op} element ${k}: ${errnoText(2)}: ${why}`, [op.ref]);
+      }
     }
-    let hint = 4096;
-    for (const op of ops) if (op.op !== 'flush') hint += op.elems.kind === 'ranges' ? op.elems.set.size * (op.elems.set.family === 'ipv4' ? 44 : 76) : op.elems.items.length * 76;
+    return infos;
+  }
+
+  async function transact(sock: NfnlSocket, t: Translated): Promise<void> {
+    const infos = await setInfos(sock, t);
+    let hint = 4096 + 256 * t.create.length;
+    for (const op of t.ops) if (op.op !== 'flush') hint += op.elems.kind === 'ranges' ? op.elems.set.size * (op.elems.set.family === 'ipv4' ? 44 : 76) : op.elems.items.length * 76;
     const w = new NlWriter(hint);
-    const seqOf: { from: number; op: ElemOp }[] = [];
+    /** First sequence number of each command, what to call it in an error, and its set. */
+    const seqOf: { from: number; what: string; ref?: SetRef }[] = [];
     let seq = sock.nextSeq(1);
     const begin = w.beginMsg(NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, seq, 0, NFNL_SUBSYS_NFTABLES);
     w.endMsg(begin);
     const nextSeq = (): number => (seq = sock.nextSeq(1));
     let last = -1;
-    for (const op of ops) {
-      seqOf.push({ from: seq + 1, op });
+    t.create.forEach((c, i) => {
+      last = encodeCreate(w, c, nextSeq(), i + 1);
+      seqOf.push(c.op === 'table' ? { from: seq, what: `add table ${c.family} ${c.table}` } : { from: seq, what: `add set ${setRefText(c.ref)}`, ref: c.ref });
+    });
+    for (const op of t.ops) {
+      seqOf.push({ from: seq + 1, what: `${op.op} ${op.op === 'flush' ? 'set' : 'element'} ${setRefText(op.ref)}`, ref: op.ref });
       try {
         last = encodeElemOp(w, op, infos.get(setRefText(op.ref)), nextSeq, NLM_F_REQUEST | (op.op === 'add' ? NLM_F_CREATE : 0));
       } catch (err) {
-        throw fail(`${op.op} element ${setRefText(op.ref)}: ${err instanceof Error ? err.message : String(err)}`, err);
+        throw new NftSetError('NFT_APPLY_FAILED', 'nft', `netlink: ${op.op} element ${setRefText(op.ref)}: ${err instanceof Error ? err.message : String(err)}`, [op.ref], { cause: err });
       }
     }
     const lastSeq = seq;
@@ -109,11 +106,14 @@ export function createNetlinkBackend(opts: { cli?: NftBackend; timeoutMs?: numbe
     const rs = await sock.request(msg, { offThread: msg.length > OFF_THREAD_BYTES });
     const errors = rs.filter((r) => r.type === NLMSG_ERROR && r.error !== 0);
     if (errors.length > 0) {
+      const blamed = new Map<string, SetRef>();
       const what = errors.map((e) => {
-        const op = [...seqOf].reverse().find((s) => s.from <= e.seq)?.op;
-        return `${op ? `${op.op} ${op.op === 'flush' ? 'set' : 'element'} ${setRefText(op.ref)}` : `message ${e.seq}`}: ${errnoText(e.error ?? 0)}`;
+        // The kernel answers an error with the failed message's nlmsg_seq (netlink_ack); a commit-time error carries the batch's.
+        const cmd = [...seqOf].reverse().find((s) => s.from <= e.seq);
+        if (cmd?.ref) blamed.set(setRefText(cmd.ref), cmd.ref);
+        return `${cmd ? cmd.what : `message ${e.seq}`}: ${errnoText(e.error ?? 0)}`;
       });
-      throw fail(`transaction aborted, nothing applied: ${[...new Set(what)].join('; ')}`);
+      throw new NftSetError('NFT_APPLY_FAILED', 'nft', `netlink: transaction aborted, nothing applied: ${[...new Set(what)].join('; ')}`, [...blamed.values()]);
     }
     if (!rs.some((r) => r.type === NLMSG_ERROR && r.seq === lastSeq)) throw fail('no acknowledgement for the transaction');
   }
@@ -124,8 +124,7 @@ export function createNetlinkBackend(opts: { cli?: NftBackend; timeoutMs?: numbe
       const list: NftCommand[] = [...commands];
       const t = translate(list);
       if (!t) return cli.apply(list, netns);
-      if (t.create.length > 0) await cli.apply(t.create, netns);
-      if (t.ops.length === 0) return;
+      if (t.create.length === 0 && t.ops.length === 0) return;
       await monitorsSettled.get(netns ?? '');
       let c: Conn;
       try {
@@ -134,7 +133,7 @@ export function createNetlinkBackend(opts: { cli?: NftBackend; timeoutMs?: numbe
         throw fail(`cannot open a netfilter socket${netns !== undefined ? ` in netns ${netns}` : ''}: ${err instanceof Error ? err.message : String(err)}`, err);
       }
       // One request at a time per socket: responses are drained by whoever sent last.
-      const run = c.queue.then(() => transact(c.sock, t.ops));
+      const run = c.queue.then(() => transact(c.sock, t));
       c.queue = run.catch(() => undefined);
       try {
         await run;
@@ -143,8 +142,12 @@ export function createNetlinkBackend(opts: { cli?: NftBackend; timeoutMs?: numbe
         throw fail(err instanceof Error ? err.message : String(err), err);
       }
     },
-    describeSet: (ref, netns) => cli.describeSet(ref, netns),
-    listSet: (ref, netns) => cli.listSet(ref, netns),
+    describeSet: (ref, netns) => reader.describeSet(ref, netns),
+    listSet: (ref, netns) => reader.listSet(ref, netns),
+    async readRanges(ref, netns) {
+      const r = await reader.readSet(ref, netns);
+      return r.kind === 'missing' ? r : { kind: 'ok', set: r.ranges };
+    },
     monitor(o) {
       const key = o.netns ?? '';
       let settle: () => void = () => undefined;

@@ -83,7 +83,8 @@ export class NfnlSocket {
   private sndbuf = 0;
 
   private constructor(
-    private readonly fd: number,
+    /** The socket itself, for a dump reader (nl-dump.ts) that receives message by message. */
+    readonly fd: number,
     /** inode of /run/netns/NAME when opened: a deleted and re-created namespace gets a new one. */
     readonly nsIno: bigint | undefined,
   ) {}

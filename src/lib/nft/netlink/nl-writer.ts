@@ -100,6 +100,16 @@ export class NlWriter {
     this.len += 12;
   }
 
+  /** An attribute holding `data` as it is (NLA_BINARY: a set's userdata). */
+  binary(type: number, data: Uint8Array): void {
+    this.ensure(NLA_HDRLEN + align4(data.length));
+    this.buf.writeUInt16LE(NLA_HDRLEN + data.length, this.len);
+    this.buf.writeUInt16LE(type, this.len + 2);
+    this.buf.set(data, this.len + NLA_HDRLEN);
+    this.buf.fill(0, this.len + NLA_HDRLEN + data.length, this.len + NLA_HDRLEN + align4(data.length));
+    this.len += NLA_HDRLEN + align4(data.length);
+  }
+
   /** An address as network-order bytes, from `w` 32-bit words at `off` (the RangeSet layout). */
   addr(type: number, words: ArrayLike<number>, off: number, w: number): void {
     this.ensure(NLA_HDRLEN + 4 * w);

@@ -1,0 +1,39 @@
+import { statSync } from 'node:fs';
+import { NfnlSocket } from './nfnl-socket.js';
+
+/** One socket per namespace and the queue that keeps its requests one at a time. */
+export interface Conn { sock: NfnlSocket; queue: Promise<unknown> }
+
+/**
+ * Netfilter sockets by namespace (undefined = ours), each re-created when /run/netns/NAME now
+ * names another namespace (deleted and added again: a new inode), and dropped after an error so
+ * the next request starts on a fresh socket.
+ */
+export class NetnsSockets {
+  private readonly conns = new Map<string, Conn>();
+
+  get(netns: string | undefined): Conn {
+    const key = netns ?? '';
+    let c = this.conns.get(key);
+    if (c && netns !== undefined && statSync(`/run/netns/${netns}`, { bigint: true }).ino !== c.sock.nsIno) {
+      c.sock.close();
+      c = undefined;
+    }
+    if (!c) {
+      c = { sock: NfnlSocket.open(netns), queue: Promise.resolve() };
+      this.conns.set(key, c);
+    }
+    return c;
+  }
+
+  /** Closes `c` and forgets it (if it is still the namespace's socket). */
+  drop(netns: string | undefined, c: Conn): void {
+    c.sock.close();
+    if (this.conns.get(netns ?? '') === c) this.conns.delete(netns ?? '');
+  }
+
+  closeAll(): void {
+    for (const c of this.conns.values()) c.sock.close();
+    this.conns.clear();
+  }
+}
