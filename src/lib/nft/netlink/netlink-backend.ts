@@ -4,7 +4,8 @@ import { createNftBackend, type NftBackend } from '../nft-backend.js';
 import { setRefText, type NftCommand, type SetRef } from '../nft-json.js';
 import { translate } from './commands.js';
 import { errnoText, netlinkUnavailable } from './libc.js';
-import { NfnlSocket } from './nfnl-socket.js';
+import { createMonitorFanout } from './monitor-fanout.js';
+import { NfnlSocket, NfnlTimeout, type sendOffThread } from './nfnl-socket.js';
 import { NLM_F_ACK, NLM_F_CREATE, NLM_F_REQUEST, NlWriter, NLMSG_ERROR, parseAttrs } from './nl-writer.js';
 import { encodeElemOp, NFNL_SUBSYS_NFTABLES, NFPROTO, NFT_MSG_GETSET, type ElemOp, type SetInfo } from './set-elements.js';
 
@@ -12,8 +13,9 @@ import { encodeElemOp, NFNL_SUBSYS_NFTABLES, NFPROTO, NFT_MSG_GETSET, type ElemO
  * An NftBackend that writes set elements with nfnetlink directly (no nft process, no cache fill):
  * nft 1.0.6 lists every interval set of the table before any element change (a quadratic kernel
  * dump) and spends ~1.5 µs × set size per deleted interval; the kernel itself does each element in
- * O(log n). describeSet, listSet and monitor, and transactions with commands the encoder does not
- * know, stay on the nft CLI backend (`cli`).
+ * O(log n). describeSet and listSet, and transactions with commands the encoder does not know,
+ * stay on the nft CLI backend (`cli`). monitor() follows an in-process netlink subscription with
+ * exact attribution (monitor-fanout.ts); every request has a deadline (DEFAULT_DEADLINE_MS).
  *
  * A transaction is ONE batch (NFNL_MSG_BATCH_BEGIN … END, res_id NFNL_SUBSYS_NFTABLES) in ONE
  * send: nfnetlink_rcv_batch() commits or aborts the whole skb, so it is all or nothing exactly like
@@ -27,40 +29,79 @@ const NFTA_SET_TABLE = 1;
 const NFTA_SET_NAME = 2;
 const NFTA_SET_FLAGS = 3;
 const NFTA_SET_KEY_LEN = 5;
-/** Above this a send runs on the libuv threadpool: a 1M-element commit keeps the kernel busy ~1 s and the event loop must keep serving DNS. */
-const OFF_THREAD_BYTES = 256 * 1024;
 
 /**
- * nft monitor subscribes some time after its process spawns (`ip netns exec`, nft start-up, cache).
- * With the CLI backend every write also spawned nft, which hid that; a netlink write commits in
- * microseconds, so its echo could be missed and set-sync's echo filter would then take a real flush
- * in the next 2 s for our own. Writes to a namespace wait until its monitor has been up this long.
+ * Deadline of one netlink request. A bounded transaction (16k elements) commits in ~0.1 s here
+ * (src/set-sync/README.md); one was seen to take ~41 s on a loaded machine, with every later write
+ * waiting behind it. 15 s is > 100× the normal time — a request still running then is stuck, not
+ * slow — and leaves the repair (readback + rewrite) well inside the 30 s systemd watchdog period.
  */
-const MONITOR_SETTLE_MS = 300;
+export const DEFAULT_DEADLINE_MS = 15_000;
+
+const inodeOf = (netns: string): bigint | undefined => {
+  try {
+    return statSync(`/run/netns/${netns}`, { bigint: true }).ino;
+  } catch {
+    return undefined;
+  }
+};
+
+/** Element notifications a transaction will cause, about: a flush deletes what the set holds, guessed as what the same transaction adds (a full load) or the bound of one transaction. */
+function elementCount(ops: readonly ElemOp[]): number {
+  let n = 0;
+  let flushes = 0;
+  for (const op of ops) {
+    if (op.op === 'flush') flushes++;
+    else n += op.elems.kind === 'ranges' ? op.elems.set.size * 2 : op.elems.items.length;
+  }
+  return n + flushes * Math.max(n, 16_384);
+}
 
 const fail = (msg: string, cause?: unknown): SidecarError => new SidecarError('NFT_APPLY_FAILED', 'nft', `netlink: ${msg}`, cause === undefined ? undefined : { cause });
 
-interface Conn { sock: NfnlSocket; queue: Promise<unknown> }
+export interface NetlinkBackendOptions {
+  cli?: NftBackend;
+  /** For the nft CLI calls (listings, creates). */
+  timeoutMs?: number;
+  /** Per netlink request (DEFAULT_DEADLINE_MS). */
+  deadlineMs?: number;
+  /** Tests: a slow off-thread send, to exercise the deadline. */
+  sendAsync?: typeof sendOffThread;
+}
 
-export function createNetlinkBackend(opts: { cli?: NftBackend; timeoutMs?: number } = {}): NftBackend {
+export function createNetlinkBackend(opts: NetlinkBackendOptions = {}): NftBackend {
   const cli = opts.cli ?? createNftBackend(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {});
-  const conns = new Map<string, Conn>();
-  /** Per namespace: resolves when its monitor has had time to subscribe. */
-  const monitorsSettled = new Map<string, Promise<void>>();
+  const deadlineMs = opts.deadlineMs ?? DEFAULT_DEADLINE_MS;
+  const reqOpts = { deadlineMs, ...(opts.sendAsync ? { sendAsync: opts.sendAsync } : {}) };
+  const socks = new Map<string, NfnlSocket>();
+  /** One request at a time per namespace: responses are drained by whoever sent last. */
+  const queues = new Map<string, Promise<unknown>>();
+  const monitors = createMonitorFanout((netns) => {
+    const s = socks.get(netns ?? '');
+    return s?.usable ? s.portid : undefined;
+  });
 
-  /** The socket for a namespace; re-created when /run/netns/NAME now names another namespace. */
-  function conn(netns: string | undefined): Conn {
+  /** The socket for a namespace; a fresh one after a deadline, or when /run/netns/NAME now names another namespace. */
+  function sockFor(netns: string | undefined): NfnlSocket {
     const key = netns ?? '';
-    let c = conns.get(key);
-    if (c && netns !== undefined && statSync(`/run/netns/${netns}`, { bigint: true }).ino !== c.sock.nsIno) {
-      c.sock.close();
-      c = undefined;
+    let s = socks.get(key);
+    if (s?.usable && netns !== undefined && inodeOf(netns) !== s.nsIno) s.close();
+    if (!s?.usable) {
+      try {
+        s = NfnlSocket.open(netns);
+      } catch (err) {
+        throw fail(`cannot open a netfilter socket${netns !== undefined ? ` in netns ${netns}` : ''}: ${err instanceof Error ? err.message : String(err)}`, err);
+      }
+      socks.set(key, s);
     }
-    if (!c) {
-      c = { sock: NfnlSocket.open(netns), queue: Promise.resolve() };
-      conns.set(key, c);
-    }
-    return c;
+    return s;
+  }
+
+  function serial<T>(netns: string | undefined, job: () => Promise<T>): Promise<T> {
+    const key = netns ?? '';
+    const run = (queues.get(key) ?? Promise.resolve()).then(job);
+    queues.set(key, run.catch(() => undefined));
+    return run;
   }
 
   async function getSet(sock: NfnlSocket, ref: SetRef): Promise<SetInfo> {
@@ -70,7 +111,7 @@ export function createNetlinkBackend(opts: { cli?: NftBackend; timeoutMs?: numbe
     w.str(NFTA_SET_TABLE, ref.table);
     w.str(NFTA_SET_NAME, ref.set);
     w.endMsg(at);
-    const rs = await sock.request(w.bytes());
+    const rs = await sock.request(w.bytes(), reqOpts);
     const err = rs.find((r) => r.type === NLMSG_ERROR && r.error !== 0);
     if (err) throw fail(`set ${setRefText(ref)}: ${errnoText(err.error ?? 0)}`);
     const set = rs.find((r) => r.type !== NLMSG_ERROR && r.seq === seq);
@@ -106,7 +147,8 @@ export function createNetlinkBackend(opts: { cli?: NftBackend; timeoutMs?: numbe
     if (last >= 0) w.orFlags(last, NLM_F_ACK);
     w.endMsg(w.beginMsg(NFNL_MSG_BATCH_END, NLM_F_REQUEST, sock.nextSeq(1), 0, NFNL_SUBSYS_NFTABLES));
     const msg = w.bytes();
-    const rs = await sock.request(msg, { offThread: msg.length > OFF_THREAD_BYTES });
+    // Off the main thread whatever its size: even a one-element batch waits for the commit mutex while another process commits.
+    const rs = await sock.request(msg, reqOpts);
     const errors = rs.filter((r) => r.type === NLMSG_ERROR && r.error !== 0);
     if (errors.length > 0) {
       const what = errors.map((e) => {
@@ -124,49 +166,22 @@ export function createNetlinkBackend(opts: { cli?: NftBackend; timeoutMs?: numbe
       const list: NftCommand[] = [...commands];
       const t = translate(list);
       if (!t) return cli.apply(list, netns);
-      if (t.create.length > 0) await cli.apply(t.create, netns);
+      // nft makes tables and sets (their NEWTABLE/NEWSET carry nft's portid, not ours: see createFanout).
+      if (t.create.length > 0) await monitors.creating(netns, t.create, () => cli.apply(t.create, netns));
       if (t.ops.length === 0) return;
-      await monitorsSettled.get(netns ?? '');
-      let c: Conn;
       try {
-        c = conn(netns);
+        await serial(netns, () => monitors.own(netns, elementCount(t.ops), () => transact(sockFor(netns), t.ops)));
       } catch (err) {
-        throw fail(`cannot open a netfilter socket${netns !== undefined ? ` in netns ${netns}` : ''}: ${err instanceof Error ? err.message : String(err)}`, err);
-      }
-      // One request at a time per socket: responses are drained by whoever sent last.
-      const run = c.queue.then(() => transact(c.sock, t.ops));
-      c.queue = run.catch(() => undefined);
-      try {
-        await run;
-      } catch (err) {
+        if (err instanceof NfnlTimeout) {
+          throw new SidecarError('NFT_TIMEOUT', 'nft', `netlink${netns !== undefined ? ` (netns ${netns})` : ''}: ${err.message}; the sets it touched are unknown until read back`, { cause: err });
+        }
         if (err instanceof SidecarError) throw err;
         throw fail(err instanceof Error ? err.message : String(err), err);
       }
     },
     describeSet: (ref, netns) => cli.describeSet(ref, netns),
     listSet: (ref, netns) => cli.listSet(ref, netns),
-    monitor(o) {
-      const key = o.netns ?? '';
-      let settle: () => void = () => undefined;
-      // Only the first start holds writes (bounded: a monitor that cannot start must not stop them);
-      // set-sync refills after a restarted monitor anyway.
-      monitorsSettled.set(key, new Promise<void>((r) => (settle = r)));
-      setTimeout(() => settle(), 5000).unref();
-      const handle = cli.monitor({
-        ...o,
-        onState: (state, detail) => {
-          if (state === 'up') setTimeout(() => settle(), MONITOR_SETTLE_MS).unref();
-          o.onState?.(state, detail);
-        },
-      });
-      return {
-        async stop() {
-          settle();
-          monitorsSettled.delete(key);
-          await handle.stop();
-        },
-      };
-    },
+    monitor: (o) => monitors.monitor(o),
   };
 }
 
@@ -174,8 +189,8 @@ export function createNetlinkBackend(opts: { cli?: NftBackend; timeoutMs?: numbe
  * The backend the daemon uses: netlink where it can run (Linux, koffi loads), else the nft CLI.
  * `UNBOUND_SIDECAR_NFT_BACKEND=cli|netlink` forces one (benchmarks compare both in one run).
  */
-export function createDefaultNftBackend(opts: { timeoutMs?: number } = {}): NftBackend {
+export function createDefaultNftBackend(opts: { timeoutMs?: number; deadlineMs?: number } = {}): NftBackend {
   const forced = process.env.UNBOUND_SIDECAR_NFT_BACKEND;
-  if (forced === 'cli' || (forced !== 'netlink' && netlinkUnavailable() !== undefined)) return createNftBackend(opts);
+  if (forced === 'cli' || (forced !== 'netlink' && netlinkUnavailable() !== undefined)) return createNftBackend(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {});
   return createNetlinkBackend(opts);
 }
