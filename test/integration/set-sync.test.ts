@@ -10,11 +10,13 @@ import pino from 'pino';
 import { Registry } from 'prom-client';
 import { isSidecarError } from '../../src/errors.js';
 import { emptyRangeSet, rangeSetsEqual, RangeSetBuilder, type RangeSet } from '../../src/lib/ip-prefix/index.js';
+import { createNetlinkBackend } from '../../src/lib/nft/netlink/netlink-backend.js';
 import { createNftBackend, type NftBackend } from '../../src/lib/nft/nft-backend.js';
 import { createSetSync, type SetTarget } from '../../src/set-sync/index.js';
 import { coverageOf, exactFromElements } from '../../src/set-sync/readback.js';
 import type { CostModel } from '../../src/set-sync/set-plan.js';
 import { churn, model } from '../helpers/range-model.js';
+import { stalledSend } from '../helpers/stalled-send.js';
 import { createNftNetns, type NftNetns } from '../lab/nft-netns.js';
 import { labSkip } from '../lab/prereqs.js';
 import { waitFor } from '../lab/wait.js';
@@ -154,6 +156,50 @@ describe('set-sync on real nftables', { skip }, () => {
       await sync.stop();
     }
     assert.deepEqual(missed, [], 'sets left unequal to the model for more than 2 s after a reload');
+  });
+
+  test('events lost to a foreign change bigger than the receive buffer: the sets are refilled; our memory stays bounded', async () => {
+    const t = await freshTable();
+    const registry = new Registry();
+    const sync = createSetSync({ logger, registry });
+    await sync.start();
+    try {
+      await sync.apply(t, m0);
+      await ns.nft(['add', 'set', 'inet', t.table, 'big', '{ type ipv4_addr; }']);
+      // 300k foreign notifications (~40 MB queued) first, then the flush of our set: its events are the ones dropped.
+      const elems = Array.from({ length: 150_000 }, (_, i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`).join(', ');
+      let peak = process.memoryUsage().rss;
+      const rss0 = peak;
+      const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
+      await ns.nft(['-f', '-'], `add element inet ${t.table} big { ${elems} }\nflush set inet ${t.table} big\nflush set inet ${t.table} v4\n`);
+      await waitFor('v4 refilled after lost events', async () => rangeSetsEqual(await kernelCoverage(t, 'v4', 'ipv4'), m0.ipv4), { timeoutMs: 2000, intervalMs: 50 });
+      clearInterval(sampler);
+      const refills = (await registry.getSingleMetric('unbound_sidecar_set_sync_refills_total')?.get())?.values ?? [];
+      assert.ok(refills.some((v) => v.labels.reason === 'lost'), JSON.stringify(refills));
+      const grewMiB = (peak - rss0) / 2 ** 20;
+      logger.info({ grewMiB }, 'RSS during a 300k-notification foreign change');
+      assert.ok(grewMiB < 48, `RSS grew ${grewMiB.toFixed(1)} MiB`);
+    } finally {
+      await sync.stop();
+    }
+  });
+
+  test('a transaction past its deadline is counted, the sets read back and repaired, and later writes proceed', async () => {
+    const t = await freshTable();
+    const registry = new Registry();
+    const stall = stalledSend(700);
+    const backend = createNetlinkBackend({ deadlineMs: 150, sendAsync: stall.send });
+    const sync = createSetSync({ logger, registry, backend });
+    const t0 = performance.now();
+    await sync.apply(t, m0);
+    const ms = performance.now() - t0;
+    await assertExact(t, m0);
+    const timeouts = (await registry.getSingleMetric('unbound_sidecar_set_sync_nft_timeouts_total')?.get())?.values ?? [];
+    assert.equal(timeouts[0]?.value, 1, 'counted');
+    assert.ok(ms < 650, `repaired on a fresh socket before the stuck request returned (${ms.toFixed(0)} ms)`);
+    await sync.apply(t, m1);
+    await assertExact(t, m1);
+    await stall.settled();
   });
 
   test('missing set: a clear NFT_SET_MISSING; createSets creates table and sets with the right type and flags', async () => {
