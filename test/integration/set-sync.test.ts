@@ -12,7 +12,7 @@ import { isSidecarError } from '../../src/errors.js';
 import { emptyRangeSet, rangeSetsEqual, RangeSetBuilder, type RangeSet } from '../../src/lib/ip-prefix/index.js';
 import { createNetlinkBackend } from '../../src/lib/nft/netlink/netlink-backend.js';
 import { createNftBackend, type NftBackend } from '../../src/lib/nft/nft-backend.js';
-import { createSetSync, type SetTarget } from '../../src/set-sync/index.js';
+import { createSetSync, type SetSync, type SetTarget } from '../../src/set-sync/index.js';
 import { coverageOf, exactFromElements } from '../../src/set-sync/readback.js';
 import type { CostModel } from '../../src/set-sync/set-plan.js';
 import { churn, model } from '../helpers/range-model.js';
@@ -49,6 +49,19 @@ async function freshTable(createSets = false): Promise<SetTarget> {
     await ns.nft(['-f', '-'], `table inet ${table} {\n set v4 { type ipv4_addr; flags interval; }\n set v6 { type ipv6_addr; flags interval; }\n}\n`);
   }
   return { list: 'vpn', family: 'inet', table, set4: 'v4', set6: 'v6', netns: ns.name, createSets };
+}
+
+/** A fresh table and a started set-sync (following the namespace's changes) for `body`; stopped after it. */
+async function withStartedSync(body: (t: SetTarget, sync: SetSync, registry: Registry) => Promise<void>): Promise<void> {
+  const t = await freshTable();
+  const registry = new Registry();
+  const sync = createSetSync({ logger, registry });
+  await sync.start();
+  try {
+    await body(t, sync, registry);
+  } finally {
+    await sync.stop();
+  }
 }
 
 const m0 = { ipv4: model('ipv4', 2000, 1), ipv6: model('ipv6', 1000, 2) };
@@ -100,12 +113,8 @@ describe('set-sync on real nftables', { skip }, () => {
     await assertExact(t, m1);
   });
 
-  test('nft flush set, and a reload (flush ruleset + re-create), are refilled within 2 s', async () => {
-    const t = await freshTable();
-    const registry = new Registry();
-    const sync = createSetSync({ logger, registry });
-    await sync.start();
-    try {
+  test('nft flush set, and a reload (flush ruleset + re-create), are refilled within 2 s', () =>
+    withStartedSync(async (t, sync, registry) => {
       await sync.apply(t, m0);
       await new Promise((r) => setTimeout(r, 300)); // let our own echo pass
       const t0 = Date.now();
@@ -121,22 +130,16 @@ describe('set-sync on real nftables', { skip }, () => {
       assert.ok(refills.some((v) => v.labels.reason === 'flushed'), JSON.stringify(refills));
       assert.ok(refills.some((v) => v.labels.reason === 'recreated'), JSON.stringify(refills));
       logger.info({ flushMs, reloadMs }, 'refill times');
-    } finally {
-      await sync.stop();
-    }
-  });
+    }));
 
-  test('a reload 0–200 ms after our own apply is never missed (30 rounds, each set back within 2 s)', async () => {
-    // Big enough that our own echo is a burst (25k element notifications a full load): following
-    // `nft -j monitor`, 7 of 20 rounds missed the reload at this size, one of them for good.
-    const mA = { ipv4: model('ipv4', 10_000, 11), ipv6: model('ipv6', 2_500, 12) };
-    const mB = { ipv4: churn('ipv4', 10_000, 0.01, 11), ipv6: churn('ipv6', 2_500, 0.01, 12) };
-    const t = await freshTable();
-    const sync = createSetSync({ logger, registry: new Registry() });
-    await sync.start();
-    const ruleset = `flush ruleset\ntable inet ${t.table} {\n set v4 { type ipv4_addr; flags interval; }\n set v6 { type ipv6_addr; flags interval; }\n}\n`;
-    const missed: string[] = [];
-    try {
+  test('a reload 0–200 ms after our own apply is never missed (30 rounds, each set back within 2 s)', () =>
+    withStartedSync(async (t, sync) => {
+      // Big enough that our own echo is a burst (25k element notifications a full load): following
+      // `nft -j monitor`, 7 of 20 rounds missed the reload at this size, one of them for good.
+      const mA = { ipv4: model('ipv4', 10_000, 11), ipv6: model('ipv6', 2_500, 12) };
+      const mB = { ipv4: churn('ipv4', 10_000, 0.01, 11), ipv6: churn('ipv6', 2_500, 0.01, 12) };
+      const ruleset = `flush ruleset\ntable inet ${t.table} {\n set v4 { type ipv4_addr; flags interval; }\n set v6 { type ipv6_addr; flags interval; }\n}\n`;
+      const missed: string[] = [];
       await sync.apply(t, mA);
       for (let round = 0; round < 30; round++) {
         // A changed model every round, as after a registry download; the reload lands 0–200 ms after it starts.
@@ -146,24 +149,15 @@ describe('set-sync on real nftables', { skip }, () => {
         await new Promise((r) => setTimeout(r, delayMs));
         await ns.nft(['-f', '-'], ruleset);
         await applying;
-        const back = await waitFor(`round ${round}`, async () => rangeSetsEqual(await kernelCoverage(t, 'v4', 'ipv4'), m.ipv4) && rangeSetsEqual(await kernelCoverage(t, 'v6', 'ipv6'), m.ipv6), { timeoutMs: 2000, intervalMs: 50 }).then(
-          () => true,
-          () => false,
-        );
+        const equal = async () => rangeSetsEqual(await kernelCoverage(t, 'v4', 'ipv4'), m.ipv4) && rangeSetsEqual(await kernelCoverage(t, 'v6', 'ipv6'), m.ipv6);
+        const back = await waitFor(`round ${round}`, equal, { timeoutMs: 2000, intervalMs: 50 }).then(() => true, () => false);
         if (!back) missed.push(`round ${round} (reload ${delayMs} ms after the apply)`);
       }
-    } finally {
-      await sync.stop();
-    }
-    assert.deepEqual(missed, [], 'sets left unequal to the model for more than 2 s after a reload');
-  });
+      assert.deepEqual(missed, [], 'sets left unequal to the model for more than 2 s after a reload');
+    }));
 
-  test('events lost to a foreign change bigger than the receive buffer: the sets are refilled; our memory stays bounded', async () => {
-    const t = await freshTable();
-    const registry = new Registry();
-    const sync = createSetSync({ logger, registry });
-    await sync.start();
-    try {
+  test('events lost to a foreign change bigger than the receive buffer: the sets are refilled; our memory stays bounded', () =>
+    withStartedSync(async (t, sync, registry) => {
       await sync.apply(t, m0);
       await ns.nft(['add', 'set', 'inet', t.table, 'big', '{ type ipv4_addr; }']);
       // 300k foreign notifications (~40 MB queued) first, then the flush of our set: its events are the ones dropped.
@@ -179,10 +173,7 @@ describe('set-sync on real nftables', { skip }, () => {
       const grewMiB = (peak - rss0) / 2 ** 20;
       logger.info({ grewMiB }, 'RSS during a 300k-notification foreign change');
       assert.ok(grewMiB < 48, `RSS grew ${grewMiB.toFixed(1)} MiB`);
-    } finally {
-      await sync.stop();
-    }
-  });
+    }));
 
   test('a transaction past its deadline is counted, the sets read back and repaired, and later writes proceed', async () => {
     const t = await freshTable();
