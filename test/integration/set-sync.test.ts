@@ -165,9 +165,12 @@ describe('set-sync on real nftables', { skip }, () => {
       let peak = process.memoryUsage().rss;
       const rss0 = peak;
       const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
-      await ns.nft(['-f', '-'], `add element inet ${t.table} big { ${elems} }\nflush set inet ${t.table} big\nflush set inet ${t.table} v4\n`);
-      await waitFor('v4 refilled after lost events', async () => rangeSetsEqual(await kernelCoverage(t, 'v4', 'ipv4'), m0.ipv4), { timeoutMs: 2000, intervalMs: 50 });
-      clearInterval(sampler);
+      try {
+        await ns.nft(['-f', '-'], `add element inet ${t.table} big { ${elems} }\nflush set inet ${t.table} big\nflush set inet ${t.table} v4\n`);
+        await waitFor('v4 refilled after lost events', async () => rangeSetsEqual(await kernelCoverage(t, 'v4', 'ipv4'), m0.ipv4), { timeoutMs: 2000, intervalMs: 50 });
+      } finally {
+        clearInterval(sampler);
+      }
       const refills = (await registry.getSingleMetric('unbound_sidecar_set_sync_refills_total')?.get())?.values ?? [];
       assert.ok(refills.some((v) => v.labels.reason === 'lost'), JSON.stringify(refills));
       const grewMiB = (peak - rss0) / 2 ** 20;
