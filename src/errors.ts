@@ -14,6 +14,8 @@ export type SidecarErrorCode =
   | 'USAGE'
   | 'NFT_SET_MISSING'
   | 'NFT_APPLY_FAILED'
+  /** A netlink request passed its deadline; what it touched is unknown until read back. */
+  | 'NFT_TIMEOUT'
   | 'LIST_UNKNOWN'
   | 'STATE_UNWRITABLE';
 

@@ -1,13 +1,13 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { errorMessage } from '../errors.js';
-import type { RangeSet } from '../lib/ip-prefix/index.js';
+import { errorMessage, isSidecarError } from '../errors.js';
+import { rangeSetsEqual, type RangeSet } from '../lib/ip-prefix/index.js';
 import type { MonitorHandle, NftEvent } from '../lib/nft/monitor.js';
 import type { NftBackend } from '../lib/nft/nft-backend.js';
 import { createDefaultNftBackend } from '../lib/nft/netlink/netlink-backend.js';
 import { createSetSyncMetrics } from './metrics.js';
 import { NETLINK_COSTS, NFT_CLI_COSTS, type CostModel } from './set-plan.js';
-import { checkFlags, dryRunSet, SetState, writeGroup, type ApplyReport, type Member, type WriterDeps } from './set-sync.js';
+import { checkFlags, dryRunSet, readKernel, SetState, writeGroup, type ApplyReport, type Member, type WriterDeps } from './set-sync.js';
 
 export { setTargetConfigSchema, type SetTargetConfig } from './config.js';
 export type { ApplyReport } from './set-sync.js';
@@ -22,7 +22,7 @@ export interface SetSyncStatus { set: string; list: string; elements: number; la
 export interface SetSync {
   /** Makes the target's sets equal to the model (dryRun: compare with the kernel, touch nothing). */
   apply(target: SetTarget, model: { ipv4: RangeSet; ipv6: RangeSet }, opts?: { dryRun?: boolean }): Promise<ApplyReport[]>;
-  /** Follows `nft monitor` (per namespace) and refills sets that are flushed, deleted or re-created. */
+  /** Follows nftables changes (per namespace) and refills sets that are flushed, deleted or re-created. */
   start(): Promise<void>;
   stop(): Promise<void>;
   status(): SetSyncStatus[];
@@ -30,6 +30,10 @@ export interface SetSync {
 
 /** After the first event of a burst (an nftables reload is one), refill this much later: well within the 2 s promise. */
 const REFILL_DEBOUNCE_MS = 200;
+/** `nft -j monitor` only: after the last event taken for our own echo, read the set back this much later. */
+const VERIFY_DEBOUNCE_MS = 300;
+/** …when it is small enough for a listing to be cheap (the listing is a quadratic kernel dump). */
+const VERIFY_MAX = 100_000;
 const RETRY_MAX_MS = 60_000;
 
 /**
@@ -38,13 +42,33 @@ const RETRY_MAX_MS = 60_000;
  */
 export function createSetSync(opts: { logger: Logger; registry: Registry; backend?: NftBackend; costs?: CostModel }): SetSync {
   const logger = opts.logger.child({ component: 'set-sync' });
-  const backend = opts.backend ?? createDefaultNftBackend();
-  const costs = opts.costs ?? (backend.kind === 'netlink' ? NETLINK_COSTS : NFT_CLI_COSTS);
-  const d: WriterDeps = { backend, costs, metrics: createSetSyncMetrics(opts.registry), logger };
+  const raw = opts.backend ?? createDefaultNftBackend();
+  const costs = opts.costs ?? (raw.kind === 'netlink' ? NETLINK_COSTS : NFT_CLI_COSTS);
+  const metrics = createSetSyncMetrics(opts.registry);
+  // Every transaction, first attempts and repairs alike, passes here: a deadline is counted and logged once per expiry.
+  const backend: NftBackend = {
+    ...(raw.kind !== undefined ? { kind: raw.kind } : {}),
+    async apply(commands, netns) {
+      try {
+        await raw.apply(commands, netns);
+      } catch (err) {
+        if (isSidecarError(err, 'NFT_TIMEOUT')) {
+          metrics.nftTimeouts.inc();
+          logger.error({ netns, err: errorMessage(err) }, 'set-sync: nftables transaction timed out; reading the sets back and repairing them on a fresh socket');
+        }
+        throw err;
+      }
+    },
+    describeSet: (ref, netns) => raw.describeSet(ref, netns),
+    listSet: (ref, netns) => raw.listSet(ref, netns),
+    monitor: (o) => raw.monitor(o),
+  };
+  const d: WriterDeps = { backend, costs, metrics, logger };
   const sets = new Map<string, SetState>();
   /** Writes to one table are serialised and, when full, done together (see fullLoad). */
   const queues = new Map<string, Promise<unknown>>();
   const monitors = new Map<string, MonitorHandle>();
+  const verifyTimers = new Map<SetState, NodeJS.Timeout>();
   let started = false;
 
   const groupOf = (s: { netns?: string | undefined; ref: { family: string; table: string } }): string => `${s.netns ?? ''}|${s.ref.family}|${s.ref.table}`;
@@ -79,6 +103,11 @@ export function createSetSync(opts: { logger: Logger; registry: Registry; backen
       s.applied = undefined;
       try {
         const members = membersOf(group);
+        // This writes the whole group: refills already scheduled for its other sets would only repeat it.
+        for (const m of members) {
+          clearTimeout(m.s.refillTimer);
+          m.s.refillTimer = undefined;
+        }
         const r = await writeGroup(d, members);
         for (const m of members) m.s.retryDelayMs = 1000;
         if (reason) d.metrics.refills.inc({ reason });
@@ -98,17 +127,47 @@ export function createSetSync(opts: { logger: Logger; registry: Registry; backen
     }, REFILL_DEBOUNCE_MS);
   }
 
+  /**
+   * `nft -j monitor` cannot say who made a change, so the echo filter guesses by counting, and a
+   * foreign flush landing among our own echoes would be taken for one of them. Every guess of
+   * "ours" is therefore checked: once the burst is over the set is read back and refilled if it is
+   * not what we wrote. Sets too big to list cheaply are not checked (README: Reload resilience).
+   */
+  function scheduleVerify(s: SetState): void {
+    clearTimeout(verifyTimers.get(s));
+    const timer = setTimeout(() => {
+      verifyTimers.delete(s);
+      void enqueue(groupOf(s), async () => {
+        const applied = s.applied;
+        if (applied === undefined || applied.size > VERIFY_MAX || !started) return;
+        const kernel = await readKernel(d, s).catch(() => undefined);
+        if (kernel !== undefined && rangeSetsEqual(kernel, applied)) return;
+        logger.warn({ set: s.label }, 'set-sync: set differs from what we wrote after a change nft monitor could not attribute');
+        s.applied = undefined;
+        scheduleRefill(s, 'foreign');
+      });
+    }, VERIFY_DEBOUNCE_MS);
+    timer.unref();
+    verifyTimers.set(s, timer);
+  }
+
+  /** `e.origin` (netlink) is exact: our own changes are skipped, everything else refills. Without it, the echo filter guesses and each guess is verified. */
   function onEvent(netns: string | undefined, e: NftEvent): void {
+    if (e.origin === 'own') return;
     for (const s of sets.values()) {
       if (s.netns !== netns || s.ref.family !== e.family || s.ref.table !== e.table || s.desired === undefined) continue;
       if (e.kind === 'table' || e.kind === 'set') {
         if (e.kind === 'set' && e.set !== s.ref.set) continue;
-        if (e.op === 'add' && s.echo.expectingCreate()) continue;
+        if (e.origin === undefined && e.op === 'add' && s.echo.expectingCreate()) {
+          scheduleVerify(s);
+          continue;
+        }
         // A deleted set is empty when it comes back; a re-created one is empty now.
         s.applied = undefined;
         scheduleRefill(s, 'recreated');
-      } else if (e.set === s.ref.set && !s.echo.ours(e.op, e.count)) {
-        scheduleRefill(s, e.op === 'delete' ? 'flushed' : 'foreign');
+      } else if (e.set === s.ref.set) {
+        if (e.origin === undefined && s.echo.ours(e.op, e.count)) scheduleVerify(s);
+        else scheduleRefill(s, e.op === 'delete' ? 'flushed' : 'foreign');
       }
     }
   }
@@ -117,15 +176,27 @@ export function createSetSync(opts: { logger: Logger; registry: Registry; backen
     const key = netns ?? '';
     if (!started || monitors.has(key)) return;
     let wasUp = false;
+    const refillAll = (reason: string): void => {
+      for (const s of sets.values()) {
+        if (s.netns !== netns) continue;
+        s.applied = undefined;
+        scheduleRefill(s, reason);
+      }
+    };
     monitors.set(
       key,
       d.backend.monitor({
         ...(netns !== undefined ? { netns } : {}),
         onEvent: (e) => onEvent(netns, e),
         onState: (state, detail) => {
-          if (state === 'down') logger.warn({ netns, detail }, 'set-sync: nft monitor stopped; restarting');
+          if (state === 'down') logger.warn({ netns, detail }, 'set-sync: nftables monitor stopped; restarting');
+          // Events were dropped (receive buffer overflow): what the sets hold is unknown.
+          if (state === 'lost') {
+            logger.warn({ netns, detail }, 'set-sync: nftables events were lost; refilling every set in the namespace');
+            refillAll('lost');
+          }
           // Events were lost while it was down: refill every set it covers.
-          if (state === 'up' && wasUp) for (const s of sets.values()) if (s.netns === netns) scheduleRefill(s, 'monitor');
+          if (state === 'up' && wasUp) refillAll('monitor');
           if (state === 'up') wasUp = true;
         },
       }),
@@ -183,10 +254,12 @@ export function createSetSync(opts: { logger: Logger; registry: Registry; backen
       for (const s of sets.values()) {
         clearTimeout(s.retryTimer);
         clearTimeout(s.refillTimer);
+        clearTimeout(verifyTimers.get(s));
         s.retryTimer = s.refillTimer = undefined;
       }
       await Promise.all([...monitors.values()].map((m) => m.stop()));
       monitors.clear();
+      verifyTimers.clear();
       await Promise.all([...queues.values()]);
     },
     status: () =>

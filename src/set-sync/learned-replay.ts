@@ -11,10 +11,13 @@ import { setRefText, type SetRef } from '../lib/nft/nft-json.js';
  * left of it, `REPLAY_DELAY_MS` after the burst of events, without waiting for clients to ask again
  * (their own caches keep them from asking for minutes).
  *
- * One `nft -j monitor` per namespace, started with the first set written there, tells us: set and
- * table events, and element deletes that are not our own refreshes/removals (counted as they are
- * sent: `sending`/`refused`). Expiry in the kernel sends no event (checked on Linux 6.18). The set
- * is listed and only the missing addresses are re-added.
+ * The backend's monitor, started per namespace with the first set written there, tells us: set and
+ * table events, and element deletes that are not our own refreshes/removals. With netlink each
+ * event says exactly whether it is ours (`origin`, from nlmsg_pid); with `nft -j monitor` our own
+ * deletes are counted as they are sent (`sending`/`refused`) and, since a count can take a foreign
+ * flush for ours, every delete taken for ours is checked too, at most once per GUESS_CHECK_MS.
+ * Expiry in the kernel sends no event (checked on Linux 6.18). The set is listed and only the
+ * missing addresses are re-added.
  */
 export interface ReplaySet {
   readonly ref: SetRef;
@@ -51,6 +54,8 @@ export interface LearnedReplay {
 const REPLAY_DELAY_MS = 300;
 /** Addresses with less than this left are not replayed (they would be gone again at once). */
 const REPLAY_MIN_LEFT_MS = 2_000;
+/** `nft -j monitor` only: a set whose deletes were counted as ours is listed this long after the first one (not pushed back by later ones). */
+const GUESS_CHECK_MS = 2_000;
 
 interface Space {
   readonly sets: Map<string, ReplaySet>;
@@ -58,6 +63,7 @@ interface Space {
   readonly toReplay: Set<string>;
   monitor: MonitorHandle | undefined;
   timer: NodeJS.Timeout | undefined;
+  guessTimer: NodeJS.Timeout | undefined;
 }
 
 export function createLearnedReplay(d: LearnedReplayDeps): LearnedReplay {
@@ -65,7 +71,7 @@ export function createLearnedReplay(d: LearnedReplayDeps): LearnedReplay {
   let stopped = false;
   const spaceOf = (netns: string | undefined): Space => {
     let sp = spaces.get(netns ?? '');
-    if (!sp) spaces.set(netns ?? '', (sp = { sets: new Map(), ownDeletes: new Map(), toReplay: new Set(), monitor: undefined, timer: undefined }));
+    if (!sp) spaces.set(netns ?? '', (sp = { sets: new Map(), ownDeletes: new Map(), toReplay: new Set(), monitor: undefined, timer: undefined, guessTimer: undefined }));
     return sp;
   };
 
@@ -74,12 +80,14 @@ export function createLearnedReplay(d: LearnedReplayDeps): LearnedReplay {
     sp.monitor = d.backend.monitor({
       ...(netns !== undefined ? { netns } : {}),
       onState: (state, detail) => {
-        if (state === 'down') return d.logger.warn({ netns, detail }, 'set-sync: nft monitor for learned sets stopped; restarting');
+        if (state === 'down') return d.logger.warn({ netns, detail }, 'set-sync: nftables monitor for learned sets stopped; restarting');
         sp.ownDeletes.clear();
-        // Events may have been missed while it was down: check every set once.
-        if (ups++ > 0) for (const id of sp.sets.keys()) schedule(netns, sp, id);
+        if (state === 'lost') d.logger.warn({ netns, detail }, 'set-sync: nftables events were lost; checking every learned set');
+        // Events may have been missed (monitor down, or dropped by the kernel): check every set once.
+        if (state === 'lost' || ups++ > 0) for (const id of sp.sets.keys()) schedule(netns, sp, id);
       },
       onEvent: (e) => {
+        if (e.origin === 'own') return;
         if (e.kind === 'table') {
           for (const [id, s] of sp.sets) if (s.ref.family === e.family && s.ref.table === e.table) schedule(netns, sp, id);
           return;
@@ -89,12 +97,25 @@ export function createLearnedReplay(d: LearnedReplayDeps): LearnedReplay {
         if (s === undefined) return;
         if (e.kind === 'set') return schedule(netns, sp, id);
         if (e.op !== 'delete') return;
+        if (e.origin === 'foreign') return schedule(netns, sp, id);
         const own = sp.ownDeletes.get(s.label) ?? 0;
-        if (own >= e.count) return void sp.ownDeletes.set(s.label, own - e.count);
+        if (own >= e.count) {
+          sp.ownDeletes.set(s.label, own - e.count);
+          return guessed(netns, sp, id);
+        }
         sp.ownDeletes.set(s.label, 0);
         schedule(netns, sp, id);
       },
     });
+  }
+
+  function guessed(netns: string | undefined, sp: Space, _id: string): void {
+    if (sp.guessTimer !== undefined || stopped) return;
+    sp.guessTimer = setTimeout(() => {
+      sp.guessTimer = undefined;
+      for (const i of sp.sets.keys()) schedule(netns, sp, i);
+    }, GUESS_CHECK_MS);
+    sp.guessTimer.unref();
   }
 
   function schedule(netns: string | undefined, sp: Space, id: string): void {
@@ -152,7 +173,8 @@ export function createLearnedReplay(d: LearnedReplayDeps): LearnedReplay {
       stopped = true;
       for (const sp of spaces.values()) {
         if (sp.timer !== undefined) clearTimeout(sp.timer);
-        sp.timer = undefined;
+        if (sp.guessTimer !== undefined) clearTimeout(sp.guessTimer);
+        sp.timer = sp.guessTimer = undefined;
         await sp.monitor?.stop();
         sp.monitor = undefined;
       }

@@ -13,7 +13,7 @@ export function createSetSyncMetrics(registry: Registry) {
     }),
     refills: new Counter({
       name: 'unbound_sidecar_set_sync_refills_total',
-      help: 'Sets refilled from the model after an outside change: flushed, recreated (table or set re-created, e.g. an nftables reload), foreign (elements changed by someone else), monitor (monitor restarted, events may be lost).',
+      help: 'Sets refilled from the model after an outside change: flushed, recreated (table or set re-created, e.g. an nftables reload), foreign (elements changed by someone else), monitor (monitor restarted, events may be lost), lost (nftables events dropped: the netlink receive buffer overflowed).',
       labelNames: ['reason'] as const,
       registers,
     }),
@@ -21,6 +21,11 @@ export function createSetSyncMetrics(registry: Registry) {
       name: 'unbound_sidecar_set_sync_apply_failures_total',
       help: 'Applies that failed, by set and reason: missing (table or set), nft (transaction refused), readback (listing failed).',
       labelNames: ['set', 'reason'] as const,
+      registers,
+    }),
+    nftTimeouts: new Counter({
+      name: 'unbound_sidecar_set_sync_nft_timeouts_total',
+      help: 'nftables netlink requests of set-sync that passed their deadline (the socket is abandoned, the sets read back and repaired).',
       registers,
     }),
     lastApply: new Gauge({ name: 'unbound_sidecar_set_sync_last_apply_timestamp_seconds', help: 'Unix time of the last successful apply, by set.', labelNames: ['set'] as const, registers }),

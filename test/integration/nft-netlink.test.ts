@@ -16,8 +16,11 @@ import { createNftBackend } from '../../src/lib/nft/nft-backend.js';
 import { elementCommand, flushSetCommand, RangeElements, type SetRef } from '../../src/lib/nft/nft-json.js';
 import { exactFromElements } from '../../src/set-sync/readback.js';
 import { churn, model } from '../helpers/range-model.js';
+import type { NftEvent } from '../../src/lib/nft/monitor.js';
+import { stalledSend } from '../helpers/stalled-send.js';
 import { createNftNetns, type NftNetns } from '../lab/nft-netns.js';
 import { labSkip } from '../lab/prereqs.js';
+import { waitFor } from '../lab/wait.js';
 
 const skip = labSkip({ binaries: { nft: 'nftables' } });
 let ns: NftNetns;
@@ -116,5 +119,64 @@ describe('netlink NftBackend on a real kernel', { skip }, () => {
     await fill(r4, big);
     assert.ok(rangeSetsEqual(await kernel(r4, 'ipv4'), big));
     assert.ok(threads().every((n) => n === home));
+  });
+
+  test('monitor: every event says exactly whose it is (own socket vs nft), on one subscription for two monitors', async () => {
+    const seenA: NftEvent[] = [];
+    const seenB: NftEvent[] = [];
+    const a = nl.monitor({ netns: ns.name, onEvent: (e) => seenA.push(e) });
+    const b = nl.monitor({ netns: ns.name, onEvent: (e) => seenB.push(e) });
+    try {
+      await fill(r4, model('ipv4', 500, 21));
+      await ns.nft(['add', 'element', 'inet', 't', 'v4', '{ 203.0.113.77 }']);
+      await ns.nft(['flush', 'set', 'inet', 't', 'v4']);
+      await nl.apply([elementCommand('add', r4, ['"198.51.100.1"'])], ns.name);
+      await waitFor('all events', () => seenA.filter((e) => e.kind === 'element').reduce((n, e) => n + (e.kind === 'element' ? e.count : 0), 0) >= 1000 + 1000 + 2 + 1);
+      const summary = (seen: NftEvent[]) => seen.filter((e): e is Extract<NftEvent, { kind: 'element' }> => e.kind === 'element' && e.set === 'v4').reduce<Record<string, number>>((acc, e) => ({ ...acc, [`${e.op} ${e.origin}`]: (acc[`${e.op} ${e.origin}`] ?? 0) + e.count }), {});
+      // Our fill: flush of the previous contents (own deletes) + 500 ranges = 1000 boundaries; nft's add (2 boundaries) and flush (all of them) are foreign.
+      const got = summary(seenA);
+      assert.equal(got['add foreign'], 2, JSON.stringify(got));
+      assert.equal(got['delete foreign'], 1002, JSON.stringify(got));
+      assert.ok((got['add own'] ?? 0) >= 1001, JSON.stringify(got));
+      assert.deepEqual(summary(seenB), got, 'the second monitor sees the same events');
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+  });
+
+  test('monitor: a foreign transaction bigger than the receive buffer is reported lost (memory stays bounded)', async () => {
+    const states: string[] = [];
+    const h = nl.monitor({ netns: ns.name, onEvent: () => undefined, onState: (s) => states.push(s) });
+    try {
+      await ns.nft(['add', 'set', 'inet', 't', 'big', '{ type ipv4_addr; }']);
+      const elems = Array.from({ length: 100_000 }, (_, i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`).join(', ');
+      const rss0 = process.memoryUsage().rss;
+      await ns.nft(['-f', '-'], `add element inet t big { ${elems} }\nflush set inet t big\n`);
+      await waitFor('lost', () => states.includes('lost'), { timeoutMs: 3000 });
+      const grew = (process.memoryUsage().rss - rss0) / 2 ** 20;
+      assert.ok(grew < 32, `RSS grew ${grew.toFixed(1)} MiB for 200k foreign notifications`);
+    } finally {
+      await h.stop();
+      await ns.nft(['delete', 'set', 'inet', 't', 'big']);
+    }
+  });
+
+  test('a request past its deadline: NFT_TIMEOUT on time; the next apply proceeds on a fresh socket while the stuck one is still in the kernel', async () => {
+    const stall = stalledSend(800);
+    const slow = createNetlinkBackend({ deadlineMs: 150, sendAsync: stall.send });
+    const before = rangeSetOf('ipv4', ['192.0.2.0/24']);
+    await fill(r4, before);
+    const t0 = performance.now();
+    await assert.rejects(
+      slow.apply([elementCommand('add', r4, ['"203.0.113.9"'])], ns.name),
+      (e: unknown) => isSidecarError(e, 'NFT_TIMEOUT') && /^nft: netlink \(netns \S+\): .*within 150 ms; socket abandoned.*unknown until read back$/.test(e.message),
+    );
+    assert.ok(performance.now() - t0 < 600, 'rejected at the deadline, not when the call returned');
+    const next = rangeSetOf('ipv4', ['198.51.100.0/24']);
+    await slow.apply([flushSetCommand(r4), elementCommand('add', r4, new RangeElements(next))], ns.name);
+    assert.ok(performance.now() - t0 < 800, 'done before the stalled send even reached the kernel');
+    assert.ok(rangeSetsEqual(await kernel(r4, 'ipv4'), next));
+    await stall.settled();
   });
 });

@@ -4,14 +4,21 @@ import type { NftFamily } from './nft-json.js';
 import { spawnNft } from './nft-runner.js';
 
 /**
- * `nft -j monitor` as typed events. nft 1.0.6 reports `flush set` and `flush ruleset` not as a
- * flush but as one `delete element` per element (then `delete set`/`delete table` for a ruleset
- * flush), so consumers see: table/set add+delete, and element add+delete with a count.
+ * A change to nftables, from the in-process netlink subscription (src/lib/nft/netlink/
+ * nft-subscription.ts) or, where netlink cannot run, from `nft -j monitor`. nft 1.0.6 reports
+ * `flush set` and `flush ruleset` not as a flush but as one `delete element` per element (then
+ * `delete set`/`delete table` for a ruleset flush), so consumers see: table/set add+delete, and
+ * element add+delete with a count.
+ *
+ * `origin` (netlink only) is exact: `own` when the kernel says one of this backend's own sockets
+ * sent the change (nlmsg_pid), `foreign` otherwise. Without it (`nft -j monitor` cannot tell),
+ * consumers must guess, and must re-read whenever the guess could hide a foreign change.
  */
-export type NftEvent =
+export type NftEvent = (
   | { op: 'add' | 'delete'; kind: 'table'; family: NftFamily; table: string }
   | { op: 'add' | 'delete'; kind: 'set'; family: NftFamily; table: string; set: string }
-  | { op: 'add' | 'delete'; kind: 'element'; family: NftFamily; table: string; set: string; count: number };
+  | { op: 'add' | 'delete'; kind: 'element'; family: NftFamily; table: string; set: string; count: number }
+) & { readonly origin?: 'own' | 'foreign' };
 
 export interface MonitorHandle {
   stop(): Promise<void>;
@@ -20,8 +27,12 @@ export interface MonitorHandle {
 export interface MonitorOptions {
   readonly netns?: string;
   onEvent(e: NftEvent): void;
-  /** `up` once nft runs (events may have been missed before it: callers resync), `down` when it exits. */
-  onState?(state: 'up' | 'down', detail?: string): void;
+  /**
+   * `up` once subscribed (events may have been missed before it: callers resync), `down` when the
+   * monitor stopped (restarted with backoff), `lost` when events were dropped (a netlink receive
+   * buffer overflowed): callers re-read and repair every set in the namespace.
+   */
+  onState?(state: 'up' | 'down' | 'lost', detail?: string): void;
   /** First restart delay, doubled up to 30 s; reset after a minute up. */
   readonly restartMs?: number;
 }

@@ -37,7 +37,11 @@ export interface NftBackend {
    * JSON-shaped objects). Only backends that read the kernel directly have it (netlink).
    */
   readRanges?(ref: SetRef, netns?: string): Promise<RangeListing>;
-  /** Follows `nft -j monitor`. */
+  /**
+   * Follows changes in the namespace: netlink delivers each event with an exact `origin`
+   * (own/foreign) and reports `lost` when the kernel dropped events; the CLI follows
+   * `nft -j monitor`, which cannot attribute.
+   */
   monitor(opts: MonitorOptions): MonitorHandle;
 }
 
@@ -65,14 +69,24 @@ export function missingFromStderr(stderr: string, ref: SetRef): 'table' | 'set' 
   return col === tableCol ? 'table' : 'set';
 }
 
+/**
+ * Deadline of one nft run. The longest legitimate runs are a full load of a 1M-element set (~8 s
+ * on nft 1.0.6) and a listing of 300k (~8 s; listings are quadratic, and set-sync lists at most
+ * 100k, ~1 s). 60 s is several times those and bounds how long one stuck nft (waiting on the
+ * commit mutex another process holds) delays every later write; past it nft is killed and the
+ * set read back and repaired like after any failed transaction.
+ */
+export const NFT_CLI_TIMEOUT_MS = 60_000;
+
 export function createNftBackend(opts: { timeoutMs?: number } = {}): NftBackend {
-  const timeoutMs = opts.timeoutMs ?? 180_000;
+  const timeoutMs = opts.timeoutMs ?? NFT_CLI_TIMEOUT_MS;
   return {
     kind: 'cli',
     async apply(commands, netns) {
       const r = await runNftDocument(nftDocument(commands), { timeoutMs, ...(netns !== undefined ? { netns } : {}) });
+      if (r.code === null) throw new SidecarError('NFT_TIMEOUT', 'nft', `transaction killed after ${timeoutMs} ms: ${r.stderr || 'no message'}`);
       if (r.code !== 0) {
-        throw new SidecarError('NFT_APPLY_FAILED', 'nft', `transaction failed (exit ${r.code ?? 'killed'}): ${r.stderr || 'no message'}`);
+        throw new SidecarError('NFT_APPLY_FAILED', 'nft', `transaction failed (exit ${r.code}): ${r.stderr || 'no message'}`);
       }
     },
 

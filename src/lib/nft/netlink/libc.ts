@@ -20,8 +20,14 @@ export const SO_RCVBUFFORCE = 33;
 export const SOL_NETLINK = 270;
 /** linux/netlink.h: errors carry only the header of the failed message, not its 64 KiB of elements. */
 export const NETLINK_CAP_ACK = 10;
+/** linux/netlink.h: join a multicast group by number (nl_groups in bind() covers only groups 1–32 as a bitmask). */
+export const NETLINK_ADD_MEMBERSHIP = 1;
+/** linux/netfilter/nfnetlink.h: the group every nf_tables change is notified on. */
+export const NFNLGRP_NFTABLES = 7;
 export const EAGAIN = 11;
 export const EINTR = 4;
+/** recv() on a netlink socket whose receive queue overflowed: notifications were dropped (netlink_overrun). */
+export const ENOBUFS = 105;
 
 export interface Libc {
   socket(domain: number, type: number, protocol: number): number;
@@ -31,6 +37,8 @@ export interface Libc {
   sendAsync(fd: number, buf: Buffer, len: number, flags: number): Promise<number>;
   recv(fd: number, buf: Buffer, len: number, flags: number): number;
   setsockopt(fd: number, level: number, name: number, val: Buffer, len: number): number;
+  /** Fills `addr` (a sockaddr_nl: nl_pid at offset 4 is the socket's portid); `len` is a 4-byte in/out length. */
+  getsockname(fd: number, addr: Buffer, len: Buffer): number;
   setns(fd: number, nstype: number): number;
   close(fd: number): number;
   errno(): number;
@@ -46,6 +54,7 @@ function load(): Libc | { error: string } {
     const send = lib.func('intptr_t send(int, void *, size_t, int)');
     const recv = lib.func('intptr_t recv(int, _Out_ void *, size_t, int)');
     const setsockopt = lib.func('int setsockopt(int, int, int, void *, uint32_t)');
+    const getsockname = lib.func('int getsockname(int, void *, void *)');
     const setns = lib.func('int setns(int, int)');
     const close = lib.func('int close(int)');
     return {
@@ -59,6 +68,7 @@ function load(): Libc | { error: string } {
         }),
       recv: (fd, b, l, f) => Number(recv(fd, b, l, f)),
       setsockopt: (fd, lv, n, v, l) => setsockopt(fd, lv, n, v, l) as number,
+      getsockname: (fd, a, l) => getsockname(fd, a, l) as number,
       setns: (fd, t) => setns(fd, t) as number,
       close: (fd) => close(fd) as number,
       errno: () => koffi.errno(),

@@ -1,14 +1,15 @@
+import { statSync } from 'node:fs';
 import { SidecarError } from '../../../errors.js';
 import { createNftBackend, NftSetError, type NftBackend } from '../nft-backend.js';
 import { setRefText, type NftCommand, type SetRef } from '../nft-json.js';
 import { translate, type Translated } from './commands.js';
 import { errnoText, netlinkUnavailable } from './libc.js';
-import { NetnsSockets, type Conn } from './netns-sockets.js';
-import type { NfnlSocket } from './nfnl-socket.js';
+import { createMonitorFanout } from './monitor-fanout.js';
+import { NfnlSocket, NfnlTimeout, type sendOffThread } from './nfnl-socket.js';
 import { createSetReader } from './set-reader.js';
 import { NLM_F_ACK, NLM_F_CREATE, NLM_F_REQUEST, NlWriter, NLMSG_ERROR } from './nl-writer.js';
 import { createdSetInfo, encodeCreate } from './set-create.js';
-import { encodeElemOp, NFNL_SUBSYS_NFTABLES, type SetInfo } from './set-elements.js';
+import { encodeElemOp, NFNL_SUBSYS_NFTABLES, type ElemOp, type SetInfo } from './set-elements.js';
 import { lookupSet } from './set-info.js';
 
 /**
@@ -16,8 +17,9 @@ import { lookupSet } from './set-info.js';
  * nft 1.0.6 lists every interval set of the table before any element change (a quadratic kernel
  * dump) and spends ~1.5 µs × set size per deleted interval; the kernel itself does each element in
  * O(log n). Tables and sets are created in the same batch (set-create.ts), and sets are read over
- * netlink too (set-reader.ts: a GETSETELEM dump, no nft JSON). The monitor, and transactions with
- * commands the encoder does not know, stay on the nft CLI backend (`cli`).
+ * netlink too (set-reader.ts: a GETSETELEM dump, no nft JSON). monitor() follows an in-process
+ * netlink subscription with exact attribution (monitor-fanout.ts); every request has a deadline
+ * (DEFAULT_DEADLINE_MS). Transactions with commands the encoder does not know go to the nft CLI.
  *
  * A transaction is ONE batch (NFNL_MSG_BATCH_BEGIN … END, res_id NFNL_SUBSYS_NFTABLES) in ONE
  * send: nfnetlink_rcv_batch() commits or aborts the whole skb, so it is all or nothing exactly like
@@ -27,28 +29,81 @@ import { lookupSet } from './set-info.js';
 
 const NFNL_MSG_BATCH_BEGIN = 0x10;
 const NFNL_MSG_BATCH_END = 0x11;
-/** Above this a send runs on the libuv threadpool: a 1M-element commit keeps the kernel busy ~1 s and the event loop must keep serving DNS. */
-const OFF_THREAD_BYTES = 256 * 1024;
 
 /**
- * nft monitor subscribes some time after its process spawns (`ip netns exec`, nft start-up, cache).
- * With the CLI backend every write also spawned nft, which hid that; a netlink write commits in
- * microseconds, so its echo could be missed and set-sync's echo filter would then take a real flush
- * in the next 2 s for our own. Writes to a namespace wait until its monitor has been up this long.
+ * Deadline of one netlink request. A bounded transaction (16k elements) commits in ~0.1 s here
+ * (src/set-sync/README.md); one was seen to take ~41 s on a loaded machine, with every later write
+ * waiting behind it. 15 s is > 100× the normal time — a request still running then is stuck, not
+ * slow — and leaves the repair (readback + rewrite) well inside the 30 s systemd watchdog period.
  */
-const MONITOR_SETTLE_MS = 300;
+export const DEFAULT_DEADLINE_MS = 15_000;
+
+const inodeOf = (netns: string): bigint | undefined => {
+  try {
+    return statSync(`/run/netns/${netns}`, { bigint: true }).ino;
+  } catch {
+    return undefined;
+  }
+};
+
+/** Element notifications a transaction will cause, about: a flush deletes what the set holds, guessed as what the same transaction adds (a full load) or the bound of one transaction. */
+function elementCount(ops: readonly ElemOp[]): number {
+  let n = 0;
+  let flushes = 0;
+  for (const op of ops) {
+    if (op.op === 'flush') flushes++;
+    else n += op.elems.kind === 'ranges' ? op.elems.set.size * 2 : op.elems.items.length;
+  }
+  return n + flushes * Math.max(n, 16_384);
+}
 
 const fail = (msg: string, cause?: unknown): SidecarError => new SidecarError('NFT_APPLY_FAILED', 'nft', `netlink: ${msg}`, cause === undefined ? undefined : { cause });
 
-export function createNetlinkBackend(opts: { cli?: NftBackend; timeoutMs?: number } = {}): NftBackend {
-  const cli = opts.cli ?? createNftBackend(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {});
-  const conns = new NetnsSockets();
-  const reader = createSetReader(opts.timeoutMs !== undefined ? { deadlineMs: opts.timeoutMs } : {});
-  /** Per namespace: resolves when its monitor has had time to subscribe. */
-  const monitorsSettled = new Map<string, Promise<void>>();
+export interface NetlinkBackendOptions {
+  cli?: NftBackend;
+  /** For transactions the netlink encoder does not know (run by the nft CLI). */
+  timeoutMs?: number;
+  /** Per netlink request (DEFAULT_DEADLINE_MS). */
+  deadlineMs?: number;
+  /** Tests: a slow off-thread send, to exercise the deadline. */
+  sendAsync?: typeof sendOffThread;
+}
 
-  /** The socket for a namespace; re-created when /run/netns/NAME now names another namespace. */
-  const conn = (netns: string | undefined): Conn => conns.get(netns);
+export function createNetlinkBackend(opts: NetlinkBackendOptions = {}): NftBackend {
+  const cli = opts.cli ?? createNftBackend(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {});
+  const reader = createSetReader();
+  const deadlineMs = opts.deadlineMs ?? DEFAULT_DEADLINE_MS;
+  const reqOpts = { deadlineMs, ...(opts.sendAsync ? { sendAsync: opts.sendAsync } : {}) };
+  const socks = new Map<string, NfnlSocket>();
+  /** One request at a time per namespace: responses are drained by whoever sent last. */
+  const queues = new Map<string, Promise<unknown>>();
+  const monitors = createMonitorFanout((netns) => {
+    const s = socks.get(netns ?? '');
+    return s?.usable ? s.portid : undefined;
+  });
+
+  /** The socket for a namespace; a fresh one after a deadline, or when /run/netns/NAME now names another namespace. */
+  function sockFor(netns: string | undefined): NfnlSocket {
+    const key = netns ?? '';
+    let s = socks.get(key);
+    if (s?.usable && netns !== undefined && inodeOf(netns) !== s.nsIno) s.close();
+    if (!s?.usable) {
+      try {
+        s = NfnlSocket.open(netns);
+      } catch (err) {
+        throw fail(`cannot open a netfilter socket${netns !== undefined ? ` in netns ${netns}` : ''}: ${err instanceof Error ? err.message : String(err)}`, err);
+      }
+      socks.set(key, s);
+    }
+    return s;
+  }
+
+  function serial<T>(netns: string | undefined, job: () => Promise<T>): Promise<T> {
+    const key = netns ?? '';
+    const run = (queues.get(key) ?? Promise.resolve()).then(job);
+    queues.set(key, run.catch(() => undefined));
+    return run;
+  }
 
   /** What each set of the batch is: asked with GETSET, or (for a set this batch creates) what the create says. */
   async function setInfos(sock: NfnlSocket, t: Translated): Promise<Map<string, SetInfo>> {
@@ -103,7 +158,8 @@ export function createNetlinkBackend(opts: { cli?: NftBackend; timeoutMs?: numbe
     if (last >= 0) w.orFlags(last, NLM_F_ACK);
     w.endMsg(w.beginMsg(NFNL_MSG_BATCH_END, NLM_F_REQUEST, sock.nextSeq(1), 0, NFNL_SUBSYS_NFTABLES));
     const msg = w.bytes();
-    const rs = await sock.request(msg, { offThread: msg.length > OFF_THREAD_BYTES });
+    // Off the main thread whatever its size: even a one-element batch waits for the commit mutex while another process commits.
+    const rs = await sock.request(msg, reqOpts);
     const errors = rs.filter((r) => r.type === NLMSG_ERROR && r.error !== 0);
     if (errors.length > 0) {
       const blamed = new Map<string, SetRef>();
@@ -125,19 +181,13 @@ export function createNetlinkBackend(opts: { cli?: NftBackend; timeoutMs?: numbe
       const t = translate(list);
       if (!t) return cli.apply(list, netns);
       if (t.create.length === 0 && t.ops.length === 0) return;
-      await monitorsSettled.get(netns ?? '');
-      let c: Conn;
       try {
-        c = conn(netns);
+        // Creates ride in the batch, so their NEWTABLE/NEWSET carry our portid like the elements' do.
+        await serial(netns, () => monitors.own(netns, elementCount(t.ops), () => transact(sockFor(netns), t)));
       } catch (err) {
-        throw fail(`cannot open a netfilter socket${netns !== undefined ? ` in netns ${netns}` : ''}: ${err instanceof Error ? err.message : String(err)}`, err);
-      }
-      // One request at a time per socket: responses are drained by whoever sent last.
-      const run = c.queue.then(() => transact(c.sock, t));
-      c.queue = run.catch(() => undefined);
-      try {
-        await run;
-      } catch (err) {
+        if (err instanceof NfnlTimeout) {
+          throw new SidecarError('NFT_TIMEOUT', 'nft', `netlink${netns !== undefined ? ` (netns ${netns})` : ''}: ${err.message}; the sets it touched are unknown until read back`, { cause: err });
+        }
         if (err instanceof SidecarError) throw err;
         throw fail(err instanceof Error ? err.message : String(err), err);
       }
@@ -148,28 +198,7 @@ export function createNetlinkBackend(opts: { cli?: NftBackend; timeoutMs?: numbe
       const r = await reader.readSet(ref, netns);
       return r.kind === 'missing' ? r : { kind: 'ok', set: r.ranges };
     },
-    monitor(o) {
-      const key = o.netns ?? '';
-      let settle: () => void = () => undefined;
-      // Only the first start holds writes (bounded: a monitor that cannot start must not stop them);
-      // set-sync refills after a restarted monitor anyway.
-      monitorsSettled.set(key, new Promise<void>((r) => (settle = r)));
-      setTimeout(() => settle(), 5000).unref();
-      const handle = cli.monitor({
-        ...o,
-        onState: (state, detail) => {
-          if (state === 'up') setTimeout(() => settle(), MONITOR_SETTLE_MS).unref();
-          o.onState?.(state, detail);
-        },
-      });
-      return {
-        async stop() {
-          settle();
-          monitorsSettled.delete(key);
-          await handle.stop();
-        },
-      };
-    },
+    monitor: (o) => monitors.monitor(o),
   };
 }
 
@@ -177,8 +206,8 @@ export function createNetlinkBackend(opts: { cli?: NftBackend; timeoutMs?: numbe
  * The backend the daemon uses: netlink where it can run (Linux, koffi loads), else the nft CLI.
  * `UNBOUND_SIDECAR_NFT_BACKEND=cli|netlink` forces one (benchmarks compare both in one run).
  */
-export function createDefaultNftBackend(opts: { timeoutMs?: number } = {}): NftBackend {
+export function createDefaultNftBackend(opts: { timeoutMs?: number; deadlineMs?: number } = {}): NftBackend {
   const forced = process.env.UNBOUND_SIDECAR_NFT_BACKEND;
-  if (forced === 'cli' || (forced !== 'netlink' && netlinkUnavailable() !== undefined)) return createNftBackend(opts);
+  if (forced === 'cli' || (forced !== 'netlink' && netlinkUnavailable() !== undefined)) return createNftBackend(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {});
   return createNetlinkBackend(opts);
 }
