@@ -23,6 +23,11 @@ export interface KernelMemoryPeak {
   readonly baselineMB: number;
   /** Highest SUnreclaim seen minus the baseline, MB. */
   readonly peakDeltaMB: number;
+  /**
+   * The largest rise above the lowest value seen before it, MB: what a load added even when other
+   * work on the machine freed slab before or while it ran (then the baseline overstates).
+   */
+  readonly peakRiseMB: number;
   /** SUnreclaim at stop minus the baseline, MB (what stayed allocated). */
   readonly endDeltaMB: number;
   readonly samples: number;
@@ -38,7 +43,7 @@ export function sUnreclaimKB(): number | undefined {
   return m?.[1] === undefined ? undefined : Number(m[1]);
 }
 
-/** Slots of the shared array: [0] stop flag, [1] peak kB, [2] last kB, [3] samples. */
+/** Slots of the shared array: [0] stop flag, [1] peak kB, [2] last kB, [3] samples, [4] lowest kB so far, [5] largest rise kB. */
 const WORKER = `
 const { workerData } = require('node:worker_threads');
 const { readFileSync } = require('node:fs');
@@ -48,6 +53,8 @@ const read = () => Number(/^SUnreclaim:\\s+(\\d+) kB$/m.exec(readFileSync('/proc
 while (Atomics.load(a, 0) === 0) {
   const kb = read();
   if (kb > Atomics.load(a, 1)) Atomics.store(a, 1, kb);
+  if (kb < Atomics.load(a, 4)) Atomics.store(a, 4, kb);
+  if (kb - Atomics.load(a, 4) > Atomics.load(a, 5)) Atomics.store(a, 5, kb - Atomics.load(a, 4));
   Atomics.store(a, 2, kb);
   Atomics.add(a, 3, 1);
   Atomics.wait(sleeper, 0, 0, workerData.intervalMs);
@@ -63,10 +70,11 @@ while (Atomics.load(a, 0) === 0) {
 export async function sampleKernelMemory(opts: { intervalMs?: number } = {}): Promise<KernelMemorySampler> {
   const baseline = sUnreclaimKB();
   if (baseline === undefined) throw new Error('kernel-memory: /proc/meminfo has no SUnreclaim line');
-  const shared = new SharedArrayBuffer(16);
+  const shared = new SharedArrayBuffer(24);
   const a = new Int32Array(shared);
   a[1] = baseline;
   a[2] = baseline;
+  a[4] = baseline;
   const worker = new Worker(WORKER, { eval: true, workerData: { shared, intervalMs: opts.intervalMs ?? 2 } });
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
   for (let i = 0; i < 500 && Atomics.load(a, 3) === 0; i++) await new Promise((r) => setTimeout(r, 2));
@@ -76,7 +84,8 @@ export async function sampleKernelMemory(opts: { intervalMs?: number } = {}): Pr
       await exited;
       const end = sUnreclaimKB() ?? a[2] ?? baseline;
       const peak = Math.max(a[1] ?? baseline, end);
-      return { baselineMB: (baseline * 1024) / 1e6, peakDeltaMB: ((peak - baseline) * 1024) / 1e6, endDeltaMB: ((end - baseline) * 1024) / 1e6, samples: a[3] ?? 0 };
+      const mb = (kb: number): number => (kb * 1024) / 1e6;
+      return { baselineMB: mb(baseline), peakDeltaMB: mb(peak - baseline), peakRiseMB: mb(a[5] ?? 0), endDeltaMB: mb(end - baseline), samples: a[3] ?? 0 };
     },
   };
 }
