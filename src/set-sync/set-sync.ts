@@ -182,12 +182,14 @@ export async function readKernel(d: WriterDeps, s: SetState): Promise<KernelCont
   return exact ? { kind: 'exact', set: exact } : { kind: 'opaque', elements: listing.set.elements.length };
 }
 
-/** `applied` where we know it, else the set read back. */
+/** `applied` where we know it, else the set read back — one at a time: a listing has its own transient cost. */
 async function known(d: WriterDeps, members: readonly Member[], applied: readonly (RangeSet | undefined)[]): Promise<KernelContents[]> {
-  return Promise.all(members.map((m, i) => {
+  const out: KernelContents[] = [];
+  for (const [i, m] of members.entries()) {
     const a = applied[i];
-    return a ? { kind: 'exact' as const, set: a } : readKernel(d, m.s);
-  }));
+    out.push(a ? { kind: 'exact', set: a } : await readKernel(d, m.s));
+  }
+  return out;
 }
 
 /**
