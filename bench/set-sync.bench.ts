@@ -218,6 +218,6 @@ if (process.argv[2] === '--child') {
   const targets = { coldLoadS: 8, rssMB: 300, coldKernelMB: 256, churn300kKernelMB: 64, churnRatio: 0.2 };
   console.log(`results: ${writeResults('set-sync', { rows, targets }, {
     entries: `${String(big.entries)} (${String(big.backend)})`, maxTx: MAX_TX, coldS: Number(big.coldMs) / 1000, coldKernelMB: Number(big.coldKernelMB), rssMB: Number(big.selfMaxRssMB), treeRssMB: Number(big.treeMaxRssMB),
-    churnS: Number(big.churnMs) / 1000, 'churn 300k kernel MB': Number(mid.churnKernelMB), 'restart 300k s': Number(mid.restartMs ?? NaN), 'restart 300k kernel MB': Number(mid.restartKernelMB ?? NaN), origS: Number(big.origChurnMs) / 1000, ratio: Number(big.ratio),
+    churnS: Number(big.churnMs) / 1000, 'churn 300k kernel MB': Number(mid.churnKernelMB), 'restart 300k s': Number(mid.restartMs ?? NaN) / 1000, 'restart 300k kernel MB': Number(mid.restartKernelMB ?? NaN), origS: Number(big.origChurnMs) / 1000, ratio: Number(big.ratio),
   })}`);
 }
