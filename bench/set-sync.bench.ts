@@ -51,7 +51,7 @@ const models = (n: number, churned: boolean) => {
 };
 
 interface ChildResult {
-  coldMs: number; coldMode: string; coldTx: number; coldKernelMB: number; churnMs: number; churnMode: string; churnTx: number; churnKernelMB: number;
+  coldMs: number; coldMode: string; coldTx: number; coldKernelMB: number; coldKernelEndMB: number; churnMs: number; churnMode: string; churnTx: number; churnKernelMB: number;
   churnAdded: number; churnRemoved: number; restartMs?: number; restartKernelMB?: number; selfMaxRssMB: number; ranges: number;
 }
 
@@ -70,7 +70,7 @@ async function child(n: number, netns: string, table: string): Promise<void> {
   const ch = await withKernelMemory(() => sync.apply(target, m1));
   const churnMs = performance.now() - t;
   const res: ChildResult = {
-    coldMs, coldMode: cold.result.map((r) => r.mode).join('+'), coldTx: tx(cold.result), coldKernelMB: cold.kernel.peakRiseMB,
+    coldMs, coldMode: cold.result.map((r) => r.mode).join('+'), coldTx: tx(cold.result), coldKernelMB: cold.kernel.peakRiseMB, coldKernelEndMB: cold.kernel.endDeltaMB,
     churnMs, churnMode: ch.result.map((r) => r.mode).join('+'), churnTx: tx(ch.result), churnKernelMB: ch.kernel.peakRiseMB,
     churnAdded: ch.result.reduce((a, r) => a + r.added, 0), churnRemoved: ch.result.reduce((a, r) => a + r.removed, 0),
     selfMaxRssMB: process.resourceUsage().maxRSS / 1024, ranges: m0.ipv4.size + m0.ipv6.size,
@@ -175,7 +175,7 @@ async function measure(n: number): Promise<Record<string, number | string | bool
     const rows: Record<string, number | string | boolean>[] = [];
     for (const { backend, r, treeMaxRssMB } of children) {
       const row: Record<string, number | string | boolean> = {
-        entries: n, backend, maxTx: MAX_TX, ranges: r.ranges, coldMs: r.coldMs, coldMode: r.coldMode, coldTx: r.coldTx, coldKernelMB: r.coldKernelMB, selfMaxRssMB: r.selfMaxRssMB, treeMaxRssMB,
+        entries: n, backend, maxTx: MAX_TX, ranges: r.ranges, coldMs: r.coldMs, coldMode: r.coldMode, coldTx: r.coldTx, coldKernelMB: r.coldKernelMB, coldKernelEndMB: r.coldKernelEndMB, selfMaxRssMB: r.selfMaxRssMB, treeMaxRssMB,
         churnMs: r.churnMs, churnMode: r.churnMode, churnTx: r.churnTx, churnKernelMB: r.churnKernelMB, churnAdded: r.churnAdded, churnRemoved: r.churnRemoved,
         ...(r.restartMs !== undefined ? { restartMs: r.restartMs, restartKernelMB: r.restartKernelMB ?? 0 } : {}),
         origFillMs, origChurnMs, ratio: r.churnMs / origChurnMs, ...origExact,
@@ -209,15 +209,15 @@ if (process.argv[2] === '--child') {
     }
   }
   printTable(`set-sync: cold load, 1% churn and restart (bound ${MAX_TX} ranges per transaction, nft monitor listening) vs the original pipeline (nft -f add of the whole list, auto-merge)`,
-    ['entries', 'backend', 'cold s (tx)', 'cold kernel MB', 'RSS MB (ours / tree)', 'churn s (mode, tx)', 'churn kernel MB', 'restart s / kernel MB', 'original churn s', 'ratio', 'exact: ours / original (stale ranges kept)'],
-    rows.map((r) => [String(r.entries), String(r.backend), `${fmt(Number(r.coldMs) / 1000)} (${String(r.coldTx)})`, fmt(Number(r.coldKernelMB)), `${fmt(Number(r.selfMaxRssMB))} / ${fmt(Number(r.treeMaxRssMB))}`,
+    ['entries', 'backend', 'cold s (tx)', 'cold kernel MB (peak / kept)', 'RSS MB (ours / tree)', 'churn s (mode, tx)', 'churn kernel MB', 'restart s / kernel MB', 'original churn s', 'ratio', 'exact: ours / original (stale ranges kept)'],
+    rows.map((r) => [String(r.entries), String(r.backend), `${fmt(Number(r.coldMs) / 1000)} (${String(r.coldTx)})`, `${fmt(Number(r.coldKernelMB))} / ${fmt(Number(r.coldKernelEndMB))}`, `${fmt(Number(r.selfMaxRssMB))} / ${fmt(Number(r.treeMaxRssMB))}`,
       `${fmt(Number(r.churnMs) / 1000)} (${r.churnMode}, ${String(r.churnTx)})`, fmt(Number(r.churnKernelMB)), r.restartMs === undefined ? 'not run' : `${fmt(Number(r.restartMs) / 1000)} / ${fmt(Number(r.restartKernelMB))}`,
       fmt(Number(r.origChurnMs) / 1000), fmt(Number(r.ratio)), r.oursExact === undefined ? 'not read back' : `${r.oursExact} / ${r.origExact} (${r.origStaleRanges})`]));
   const big = rows.at(-1)!;
   const mid = rows.find((r) => r.entries === 300_000) ?? big;
   const targets = { coldLoadS: 8, rssMB: 300, coldKernelMB: 256, churn300kKernelMB: 64, churnRatio: 0.2 };
   console.log(`results: ${writeResults('set-sync', { rows, targets }, {
-    entries: `${String(big.entries)} (${String(big.backend)})`, maxTx: MAX_TX, coldS: Number(big.coldMs) / 1000, coldKernelMB: Number(big.coldKernelMB), rssMB: Number(big.selfMaxRssMB), treeRssMB: Number(big.treeMaxRssMB),
+    entries: `${String(big.entries)} (${String(big.backend)})`, maxTx: MAX_TX, coldS: Number(big.coldMs) / 1000, coldKernelMB: Number(big.coldKernelMB), coldKernelKeptMB: Number(big.coldKernelEndMB), rssMB: Number(big.selfMaxRssMB), treeRssMB: Number(big.treeMaxRssMB),
     churnS: Number(big.churnMs) / 1000, 'churn 300k kernel MB': Number(mid.churnKernelMB), 'restart 300k s': Number(mid.restartMs ?? NaN) / 1000, 'restart 300k kernel MB': Number(mid.restartKernelMB ?? NaN), origS: Number(big.origChurnMs) / 1000, ratio: Number(big.ratio),
   })}`);
 }

@@ -35,10 +35,11 @@ export type SetTargetConfig = z.infer<typeof setTargetConfigSchema>;
 /**
  * Measured on Linux 6.18 with a listener present (bench/set-sync.bench.ts, README "Kernel
  * memory"): 16.7 KiB of unreclaimable slab per range in a transaction, IPv4 and IPv6 alike — the
- * kernel keeps one notification skb per element (an interval is two) until the commit ends. 7000
- * ranges ≈ 120 MB at the peak of one transaction, under a 128 MB budget.
+ * kernel keeps one notification skb per element (an interval is two) until the commit ends. 6000
+ * ranges ≈ 103 MB at the peak of one transaction, under a 128 MB budget; with the ~1.3 KB per range
+ * a 1M-range set itself keeps (~130 MB), a 1M cold load peaks under 256 MB (7000 measured 267).
  */
-export const DEFAULT_MAX_TRANSACTION_PREFIXES = 7000;
+export const DEFAULT_MAX_TRANSACTION_PREFIXES = 6000;
 
 /**
  * `setSync`: limits for every nftables transaction the daemon sends (lists, refills, learned

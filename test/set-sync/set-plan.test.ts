@@ -149,7 +149,7 @@ test('config: defaults, and the families a table can hold; chunkSize is gone, th
   assert.equal(setTargetConfigSchema.safeParse({ family: 'ip', table: 'g', set6: 'x' }).success, false);
   assert.equal(setTargetConfigSchema.safeParse({ table: 'g', set4: 'bad name' }).success, false);
   assert.equal(setTargetConfigSchema.safeParse({ table: 'g', set4: 'x', chunkSize: 50_000 }).success, false);
-  assert.deepEqual(setSyncConfigSchema.parse({}), { maxTransactionPrefixes: 7000 });
+  assert.deepEqual(setSyncConfigSchema.parse({}), { maxTransactionPrefixes: 6000 });
   assert.equal(setSyncConfigSchema.safeParse({ maxTransactionPrefixes: 15 }).success, false);
   assert.equal(setSyncConfigSchema.safeParse({ maxTransactionPrefixes: 2.5 }).success, false);
 });
