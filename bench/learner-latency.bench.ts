@@ -5,7 +5,10 @@
  * short-cut). The anchor, measured in the same run, is one `nft add element` process per answer
  * (what a naive learner would do). Needs root. Both backends run in the same process: `cli` (one
  * `nft -j -f` per batch) and `netlink` (one nfnetlink batch per batch, src/lib/nft/netlink/); the
- * summary row in results/learner-latency.md is netlink's, the default.
+ * summary row in results/learner-latency.md is netlink's, the default. Memory: an `nft monitor`
+ * listens in the namespace (as the daemon's own monitor would; without a listener the kernel
+ * allocates no notifications), SUnreclaim's largest rise is sampled during each run
+ * (test/helpers/kernel-memory.ts) and shown beside the process's peak RSS.
  */
 import pino from 'pino';
 import { Registry } from 'prom-client';
@@ -19,11 +22,12 @@ import { emptyRangeSet } from '../src/lib/ip-prefix/index.js';
 import { createNetlinkBackend } from '../src/lib/nft/netlink/netlink-backend.js';
 import { createNftBackend } from '../src/lib/nft/nft-backend.js';
 import { createLearnedSets } from '../src/set-sync/learned-sets.js';
+import { sampleKernelMemory, startNftListener } from '../test/helpers/kernel-memory.js';
 import { createNftNetns } from '../test/lab/nft-netns.js';
 import { envNumber, printTable, writeResults } from './bench-report.js';
 import { summarize } from './latency-stats.js';
 
-interface Run { backend: string; rate: number; samples: number[]; batches: number; applyMs: number }
+interface Run { backend: string; rate: number; samples: number[]; batches: number; applyMs: number; kernelMB: number; rssMB: number }
 
 const logger = pino({ level: 'silent' });
 const seconds = envNumber('BENCH_SECONDS', 5);
@@ -53,6 +57,7 @@ async function run(backend: 'cli' | 'netlink', rate: number, ns: string, table: 
   await learnedSets.flush();
   samples.length = 0;
   const total = rate * seconds;
+  const sampler = await sampleKernelMemory();
   const t0 = performance.now();
   let sent = 1;
   await new Promise<void>((resolve) => {
@@ -66,13 +71,14 @@ async function run(backend: 'cli' | 'netlink', rate: number, ns: string, table: 
     }, 1);
   });
   await learnedSets.flush();
+  const kernel = await sampler.stop();
   await new Promise((r) => setTimeout(r, 50));
   const text = await registry.getSingleMetricAsString('unbound_sidecar_set_sync_learned_batch_elements');
   const batches = Number(/_count (\d+)/.exec(text)?.[1] ?? 0);
   const dur = await registry.getSingleMetricAsString('unbound_sidecar_set_sync_learned_apply_duration_seconds');
   const applyMs = (Number(/_sum ([\d.e-]+)/.exec(dur)?.[1] ?? 0) / Math.max(1, batches)) * 1000;
   await learnedSets.stop();
-  return { backend, rate, samples, batches, applyMs };
+  return { backend, rate, samples, batches, applyMs, kernelMB: kernel.peakRiseMB, rssMB: process.resourceUsage().maxRSS / 1024 };
 }
 
 async function anchor(ns: string, n: number): Promise<number[]> {
@@ -89,20 +95,23 @@ async function anchor(ns: string, n: number): Promise<number[]> {
 }
 
 const nsHandle = createNftNetns();
+const listener = await startNftListener(nsHandle.host);
 try {
   const a = summarize(await anchor(nsHandle.name, 200));
   const runs: Run[] = [];
   for (const backend of ['cli', 'netlink'] as const) for (const rate of [1000, 10_000]) runs.push(await run(backend, rate, nsHandle.name, `${backend}${rate}`));
   const rows = runs.map((r) => {
     const s = summarize(r.samples);
-    return [r.backend, `${r.rate}/s`, s.n, r.batches, r.applyMs.toFixed(1), s.p50, s.p90, s.p99, s.max, (a.p50 / s.p50).toFixed(1)];
+    return [r.backend, `${r.rate}/s`, s.n, r.batches, r.applyMs.toFixed(1), s.p50, s.p90, s.p99, s.max, (a.p50 / s.p50).toFixed(1), r.kernelMB.toFixed(1), r.rssMB.toFixed(0)];
   });
-  printTable(`answer → set latency, ms (${seconds} s per rate; anchor: one nft process per answer p50 ${a.p50} ms, p99 ${a.p99} ms)`, ['backend', 'rate', 'answers', 'transactions', 'ms/transaction', 'p50', 'p90', 'p99', 'max', 'anchor p50 ×'], rows);
+  printTable(`answer → set latency, ms (${seconds} s per rate; anchor: one nft process per answer p50 ${a.p50} ms, p99 ${a.p99} ms)`, ['backend', 'rate', 'answers', 'transactions', 'ms/transaction', 'p50', 'p90', 'p99', 'max', 'anchor p50 ×', 'kernel MB (SUnreclaim rise)', 'RSS MB (peak so far)'], rows);
   const nl = runs.filter((r) => r.backend === 'netlink');
   const sum = (i: number) => summarize(nl[i]?.samples ?? []);
-  writeResults('learner-latency', { seconds, anchor: a, runs: runs.map((r) => ({ backend: r.backend, rate: r.rate, transactions: r.batches, msPerTransaction: r.applyMs, latencyMs: summarize(r.samples) })) }, {
+  writeResults('learner-latency', { seconds, anchor: a, runs: runs.map((r) => ({ backend: r.backend, rate: r.rate, transactions: r.batches, msPerTransaction: r.applyMs, latencyMs: summarize(r.samples), kernelMB: r.kernelMB, rssMB: r.rssMB })) }, {
     'p50 1k': sum(0).p50, 'p99 1k': sum(0).p99, 'p50 10k': sum(1).p50, 'p99 10k': sum(1).p99, 'anchor p50': a.p50, 'p99 10k ≤ 20 ms': sum(1).p99 <= 20,
+    'kernel MB 10k': nl[1]?.kernelMB ?? NaN, 'RSS MB': nl[1]?.rssMB ?? NaN,
   });
 } finally {
+  await listener.stop();
   await nsHandle.teardown();
 }

@@ -8,8 +8,19 @@
  *   base list, as the router's hourly timer did; then whether its set kept the deleted entries.
  * Exactness (reading both sets back) is checked up to BENCH_VERIFY_MAX ranges, because listing a
  * set is quadratic in the kernel (~70 s at 1M). `BENCH_SIZES=300000,1000000`.
- * Each backend (`BENCH_BACKENDS=cli,netlink`: the nft binary, and nfnetlink direct) runs its own
- * child on its own table in the same namespace, against the same original-pipeline anchor.
+ * Each backend (`BENCH_BACKENDS=netlink,cli`: nfnetlink direct, the default, and the nft binary)
+ * runs its own child on its own table in the same namespace, against the same original-pipeline
+ * anchor. Only netlink by default: with every transaction bounded, the nft binary lists the whole
+ * set before each chunk (quadratic), which takes hours at 1M.
+ *
+ * Kernel memory: an `nft monitor` listens in the namespace while the children run (without any
+ * NFNLGRP_NFTABLES listener the kernel allocates no notifications and the figure means nothing),
+ * and each child samples SUnreclaim during its cold load, churn and restart (test/helpers/
+ * kernel-memory.ts): the largest rise, beside its peak RSS. The anchor runs without the listener
+ * (one 1M-element transaction with one would need ~16 GB of slab). Restart: a second instance in
+ * the same child applies the churned model to the filled sets — the readback (listing) it does
+ * first, then nothing to write; up to BENCH_RESTART_MAX ranges. `BENCH_MAX_TX` overrides
+ * setSync.maxTransactionPrefixes.
  */
 import { spawn } from 'node:child_process';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
@@ -19,8 +30,9 @@ import pino from 'pino';
 import { Registry } from 'prom-client';
 import { rangeSetsEqual, rangeTexts, type RangeSet } from '../src/lib/ip-prefix/index.js';
 import { createNftBackend } from '../src/lib/nft/nft-backend.js';
-import { createSetSync } from '../src/set-sync/index.js';
+import { createSetSync, DEFAULT_MAX_TRANSACTION_PREFIXES, type ApplyReport } from '../src/set-sync/index.js';
 import { coverageOf, exactFromElements } from '../src/set-sync/readback.js';
+import { startNftListener, withKernelMemory } from '../test/helpers/kernel-memory.js';
 import { churn, model } from '../test/helpers/range-model.js';
 import { createNftNetns, type NftNetns } from '../test/lab/nft-netns.js';
 import { labMissing } from '../test/lab/prereqs.js';
@@ -28,7 +40,9 @@ import { envNumber, fmt, printTable, writeResults } from './bench-report.js';
 
 const SIZES = (process.env.BENCH_SIZES ?? '300000,1000000').split(',').map(Number);
 const VERIFY_MAX = envNumber('BENCH_VERIFY_MAX', 300_000);
-const BACKENDS = (process.env.BENCH_BACKENDS ?? 'cli,netlink').split(',');
+const BACKENDS = (process.env.BENCH_BACKENDS ?? 'netlink').split(',');
+const RESTART_MAX = envNumber('BENCH_RESTART_MAX', 300_000);
+const MAX_TX = envNumber('BENCH_MAX_TX', DEFAULT_MAX_TRANSACTION_PREFIXES);
 
 const models = (n: number, churned: boolean) => {
   const n4 = Math.round(n * 0.7);
@@ -36,26 +50,38 @@ const models = (n: number, churned: boolean) => {
   return churned ? { ipv4: churn('ipv4', n4, 0.01, 11), ipv6: churn('ipv6', n6, 0.01, 12) } : { ipv4: model('ipv4', n4, 11), ipv6: model('ipv6', n6, 12) };
 };
 
-interface ChildResult { coldMs: number; coldMode: string; churnMs: number; churnMode: string; churnAdded: number; churnRemoved: number; selfMaxRssMB: number; ranges: number }
+interface ChildResult {
+  coldMs: number; coldMode: string; coldTx: number; coldKernelMB: number; coldKernelEndMB: number; churnMs: number; churnMode: string; churnTx: number; churnKernelMB: number;
+  churnAdded: number; churnRemoved: number; restartMs?: number; restartKernelMB?: number; selfMaxRssMB: number; ranges: number;
+}
 
 /** Child mode: `--child N NETNS` — what the daemon process does, measured on itself. */
 async function child(n: number, netns: string, table: string): Promise<void> {
   // The backend comes from UNBOUND_SIDECAR_NFT_BACKEND, set by the parent.
-  const sync = createSetSync({ logger: pino({ level: 'warn' }), registry: new Registry() });
+  const sync = createSetSync({ logger: pino({ level: 'warn' }), registry: new Registry(), maxTransactionPrefixes: MAX_TX });
   const target = { list: 'bench', family: 'inet' as const, table, set4: 'v4', set6: 'v6', netns, createSets: false };
   const m0 = models(n, false);
+  const tx = (r: ApplyReport[]) => r.reduce((a, x) => a + x.transactions, 0);
   let t = performance.now();
-  const cold = await sync.apply(target, m0);
+  const cold = await withKernelMemory(() => sync.apply(target, m0));
   const coldMs = performance.now() - t;
   const m1 = models(n, true);
   t = performance.now();
-  const ch = await sync.apply(target, m1);
+  const ch = await withKernelMemory(() => sync.apply(target, m1));
   const churnMs = performance.now() - t;
   const res: ChildResult = {
-    coldMs, coldMode: cold.map((r) => r.mode).join('+'), churnMs, churnMode: ch.map((r) => r.mode).join('+'),
-    churnAdded: ch.reduce((a, r) => a + r.added, 0), churnRemoved: ch.reduce((a, r) => a + r.removed, 0),
+    coldMs, coldMode: cold.result.map((r) => r.mode).join('+'), coldTx: tx(cold.result), coldKernelMB: cold.kernel.peakRiseMB, coldKernelEndMB: cold.kernel.endDeltaMB,
+    churnMs, churnMode: ch.result.map((r) => r.mode).join('+'), churnTx: tx(ch.result), churnKernelMB: ch.kernel.peakRiseMB,
+    churnAdded: ch.result.reduce((a, r) => a + r.added, 0), churnRemoved: ch.result.reduce((a, r) => a + r.removed, 0),
     selfMaxRssMB: process.resourceUsage().maxRSS / 1024, ranges: m0.ipv4.size + m0.ipv6.size,
   };
+  if (n <= RESTART_MAX) {
+    const again = createSetSync({ logger: pino({ level: 'warn' }), registry: new Registry(), maxTransactionPrefixes: MAX_TX });
+    t = performance.now();
+    const r = await withKernelMemory(() => again.apply(target, m1));
+    res.restartMs = performance.now() - t;
+    res.restartKernelMB = r.kernel.peakRiseMB;
+  }
   process.stdout.write(`${JSON.stringify(res)}\n`);
 }
 
@@ -129,7 +155,12 @@ async function measure(n: number): Promise<Record<string, number | string | bool
     await ns.nft(['-f', '-'], 'table inet bench {\n set o4 { type ipv4_addr; flags interval; auto-merge; }\n set o6 { type ipv6_addr; flags interval; auto-merge; }\n}\n' +
       BACKENDS.map((b) => `table inet b_${b} {\n set v4 { type ipv4_addr; flags interval; }\n set v6 { type ipv6_addr; flags interval; }\n}\n`).join(''));
     const children = [];
-    for (const b of BACKENDS) children.push({ backend: b, ...(await runChild(n, ns, b)) });
+    const listener = await startNftListener(ns.host);
+    try {
+      for (const b of BACKENDS) children.push({ backend: b, ...(await runChild(n, ns, b)) });
+    } finally {
+      await listener.stop();
+    }
     const m0 = models(n, false);
     const m1 = models(n, true);
     const origFillMs = await originalAdd(ns, m0, dir); // the state before the hourly run
@@ -144,8 +175,9 @@ async function measure(n: number): Promise<Record<string, number | string | bool
     const rows: Record<string, number | string | boolean>[] = [];
     for (const { backend, r, treeMaxRssMB } of children) {
       const row: Record<string, number | string | boolean> = {
-        entries: n, backend, ranges: r.ranges, coldMs: r.coldMs, coldMode: r.coldMode, selfMaxRssMB: r.selfMaxRssMB, treeMaxRssMB,
-        churnMs: r.churnMs, churnMode: r.churnMode, churnAdded: r.churnAdded, churnRemoved: r.churnRemoved,
+        entries: n, backend, maxTx: MAX_TX, ranges: r.ranges, coldMs: r.coldMs, coldMode: r.coldMode, coldTx: r.coldTx, coldKernelMB: r.coldKernelMB, coldKernelEndMB: r.coldKernelEndMB, selfMaxRssMB: r.selfMaxRssMB, treeMaxRssMB,
+        churnMs: r.churnMs, churnMode: r.churnMode, churnTx: r.churnTx, churnKernelMB: r.churnKernelMB, churnAdded: r.churnAdded, churnRemoved: r.churnRemoved,
+        ...(r.restartMs !== undefined ? { restartMs: r.restartMs, restartKernelMB: r.restartKernelMB ?? 0 } : {}),
         origFillMs, origChurnMs, ratio: r.churnMs / origChurnMs, ...origExact,
       };
       if (r.ranges <= VERIFY_MAX) {
@@ -176,9 +208,16 @@ if (process.argv[2] === '--child') {
       console.error(JSON.stringify(row));
     }
   }
-  printTable('set-sync: cold load and 1% churn vs the original pipeline (nft -f add of the whole list, auto-merge)', ['entries', 'backend', 'ranges', 'cold s', 'RSS MB (ours / tree)', 'churn s (mode)', 'original churn s', 'ratio', 'exact: ours / original (stale ranges kept)'],
-    rows.map((r) => [String(r.entries), String(r.backend), String(r.ranges), fmt(Number(r.coldMs) / 1000), `${fmt(Number(r.selfMaxRssMB))} / ${fmt(Number(r.treeMaxRssMB))}`, `${fmt(Number(r.churnMs) / 1000)} (${r.churnMode})`, fmt(Number(r.origChurnMs) / 1000), fmt(Number(r.ratio)),
-      r.oursExact === undefined ? 'not read back' : `${r.oursExact} / ${r.origExact} (${r.origStaleRanges})`]));
+  printTable(`set-sync: cold load, 1% churn and restart (bound ${MAX_TX} ranges per transaction, nft monitor listening) vs the original pipeline (nft -f add of the whole list, auto-merge)`,
+    ['entries', 'backend', 'cold s (tx)', 'cold kernel MB (peak / kept)', 'RSS MB (ours / tree)', 'churn s (mode, tx)', 'churn kernel MB', 'restart s / kernel MB', 'original churn s', 'ratio', 'exact: ours / original (stale ranges kept)'],
+    rows.map((r) => [String(r.entries), String(r.backend), `${fmt(Number(r.coldMs) / 1000)} (${String(r.coldTx)})`, `${fmt(Number(r.coldKernelMB))} / ${fmt(Number(r.coldKernelEndMB))}`, `${fmt(Number(r.selfMaxRssMB))} / ${fmt(Number(r.treeMaxRssMB))}`,
+      `${fmt(Number(r.churnMs) / 1000)} (${r.churnMode}, ${String(r.churnTx)})`, fmt(Number(r.churnKernelMB)), r.restartMs === undefined ? 'not run' : `${fmt(Number(r.restartMs) / 1000)} / ${fmt(Number(r.restartKernelMB))}`,
+      fmt(Number(r.origChurnMs) / 1000), fmt(Number(r.ratio)), r.oursExact === undefined ? 'not read back' : `${r.oursExact} / ${r.origExact} (${r.origStaleRanges})`]));
   const big = rows.at(-1)!;
-  console.log(`results: ${writeResults('set-sync', { rows, targets: { coldLoadS: 5, rssMB: 300, churnRatio: 0.2 } }, { entries: `${String(big.entries)} (${String(big.backend)})`, coldS: Number(big.coldMs) / 1000, rssMB: Number(big.selfMaxRssMB), treeRssMB: Number(big.treeMaxRssMB), churnS: Number(big.churnMs) / 1000, origS: Number(big.origChurnMs) / 1000, ratio: Number(big.ratio) })}`);
+  const mid = rows.find((r) => r.entries === 300_000) ?? big;
+  const targets = { coldLoadS: 8, rssMB: 300, coldKernelMB: 256, churn300kKernelMB: 64, churnRatio: 0.2 };
+  console.log(`results: ${writeResults('set-sync', { rows, targets }, {
+    entries: `${String(big.entries)} (${String(big.backend)})`, maxTx: MAX_TX, coldS: Number(big.coldMs) / 1000, coldKernelMB: Number(big.coldKernelMB), coldKernelKeptMB: Number(big.coldKernelEndMB), rssMB: Number(big.selfMaxRssMB), treeRssMB: Number(big.treeMaxRssMB),
+    churnS: Number(big.churnMs) / 1000, 'churn 300k kernel MB': Number(mid.churnKernelMB), 'restart 300k s': Number(mid.restartMs ?? NaN) / 1000, 'restart 300k kernel MB': Number(mid.restartKernelMB ?? NaN), origS: Number(big.origChurnMs) / 1000, ratio: Number(big.ratio),
+  })}`);
 }

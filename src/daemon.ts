@@ -81,7 +81,7 @@ export async function startDaemon(config: Config, logger: Logger, opts: DaemonOp
 
   // Registry lists → nftables sets: only when configured (a router without lists needs no CAP_NET_ADMIN).
   // Learning (dnstap + proactive resolution) only when some list has learned sets or dnstap is on.
-  const learnedSets = config.lists.some((l) => l.learn) ? createLearnedSets({ logger: logger.child({ capability: 'set-sync' }), registry }) : undefined;
+  const learnedSets = config.lists.some((l) => l.learn) ? createLearnedSets({ logger: logger.child({ capability: 'set-sync' }), registry, maxTransactionPrefixes: config.setSync.maxTransactionPrefixes }) : undefined;
   const learner: Learner | undefined = learnedSets
     ? createLearner({ config, stateDir: config.stateDir, logger, registry, learnedSets })
     : undefined;

@@ -3,7 +3,7 @@ import { dnsConfigSchema } from '../dns-server/config.js';
 import { localNamesConfigSchema } from '../local-names/config.js';
 import { httpConfigSchema } from '../http/config.js';
 import { listConfigSchema } from '../blocklist/config.js';
-import { setTargetConfigSchema } from '../set-sync/config.js';
+import { setSyncConfigSchema, setTargetConfigSchema } from '../set-sync/config.js';
 import { adminConfigSchema, dnstapConfigSchema, learnConfigSchema, resolveConfigSchema } from '../learner/config.js';
 
 /**
@@ -21,6 +21,8 @@ export const configSchema = z
       .prefault({}),
     /** Registry lists and the nftables sets each one keeps in sync (issue #3). */
     lists: z.array(listConfigSchema.extend({ nft: setTargetConfigSchema, learn: learnConfigSchema.optional() })).default([]),
+    /** Limits on every nftables transaction (kernel memory while it commits). */
+    setSync: setSyncConfigSchema.prefault({}),
     /** Unbound's dnstap stream (issue #4): answers for listed names teach the learned sets. */
     dnstap: dnstapConfigSchema.optional(),
     /** Proactive resolution of listed names (issue #4). */

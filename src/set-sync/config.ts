@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { positiveInt } from '../config/common.js';
 
 /** An nft identifier (table, set): what `nft` accepts unquoted. */
 const nftName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_./-]{0,255}$/, 'expected an nft name such as "global" or "force_vpn4"');
@@ -23,8 +22,6 @@ export const setTargetConfigSchema = z
     netns: netnsName.optional(),
     /** Create a missing table and set (type, `flags interval`) instead of failing with NFT_SET_MISSING. */
     createSets: z.boolean().default(false),
-    /** Element operations per transaction when a difference is applied in chunks. */
-    chunkSize: positiveInt.default(50_000),
   })
   .strict()
   .superRefine((v, ctx) => {
@@ -34,3 +31,28 @@ export const setTargetConfigSchema = z
   });
 
 export type SetTargetConfig = z.infer<typeof setTargetConfigSchema>;
+
+/**
+ * Measured on Linux 6.18 with a listener present (bench/set-sync.bench.ts, README "Kernel
+ * memory"): 16.7 KiB of unreclaimable slab per range in a transaction, IPv4 and IPv6 alike — the
+ * kernel keeps one notification skb per element (an interval is two) until the commit ends. 6000
+ * ranges ≈ 103 MB at the peak of one transaction, under a 128 MB budget; with the ~1.3 KB per range
+ * a 1M-range set itself keeps (~130 MB), a 1M cold load peaks under 256 MB (7000 measured 267).
+ */
+export const DEFAULT_MAX_TRANSACTION_PREFIXES = 6000;
+
+/**
+ * `setSync`: limits for every nftables transaction the daemon sends (lists, refills, learned
+ * batches). The lead composes it as the top-level `setSync` block in src/config/schema.ts.
+ */
+export const setSyncConfigSchema = z
+  .object({
+    /**
+     * Range (prefix) operations per transaction: adds + deletes, and a flushed set's elements.
+     * At least 16, so that a transaction always has room for the pieces of a split region.
+     */
+    maxTransactionPrefixes: z.number().int().min(16).max(1_000_000).default(DEFAULT_MAX_TRANSACTION_PREFIXES),
+  })
+  .strict();
+
+export type SetSyncConfig = z.infer<typeof setSyncConfigSchema>;

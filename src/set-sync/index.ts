@@ -5,16 +5,17 @@ import { rangeSetsEqual, type RangeSet } from '../lib/ip-prefix/index.js';
 import type { MonitorHandle, NftEvent } from '../lib/nft/monitor.js';
 import type { NftBackend } from '../lib/nft/nft-backend.js';
 import { createDefaultNftBackend } from '../lib/nft/netlink/netlink-backend.js';
+import { DEFAULT_MAX_TRANSACTION_PREFIXES } from './config.js';
 import { createSetSyncMetrics } from './metrics.js';
 import { NETLINK_COSTS, NFT_CLI_COSTS, type CostModel } from './set-plan.js';
 import { checkFlags, dryRunSet, readKernel, SetState, writeGroup, type ApplyReport, type Member, type WriterDeps } from './set-sync.js';
 
-export { setTargetConfigSchema, type SetTargetConfig } from './config.js';
+export { setSyncConfigSchema, setTargetConfigSchema, DEFAULT_MAX_TRANSACTION_PREFIXES, type SetSyncConfig, type SetTargetConfig } from './config.js';
 export type { ApplyReport } from './set-sync.js';
 export { createLearnedSets, type LearnedSets, type LearnedTarget, type LearnedOutcome } from './learned-sets.js';
 export type { NftBackend } from '../lib/nft/nft-backend.js';
 
-export interface SetTarget { list: string; family: 'inet' | 'ip' | 'ip6'; table: string; set4?: string; set6?: string; netns?: string; createSets: boolean; chunkSize?: number }
+export interface SetTarget { list: string; family: 'inet' | 'ip' | 'ip6'; table: string; set4?: string; set6?: string; netns?: string; createSets: boolean }
 
 /** `set` is the display label ("inet global force_vpn4 (netns vpn)"); `list` the list it serves. */
 export interface SetSyncStatus { set: string; list: string; elements: number; lastApplyAt?: number; lastError?: string }
@@ -39,8 +40,9 @@ const RETRY_MAX_MS = 60_000;
 /**
  * The only owner of nftables state. The backend defaults to netlink where it can run (else the nft
  * binary); `costs` defaults to that backend's measured cost model; tests pass their own to force a mode.
+ * `maxTransactionPrefixes` (setSync.maxTransactionPrefixes) bounds every transaction it sends.
  */
-export function createSetSync(opts: { logger: Logger; registry: Registry; backend?: NftBackend; costs?: CostModel }): SetSync {
+export function createSetSync(opts: { logger: Logger; registry: Registry; backend?: NftBackend; costs?: CostModel; maxTransactionPrefixes?: number }): SetSync {
   const logger = opts.logger.child({ component: 'set-sync' });
   const raw = opts.backend ?? createDefaultNftBackend();
   const costs = opts.costs ?? (raw.kind === 'netlink' ? NETLINK_COSTS : NFT_CLI_COSTS);
@@ -61,9 +63,10 @@ export function createSetSync(opts: { logger: Logger; registry: Registry; backen
     },
     describeSet: (ref, netns) => raw.describeSet(ref, netns),
     listSet: (ref, netns) => raw.listSet(ref, netns),
+    ...(raw.readRanges ? { readRanges: raw.readRanges.bind(raw) } : {}),
     monitor: (o) => raw.monitor(o),
   };
-  const d: WriterDeps = { backend, costs, metrics, logger };
+  const d: WriterDeps = { backend, bound: opts.maxTransactionPrefixes ?? DEFAULT_MAX_TRANSACTION_PREFIXES, costs, metrics, logger };
   const sets = new Map<string, SetState>();
   /** Writes to one table are serialised and, when full, done together (see fullLoad). */
   const queues = new Map<string, Promise<unknown>>();
@@ -141,7 +144,7 @@ export function createSetSync(opts: { logger: Logger; registry: Registry; backen
         const applied = s.applied;
         if (applied === undefined || applied.size > VERIFY_MAX || !started) return;
         const kernel = await readKernel(d, s).catch(() => undefined);
-        if (kernel !== undefined && rangeSetsEqual(kernel, applied)) return;
+        if (kernel?.kind === 'exact' && rangeSetsEqual(kernel.set, applied)) return;
         logger.warn({ set: s.label }, 'set-sync: set differs from what we wrote after a change nft monitor could not attribute');
         s.applied = undefined;
         scheduleRefill(s, 'foreign');
@@ -207,12 +210,11 @@ export function createSetSync(opts: { logger: Logger; registry: Registry; backen
     const key = keyOf(t.netns, t.family, t.table, name);
     let s = sets.get(key);
     if (!s) {
-      s = new SetState(t.family, t.table, name, ipFamily, t.netns, t.createSets, t.chunkSize ?? 50_000);
+      s = new SetState(t.family, t.table, name, ipFamily, t.netns, t.createSets);
       sets.set(key, s);
     }
     s.createSets = t.createSets;
     s.list = t.list;
-    s.chunkSize = t.chunkSize ?? 50_000;
     ensureMonitor(t.netns);
     return s;
   }

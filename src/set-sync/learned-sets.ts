@@ -4,6 +4,7 @@ import { errorMessage } from '../errors.js';
 import type { IpFamily } from '../lib/ip-prefix/index.js';
 import type { NftBackend } from '../lib/nft/nft-backend.js';
 import { createDefaultNftBackend } from '../lib/nft/netlink/netlink-backend.js';
+import { DEFAULT_MAX_TRANSACTION_PREFIXES } from './config.js';
 import { createLearnedReplay } from './learned-replay.js';
 import { addTableCommand, setRefText, type NftCommand, type NftFamily, type SetRef } from '../lib/nft/nft-json.js';
 
@@ -13,8 +14,9 @@ import { addTableCommand, setRefText, type NftCommand, type NftFamily, type SetR
  * element in the kernel and needs none of the interval-set overlap rules that make deletes fragile.
  *
  * Submissions are batched for `batchMs` (default 2 ms) and written as ONE `nft -j -f -`
- * transaction per namespace per batch; while one runs the next batch accumulates, so under load
- * batches grow instead of processes piling up.
+ * transaction per namespace per batch, cut so that no transaction carries more than
+ * `maxTransactionPrefixes` element operations; while one runs the next batch accumulates, so
+ * under load batches grow (up to that bound) instead of processes piling up.
  *
  * Refresh: kernels before 6.10 ignore the timeout of an `add element` for an element that exists
  * (nf_tables only learned to update timeouts with NFT_SET_ELEM_UPDATE), so a refresh is
@@ -63,10 +65,11 @@ const REFRESH_MARGIN = 0.1;
 const MAX_HELD = 200_000;
 const RETRY_MAX_MS = 60_000;
 
-export function createLearnedSets(opts: { logger: Logger; registry: Registry; backend?: NftBackend; batchMs?: number; now?: () => number }): LearnedSets {
+export function createLearnedSets(opts: { logger: Logger; registry: Registry; backend?: NftBackend; batchMs?: number; now?: () => number; maxTransactionPrefixes?: number }): LearnedSets {
   const logger = opts.logger.child({ component: 'learned-sets' });
   const backend = opts.backend ?? createDefaultNftBackend({ timeoutMs: 30_000 });
   const batchMs = opts.batchMs ?? 2;
+  const bound = opts.maxTransactionPrefixes ?? DEFAULT_MAX_TRANSACTION_PREFIXES;
   const now = opts.now ?? Date.now;
   const m = metrics(opts.registry);
   const lanes = new Map<string, Lane>();
@@ -135,6 +138,10 @@ export function createLearnedSets(opts: { logger: Logger; registry: Registry; ba
       lane.timer = setTimeout(() => kick(netns, lane), Math.max(wait, batchMs));
     }
     if (ready.length === 0) return;
+    for (const batch of cutBatches(ready, bound)) await writeBatch(netns, lane, batch, t);
+  }
+
+  async function writeBatch(netns: string | undefined, lane: Lane, ready: Op[], t: number): Promise<void> {
     const started = performance.now();
     const drops = new Map<string, number>();
     for (const op of ready) if (op.kind === 'refresh' || op.kind === 'remove') drops.set(op.set.label, (drops.get(op.set.label) ?? 0) + 1);
@@ -264,6 +271,31 @@ export function createLearnedSets(opts: { logger: Logger; registry: Registry; ba
 }
 
 const q = JSON.stringify;
+
+/** Element operations an op costs the kernel in one transaction: a refresh is add + delete + add. */
+const weight = (op: Op): number => (op.kind === 'refresh' ? 3 : op.kind === 'remove' ? 2 : 1);
+
+/**
+ * Consecutive batches of at most `bound` element operations (setSync.maxTransactionPrefixes): the
+ * kernel holds a notification per element until a transaction commits, so a burst (a replay after
+ * a reload, a queue that grew while a set was missing) must not become one huge transaction.
+ */
+function cutBatches(ops: readonly Op[], bound: number): Op[][] {
+  const batches: Op[][] = [];
+  let cur: Op[] = [];
+  let n = 0;
+  for (const op of ops) {
+    if (cur.length > 0 && n + weight(op) > bound) {
+      batches.push(cur);
+      cur = [];
+      n = 0;
+    }
+    cur.push(op);
+    n += weight(op);
+  }
+  if (cur.length > 0) batches.push(cur);
+  return batches;
+}
 
 function metrics(registry: Registry) {
   const registers = [registry];

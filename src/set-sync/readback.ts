@@ -45,6 +45,14 @@ export function exactFromElements(family: IpFamily, elements: readonly NftElemen
   return { family, size: n, data: sorted };
 }
 
+/** `set` when its ranges are sorted and disjoint (a set we can diff against), else undefined. */
+export function exactIfDisjoint(set: RangeSet): RangeSet | undefined {
+  const w = WORDS[set.family];
+  const stride = 2 * w;
+  for (let i = 1; i < set.size; i++) if (cmpAt(set.data, (i - 1) * stride + w, i * stride, w) >= 0) return undefined;
+  return set;
+}
+
 /** What the elements cover, merged (for comparing coverage with a model). */
 export function coverageOf(exact: RangeSet): RangeSet {
   const b = new RangeSetBuilder(exact.family, exact.size);

@@ -1,17 +1,18 @@
 import type { Logger } from 'pino';
 import { errorMessage, isSidecarError, SidecarError } from '../errors.js';
-import type { RangeSet } from '../lib/ip-prefix/index.js';
+import { emptyRangeSet, type RangeSet } from '../lib/ip-prefix/index.js';
 import { NftSetError, type NftBackend } from '../lib/nft/nft-backend.js';
 import { addSetCommand, addTableCommand, elementCommand, flushSetCommand, setRefText, type NftCommand, type NftFamily, type SetRef } from '../lib/nft/nft-json.js';
 import { EchoFilter } from './echo-filter.js';
 import type { SetSyncMetrics } from './metrics.js';
-import { exactFromElements } from './readback.js';
+import { exactFromElements, exactIfDisjoint } from './readback.js';
 import { elementsJson, planSync, type CostModel, type SyncPlan } from './set-plan.js';
 
-export interface ApplyReport { set: string; mode: 'full' | 'diff' | 'noop'; added: number; removed: number; unchanged: number; durationMs: number }
+/** `transactions`: how many nft transactions the write took (each within the bound). */
+export interface ApplyReport { set: string; mode: 'full' | 'diff' | 'noop'; added: number; removed: number; unchanged: number; transactions: number; durationMs: number }
 
-/** Above this many elements a readback costs seconds of kernel time (quadratic dump): reload whole instead. */
-const READBACK_MAX = 100_000;
+/** describeSet on nft 1.0.6 dumps the elements too (quadratic): above this the flags check is skipped. */
+const FLAGS_CHECK_MAX = 100_000;
 
 /** One nft set and what we know about it. */
 export class SetState {
@@ -19,7 +20,7 @@ export class SetState {
   readonly label: string;
   readonly type: 'ipv4_addr' | 'ipv6_addr';
   desired: RangeSet | undefined;
-  /** Exact kernel contents as last made by us; undefined = unknown (the next write is a full load). */
+  /** Exact kernel contents as last made by us; undefined = unknown (the next write reads the set back first). */
   applied: RangeSet | undefined;
   lastApplyAt: number | undefined;
   lastError: string | undefined;
@@ -39,7 +40,6 @@ export class SetState {
     readonly ipFamily: 'ipv4' | 'ipv6',
     readonly netns: string | undefined,
     public createSets: boolean,
-    public chunkSize: number,
   ) {
     this.ref = { family, table, set };
     this.type = ipFamily === 'ipv4' ? 'ipv4_addr' : 'ipv6_addr';
@@ -49,6 +49,8 @@ export class SetState {
 
 export interface WriterDeps {
   backend: NftBackend;
+  /** Range operations per transaction, at most (setSync.maxTransactionPrefixes). */
+  bound: number;
   costs: CostModel;
   metrics: SetSyncMetrics;
   logger: Logger;
@@ -75,19 +77,23 @@ async function send(d: WriterDeps, s: SetState, cmds: NftCommand[], echo: { adds
   }
 }
 
+/** `add table` / `add set` for a createSets member: idempotent, so it rides in the set's first transaction. */
+function createCommands(members: readonly Member[]): NftCommand[] {
+  const first = members.find((m) => m.s.createSets);
+  if (!first) return [];
+  return [addTableCommand(first.s.ref.family, first.s.ref.table), ...members.filter((m) => m.s.createSets).map((m) => addSetCommand(m.s.ref, m.s.type))];
+}
+
 /**
- * One transaction filling every set of a table we own: flush + add each. They go together because
- * nft 1.0.6 lists (quadratic kernel dump) every interval set of the table that the transaction does
- * not flush before touching any element: refilling force_vpn6 alone would first dump a 700k-element
- * force_vpn4 (~35 s); flushing both in one batch skips both listings.
+ * ONE transaction (flush + add) for the given sets of a table: atomic, so packets never see a
+ * half-filled set. Only called when the flushed and the added ranges together fit in the bound.
+ * Sets of one table go together because nft 1.0.6 lists (quadratic kernel dump) every interval
+ * set of the table that the transaction does not flush before touching any element.
  */
 async function fullLoad(d: WriterDeps, members: readonly Member[]): Promise<void> {
   const first = members[0];
   if (!first) return;
-  const cmds: NftCommand[] = [];
-  // createSets: `add` is idempotent for an existing table/set, so it rides in the same transaction.
-  if (first.s.createSets) cmds.push(addTableCommand(first.s.ref.family, first.s.ref.table));
-  for (const { s } of members) if (s.createSets) cmds.push(addSetCommand(s.ref, s.type));
+  const cmds: NftCommand[] = createCommands(members);
   for (const { s } of members) cmds.push(flushSetCommand(s.ref));
   for (const { s, desired } of members) if (desired.size > 0) cmds.push(elementCommand('add', s.ref, elementsJson(desired)));
   const dones = members.map(({ s, desired }) => s.echo.expect({ adds: desired.size, deletes: 0, flush: true }));
@@ -109,9 +115,12 @@ export interface Member {
   readonly desired: RangeSet;
 }
 
-async function applyDiff(d: WriterDeps, s: SetState, plan: Extract<SyncPlan, { mode: 'diff' }>): Promise<void> {
+async function applyDiff(d: WriterDeps, m: Member, plan: Extract<SyncPlan, { mode: 'diff' }>): Promise<void> {
+  const { s } = m;
+  let create = createCommands([m]);
   for (const c of plan.chunks) {
-    const cmds: NftCommand[] = [];
+    const cmds: NftCommand[] = create;
+    create = [];
     if (c.removed.size > 0) cmds.push(elementCommand('delete', s.ref, elementsJson(c.removed)));
     if (c.added.size > 0) cmds.push(elementCommand('add', s.ref, elementsJson(c.added)));
     // After a failed chunk the kernel holds a consistent mix (see chunkDiff), not `applied`.
@@ -120,33 +129,86 @@ async function applyDiff(d: WriterDeps, s: SetState, plan: Extract<SyncPlan, { m
   }
 }
 
-/** Plans every member against `applied` (what we believe or read back); any full plan makes the whole group one full transaction. */
-async function applyGroup(d: WriterDeps, members: readonly Member[], applied: readonly (RangeSet | undefined)[]): Promise<SyncPlan[]> {
-  // Every element write lists the table's other interval sets too: charge the diff for all of them.
-  const groupSize = applied.reduce((n, a) => n + (a?.size ?? 0), 0);
-  const costs: CostModel = { diffSeconds: (_n, r, a, c) => d.costs.diffSeconds(groupSize, r, a, c), fullSeconds: (n) => d.costs.fullSeconds(n) };
-  const plans = members.map((m, i) => planSync(applied[i], m.desired, m.s.chunkSize, costs));
+/** A set as read back: its exact elements, or only how many there are when they cannot be diffed against. */
+export type KernelContents = { kind: 'exact'; set: RangeSet } | { kind: 'opaque'; elements: number };
+
+const sizeOf = (k: KernelContents): number => (k.kind === 'exact' ? k.set.size : k.elements);
+
+/**
+ * Plans every member against what the kernel holds and writes it, no transaction over the bound:
+ * all members in one flush + add when old + new of the whole group fit (and the costs favour it),
+ * else each set by its own plan (bounded chunks of the exact difference).
+ */
+async function applyGroup(d: WriterDeps, members: readonly Member[], kernel: readonly KernelContents[]): Promise<SyncPlan[]> {
+  // Every element write lists the table's other interval sets too (nft 1.0.6): charge the diff for all of them.
+  const groupSize = kernel.reduce((n, k) => n + sizeOf(k), 0);
   const fullSize = members.reduce((n, m) => n + m.desired.size, 0);
-  const diffCost = plans.reduce((t, p) => t + (p.mode === 'diff' ? costs.diffSeconds(groupSize, p.removed, p.added, p.chunks.length) : p.mode === 'full' ? Infinity : 0), 0);
-  if (plans.some((p) => p.mode === 'full') || diffCost > costs.fullSeconds(fullSize)) {
+  const fits = groupSize + fullSize <= d.bound;
+  const fullPlans = (): SyncPlan[] => members.map((m, i) => ({ mode: 'full', added: m.desired.size, removed: sizeOf(kernel[i]!), unchanged: 0 }));
+  if (kernel.some((k) => k.kind === 'opaque')) {
+    if (!fits) {
+      const set = members.find((_, i) => kernel[i]?.kind === 'opaque')?.s.label ?? '?';
+      throw new SidecarError('NFT_APPLY_FAILED', 'set-sync', `set ${set} holds elements that cannot be diffed against (overlapping or of another family), and a flush + reload of ${groupSize + fullSize} ranges would exceed setSync.maxTransactionPrefixes (${d.bound}); flush the set by hand (nft flush set …) and it is refilled in bounded chunks`);
+    }
     await fullLoad(d, members);
-    return members.map((m, i) => ({ mode: 'full', added: m.desired.size, removed: applied[i]?.size, unchanged: 0 }));
+    return fullPlans();
   }
-  for (const [i, p] of plans.entries()) if (p.mode === 'diff') await applyDiff(d, members[i]!.s, p);
+  const costs: CostModel = { diffSeconds: (_n, r, a, c) => d.costs.diffSeconds(groupSize, r, a, c), fullSeconds: (n) => d.costs.fullSeconds(n) };
+  const plans = members.map((m, i) => planSync((kernel[i] as Extract<KernelContents, { kind: 'exact' }>).set, m.desired, d.bound, costs));
+  const diffCost = plans.reduce((t, p) => t + (p.mode === 'diff' ? costs.diffSeconds(groupSize, p.removed, p.added, p.chunks.length) : p.mode === 'full' ? Infinity : 0), 0);
+  if (fits && (plans.some((p) => p.mode === 'full') || diffCost > costs.fullSeconds(fullSize))) {
+    await fullLoad(d, members);
+    return fullPlans();
+  }
+  for (const [i, p] of plans.entries()) {
+    const m = members[i]!;
+    if (p.mode === 'diff') await applyDiff(d, m, p);
+    else if (p.mode === 'full') await fullLoad(d, [m]);
+  }
   return plans;
 }
 
-/** Reads the kernel set back as an exact model; undefined when it cannot be diffed against. */
-export async function readKernel(d: WriterDeps, s: SetState): Promise<RangeSet | undefined> {
+/**
+ * Reads the kernel set back. A missing set with createSets counts as empty (the first transaction
+ * creates it); without createSets it is NFT_SET_MISSING.
+ */
+export async function readKernel(d: WriterDeps, s: SetState): Promise<KernelContents> {
+  // Packed ranges where the backend reads the kernel itself (netlink): no object per element.
+  if (d.backend.readRanges) {
+    const r = await d.backend.readRanges(s.ref, s.netns);
+    if (r.kind === 'missing') {
+      if (s.createSets) return { kind: 'exact', set: emptyRangeSet(s.ipFamily) };
+      throw missingError(s, r.what);
+    }
+    // Keys of the other family (a set declared with the wrong type) cannot be diffed against, as with listSet.
+    const exact = r.set.family === s.ipFamily ? exactIfDisjoint(r.set) : undefined;
+    return exact ? { kind: 'exact', set: exact } : { kind: 'opaque', elements: r.set.size };
+  }
   const listing = await d.backend.listSet(s.ref, s.netns);
-  if (listing.kind === 'missing') throw missingError(s, listing.what);
-  return exactFromElements(s.ipFamily, listing.set.elements);
+  if (listing.kind === 'missing') {
+    if (s.createSets) return { kind: 'exact', set: emptyRangeSet(s.ipFamily) };
+    throw missingError(s, listing.what);
+  }
+  const exact = exactFromElements(s.ipFamily, listing.set.elements);
+  return exact ? { kind: 'exact', set: exact } : { kind: 'opaque', elements: listing.set.elements.length };
+}
+
+/** `applied` where we know it, else the set read back — one at a time: a listing has its own transient cost. */
+async function known(d: WriterDeps, members: readonly Member[], applied: readonly (RangeSet | undefined)[]): Promise<KernelContents[]> {
+  const out: KernelContents[] = [];
+  for (const [i, m] of members.entries()) {
+    const a = applied[i];
+    out.push(a ? { kind: 'exact', set: a } : await readKernel(d, m.s));
+  }
+  return out;
 }
 
 /**
- * Makes the sets of one table equal to their models. On failure it never assumes: it reads the
- * sets back (when small enough for that to be cheap) and applies the difference from what is
- * really there, or reloads them whole in one transaction; a second failure is reported.
+ * Makes the sets of one table equal to their models, never sending a transaction over the bound.
+ * What the kernel holds is never assumed: a set whose contents this process has not written (the
+ * first write, a refill after a flush or reload, after a failure) is read back first and the
+ * exact difference applied in bounded chunks. A failed write is retried once from a fresh
+ * readback; a second failure is reported.
  */
 export async function writeGroup(d: WriterDeps, members: readonly Member[]): Promise<ApplyReport[]> {
   const t0 = performance.now();
@@ -154,14 +216,12 @@ export async function writeGroup(d: WriterDeps, members: readonly Member[]): Pro
   let plans: SyncPlan[];
   try {
     try {
-      plans = await applyGroup(d, members, before);
+      plans = await applyGroup(d, members, await known(d, members, before));
     } catch (err) {
       if (isSidecarError(err, 'NFT_SET_MISSING')) throw err;
       d.logger.warn({ sets: members.map((m) => m.s.label), err: errorMessage(err) }, 'set-sync: apply failed; reading the sets back to resync');
       for (const m of members) d.metrics.applyFailures.inc({ set: m.s.label, reason: 'nft' });
-      const size = members.reduce((n, m, i) => n + (before[i]?.size ?? m.desired.size), 0);
-      const kernel = size <= READBACK_MAX ? await Promise.all(members.map((m) => readKernel(d, m.s))) : members.map(() => undefined);
-      plans = await applyGroup(d, members, kernel);
+      plans = await applyGroup(d, members, await known(d, members, members.map(() => undefined)));
     }
   } catch (err) {
     // One transaction carries the whole group: a set the error is not about was not applied
@@ -188,25 +248,36 @@ export async function writeGroup(d: WriterDeps, members: readonly Member[]): Pro
 }
 
 function report(s: SetState, plan: SyncPlan, durationMs: number): ApplyReport {
-  if (plan.mode === 'noop') return { set: s.label, mode: 'noop', added: 0, removed: 0, unchanged: plan.unchanged, durationMs };
-  return { set: s.label, mode: plan.mode, added: plan.added, removed: plan.removed ?? 0, unchanged: plan.unchanged, durationMs };
+  switch (plan.mode) {
+    case 'noop':
+      return { set: s.label, mode: 'noop', added: 0, removed: 0, unchanged: plan.unchanged, transactions: 0, durationMs };
+    case 'full':
+      return { set: s.label, mode: 'full', added: plan.added, removed: plan.removed, unchanged: 0, transactions: 1, durationMs };
+    case 'diff':
+      return { set: s.label, mode: 'diff', added: plan.added, removed: plan.removed, unchanged: plan.unchanged, transactions: plan.chunks.length, durationMs };
+    default: {
+      const never: never = plan;
+      return never;
+    }
+  }
 }
 
 /** dryRun: compare with the kernel, touch nothing. */
 export async function dryRunSet(d: WriterDeps, s: SetState, desired: RangeSet): Promise<ApplyReport> {
   const t0 = performance.now();
   const kernel = await readKernel(d, s);
-  return report(s, planSync(kernel, desired, s.chunkSize, d.costs), performance.now() - t0);
+  const plan: SyncPlan = kernel.kind === 'exact' ? planSync(kernel.set, desired, d.bound, d.costs) : { mode: 'full', added: desired.size, removed: kernel.elements, unchanged: 0 };
+  return report(s, plan, performance.now() - t0);
 }
 
 /**
  * Warns about a set we can fill but not keep exact. auto-merge does not hurt our own writes (the
  * model is merged, so nothing we add is ever adjacent to what stays), but anything else added to an
  * auto-merge set gets folded into our elements and a later delete of ours then fails the whole
- * transaction (issue #3). Listing costs a quadratic kernel dump, so big sets are not checked.
+ * transaction (issue #3). nft 1.0.6 dumps the elements to describe a set (quadratic), so big sets are not checked.
  */
 export async function checkFlags(d: WriterDeps, s: SetState): Promise<void> {
-  if ((s.applied?.size ?? 0) > READBACK_MAX) {
+  if ((s.applied?.size ?? 0) > FLAGS_CHECK_MAX) {
     d.logger.debug({ set: s.label }, 'set-sync: flags check skipped (listing a set this size costs seconds of kernel time)');
     return;
   }

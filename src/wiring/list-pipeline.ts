@@ -31,7 +31,6 @@ export function targetOf(list: ListConfig): SetTarget {
     family: list.nft.family,
     table: list.nft.table,
     createSets: list.nft.createSets,
-    chunkSize: list.nft.chunkSize,
     ...(list.nft.set4 !== undefined ? { set4: list.nft.set4 } : {}),
     ...(list.nft.set6 !== undefined ? { set6: list.nft.set6 } : {}),
     ...(list.nft.netns !== undefined ? { netns: list.nft.netns } : {}),
@@ -42,7 +41,7 @@ export function createListPipeline(opts: { config: Config; logger: Logger; regis
   const { config, logger } = opts;
   const targets = new Map(config.lists.map((l) => [l.name, targetOf(l)]));
   const blocklist = createBlocklist({ lists: config.lists, stateDir: config.stateDir, logger: logger.child({ capability: 'blocklist' }), registry: opts.registry });
-  const setSync = createSetSync({ logger: logger.child({ capability: 'set-sync' }), registry: opts.registry });
+  const setSync = createSetSync({ logger: logger.child({ capability: 'set-sync' }), registry: opts.registry, maxTransactionPrefixes: config.setSync.maxTransactionPrefixes });
 
   interface Lane { running: Promise<void> | undefined; next: ListModel | undefined }
   const lanes = new Map<string, Lane>();

@@ -128,3 +128,21 @@ test('replay: after a flush or a re-created set, what the kernel lost is written
   await ls.stop();
   assert.equal(monitor.stopped, true);
 });
+
+test('batches are cut so that no transaction carries more than maxTransactionPrefixes element operations (a refresh is 3)', async () => {
+  const { backend, txs } = fakeBackend({ missing: false });
+  let now = 1_000_000;
+  const ls = createLearnedSets({ logger, registry: new Registry(), backend, batchMs: 5, now: () => now, maxTransactionPrefixes: 10 });
+  const addresses = Array.from({ length: 25 }, (_, k) => `192.0.2.${k + 1}`);
+  const elementOps = (tx: unknown[]): number => tx.reduce<number>((n, c) => n + ((Object.values(c as object)[0] as { element?: { elem: unknown[] } }).element?.elem.length ?? 0), 0);
+  const adds = await Promise.all(addresses.map((a) => ls.submit(target, 'ipv4', a, 300)));
+  assert.ok(adds.every((r) => r.kind === 'applied'));
+  assert.deepEqual(txs.map(elementOps), [10, 10, 5]);
+  now += 200_000; // every address is now worth a refresh: add + delete + add
+  txs.length = 0;
+  const refreshes = await Promise.all(addresses.map((a) => ls.submit(target, 'ipv4', a, 300)));
+  assert.ok(refreshes.every((r) => r.kind === 'applied' && r.refreshed));
+  assert.ok(txs.every((tx) => elementOps(tx) <= 10), JSON.stringify(txs.map(elementOps)));
+  assert.equal(txs.map(elementOps).reduce((a, b) => a + b, 0), 75);
+  await ls.stop();
+});

@@ -8,6 +8,7 @@ import { NOTIFY_BYTES_PER_ELEMENT, RCVBUF, subscribeNft, type Subscription } fro
  * portid of this backend's request socket in that namespace (nft-events.ts explains why that is
  * exact). A socket abandoned after a deadline is no longer ours: if its stuck transaction commits
  * later, its events are foreign and trigger the repair they should.
+ *
  * Tables and sets are created in the same batch as the elements (set-create.ts), so their
  * NEWTABLE/NEWSET carry our portid too: there is no exception to the rule.
  */
@@ -19,7 +20,6 @@ export interface MonitorFanout {
    * right after it, so they never share the buffer with the next one.
    */
   own<T>(netns: string | undefined, elements: number, send: () => Promise<T>): Promise<T>;
-  creating<T>(netns: string | undefined, commands: readonly string[], create: () => Promise<T>): Promise<T>;
 }
 
 export function createMonitorFanout(ownPortid: (netns: string | undefined) => number | undefined): MonitorFanout {
