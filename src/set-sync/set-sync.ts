@@ -11,7 +11,7 @@ import { elementsJson, planSync, type CostModel, type SyncPlan } from './set-pla
 /** `transactions`: how many nft transactions the write took (each within the bound). */
 export interface ApplyReport { set: string; mode: 'full' | 'diff' | 'noop'; added: number; removed: number; unchanged: number; transactions: number; durationMs: number }
 
-/** describeSet on nft 1.0.6 dumps the elements too (quadratic): above this the flags check is skipped. */
+/** `nft list set` (the CLI backend's describeSet) dumps the elements too (quadratic): above this the flags check is skipped there. Netlink asks GETSET, which costs nothing. */
 const FLAGS_CHECK_MAX = 100_000;
 
 /** One nft set and what we know about it. */
@@ -274,10 +274,10 @@ export async function dryRunSet(d: WriterDeps, s: SetState, desired: RangeSet): 
  * Warns about a set we can fill but not keep exact. auto-merge does not hurt our own writes (the
  * model is merged, so nothing we add is ever adjacent to what stays), but anything else added to an
  * auto-merge set gets folded into our elements and a later delete of ours then fails the whole
- * transaction (issue #3). nft 1.0.6 dumps the elements to describe a set (quadratic), so big sets are not checked.
+ * transaction (measured on the router: src/set-sync/README.md, "Why no auto-merge").
  */
 export async function checkFlags(d: WriterDeps, s: SetState): Promise<void> {
-  if ((s.applied?.size ?? 0) > FLAGS_CHECK_MAX) {
+  if (d.backend.kind !== 'netlink' && (s.applied?.size ?? 0) > FLAGS_CHECK_MAX) {
     d.logger.debug({ set: s.label }, 'set-sync: flags check skipped (listing a set this size costs seconds of kernel time)');
     return;
   }

@@ -9,9 +9,9 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { FIXTURES } from '../lab/fixtures.js';
 import { createLab, type Lab } from '../lab/lab.js';
-import { labSkip, sidecarEntry } from '../lab/prereqs.js';
+import { labSkip } from '../lab/prereqs.js';
 import { startSidecar, type Sidecar } from '../lab/sidecar.js';
-import { data, labDns, metric, unique, UNBOUND_PORT } from './lab-dns.js';
+import { data, labDns, metric, unique, startRenderedUnbound } from './lab-dns.js';
 
 const MAX_TCP = 64;
 
@@ -23,9 +23,7 @@ describe('the DNS front under abuse (Unbound → sidecar → Avahi)', { skip: la
   before(async () => {
     lab = await createLab({ fixtures: true });
     sidecar = await startSidecar(lab, { config: { dns: { maxTcpConnections: MAX_TCP } } });
-    const render = await lab.exec('router', [process.execPath, sidecarEntry(), 'render', 'unbound', '--config', sidecar.configFile]);
-    assert.equal(render.code, 0, `render unbound failed: ${render.stderr}`);
-    await lab.startUnbound({ forwardZones: [], forwardTo: '', snippet: render.stdout, port: UNBOUND_PORT });
+    await startRenderedUnbound(lab, sidecar);
   });
   after(async () => {
     await sidecar?.stop();

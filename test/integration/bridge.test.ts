@@ -10,7 +10,7 @@ import { FIXTURES } from '../lab/fixtures.js';
 import { labSkip, sidecarEntry } from '../lab/prereqs.js';
 import { startSidecar, type Sidecar } from '../lab/sidecar.js';
 import { sleep } from '../lab/wait.js';
-import { data, labDns, metric, unique, UNBOUND_PORT } from './lab-dns.js';
+import { data, labDns, metric, unique, UNBOUND_PORT, startRenderedUnbound } from './lab-dns.js';
 import { sharedLocalCases } from './lab-dns.js';
 
 const TIMEOUT_MS = 1000; // mdns.timeoutMs in the lab config
@@ -27,10 +27,7 @@ describe('the .local bridge end to end (Unbound → sidecar → Avahi)', { skip:
     // hot.local: TTL 0, so Unbound forwards every ask (keeps its RTT estimate for us at the floor).
     sidecar = await startSidecar(lab, { config: { mdns: { policy: { staticRecords: ['hot.local. 0 A 10.0.0.2'] } } } });
     // Unbound gets exactly what `unbound-sidecar render unbound` prints for this config.
-    const render = await lab.exec('router', [process.execPath, sidecarEntry(), 'render', 'unbound', '--config', sidecar.configFile]);
-    assert.equal(render.code, 0, `render unbound failed: ${render.stderr}`);
-    assert.match(render.stdout, /forward-addr: 127\.0\.0\.1@5335/);
-    await lab.startUnbound({ forwardZones: [], forwardTo: '', snippet: render.stdout, port: UNBOUND_PORT });
+    assert.match(await startRenderedUnbound(lab, sidecar), /forward-addr: 127\.0\.0\.1@5335/);
   });
   after(async () => {
     await sidecar?.stop();

@@ -9,9 +9,21 @@ import { randomBytes } from 'node:crypto';
 import type { DnsQuery, DnsResult, Lab } from '../lab/lab.js';
 import type { DecodedMessage } from '../lab/dns-message.js';
 import type { Sidecar } from '../lab/sidecar.js';
+import { sidecarEntry } from '../lab/prereqs.js';
 import { waitFor } from '../lab/wait.js';
 
 export const UNBOUND_PORT = 53;
+
+/**
+ * Starts the lab's Unbound with exactly what `unbound-sidecar render unbound` prints for the
+ * sidecar's config (the snippet a user pastes), plus `extraServer` lines; returns the snippet.
+ */
+export async function startRenderedUnbound(lab: Lab, sidecar: Sidecar, extraServer: readonly string[] = []): Promise<string> {
+  const render = await lab.exec('router', [process.execPath, sidecarEntry(), 'render', 'unbound', '--config', sidecar.configFile]);
+  assert.equal(render.code, 0, `render unbound failed: ${render.stderr}`);
+  await lab.startUnbound({ forwardZones: [], forwardTo: '', snippet: render.stdout, port: UNBOUND_PORT, ...(extraServer.length > 0 ? { extraServer } : {}) });
+  return render.stdout;
+}
 
 type Q = Omit<DnsQuery, 'server' | 'port' | 'name' | 'type'>;
 export type Answer = DecodedMessage & { ms: number };

@@ -7,10 +7,10 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createLab, type Lab } from '../lab/lab.js';
 import { FIXTURES } from '../lab/fixtures.js';
-import { labSkip, sidecarEntry } from '../lab/prereqs.js';
+import { labSkip } from '../lab/prereqs.js';
 import { startSidecar, type Sidecar } from '../lab/sidecar.js';
 import { nameHasOwner } from '../lab/dbus.js';
-import { data, labDns, metric, UNBOUND_PORT } from './lab-dns.js';
+import { data, labDns, metric, startRenderedUnbound } from './lab-dns.js';
 import { sharedLocalCases } from './lab-dns.js';
 
 const TIMEOUT_MS = 1000;
@@ -25,9 +25,7 @@ describe('.local through the native mDNS backend (router avahi-daemon stopped)',
     lab = await createLab({ fixtures: true });
     await lab.stopRouterAvahi('SIGTERM');
     sidecar = await startSidecar(lab, { config: { mdns: { backend: 'native', timeoutMs: TIMEOUT_MS } } });
-    const render = await lab.exec('router', [process.execPath, sidecarEntry(), 'render', 'unbound', '--config', sidecar.configFile]);
-    assert.equal(render.code, 0, `render unbound failed: ${render.stderr}`);
-    await lab.startUnbound({ forwardZones: [], forwardTo: '', snippet: render.stdout, port: UNBOUND_PORT });
+    await startRenderedUnbound(lab, sidecar);
   });
   after(async () => {
     await sidecar?.stop();
