@@ -39,7 +39,7 @@ export class LearnedStore {
   private dirty = false;
   private readonly writer: SerialFileWriter;
 
-  constructor(private readonly stateDir: string, private readonly maxEntries = 1_000_000) {
+  constructor(stateDir: string, private readonly maxEntries = 1_000_000) {
     this.writer = new SerialFileWriter(join(stateDir, LEARNED_FILE));
   }
 

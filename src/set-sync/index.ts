@@ -103,7 +103,7 @@ export function createSetSync(opts: { logger: Logger; registry: Registry; backen
     if (s.desired === undefined) return Promise.resolve();
     const group = groupOf(s);
     return enqueue(group, async () => {
-      s.applied = undefined;
+      s.invalidate();
       try {
         const members = membersOf(group);
         // This writes the whole group: refills already scheduled for its other sets would only repeat it.
@@ -146,7 +146,7 @@ export function createSetSync(opts: { logger: Logger; registry: Registry; backen
         const kernel = await readKernel(d, s).catch(() => undefined);
         if (kernel?.kind === 'exact' && rangeSetsEqual(kernel.set, applied)) return;
         logger.warn({ set: s.label }, 'set-sync: set differs from what we wrote after a change nft monitor could not attribute');
-        s.applied = undefined;
+        s.invalidate();
         scheduleRefill(s, 'foreign');
       });
     }, VERIFY_DEBOUNCE_MS);
@@ -166,7 +166,7 @@ export function createSetSync(opts: { logger: Logger; registry: Registry; backen
           continue;
         }
         // A deleted set is empty when it comes back; a re-created one is empty now.
-        s.applied = undefined;
+        s.invalidate();
         scheduleRefill(s, 'recreated');
       } else if (e.set === s.ref.set) {
         if (e.origin === undefined && s.echo.ours(e.op, e.count)) scheduleVerify(s);
@@ -182,7 +182,7 @@ export function createSetSync(opts: { logger: Logger; registry: Registry; backen
     const refillAll = (reason: string): void => {
       for (const s of sets.values()) {
         if (s.netns !== netns) continue;
-        s.applied = undefined;
+        s.invalidate();
         scheduleRefill(s, reason);
       }
     };

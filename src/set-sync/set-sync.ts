@@ -22,6 +22,8 @@ export class SetState {
   desired: RangeSet | undefined;
   /** Exact kernel contents as last made by us; undefined = unknown (the next write reads the set back first). */
   applied: RangeSet | undefined;
+  /** Bumped whenever something else may have changed the set (see invalidate). */
+  invalidations = 0;
   lastApplyAt: number | undefined;
   lastError: string | undefined;
   readonly echo = new EchoFilter();
@@ -32,6 +34,15 @@ export class SetState {
   flagsChecked = false;
   /** The list whose model fills it (the last one applied, when two lists share a set). */
   list = '';
+
+  /**
+   * The kernel set may no longer be what we wrote (a foreign change, lost events). A write already
+   * in flight must not then record its model as applied when it ends: writeGroup compares counts.
+   */
+  invalidate(): void {
+    this.applied = undefined;
+    this.invalidations++;
+  }
 
   constructor(
     family: NftFamily,
@@ -213,6 +224,7 @@ async function known(d: WriterDeps, members: readonly Member[], applied: readonl
 export async function writeGroup(d: WriterDeps, members: readonly Member[]): Promise<ApplyReport[]> {
   const t0 = performance.now();
   const before = members.map((m) => m.s.applied);
+  const invalidations = members.map((m) => m.s.invalidations);
   let plans: SyncPlan[];
   try {
     try {
@@ -238,7 +250,8 @@ export async function writeGroup(d: WriterDeps, members: readonly Member[]): Pro
   const durationMs = performance.now() - t0;
   d.metrics.applyDuration.observe(durationMs / 1000);
   return members.map(({ s, desired }, i) => {
-    s.applied = desired;
+    // Invalidated while we wrote (a reload landed after our commit): unknown again; its refill is scheduled.
+    s.applied = s.invalidations === invalidations[i] ? desired : undefined;
     s.lastError = undefined;
     s.lastApplyAt = Date.now();
     d.metrics.elements.set({ set: s.label }, desired.size);

@@ -1,11 +1,11 @@
-import { statSync } from 'node:fs';
 import { SidecarError } from '../../../errors.js';
 import { createNftBackend, NftSetError, type NftBackend } from '../nft-backend.js';
 import { setRefText, type NftCommand, type SetRef } from '../nft-json.js';
 import { translate, type Translated } from './commands.js';
 import { errnoText, netlinkUnavailable } from './libc.js';
 import { createMonitorFanout } from './monitor-fanout.js';
-import { NfnlSocket, NfnlTimeout, type sendOffThread } from './nfnl-socket.js';
+import { NetnsSockets } from './netns-sockets.js';
+import { NfnlTimeout, type NfnlSocket, type sendOffThread } from './nfnl-socket.js';
 import { createSetReader } from './set-reader.js';
 import { NLM_F_ACK, NLM_F_CREATE, NLM_F_REQUEST, NlWriter, NLMSG_ERROR } from './nl-writer.js';
 import { createdSetInfo, encodeCreate } from './set-create.js';
@@ -38,14 +38,6 @@ const NFNL_MSG_BATCH_END = 0x11;
  */
 export const DEFAULT_DEADLINE_MS = 15_000;
 
-const inodeOf = (netns: string): bigint | undefined => {
-  try {
-    return statSync(`/run/netns/${netns}`, { bigint: true }).ino;
-  } catch {
-    return undefined;
-  }
-};
-
 /** Element notifications a transaction will cause, about: a flush deletes what the set holds, guessed as what the same transaction adds (a full load) or the bound of one transaction. */
 function elementCount(ops: readonly ElemOp[]): number {
   let n = 0;
@@ -74,28 +66,18 @@ export function createNetlinkBackend(opts: NetlinkBackendOptions = {}): NftBacke
   const reader = createSetReader();
   const deadlineMs = opts.deadlineMs ?? DEFAULT_DEADLINE_MS;
   const reqOpts = { deadlineMs, ...(opts.sendAsync ? { sendAsync: opts.sendAsync } : {}) };
-  const socks = new Map<string, NfnlSocket>();
+  const conns = new NetnsSockets();
   /** One request at a time per namespace: responses are drained by whoever sent last. */
   const queues = new Map<string, Promise<unknown>>();
-  const monitors = createMonitorFanout((netns) => {
-    const s = socks.get(netns ?? '');
-    return s?.usable ? s.portid : undefined;
-  });
+  const monitors = createMonitorFanout((netns) => conns.peek(netns)?.portid);
 
-  /** The socket for a namespace; a fresh one after a deadline, or when /run/netns/NAME now names another namespace. */
+  /** The socket for a namespace, taken when the job runs: a fresh one after a deadline or a re-created namespace. */
   function sockFor(netns: string | undefined): NfnlSocket {
-    const key = netns ?? '';
-    let s = socks.get(key);
-    if (s?.usable && netns !== undefined && inodeOf(netns) !== s.nsIno) s.close();
-    if (!s?.usable) {
-      try {
-        s = NfnlSocket.open(netns);
-      } catch (err) {
-        throw fail(`cannot open a netfilter socket${netns !== undefined ? ` in netns ${netns}` : ''}: ${err instanceof Error ? err.message : String(err)}`, err);
-      }
-      socks.set(key, s);
+    try {
+      return conns.get(netns).sock;
+    } catch (err) {
+      throw fail(`cannot open a netfilter socket${netns !== undefined ? ` in netns ${netns}` : ''}: ${err instanceof Error ? err.message : String(err)}`, err);
     }
-    return s;
   }
 
   function serial<T>(netns: string | undefined, job: () => Promise<T>): Promise<T> {

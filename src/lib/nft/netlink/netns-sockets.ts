@@ -6,8 +6,9 @@ export interface Conn { sock: NfnlSocket; queue: Promise<unknown> }
 
 /**
  * Netfilter sockets by namespace (undefined = ours), each re-created when /run/netns/NAME now
- * names another namespace (deleted and added again: a new inode), and dropped after an error so
- * the next request starts on a fresh socket.
+ * names another namespace (deleted and added again: a new inode) or when it is no longer usable
+ * (abandoned past a deadline, closed), and dropped after an error so the next request starts on a
+ * fresh socket. The writer (netlink-backend.ts) and the reader (set-reader.ts) each keep one.
  */
 export class NetnsSockets {
   private readonly conns = new Map<string, Conn>();
@@ -15,7 +16,7 @@ export class NetnsSockets {
   get(netns: string | undefined): Conn {
     const key = netns ?? '';
     let c = this.conns.get(key);
-    if (c && netns !== undefined && statSync(`/run/netns/${netns}`, { bigint: true }).ino !== c.sock.nsIno) {
+    if (c && (!c.sock.usable || (netns !== undefined && statSync(`/run/netns/${netns}`, { bigint: true }).ino !== c.sock.nsIno))) {
       c.sock.close();
       c = undefined;
     }
@@ -24,6 +25,12 @@ export class NetnsSockets {
       this.conns.set(key, c);
     }
     return c;
+  }
+
+  /** The namespace's socket if one is open and usable; never opens one. */
+  peek(netns: string | undefined): NfnlSocket | undefined {
+    const s = this.conns.get(netns ?? '')?.sock;
+    return s?.usable ? s : undefined;
   }
 
   /** Closes `c` and forgets it (if it is still the namespace's socket). */
