@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { SidecarError } from '../errors.js';
 import { listenErrorCode, listenHint } from '../lib/net/listen-hint.js';
 import { TCP_MESSAGE_TIMEOUT_MS } from './config.js';
@@ -29,6 +30,11 @@ interface Bound {
 export function createDnsServer(opts: DnsServerOptions): DnsServer {
   if (opts.listen.length === 0) throw new TypeError('dns-server: listen must name at least one address');
   const controller = new AbortController();
+  // Every lookup in flight listens on this server-lifetime signal once and removes its listener
+  // when it settles (the lookup caps bound how many), so Node's leak heuristic of 10 listeners
+  // per EventTarget would only print a MaxListenersExceededWarning under load
+  // (https://nodejs.org/api/events.html#eventssetmaxlistenersn-eventtargets).
+  setMaxListeners(0, controller.signal);
   const logger = opts.logger;
   // Serial: seconds at start. Nothing transfers these zones; it only has to be a plausible uint32.
   const zones = createZoneTable(opts.zones, opts.negativeTtl, Math.floor(Date.now() / 1000));
