@@ -101,7 +101,7 @@ export function createLearnedReplay(d: LearnedReplayDeps): LearnedReplay {
         const own = sp.ownDeletes.get(s.label) ?? 0;
         if (own >= e.count) {
           sp.ownDeletes.set(s.label, own - e.count);
-          return guessed(netns, sp, id);
+          return guessed(netns, sp);
         }
         sp.ownDeletes.set(s.label, 0);
         schedule(netns, sp, id);
@@ -109,7 +109,7 @@ export function createLearnedReplay(d: LearnedReplayDeps): LearnedReplay {
     });
   }
 
-  function guessed(netns: string | undefined, sp: Space, _id: string): void {
+  function guessed(netns: string | undefined, sp: Space): void {
     if (sp.guessTimer !== undefined || stopped) return;
     sp.guessTimer = setTimeout(() => {
       sp.guessTimer = undefined;

@@ -184,24 +184,26 @@ async function applyGroup(d: WriterDeps, members: readonly Member[], kernel: rea
  * creates it); without createSets it is NFT_SET_MISSING.
  */
 export async function readKernel(d: WriterDeps, s: SetState): Promise<KernelContents> {
+  const read = await readElements(d, s);
+  if (read.kind === 'missing') {
+    if (s.createSets) return { kind: 'exact', set: emptyRangeSet(s.ipFamily) };
+    throw missingError(s, read.what);
+  }
+  return read.exact ? { kind: 'exact', set: read.exact } : { kind: 'opaque', elements: read.size };
+}
+
+/** The set's elements as an exact model where they can be diffed against (else only their count). */
+async function readElements(d: WriterDeps, s: SetState): Promise<{ kind: 'missing'; what: 'table' | 'set' } | { kind: 'read'; exact: RangeSet | undefined; size: number }> {
   // Packed ranges where the backend reads the kernel itself (netlink): no object per element.
   if (d.backend.readRanges) {
     const r = await d.backend.readRanges(s.ref, s.netns);
-    if (r.kind === 'missing') {
-      if (s.createSets) return { kind: 'exact', set: emptyRangeSet(s.ipFamily) };
-      throw missingError(s, r.what);
-    }
+    if (r.kind === 'missing') return r;
     // Keys of the other family (a set declared with the wrong type) cannot be diffed against, as with listSet.
-    const exact = r.set.family === s.ipFamily ? exactIfDisjoint(r.set) : undefined;
-    return exact ? { kind: 'exact', set: exact } : { kind: 'opaque', elements: r.set.size };
+    return { kind: 'read', exact: r.set.family === s.ipFamily ? exactIfDisjoint(r.set) : undefined, size: r.set.size };
   }
   const listing = await d.backend.listSet(s.ref, s.netns);
-  if (listing.kind === 'missing') {
-    if (s.createSets) return { kind: 'exact', set: emptyRangeSet(s.ipFamily) };
-    throw missingError(s, listing.what);
-  }
-  const exact = exactFromElements(s.ipFamily, listing.set.elements);
-  return exact ? { kind: 'exact', set: exact } : { kind: 'opaque', elements: listing.set.elements.length };
+  if (listing.kind === 'missing') return listing;
+  return { kind: 'read', exact: exactFromElements(s.ipFamily, listing.set.elements), size: listing.set.elements.length };
 }
 
 /** `applied` where we know it, else the set read back — one at a time: a listing has its own transient cost. */

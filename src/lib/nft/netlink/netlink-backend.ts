@@ -5,7 +5,7 @@ import { translate, type Translated } from './commands.js';
 import { errnoText, netlinkUnavailable } from './libc.js';
 import { createMonitorFanout } from './monitor-fanout.js';
 import { NetnsSockets } from './netns-sockets.js';
-import { NfnlTimeout, type NfnlSocket, type sendOffThread } from './nfnl-socket.js';
+import { DEFAULT_DEADLINE_MS, NfnlTimeout, type NfnlSocket, type sendOffThread } from './nfnl-socket.js';
 import { createSetReader } from './set-reader.js';
 import { NLM_F_ACK, NLM_F_CREATE, NLM_F_REQUEST, NlWriter, NLMSG_ERROR } from './nl-writer.js';
 import { createdSetInfo, encodeCreate } from './set-create.js';
@@ -30,13 +30,6 @@ import { lookupSet } from './set-info.js';
 const NFNL_MSG_BATCH_BEGIN = 0x10;
 const NFNL_MSG_BATCH_END = 0x11;
 
-/**
- * Deadline of one netlink request. A bounded transaction (16k elements) commits in ~0.1 s here
- * (src/set-sync/README.md); one was seen to take ~41 s on a loaded machine, with every later write
- * waiting behind it. 15 s is > 100× the normal time — a request still running then is stuck, not
- * slow — and leaves the repair (readback + rewrite) well inside the 30 s systemd watchdog period.
- */
-export const DEFAULT_DEADLINE_MS = 15_000;
 
 /** Element notifications a transaction will cause, about: a flush deletes what the set holds, guessed as what the same transaction adds (a full load) or the bound of one transaction. */
 function elementCount(ops: readonly ElemOp[]): number {

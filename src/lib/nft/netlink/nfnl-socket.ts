@@ -30,8 +30,13 @@ import { parseResponses, type NlResponse } from './nl-writer.js';
 const SELF_NS = '/proc/thread-self/ns/net';
 const RCVBUF = 4 * 1024 * 1024;
 const RECV_CHUNK = 256 * 1024;
-/** Default deadline of one request; see DEFAULT_DEADLINE_MS in netlink-backend.ts for the choice. */
-const DEFAULT_DEADLINE_MS = 15_000;
+/**
+ * Deadline of one netlink request. A bounded transaction (16k elements) commits in ~0.1 s here
+ * (src/set-sync/README.md); one was seen to take ~41 s on a loaded machine, with every later write
+ * waiting behind it. 15 s is > 100× the normal time — a request still running then is stuck, not
+ * slow — and leaves the repair (readback + rewrite) well inside the 30 s systemd watchdog period.
+ */
+export const DEFAULT_DEADLINE_MS = 15_000;
 const MAX_STUCK = 2;
 let stuck = 0;
 
