@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { DnsMetrics, TcpCloseReason } from './metrics.js';
 import type { QueryHandler, ReplyChannel } from './query-handler.js';
 import { FrameSplitter } from './tcp-framing.js';
+import { longestIdle } from '../lib/net/eviction.js';
 
 export interface TcpLimits {
   /** Open connections at most; at the cap the longest-idle one makes room, or the new one is closed. */
@@ -149,11 +150,7 @@ export class TcpListener extends TCPServer implements ReplyChannel<Conn> {
    * waits for an answer: then the newcomer is refused instead.
    */
   private evictOne(): boolean {
-    let victim: Conn | undefined;
-    for (const c of this.conns) {
-      if (c.inFlight > 0 || c.socket.destroyed) continue;
-      if (victim === undefined || c.lastUseful < victim.lastUseful) victim = c;
-    }
+    const victim = longestIdle(this.conns, (c) => c.inFlight > 0 || c.socket.destroyed, (c) => c.lastUseful);
     if (victim === undefined) return false;
     this.drop(victim, 'evicted');
     return true;

@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
+import { longestIdle } from '../lib/net/eviction.js';
 
 /**
  * A cap on the HTTP listener's connections that keeps file descriptors for the rest of the daemon.
@@ -31,14 +32,7 @@ export function guardConnections(server: Server, maxConnections: number, onClose
   const conns = new Map<Socket, Tracked>();
 
   function evictOne(): boolean {
-    let victim: Socket | undefined;
-    let since = Infinity;
-    for (const [socket, t] of conns) {
-      if (t.active === 0 && t.lastIdle < since) {
-        victim = socket;
-        since = t.lastIdle;
-      }
-    }
+    const victim = longestIdle(conns, ([, t]) => t.active > 0, ([, t]) => t.lastIdle)?.[0];
     if (victim === undefined) return false;
     conns.delete(victim);
     victim.destroy();
