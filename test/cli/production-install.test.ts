@@ -26,9 +26,14 @@ function missing(): string | undefined {
 const why = missing();
 if (why !== undefined && inCI()) throw new Error(`prerequisite missing in CI: ${why}`);
 
-/** `script -qec CMD /dev/null`: CMD on a pty; `-e` returns its exit status. Output is what the terminal showed. */
+/**
+ * `script -qec CMD /dev/null`: CMD on a pty; `-e` returns its exit status. Output is what the
+ * terminal showed. script(1) runs CMD with `$SHELL -c` (/bin/sh when SHELL is unset); dash does not
+ * exec a lone command, so `exec` makes CMD script's own child whatever the shell.
+ */
+const scriptArgs = (command: string): string[] => ['-qec', `exec ${command}`, '/dev/null'];
 function onTerminal(command: string, env: NodeJS.ProcessEnv): { status: number | null; output: string } {
-  const r = spawnSync('script', ['-qec', command, '/dev/null'], { encoding: 'utf8', env, timeout: 30_000 });
+  const r = spawnSync('script', scriptArgs(command), { encoding: 'utf8', env, timeout: 30_000 });
   return { status: r.status, output: r.stdout + r.stderr };
 }
 
@@ -73,7 +78,7 @@ describe('production install (npm pack → npm ci --omit=dev) on a terminal', { 
   test('the daemon (run) on a terminal starts, logs JSON lines, and stops on SIGTERM with exit 0', async () => {
     const config = join(dir, 'run.json');
     writeFileSync(config, JSON.stringify({ dns: { listen: ['127.0.0.1:0'] }, metrics: { listen: '127.0.0.1:0' }, mdns: { backend: 'avahi' }, stateDir: join(dir, 'state') }));
-    const child = spawn('script', ['-qec', `${process.execPath} ${join(app, 'dist', 'src', 'main.js')} run --config ${config}`, '/dev/null'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('script', scriptArgs(`${process.execPath} ${join(app, 'dist', 'src', 'main.js')} run --config ${config}`), { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (b: Buffer) => (output += b.toString()));
     child.stderr.on('data', (b: Buffer) => (output += b.toString()));
@@ -84,6 +89,7 @@ describe('production install (npm pack → npm ci --omit=dev) on a terminal', { 
       // script(1) runs the command in a session of its own on the pty: signal the daemon itself.
       daemon = Number(readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(' ')[0]);
       assert.ok(daemon > 0, 'the daemon is script\'s child');
+      assert.match(readFileSync(`/proc/${daemon}/cmdline`, 'utf8'), /main\.js/, 'script\'s child is the daemon, not a shell');
       process.kill(daemon, 'SIGTERM');
       assert.equal(await exited, 0, output);
     } finally {
