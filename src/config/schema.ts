@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { dnsConfigSchema } from '../dns-server/config.js';
+import { dnsFrontConfigSchema } from '../dns-front/config.js';
 import { localNamesConfigSchema } from '../local-names/config.js';
 import { httpConfigSchema } from '../http/config.js';
 import { listConfigSchema } from '../blocklist/config.js';
@@ -13,6 +14,8 @@ import { adminConfigSchema, dnstapConfigSchema, learnConfigSchema, resolveConfig
 export const configSchema = z
   .object({
     dns: dnsConfigSchema.prefault({}),
+    /** The LAN's resolver address in front of Unbound (absent: clients ask Unbound directly). */
+    front: dnsFrontConfigSchema.optional(),
     mdns: localNamesConfigSchema.prefault({}),
     metrics: httpConfigSchema.prefault({}),
     log: z

@@ -1,0 +1,42 @@
+import { z } from 'zod';
+import { hostPort, nonNegativeInt, positiveInt } from '../config/common.js';
+
+/**
+ * `front` block: the LAN's resolver address. The front forwards every query to Unbound (with a
+ * PROXYv2 header so Unbound still sees the real client) and, for answers under a learning list,
+ * writes their addresses into the learned sets before it relays the answer. Absent = no front.
+ */
+export const dnsFrontConfigSchema = z
+  .object({
+    /** UDP and TCP are bound on each address, e.g. `["10.77.0.1:53", "[fd01::1]:53"]`. */
+    listen: z.array(hostPort).min(1),
+    /** Unbound's interface whose port is its `proxy-protocol-port` (loopback). */
+    upstream: hostPort.default('127.0.0.1:5301'),
+    /**
+     * Send each query with a PROXYv2 header (Unbound ≥ 1.17 `proxy-protocol-port`): Unbound's
+     * access-control, logging, dnstap and rate limits see the LAN client, not the front.
+     * false only for an upstream without proxy-protocol support (then Unbound sees 127.0.0.1).
+     */
+    proxyProtocol: z.boolean().default(true),
+    /**
+     * Client prefixes the front answers (CIDR). Default: loopback and the prefixes of the listen
+     * addresses' own interfaces' networks as configured (see dns-front/README.md); everyone
+     * else gets REFUSED — the front is never an open resolver.
+     */
+    allow: z.array(z.string().min(1)).optional(),
+    /** How long an answer may wait for its addresses to reach the kernel, ms; then it goes out anyway (fail-open). */
+    insertDeadlineMs: nonNegativeInt.default(50),
+    /** Past the deadline answer SERVFAIL instead of the answer (the client retries; never a WAN first packet). */
+    failClosed: z.boolean().default(false),
+    /** Unbound gave no answer within this, ms: SERVFAIL to the client. */
+    upstreamTimeoutMs: positiveInt.default(3_000),
+    /** Cap on simultaneously open client TCP connections (each has one upstream connection). */
+    maxTcpConnections: positiveInt.default(256),
+    /** Idle timeout of client TCP connections, ms (RFC 7766 §6.2.3). */
+    tcpIdleTimeoutMs: positiveInt.default(10_000),
+    /** Cap on UDP queries waiting for Unbound at once; beyond it new ones are dropped and counted. */
+    maxInflight: positiveInt.default(4096),
+  })
+  .strict();
+
+export type DnsFrontConfig = z.infer<typeof dnsFrontConfigSchema>;
