@@ -8,7 +8,7 @@
  *     loops over its list does); its rate is per 1000 entries, so divide by 1000 for 1M.
  * Each method runs in its own child process so heap/RSS deltas are its own. Queries: 40% under a
  * listed entry (apex, subdomain, mixed case, trailing dot), 60% unlisted (random, near misses like
- * `notexample.com`, parents of listed subdomains). Targets (issue #4): ≤ 150 MB, ≥ 1M lookups/s.
+ * `notexample.com`, parents of listed subdomains). Targets: ≤ 150 MB, ≥ 1M lookups/s.
  * "retained" = heap + ArrayBuffers after the input array is dropped and GC ran: what the matcher
  * holds. RSS deltas also carry the transient split array, whose pages V8 keeps after the GC.
  */

@@ -7,7 +7,7 @@
  *
  * Each measurement runs in its own child process so peak RSS (getrusage maxrss) is its own. The
  * body is read from a file first, like a downloaded Buffer; "rss before" is after that read.
- * Targets (issue #3, whole cold load incl. nft, 1M): ≤ 5 s, ≤ 300 MB — this is the list share.
+ * Targets (whole cold load incl. nft, 1M): ≤ 5 s, ≤ 300 MB — this is the list share.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

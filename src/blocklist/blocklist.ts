@@ -29,7 +29,7 @@ export interface ListSyncReport {
   durationMs: number;
 }
 
-/** For the status page and `unbound-sidecar status` (issue #7). Times are Unix ms. */
+/** For the status page and `unbound-sidecar status`. Times are Unix ms. */
 export interface ListRefreshStatus {
   list: string;
   refreshMs: number;

@@ -3,8 +3,8 @@ import { positiveInt } from '../config/common.js';
 import { parseEntry } from '../lib/ip-prefix/entry.js';
 
 /**
- * One list without its `nft` block: the lead composes `lists: [{...this, nft: <set-sync's schema>}]`
- * with `listConfigSchema.extend({ nft })`. Registry URLs are plain configuration (issue #3: the
+ * One list without its `nft` block: src/config/schema.ts composes `lists: [{...this, nft: <set-sync's schema>}]`
+ * with `listConfigSchema.extend({ nft })`. Registry URLs are plain configuration (the
  * registry has moved to mirrors before).
  */
 

@@ -2,7 +2,7 @@ import type { FetchFailureReason } from '../lib/fetch/outcome.js';
 import type { RangeSet } from '../lib/ip-prefix/range-set.js';
 
 /**
- * Issue #3 item 4, per source: a download that fails, cannot be parsed, or parses to fewer than
+ * Per source: a download that fails, cannot be parsed, or parses to fewer than
  * `minRatio` × the last good count keeps the last good data — an empty or truncated registry
  * response must never empty a routing set. Pure, so the rule is pinned by a table test.
  */

@@ -9,7 +9,7 @@ import { decideSource, type SourceAttempt, type SourceDecision, type SourceState
 import type { BlocklistMetrics } from './metrics.js';
 import { parseSource, type EntryBudget } from './source-parse.js';
 
-/** The canonical model of one list: the union of its sources, merged per family (issue #3 item 3). */
+/** The canonical model of one list: the union of its sources, merged per family. */
 export interface ListModel {
   list: string;
   ipv4: RangeSet;
@@ -74,7 +74,7 @@ export async function refreshSources(
         report.parsed = parsed.parsed;
         report.rejected = { ...parsed.rejected } as Record<string, number>;
         for (const [reason, n] of Object.entries(parsed.rejected)) deps.metrics.rejected.inc({ list: list.name, reason }, n);
-        // One line per source, with a sample of each kind of rejected entry (issue #3 item 2).
+        // One line per source, with a sample of each kind of rejected entry.
         deps.logger.info(
           { list: list.name, source: source.url, fetched: parsed.fetched, parsed: parsed.parsed, ipv4: parsed.ipv4.size, ipv6: parsed.ipv6.size, domains: parsed.domains.length, rejected: parsed.rejected, samples: parsed.samples },
           `blocklist: ${list.name}: read ${source.url}`,

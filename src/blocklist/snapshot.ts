@@ -9,7 +9,7 @@ import { writeFileAtomic } from '../lib/fs/atomic-write.js';
 import type { SourceState } from './guard.js';
 
 /**
- * Issue #3 item 5: the last good data of a list, per source, so a reboot without internet restores
+ * The last good data of a list, per source, so a reboot without internet restores
  * the sets before the first download and a source that then fails still has its entries.
  *
  * File: "USBLSNP1" | u32le header length | header JSON | per source: ipv4 words, ipv6 words (u32

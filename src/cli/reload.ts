@@ -17,7 +17,7 @@ export type ReloadResult =
 /**
  * SIGHUP: re-read and validate the config file. Never throws: an unreadable or invalid file is a
  * value (`ok: false`, the message names the JSON path like `check-config` does), so the caller keeps
- * running on `current` and logs why (issue #7: "an invalid file keeps the old config running").
+ * running on `current` and logs why (an invalid file keeps the old config running).
  *
  * `rebase` re-applies what the command line overrode (`run --listen/--metrics`) to the file's JSON
  * before validation (a parsed Config cannot be validated again: durations are already ms), so a

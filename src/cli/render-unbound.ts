@@ -39,7 +39,7 @@ function pad(text: string, width: number): string {
 
 /**
  * The Unbound configuration that forwards the sidecar's zones to it — byte for byte the snippet in
- * the README and issue #2 for `local.` + `77.10.in-addr.arpa.` (a test holds it to that).
+ * the README for `local.` + `77.10.in-addr.arpa.` (a test holds it to that).
  */
 export function renderUnboundSnippet(config: Config): string {
   const addr = forwardAddr(config);

@@ -29,7 +29,7 @@ export async function runCommand(opts: { file: string | undefined; listen: strin
   logProcessWarnings(logger); // journald gets JSON lines only
   const notifier = createSystemdNotifier({ onError: (message) => logger.warn(message) });
   const daemon = await startDaemon(config, logger, { recentErrors, ...(opts.version ? { version: opts.version } : {}) });
-  // startDaemon resolves once the listeners are bound and the snapshots are in the sets (issue #7).
+  // startDaemon resolves once the listeners are bound and the snapshots are in the sets.
   await notifier.ready(`serving ${config.dns.zones.join(' ')} on ${config.dns.listen.join(' ')}`);
   notifier.startWatchdog();
 

@@ -22,13 +22,13 @@ export const configSchema = z
       .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') })
       .strict()
       .prefault({}),
-    /** Registry lists and the nftables sets each one keeps in sync (issue #3). */
+    /** Registry lists and the nftables sets each one keeps in sync. */
     lists: z.array(listConfigSchema.extend({ nft: setTargetConfigSchema, learn: learnConfigSchema.optional() })).default([]),
     /** Limits on every nftables transaction (kernel memory while it commits). */
     setSync: setSyncConfigSchema.prefault({}),
-    /** Unbound's dnstap stream (issue #4): answers for listed names teach the learned sets. */
+    /** Unbound's dnstap stream: answers for listed names teach the learned sets. */
     dnstap: dnstapConfigSchema.optional(),
-    /** Proactive resolution of listed names (issue #4). */
+    /** Proactive resolution of listed names. */
     resolve: resolveConfigSchema.prefault({}),
     /** The local admin API (`domains`, `lookup`). */
     admin: adminConfigSchema.prefault({}),

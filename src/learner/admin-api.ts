@@ -11,7 +11,7 @@ import { lookup } from './lookup.js';
 import type { StateWrites } from './state-health.js';
 
 /**
- * The local admin API (issue #4 item 5): JSON over HTTP on a unix socket with mode 0600, so only
+ * The local admin API: JSON over HTTP on a unix socket with mode 0600, so only
  * root (the CLI run by the operator) can edit routing — it replaces the plugin's "magic query with
  * a token", which anyone on the LAN who learned the token could send.
  *

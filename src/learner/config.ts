@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { hostPort, positiveInt } from '../config/common.js';
 
 /**
- * The learner's config blocks (issue #4). The lead composes them into src/config/schema.ts:
+ * The learner's config blocks, composed into src/config/schema.ts:
  *   dnstap:  dnstapConfigSchema.optional()      — no block, no dnstap listener
  *   resolve: resolveConfigSchema.prefault({})
  *   admin:   adminConfigSchema.prefault({})

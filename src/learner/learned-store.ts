@@ -7,7 +7,7 @@ import type { IpFamily } from '../lib/ip-prefix/index.js';
 /**
  * What the learner has put in the sets, with expiries and the name that led there — persisted in
  * stateDir so a restart re-submits them with their remaining timeout (repeat visits stay race-free
- * across restarts, issue #4 item 4), and read by `lookup`. Also the runtime domain additions.
+ * across restarts), and read by `lookup`. Also the runtime domain additions.
  *
  * Files are one compact JSON document each (`[list, address, expiresSec, name, matched]` rows — at 100k
  * learned addresses ~6 MB), written to a temp file, fsynced and renamed: a crash leaves the old

@@ -5,7 +5,7 @@ import type { LearnedStore } from './learned-store.js';
 import { normaliseName, type ListMatchers } from './list-matchers.js';
 
 /**
- * `unbound-sidecar lookup NAME|IP` (issue #4 item 6): the question a user asks when a site does
+ * `unbound-sidecar lookup NAME|IP`: the question a user asks when a site does
  * not load. For a name: which lists match and through which entry (registry or runtime addition),
  * and the addresses learned for it. For an address: which lists' static sets cover it, and which
  * learned sets hold it, for which name, until when.

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
-/** Learner metrics (issue #4 item 7), registered on the injected registry (each test builds a fresh one). */
+/** Learner metrics, registered on the injected registry (each test builds a fresh one). */
 export function createLearnerMetrics(registry: Registry) {
   const registers = [registry];
   return {

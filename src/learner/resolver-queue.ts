@@ -7,7 +7,7 @@ import type { LearnerMetrics } from './metrics.js';
 import { createUpstreamClient, type QueryOutcome, type UpstreamClient } from './upstream-client.js';
 
 /**
- * Proactive resolution (issue #4 item 4): every listed name of a learning list is resolved (A and
+ * Proactive resolution: every listed name of a learning list is resolved (A and
  * AAAA) so its addresses are in the set before any client asks, and again when the learned timeout
  * is about to end. Wildcard entries are resolved at their apex (blocklist drops the `*.` and the
  * apex is meant too); their subdomains are learned from dnstap only.

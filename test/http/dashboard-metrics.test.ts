@@ -20,7 +20,7 @@ import { repoRoot } from '../helpers/repo-root.js';
 
 /**
  * Referenced before it exists, on purpose: the stale-list alert needs each list's refresh interval
- * and falls back to 1h (`or`) until the blocklist exports it (asked of the lead with issue #7).
+ * and falls back to 1h (`or`) until the blocklist exports it.
  * The test fails once it is exported, so this list shrinks to empty instead of hiding a typo later.
  */
 const AWAITING_EXPORT = new Set<string>([]);
@@ -97,7 +97,7 @@ test('the Grafana dashboard and the alert rules only query exported metrics', as
   }
 });
 
-test('the issue #7 panels and alerts are all there', () => {
+test('the dashboard panels and alerts are all there', () => {
   const root = repoRoot();
   const dashboard = readFileSync(join(root, 'config', 'grafana', 'unbound-sidecar.json'), 'utf8');
   const rules = readFileSync(join(root, 'config', 'prometheus', 'alerts.yml'), 'utf8');

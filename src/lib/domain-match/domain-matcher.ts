@@ -1,6 +1,6 @@
 /**
- * "Is this name, or a name it sits under, listed?" for the registry's domain lists (issue #4 item
- * 1): ~600k–1M entries, asked for every answer dnstap shows us. Pure, no I/O, immutable once built
+ * "Is this name, or a name it sits under, listed?" for the registry's domain lists:
+ * ~600k–1M entries, asked for every answer dnstap shows us. Pure, no I/O, immutable once built
  * (a runtime addition builds a small second matcher or rebuilds; both are cheap next to a refresh).
  *
  * Semantics: an entry matches the name itself and every name below it, on label boundaries only —

@@ -1,5 +1,5 @@
 /**
- * domain-match: which listed domain covers a name (issue #4 item 1). Pure, no I/O; built by the
+ * domain-match: which listed domain covers a name. Pure, no I/O; built by the
  * blocklist from its normalised `domains`, asked by the learner for every dnstap answer and by
  * `unbound-sidecar lookup`.
  */

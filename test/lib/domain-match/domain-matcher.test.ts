@@ -20,7 +20,7 @@ test('matching: the entry itself and everything below it, on label boundaries on
     ['xample.com', undefined],
     ['example.co', undefined],
     ['examplecom', undefined],
-    // `*.wild.org` is "wild.org and below" (issue #4: the apex is meant too).
+    // `*.wild.org` is "wild.org and below" (the apex is meant too).
     ['wild.org', 'wild.org'],
     ['x.wild.org', 'wild.org'],
     ['very.deep.x.wild.org', 'wild.org'],
