@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { errorMessage, isSidecarError } from './errors.js';
+import { errorMessage, isSidecarError, SidecarError } from './errors.js';
 
 // Commands are imported when chosen: `--help` must not load D-Bus, DNS and metrics code.
 const USAGE = `unbound-sidecar — .local answers for Unbound (Avahi or mDNS), registry lists → nftables sets, metrics
@@ -96,9 +96,8 @@ async function adminSocket(file: string | undefined): Promise<string> {
   return (await (await import('./config/index.js')).loadConfig(file)).admin.socket;
 }
 
-class UsageError extends Error {}
-function usage(message: string): UsageError {
-  return new UsageError(message);
+function usage(message: string): SidecarError {
+  return new SidecarError('USAGE', 'cli', message);
 }
 
 main(process.argv.slice(2)).then(
@@ -106,7 +105,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    if (err instanceof UsageError || (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS'))) {
+    if (isSidecarError(err, 'USAGE') || (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS'))) {
       process.stderr.write(`unbound-sidecar: ${errorMessage(err)}\nRun \`unbound-sidecar --help\` for usage.\n`);
       process.exitCode = 2;
     } else if (isSidecarError(err)) {

@@ -1,8 +1,7 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { SidecarError, errorMessage } from '../errors.js';
-import { createFetcher } from '../lib/fetch/fetcher.js';
-import type { FetchFn } from '../lib/fetch/outcome.js';
+import { createFetcher, type FetchFn } from '../lib/fetch/index.js';
 import { EntryGuard } from '../lib/ip-prefix/bogons.js';
 import type { ListConfig } from './config.js';
 import type { SourceState } from './guard.js';

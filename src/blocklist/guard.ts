@@ -1,4 +1,4 @@
-import type { FetchFailureReason } from '../lib/fetch/outcome.js';
+import type { FetchFailureReason } from '../lib/fetch/index.js';
 import type { RangeSet } from '../lib/ip-prefix/range-set.js';
 
 /**

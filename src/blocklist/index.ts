@@ -5,4 +5,4 @@
 export { createBlocklist, type Blocklist, type BlocklistOptions, type ListOutcome, type ListRefreshStatus, type ListSyncReport } from './blocklist.js';
 export type { ListModel, SourceReport } from './list-refresh.js';
 export { listConfigSchema, listSourceSchema, parseDuration, type ListConfig, type ListSourceConfig } from './config.js';
-export type { FetchFn, FetchOutcome, FetchRequest } from '../lib/fetch/outcome.js';
+export type { FetchFn, FetchOutcome, FetchRequest } from '../lib/fetch/index.js';

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { FetchFn, FetchOutcome, FetchRequest } from '../lib/fetch/outcome.js';
+import type { FetchFn, FetchOutcome, FetchRequest } from '../lib/fetch/index.js';
 import type { EntryGuard } from '../lib/ip-prefix/bogons.js';
 import { emptyRangeSet } from '../lib/ip-prefix/range-writer.js';
 import { rangeSetsEqual, unionRangeSets } from '../lib/ip-prefix/set-ops.js';
