@@ -1,6 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { parseConfig, readConfigJson, type Config } from '../config/index.js';
 import { errorMessage } from '../errors.js';
+import { isRecord } from '../lib/narrow/is-record.js';
 
 export type ReloadResult =
   | {
@@ -50,6 +51,3 @@ export function changedPaths(a: Config, b: Config): string[] {
   return out;
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}

@@ -4,6 +4,7 @@ import { createRecentErrors } from '../http/index.js';
 import { createLogger, logProcessWarnings } from '../lib/log/logger.js';
 import { createSystemdNotifier } from '../lib/systemd/notify.js';
 import { reloadConfig } from './reload.js';
+import { isRecord } from '../lib/narrow/is-record.js';
 
 /** Config keys a SIGHUP applies without a restart; everything else is logged as "needs a restart". */
 const LIVE = new Set(['log.level']);
@@ -13,7 +14,6 @@ export async function runCommand(opts: { file: string | undefined; listen: strin
   // Overrides go into the file's JSON and through the same validation, so `--listen bogus` fails with
   // the same clear message; a SIGHUP re-applies them to the re-read file. (Not into a parsed Config:
   // parsing transforms values — durations become ms — so it cannot be validated twice.)
-  const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
   const withOverrides = (raw: unknown): unknown => {
     if (!isRecord(raw)) return raw; // the schema reports a non-object file
     const block = (key: string): Record<string, unknown> => (isRecord(raw[key]) ? raw[key] : {});

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { isIP } from 'node:net';
 import { removeStaleTemps, SerialFileWriter, writeFileAtomic } from '../lib/fs/atomic-write.js';
 import type { IpFamily } from '../lib/ip-prefix/index.js';
+import { isRecord } from '../lib/narrow/is-record.js';
 
 /**
  * What the learner has put in the sets, with expiries and the name that led there — persisted in
@@ -177,6 +178,3 @@ async function readJson(path: string): Promise<unknown> {
   }
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}

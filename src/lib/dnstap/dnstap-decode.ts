@@ -1,4 +1,5 @@
 import protobuf from 'protobufjs';
+import { isRecord } from '../narrow/is-record.js';
 
 /**
  * dnstap payloads (one per Frame Streams data frame) → a narrowed, plain TS value.
@@ -143,9 +144,6 @@ export function decodeDnstap(frame: Uint8Array): DnstapDecodeResult {
   };
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null;
-}
 
 /** Present on the wire (an own property), not a prototype default. */
 function own(o: Record<string, unknown>, key: string): unknown {
