@@ -50,6 +50,12 @@ export interface LearnedSets {
   remove(target: LearnedTarget, family: IpFamily, addressText: string): Promise<LearnedOutcome>;
   /** Writes everything pending now; resolves when written. */
   flush(): Promise<void>;
+  /**
+   * Why a `submit` for this target and family cannot reach the kernel now (its set is missing and
+   * elements are being held for the retry), or undefined. Read by callers that must not wait on a
+   * held element (the DNS front relays the answer at once instead of waiting out its deadline).
+   */
+  unavailable(target: LearnedTarget, family: IpFamily): string | undefined;
   /** What we last wrote: expiry (ms since epoch) of an address per set label, for `lookup`. */
   expiryOf(target: LearnedTarget, family: IpFamily, addressText: string): number | undefined;
   stop(): Promise<void>;
@@ -249,6 +255,10 @@ export function createLearnedSets(opts: { logger: Logger; registry: Registry; ba
           await lane.running;
         }
       }
+    },
+    unavailable(target, family) {
+      const s = setKey(target, family);
+      return s !== undefined && missing.has(s.label) ? `set-sync: learned set ${setRefText(s.ref)} is missing (create it, or set createSets)` : undefined;
     },
     expiryOf(target, family, addressText) {
       const s = setKey(target, family);
