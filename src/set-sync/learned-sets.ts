@@ -81,6 +81,12 @@ export function createLearnedSets(opts: { logger: Logger; registry: Registry; ba
   const lanes = new Map<string, Lane>();
   /** `label|address` → expiry ms we last wrote. Swept of expired entries once a minute. */
   const known = new Map<string, number>();
+  /**
+   * `label|address` → the submission queued or being written for it. Concurrent answers with the
+   * same new address (a burst of clients asking one name) share it: one element in the
+   * transaction, every caller resolved by the same kernel ACK.
+   */
+  const queued = new Map<string, Promise<LearnedOutcome>>();
   const created = new Set<string>();
   const missing = new Map<string, { until: number; delay: number }>();
   let stopped = false;
@@ -232,13 +238,23 @@ export function createLearnedSets(opts: { logger: Logger; registry: Registry; ba
       const s = setKey(target, family);
       if (!s) return Promise.resolve({ kind: 'no-set' });
       const ttl = Math.max(1, Math.round(ttlSeconds));
-      const prev = known.get(`${s.label}|${addressText}`);
+      const key = `${s.label}|${addressText}`;
+      const prev = known.get(key);
       const t = now();
+      // Settled at once (no batch timer) when nothing needs writing: the DNS front awaits this
+      // for every listed answer, and a popular name must cost it nothing.
       if (prev !== undefined && prev > t) {
         const margin = Math.max(30_000, ttl * 1000 * REFRESH_MARGIN);
         if (t + ttl * 1000 < prev + margin) return Promise.resolve({ kind: 'unchanged' });
       }
-      return enqueue(target.netns, { set: s, address: addressText, ttl, kind: prev !== undefined && prev > t ? 'refresh' : 'add' });
+      const same = queued.get(key);
+      if (same !== undefined) return same;
+      const p = enqueue(target.netns, { set: s, address: addressText, ttl, kind: prev !== undefined && prev > t ? 'refresh' : 'add' });
+      queued.set(key, p);
+      void p.then(() => {
+        if (queued.get(key) === p) queued.delete(key);
+      });
+      return p;
     },
     remove(target, family, addressText) {
       const s = setKey(target, family);
