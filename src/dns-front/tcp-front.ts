@@ -130,7 +130,8 @@ export class TcpFront {
       else socket.end();
       return;
     }
-    const busy = conn.inFlight >= MAX_PIPELINE || socket.writableLength > MAX_UNSENT_BYTES;
+    // Also stop reading while Unbound does not take what we forwarded: the bytes would pile up here.
+    const busy = conn.inFlight >= MAX_PIPELINE || socket.writableLength > MAX_UNSENT_BYTES || (conn.upstream?.writableLength ?? 0) > MAX_UNSENT_BYTES;
     if (busy && !socket.isPaused()) socket.pause();
     else if (!busy && socket.isPaused()) socket.resume();
   }
@@ -162,6 +163,7 @@ export class TcpFront {
       frames.push(chunk);
       for (let m = frames.shift(); m !== undefined; m = frames.shift()) this.fromUpstream(conn, m);
     });
+    up.on('drain', () => this.pump(conn));
     up.on('error', (err) => this.o.logger.debug({ err }, 'dns-front: upstream tcp error'));
     up.on('close', () => {
       if (conn.upstream !== up) return;
