@@ -5,7 +5,7 @@ import { longestIdle } from '../lib/net/eviction.js';
 import { proxyV2Header } from '../lib/net/proxy-v2.js';
 import type { ClientAcl } from './client-acl.js';
 import type { InsertGate } from './insert-gate.js';
-import { localReply, queryShape, REFUSED, SERVFAIL } from './local-reply.js';
+import { classify, localReply, REFUSED, SERVFAIL } from './local-reply.js';
 import type { FrontMetrics } from './metrics.js';
 
 /**
@@ -109,19 +109,21 @@ export class TcpFront {
     while (conn.inFlight < MAX_PIPELINE) {
       const msg = frames.shift();
       if (msg === undefined) break;
-      const shape = queryShape(msg);
-      if (shape !== 'query') {
-        this.o.metrics.dropped.inc({ reason: shape });
-        if (shape === 'malformed') return this.close(conn); // not DNS: no point reading on
+      const v = classify(msg);
+      if (v.kind === 'drop') {
+        this.o.metrics.dropped.inc({ reason: v.reason });
+        if (v.reason === 'malformed') return this.close(conn); // not DNS: no point reading on
         continue;
       }
       conn.lastUseful = performance.now();
       if (!conn.allowed) {
         this.o.metrics.refused.inc({ transport: 'tcp' });
         this.write(conn, localReply(msg, REFUSED));
-        continue;
+      } else if (v.kind === 'reply') {
+        this.write(conn, v.msg);
+      } else {
+        this.forward(conn, msg);
       }
-      this.forward(conn, msg);
     }
     if (conn.peerEnded) {
       // Half-closed: answer what is in flight, then close; leftovers are a broken frame.

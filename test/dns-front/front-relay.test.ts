@@ -235,3 +235,35 @@ test('insertion failing (nftables refuses, e.g. no CAP_NET_ADMIN): relayed even 
     assert.equal(front.status().insertion.state, 'ok');
   });
 });
+
+test('garbage queries are answered FORMERR by the front and never take an in-flight slot from real clients', async () => {
+  await withFront({ config: { maxInflight: 2 } }, async ({ port, up }) => {
+    const bad: Buffer[] = [];
+    for (let i = 0; i < 20; i++) {
+      const q = buildQuery({ id: i, name: 'x.example', type: 1 });
+      if (i % 2 === 0) q.writeUInt16BE(0, 4); // QDCOUNT 0
+      else q[12] = 0xc0; // a compression pointer in the question
+      bad.push(q);
+    }
+    const replies = await Promise.all(bad.map((q) => udpExchange(port, q)));
+    for (const r of replies) assert.equal(r === undefined ? -1 : (r[3] as number) & 0x0f, 1, 'FORMERR');
+    assert.equal(up.ids.length, 0, 'none reached Unbound');
+    const ok = await udpExchange(port, buildQuery({ id: 99, name: 'real.example', type: 1 }));
+    assert.ok(ok && ((ok[3] as number) & 0x0f) === 0);
+    const [t] = await tcpExchange(port, [bad[0] as Buffer]);
+    assert.equal((t?.[3] as number) & 0x0f, 1, 'TCP too');
+  });
+});
+
+test('TCP at maxTcpConnections: the longest-idle connection makes room for a newcomer', async () => {
+  await withFront({ config: { maxTcpConnections: 2 } }, async ({ port, front }) => {
+    const idle = await Promise.all([0, 1].map(() => new Promise<net.Socket>((r) => { const s = net.connect(port, '127.0.0.1', () => r(s)); s.on('error', () => {}); })));
+    const closed = Promise.race(idle.map((s) => new Promise<void>((r) => s.once('close', () => r()))));
+    await new Promise((r) => setTimeout(r, 20));
+    const [a] = await tcpExchange(port, [buildQuery({ id: 5, name: 'new.example', type: 1 })]);
+    assert.ok(a && a.readUInt16BE(0) === 5, 'the newcomer is served');
+    await closed;
+    assert.ok(front.status().tcpConnections <= 2);
+    for (const s of idle) s.destroy();
+  });
+});
