@@ -4,6 +4,7 @@ import { errorMessage } from '../errors.js';
 import type { IpFamily } from '../lib/ip-prefix/index.js';
 import type { NftBackend } from '../lib/nft/nft-backend.js';
 import { createDefaultNftBackend } from '../lib/nft/netlink/netlink-backend.js';
+import { later, type Pending } from '../lib/concurrency/later.js';
 import { DEFAULT_MAX_TRANSACTION_PREFIXES } from './config.js';
 import { createLearnedReplay } from './learned-replay.js';
 import { addTableCommand, setRefText, type NftCommand, type NftFamily, type SetRef } from '../lib/nft/nft-json.js';
@@ -13,7 +14,7 @@ import { addTableCommand, setRefText, type NftCommand, type NftFamily, type SetR
  * `flags timeout` — no `interval`: learned addresses are single hosts, a hash set is O(1) per
  * element in the kernel and needs none of the interval-set overlap rules that make deletes fragile.
  *
- * Submissions are batched for `batchMs` (default 2 ms) and written as ONE `nft -j -f -`
+ * Submissions are batched for `batchMs` (default 2 ms; 0 = the rest of the event-loop turn) and written as ONE `nft -j -f -`
  * transaction per namespace per batch, cut so that no transaction carries more than
  * `maxTransactionPrefixes` element operations; while one runs the next batch accumulates, so
  * under load batches grow (up to that bound) instead of processes piling up.
@@ -50,6 +51,12 @@ export interface LearnedSets {
   remove(target: LearnedTarget, family: IpFamily, addressText: string): Promise<LearnedOutcome>;
   /** Writes everything pending now; resolves when written. */
   flush(): Promise<void>;
+  /**
+   * Why a `submit` for this target and family cannot reach the kernel now (its set is missing and
+   * elements are being held for the retry), or undefined. Read by callers that must not wait on a
+   * held element (the DNS front relays the answer at once instead of waiting out its deadline).
+   */
+  unavailable(target: LearnedTarget, family: IpFamily): string | undefined;
   /** What we last wrote: expiry (ms since epoch) of an address per set label, for `lookup`. */
   expiryOf(target: LearnedTarget, family: IpFamily, addressText: string): number | undefined;
   stop(): Promise<void>;
@@ -57,8 +64,7 @@ export interface LearnedSets {
 
 interface Op { set: SetKey; address: string; ttl: number; kind: 'add' | 'refresh' | 'remove' | 'replay'; done: (o: LearnedOutcome) => void }
 interface SetKey { ref: SetRef; type: 'ipv4_addr' | 'ipv6_addr'; createSets: boolean; label: string }
-interface Lane { pending: Op[]; timer: NodeJS.Timeout | undefined; running: Promise<void> | undefined }
-
+interface Lane { pending: Op[]; timer: Pending | undefined; running: Promise<void> | undefined }
 /** A refresh must push the expiry out by at least this fraction of the new timeout (and 30 s). */
 const REFRESH_MARGIN = 0.1;
 /** Elements held for a missing set (beyond this, new ones are refused: memory is bounded). */
@@ -75,6 +81,12 @@ export function createLearnedSets(opts: { logger: Logger; registry: Registry; ba
   const lanes = new Map<string, Lane>();
   /** `label|address` → expiry ms we last wrote. Swept of expired entries once a minute. */
   const known = new Map<string, number>();
+  /**
+   * `label|address` → the submission queued or being written for it. Concurrent answers with the
+   * same new address (a burst of clients asking one name) share it: one element in the
+   * transaction, every caller resolved by the same kernel ACK.
+   */
+  const queued = new Map<string, Promise<LearnedOutcome>>();
   const created = new Set<string>();
   const missing = new Map<string, { until: number; delay: number }>();
   let stopped = false;
@@ -113,7 +125,7 @@ export function createLearnedSets(opts: { logger: Logger; registry: Registry; ba
     if (lane.pending.length >= MAX_HELD) return Promise.resolve({ kind: 'failed', error: 'set-sync: learned-set queue full' });
     const l = lane;
     const p = new Promise<LearnedOutcome>((done) => l.pending.push({ ...op, done }));
-    if (!l.timer && !l.running) l.timer = setTimeout(() => kick(netns, l), batchMs);
+    if (!l.timer && !l.running) l.timer = later(() => kick(netns, l), batchMs);
     return p;
   }
 
@@ -123,7 +135,7 @@ export function createLearnedSets(opts: { logger: Logger; registry: Registry; ba
     lane.running = write(netns, lane).finally(() => {
       lane.running = undefined;
       // Whatever arrived during the write goes out at once: it has waited at least one nft run.
-      if (lane.pending.length > 0 && !lane.timer) lane.timer = setTimeout(() => kick(netns, lane), stopped ? 0 : batchMs);
+      if (lane.pending.length > 0 && !lane.timer) lane.timer = later(() => kick(netns, lane), stopped ? 0 : batchMs);
     });
   }
 
@@ -135,7 +147,7 @@ export function createLearnedSets(opts: { logger: Logger; registry: Registry; ba
     lane.pending = held;
     if (held.length > 0 && !lane.timer) {
       const wait = Math.min(...held.map((o) => (missing.get(o.set.label)?.until ?? t) - t));
-      lane.timer = setTimeout(() => kick(netns, lane), Math.max(wait, batchMs));
+      lane.timer = later(() => kick(netns, lane), Math.max(wait, batchMs, 1));
     }
     if (ready.length === 0) return;
     for (const batch of cutBatches(ready, bound)) await writeBatch(netns, lane, batch, t);
@@ -226,13 +238,23 @@ export function createLearnedSets(opts: { logger: Logger; registry: Registry; ba
       const s = setKey(target, family);
       if (!s) return Promise.resolve({ kind: 'no-set' });
       const ttl = Math.max(1, Math.round(ttlSeconds));
-      const prev = known.get(`${s.label}|${addressText}`);
+      const key = `${s.label}|${addressText}`;
+      const prev = known.get(key);
       const t = now();
+      // Settled at once (no batch timer) when nothing needs writing: the DNS front awaits this
+      // for every listed answer, and a popular name must cost it nothing.
       if (prev !== undefined && prev > t) {
         const margin = Math.max(30_000, ttl * 1000 * REFRESH_MARGIN);
         if (t + ttl * 1000 < prev + margin) return Promise.resolve({ kind: 'unchanged' });
       }
-      return enqueue(target.netns, { set: s, address: addressText, ttl, kind: prev !== undefined && prev > t ? 'refresh' : 'add' });
+      const same = queued.get(key);
+      if (same !== undefined) return same;
+      const p = enqueue(target.netns, { set: s, address: addressText, ttl, kind: prev !== undefined && prev > t ? 'refresh' : 'add' });
+      queued.set(key, p);
+      void p.then(() => {
+        if (queued.get(key) === p) queued.delete(key);
+      });
+      return p;
     },
     remove(target, family, addressText) {
       const s = setKey(target, family);
@@ -243,12 +265,16 @@ export function createLearnedSets(opts: { logger: Logger; registry: Registry; ba
       for (const [key, lane] of lanes) {
         const netns = key === '' ? undefined : key;
         while (lane.running || lane.pending.some((o) => (missing.get(o.set.label)?.until ?? 0) <= now())) {
-          if (lane.timer) clearTimeout(lane.timer);
+          lane.timer?.cancel();
           lane.timer = undefined;
           kick(netns, lane);
           await lane.running;
         }
       }
+    },
+    unavailable(target, family) {
+      const s = setKey(target, family);
+      return s !== undefined && missing.has(s.label) ? `set-sync: learned set ${setRefText(s.ref)} is missing (create it, or set createSets)` : undefined;
     },
     expiryOf(target, family, addressText) {
       const s = setKey(target, family);
@@ -261,7 +287,7 @@ export function createLearnedSets(opts: { logger: Logger; registry: Registry; ba
       clearInterval(sweep);
       await replay.stop();
       for (const lane of lanes.values()) {
-        if (lane.timer) clearTimeout(lane.timer);
+        lane.timer?.cancel();
         lane.timer = undefined;
         for (const op of lane.pending.splice(0)) op.done({ kind: 'failed', error: 'set-sync: learned sets stopped' });
       }
