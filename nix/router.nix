@@ -110,6 +110,15 @@ in
         type = types.listOf (types.attrsOf types.anything); default = [ ];
         description = "networking.wireguard peers; use allowedIPs = [ \"0.0.0.0/0\" \"::/0\" ] — the routes go to the VPN table, not the main one.";
       };
+      allowWanFallback = mkOption {
+        type = types.bool; default = false;
+        description = ''
+          Let traffic marked for the VPN leave by the WAN while the tunnel is down. By default
+          vpn_table ends in `unreachable default` (the largest metric, so WireGuard's routes win
+          while they exist): with the tunnel down a marked connection fails (host unreachable)
+          instead of leaking out of the WAN — for routing.default = "vpn" that is all LAN traffic.
+        '';
+      };
     };
 
     routing = {
