@@ -5,7 +5,8 @@
 # (Unbound forwards to them), the mDNS backend (Avahi), the state directory (the unit owns it),
 # the IP lists (nft capabilities) and dnstap (Unbound's dnstap block). By default it also wires
 # Unbound and Avahi; `configureUnbound = false` leaves Unbound to you — `unbound-sidecar render
-# unbound` prints what to add.
+# unbound` prints what to add. `front` puts the sidecar's DNS front on the LAN's resolver address
+# and Unbound behind it on loopback (nix/lib/sidecar.nix, nix/lib/unbound-settings.nix).
 { config, lib, pkgs, ... }:
 let
   inherit (lib) mkDefault mkEnableOption mkIf mkOption types;
