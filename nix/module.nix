@@ -5,7 +5,8 @@
 # (Unbound forwards to them), the mDNS backend (Avahi), the state directory (the unit owns it),
 # the IP lists (nft capabilities) and dnstap (Unbound's dnstap block). By default it also wires
 # Unbound and Avahi; `configureUnbound = false` leaves Unbound to you — `unbound-sidecar render
-# unbound` prints what to add.
+# unbound` prints what to add. `front` puts the sidecar's DNS front on the LAN's resolver address
+# and Unbound behind it on loopback (nix/lib/sidecar.nix, nix/lib/unbound-settings.nix).
 { config, lib, pkgs, ... }:
 let
   inherit (lib) mkDefault mkEnableOption mkIf mkOption types;
@@ -63,8 +64,19 @@ let
     unboundGroup = config.services.unbound.group;
     groups = lib.attrNames config.users.groups;
   };
+  front = cfg.front;
+  # Binding port 53 needs CAP_NET_BIND_SERVICE (ports below net.ipv4.ip_unprivileged_port_start).
+  frontBinds53 = front.enable && pure.frontBindsPrivilegedPort front.listen;
+  unboundServer = config.services.unbound.settings.server;
+  frontProblems = if !front.enable then [ ] else pure.frontProblems {
+    inherit (front) listen allow upstreamPort;
+    # Only an Unbound on this system can clash with the front's addresses.
+    unboundInterfaces = if config.services.unbound.enable then unboundServer.interface or [ ] else null;
+    unboundPort = unboundServer.port or 53;
+  };
   # nft talks netlink to the kernel: CAP_NET_ADMIN; entering another namespace: CAP_SYS_ADMIN.
-  caps = lib.optional hasLists "CAP_NET_ADMIN" ++ lib.optional hasNetns "CAP_SYS_ADMIN";
+  caps = lib.optional hasLists "CAP_NET_ADMIN" ++ lib.optional hasNetns "CAP_SYS_ADMIN"
+    ++ lib.optional frontBinds53 "CAP_NET_BIND_SERVICE";
 in
 {
   options.services.unbound-sidecar = {
@@ -98,6 +110,46 @@ in
         services.unbound is enabled on this system; otherwise (your own Unbound with
         configureUnbound = false) set it, to a group declared in users.groups.
       '';
+    };
+
+    front = {
+      enable = mkEnableOption ''
+        the DNS front (settings.front): the sidecar answers the LAN's DNS on front.listen, forwards
+        every query to Unbound on 127.0.0.1@front.upstreamPort with a PROXYv2 header (Unbound's
+        proxy-protocol-port, so access-control still sees the real client), and puts the addresses
+        of listed names into the learned sets before the client gets the answer. With
+        configureUnbound, Unbound then listens on loopback only'';
+      listen = mkOption {
+        type = types.listOf types.str;
+        default = [ ];
+        example = [ "10.77.0.1:53" "[fd01:2345:6789::1]:53" ];
+        description = "host:port addresses (UDP and TCP) the LAN asks; Unbound must not listen on them (the build says so if it does).";
+      };
+      upstreamPort = mkOption {
+        type = types.port;
+        default = 5301;
+        description = "Unbound's proxy-protocol interface, 127.0.0.1@upstreamPort: every query there carries a PROXYv2 header.";
+      };
+      allow = mkOption {
+        type = types.listOf types.str;
+        default = [ ];
+        example = [ "10.77.0.0/24" "fd01:2345:6789::/64" ];
+        description = ''
+          Client prefixes (CIDR) the front answers; everyone else gets REFUSED. With
+          configureUnbound they are also Unbound's access-control (behind the front Unbound sees
+          each client's own address), and without lists the unit's IPAddressAllow.
+        '';
+      };
+      insertDeadlineMs = mkOption {
+        type = types.ints.unsigned;
+        default = 50;
+        description = "How long an answer may wait for its addresses to reach the sets; then it goes out anyway (or SERVFAIL with failClosed).";
+      };
+      failClosed = mkOption {
+        type = types.bool;
+        default = false;
+        description = "Past insertDeadlineMs answer SERVFAIL (the client retries) instead of an answer whose first connection may leave by the wrong route.";
+      };
     };
 
     checkConfig = mkOption {
@@ -175,17 +227,29 @@ in
         assertion = dnstap.problem == null;
         message = toString dnstap.problem;
       }
+    ] ++ map (message: { assertion = false; inherit message; }) frontProblems ++ [
       {
         assertion = !hasDnstap || lib.hasPrefix "/run/unbound-sidecar/" s.dnstap.socket;
         message = "services.unbound-sidecar.settings.dnstap.socket must be under /run/unbound-sidecar/ (the unit's RuntimeDirectory, shared with Unbound's group).";
       }
     ];
 
+    # Written with the other settings; more keys (upstreamTimeoutMs, maxInflight, …) can be
+    # added under settings.front.
+    services.unbound-sidecar.settings.front = mkIf front.enable (pure.frontBlock {
+      inherit (front) listen upstreamPort allow insertDeadlineMs failClosed;
+    });
+
     services.unbound = mkIf cfg.configureUnbound {
       enable = mkDefault true;
       settings = import ./lib/unbound-settings.nix {
         inherit (s.dns) zones listen;
         dnstapSocket = if hasDnstap then s.dnstap.socket else null;
+        front = if !front.enable then null else {
+          port = front.upstreamPort;
+          inherit (front) allow;
+          ipv6 = config.networking.enableIPv6;
+        };
       };
       # nixpkgs' default unbound-with-systemd is built without dnstap; unbound-full has it.
       package = mkIf hasDnstap (mkDefault pkgs.unbound-full);
@@ -205,8 +269,13 @@ in
       # would only lose its in-memory state (issue 6, item 2).
       wants = lib.optional config.services.avahi.enable "avahi-daemon.service"
         ++ lib.optional config.services.unbound.enable "unbound.service"
-        ++ lib.optional config.networking.nftables.enable "nftables.service";
-      after = [ "network.target" "dbus.service" "avahi-daemon.service" "unbound.service" "nftables.service" ];
+        ++ lib.optional config.networking.nftables.enable "nftables.service"
+        ++ lib.optional front.enable "network-online.target";
+      # The front forwards to Unbound, so it starts after it (Unbound's unit is Type=notify: ready
+      # means bound). Its listen addresses are the LAN's: network-online.target is when they are
+      # configured (the router module also sets ip_nonlocal_bind, nix/router/dns.nix).
+      after = [ "network.target" "dbus.service" "avahi-daemon.service" "unbound.service" "nftables.service" ]
+        ++ lib.optional front.enable "network-online.target";
       path = [ pkgs.nftables pkgs.iproute2 ];
       restartTriggers = [ configFile ];
       environment.NODE_ENV = "production";
@@ -238,7 +307,9 @@ in
         Group = mkIf (dnstap.group != null) dnstap.group;
         UMask = if hasDnstap then "0007" else "0077";
 
-        CapabilityBoundingSet = caps;
+        # An empty list would write no line at all, i.e. keep the full bounding set (exposure 3.0
+        # in `systemd-analyze security`); "" writes `CapabilityBoundingSet=`, which empties it.
+        CapabilityBoundingSet = if caps == [ ] then "" else caps;
         AmbientCapabilities = caps;
         NoNewPrivileges = true;
 
@@ -267,12 +338,14 @@ in
         # V8's JIT needs writable+executable memory.
         MemoryDenyWriteExecute = false;
         RemoveIPC = true;
-        # A private user namespace would make CAP_NET_ADMIN useless against the host's netfilter.
-        PrivateUsers = !hasLists;
+        # A private user namespace would make CAP_NET_ADMIN useless against the host's netfilter,
+        # and CAP_NET_BIND_SERVICE against the host's ports: the kernel checks both in the user
+        # namespace that owns the network namespace (user_namespaces(7), "Capabilities").
+        PrivateUsers = !hasLists && !frontBinds53;
         # Lists are downloaded from the internet (issue 3); without lists only loopback,
-        # link-local and multicast (mDNS) are reachable.
+        # link-local and multicast (mDNS) are reachable — and the front's clients.
         IPAddressDeny = mkIf (!hasLists) "any";
-        IPAddressAllow = mkIf (!hasLists) [ "localhost" "link-local" "multicast" ];
+        IPAddressAllow = mkIf (!hasLists) ([ "localhost" "link-local" "multicast" ] ++ lib.optionals front.enable front.allow);
         DevicePolicy = "closed";
         KeyringMode = "private";
         SystemCallArchitectures = "native";

@@ -1,11 +1,13 @@
 # NixOS module: services.unbound-sidecar.router — the router from
 # shared/reference/router-write-up.txt, declaratively (issue 6, item 3). This file declares the
 # options and checks them; each job is its own file under nix/router/:
-#   interfaces.nix     NICs named by MAC, forwarding and rp_filter, LAN addressing, policy routing,
+#   interfaces.nix     NICs named by MAC, forwarding and rp_filter, LAN addressing, policy routing
+#                      with the VPN leak guard (nix/lib/policy-routing.nix),
 #                      the WAN (DHCP by networkd) when it stays in the main namespace
 #   firewall.nix       the nftables ruleset (nix/lib/ruleset.nix) and the per-device ingress tables
 #   dhcp.nix           Kea DHCPv4/v6 and radvd
-#   dns.nix            Unbound for the LAN, the sidecar's zones, Avahi on the LAN only
+#   dns.nix            the DNS front on the LAN addresses, Unbound behind it (or, front off, on
+#                      them), the sidecar's zones, Avahi on the LAN only
 #   wan-namespace.nix  the WAN (and its DHCP client) in its own network namespace
 #   wireguard.nix      the WireGuard tunnel, its socket in the WAN namespace when there is one
 # Imports the sidecar module; the sidecar's lists fill the sets the ruleset declares.
@@ -109,6 +111,15 @@ in
       peers = mkOption {
         type = types.listOf (types.attrsOf types.anything); default = [ ];
         description = "networking.wireguard peers; use allowedIPs = [ \"0.0.0.0/0\" \"::/0\" ] — the routes go to the VPN table, not the main one.";
+      };
+      allowWanFallback = mkOption {
+        type = types.bool; default = false;
+        description = ''
+          Let traffic marked for the VPN leave by the WAN while the tunnel is down. By default
+          vpn_table ends in `unreachable default` (the largest metric, so WireGuard's routes win
+          while they exist): with the tunnel down a marked connection fails (host unreachable)
+          instead of leaking out of the WAN — for routing.default = "vpn" that is all LAN traffic.
+        '';
       };
     };
 

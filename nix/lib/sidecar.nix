@@ -1,7 +1,8 @@
 # Pure decisions of the sidecar module (nix/module.nix), builtins only, so CI checks them with a
 # bare `nix-instantiate --eval` (test/nix/nix-lib.test.ts) without nixpkgs.
 let
-  inherit (builtins) attrNames elem filter isAttrs isList listToAttrs map;
+  inherit (builtins) any attrNames concatLists elem elemAt filter fromJSON isAttrs isList listToAttrs map match toString;
+  net = import ./net.nix;
 in
 rec {
   # The module's merged `settings` -> the value written to the daemon's JSON file.
@@ -49,4 +50,72 @@ rec {
           + "and put Unbound's user in it."
         else null;
     };
+
+  # ---- the DNS front (settings.front) ---------------------------------------------------------
+  # "host:port" or "[v6]:port", as the daemon parses it (src/config/common.ts, parseHostPort),
+  # -> { host; port; v6; key } or null. `key` compares addresses whatever their spelling
+  # (fd01::1 and fd01:0:0::1 are one address).
+  parseHostPort = s:
+    let
+      v6 = match "\\[([^]]+)]:([0-9]{1,5})" s;
+      v4 = match "([^:]+):([0-9]{1,5})" s;
+      hp = if v6 != null then v6 else v4;
+      host = elemAt hp 0;
+      port = fromJSON (elemAt hp 1);
+      key = addrKey host;
+    in if hp == null || key == null || port > 65535 then null
+       else { inherit host port key; v6 = v6 != null; };
+
+  # A literal address -> a canonical string, or null for anything else (an interface name).
+  addrKey = a:
+    let v4 = net.parseIPv4 a; v6 = net.parseIPv6 a;
+    in if v4 != null then "4:" + builtins.concatStringsSep "." (map toString v4)
+       else if v6 != null then "6:" + builtins.concatStringsSep ":" (map toString v6)
+       else null;
+
+  # The module's front options -> the daemon's `front` block (src/dns-front/config.ts). The front
+  # forwards to Unbound's proxy-protocol interface on loopback, always with the PROXYv2 header:
+  # that interface speaks nothing else (unbound.conf(5), proxy-protocol-port).
+  frontBlock = { listen, upstreamPort, allow, insertDeadlineMs, failClosed }: {
+    inherit listen allow insertDeadlineMs failClosed;
+    upstream = "127.0.0.1:${toString upstreamPort}";
+    proxyProtocol = true;
+  };
+
+  # Does the front bind a port below 1024 (net.ipv4.ip_unprivileged_port_start)? Then the unit
+  # needs CAP_NET_BIND_SERVICE, and no private user namespace (see nix/module.nix).
+  frontBindsPrivilegedPort = listen:
+    any (l: let hp = parseHostPort l; in hp != null && hp.port < 1024) listen;
+
+  # Why this front cannot work, as messages (empty when it can).
+  #   listen, allow, upstreamPort : the module's front options
+  #   unboundInterfaces           : services.unbound.settings.server.interface (null: not ours to check)
+  #   unboundPort                 : Unbound's `port:` (the port of an interface without @port)
+  frontProblems = { listen, allow, upstreamPort, unboundInterfaces ? null, unboundPort ? 53 }:
+    let
+      opt = "services.unbound-sidecar.front";
+      parsed = map parseHostPort listen;
+      bad = filter (l: parseHostPort l == null) listen;
+      good = filter (hp: hp != null) parsed;
+      # Unbound's interface syntax: addr, addr@port, or an interface name (not checked).
+      iface = i:
+        let m = match "(.*)@([0-9]+)" i; a = if m == null then i else elemAt m 0;
+        in { text = i; key = addrKey a; port = if m == null then unboundPort else fromJSON (elemAt m 1); };
+      ifaces = filter (i: i.key != null) (map iface (if unboundInterfaces == null then [ ] else unboundInterfaces));
+      wildcard = i: i.key == addrKey "0.0.0.0" || i.key == addrKey "::";
+      family = key: builtins.substring 0 1 key;
+      clash = hp: i: i.port == hp.port && (i.key == hp.key || (wildcard i && family i.key == family hp.key));
+      clashes = concatLists (map (hp: map (i: { inherit hp i; }) (filter (clash hp) ifaces)) good);
+    in
+    (if listen == [ ] then [ "${opt}.listen: name the addresses the front answers on, e.g. [ \"10.77.0.1:53\" \"[fd01:2345:6789::1]:53\" ]" ] else [ ])
+    ++ map (l: "${opt}.listen: \"${l}\" is not host:port with a literal IP (\"10.77.0.1:53\", \"[fd01::1]:53\")") bad
+    ++ (if allow == [ ] then [
+      ("${opt}.allow: name the client prefixes (CIDR) the front answers, e.g. [ \"10.77.0.0/24\" ]. "
+       + "Unbound's access-control gets the same prefixes: behind the front it sees each client's own address (PROXYv2), not 127.0.0.1")
+    ] else [ ])
+    ++ map (c: "${opt}.listen: ${c.hp.host} port ${toString c.hp.port} is also Unbound's interface \"${c.i.text}\"; "
+      + "the front takes that address, so Unbound must not listen there (remove it from services.unbound.settings.server.interface — "
+      + "Unbound keeps loopback and 127.0.0.1@${toString upstreamPort})") clashes
+    ++ map (hp: "${opt}.upstreamPort: ${toString upstreamPort} is also a front listen port on ${hp.host}; the front would forward to itself")
+      (filter (hp: hp.key == addrKey "127.0.0.1" && hp.port == upstreamPort) good);
 }

@@ -10,6 +10,10 @@
   listen ? [ "127.0.0.1:5335" ],
   # null, or the unix socket the sidecar reads dnstap from (issue 4).
   dnstapSocket ? null,
+  # null, or the DNS front in front of Unbound: { port; allow; ipv6 ? true; } — Unbound then
+  # listens on loopback only (the router itself, the sidecar's own `resolve` upstream) plus
+  # 127.0.0.1@port, where every query carries a PROXYv2 header naming the real client.
+  front ? null,
 }:
 let
   inherit (builtins) elem filter genList head match length map toString;
@@ -39,8 +43,7 @@ let
       port = builtins.elemAt hp 1;
       reachable = if host == "0.0.0.0" then "127.0.0.1" else if host == "::" then "::1" else host;
     in if hp == null then "127.0.0.1@5335" else "${reachable}@${port}";
-in
-{
+
   # Empty lists are left out rather than set to [ ]: a user who sets `local-zone` to a single
   # string elsewhere would otherwise get a str-vs-list merge error from the nixpkgs option type.
   server = {
@@ -51,8 +54,28 @@ in
     (map (z: ''"${builtins.substring 0 (builtins.stringLength z - 1) z}"'') (filter (z: !isReverse z) zs))
   // nonEmpty "local-zone"
     (map (z: ''"${z}" ${if elem z defaultReverseZones then "nodefault" else "transparent"}'') (filter isReverse zs));
+
+  # unbound.conf(5), proxy-protocol-port: "any interface listening on those port numbers will
+  # expect PROXYv2" (UDP and TCP since 1.17), and the proxied address is the one access-control
+  # checks — so the LAN's prefixes stay allowed and the front's own 127.0.0.1 decides nothing.
+  # Setting `interface` replaces nixpkgs' loopback default, so loopback is listed here again.
+  frontServer =
+    let
+      port = toString front.port;
+      ipv6 = front.ipv6 or true;
+    in {
+      interface = [ "127.0.0.1" ] ++ (if ipv6 then [ "::1" ] else [ ]) ++ [ "127.0.0.1@${port}" ];
+      proxy-protocol-port = front.port;
+      access-control = [ "127.0.0.0/8 allow" ] ++ (if ipv6 then [ "::1/128 allow" ] else [ ])
+        ++ map (p: "${p} allow") front.allow;
+    };
+in
+{
+  inherit server;
   forward-zone = map (z: { name = ''"${z}"''; forward-addr = forwardAddr; }) zs;
-} // (if dnstapSocket == null then { } else {
+} // (if front == null then { } else {
+  server = server // frontServer;
+}) // (if dnstapSocket == null then { } else {
   # Unbound connects to the sidecar's socket as the Frame Streams client (issue 4, item 3).
   dnstap = {
     dnstap-enable = true;

@@ -6,6 +6,11 @@
 let
   inherit (lib) mkIf mkMerge;
   inherit (import ./shared.nix { inherit config lib utils; }) cfg ns vpn lan4 lan6;
+  policy = import ../lib/policy-routing.nix {
+    inherit lan4 lan6;
+    marks = { wan = cfg.routing.wanMark; vpn = cfg.routing.vpnMark; };
+    inherit (vpn) allowWanFallback;
+  };
 in
 {
   config = mkIf cfg.enable (mkMerge [
@@ -53,14 +58,12 @@ in
           ++ lib.optional (cfg.lan.ipv6 != null) "${cfg.lan.ipv6.address}/${toString cfg.lan.ipv6.prefixLength}";
         networkConfig = { ConfigureWithoutCarrier = true; IPv6AcceptRA = false; };
         linkConfig.RequiredForOnline = "no";
-        # Policy routing: LAN destinations always via main (so marked replies reach the LAN), then
-        # the mark picks wan_table or vpn_table (the write-up's `ip rule add fwmark N table T`).
-        routingPolicyRules = lib.optionals vpn.enable ([
-          { To = lan4; Table = "main"; Priority = 100; }
-        ] ++ lib.optional (lan6 != null) { To = lan6; Table = "main"; Priority = 100; } ++ [
-          { FirewallMark = cfg.routing.wanMark; Table = cfg.routing.wanMark; Priority = 200; Family = "both"; }
-          { FirewallMark = cfg.routing.vpnMark; Table = cfg.routing.vpnMark; Priority = 200; Family = "both"; }
-        ]);
+        # Policy routing (nix/lib/policy-routing.nix): LAN destinations always via main (so marked
+        # replies reach the LAN), then the mark picks wan_table or vpn_table; vpn_table ends in
+        # `unreachable default` unless vpn.allowWanFallback, so marked traffic never leaves by the
+        # WAN while the tunnel is down. networkd owns that route (WireGuard's are foreign, below).
+        routingPolicyRules = lib.optionals vpn.enable policy.networkd.routingPolicyRules;
+        routes = lib.optionals vpn.enable policy.networkd.routes;
       };
       networking.iproute2 = {
         enable = true;

@@ -13,10 +13,12 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parseConfig } from '../../src/config/index.js';
-import { NIX, need, nixEval, nixFiles, nixInstantiate, nixString, root, useNixState } from './nix-helpers.js';
+import { findBinary } from '../lab/prereqs.js';
+import { NIX, need, nixEval, nixFiles, nixInstantiate, nixStateDir, nixString, root, useNixState } from './nix-helpers.js';
 
 useNixState();
 
@@ -113,6 +115,46 @@ describe('nix/lib/sidecar.nix: the module\'s own decisions', { skip: need(NIX) }
   });
 });
 
+describe('nix/lib/sidecar.nix: the DNS front', { skip: need(NIX) }, () => {
+  const sc = (call: string): unknown => nixEval(`let s = import ./nix/lib/sidecar.nix; in ${call}`);
+  const args = (over: string): string => `({ listen = [ "10.77.0.1:53" "[fd01:2345:6789::1]:53" ]; allow = [ "10.77.0.0/24" ]; upstreamPort = 5301; unboundInterfaces = [ "127.0.0.1" "::1" "127.0.0.1@5301" ]; } // ${over})`;
+
+  it('the front block it writes is what the daemon\'s schema accepts, upstream on the proxy-protocol port', () => {
+    const block = sc('s.frontBlock { listen = [ "10.77.0.1:53" "[fd01::1]:53" ]; upstreamPort = 5399; allow = [ "10.77.0.0/24" ]; insertDeadlineMs = 20; failClosed = true; }');
+    assert.deepEqual(block, { listen: ['10.77.0.1:53', '[fd01::1]:53'], upstream: '127.0.0.1:5399', proxyProtocol: true, allow: ['10.77.0.0/24'], insertDeadlineMs: 20, failClosed: true });
+    const c = parseConfig({ front: block });
+    assert.equal(c.front?.upstream, '127.0.0.1:5399');
+    assert.equal(c.front?.failClosed, true);
+  });
+
+  it('port 53 needs CAP_NET_BIND_SERVICE; 5353 does not', () => {
+    assert.deepEqual(sc('map s.frontBindsPrivilegedPort [ [ "10.77.0.1:53" ] [ "[fd01::1]:5353" ] [ "10.77.0.1:5353" "[fd01::1]:53" ] [ ] ]'), [true, false, true, false]);
+  });
+
+  it('the layout the module writes has no problems', () => {
+    assert.deepEqual(sc(`s.frontProblems ${args('{ }')}`), []);
+  });
+
+  it('Unbound on an address the front takes is refused, whatever the spelling; a wildcard too; interface names are not judged', () => {
+    const problems = (ifaces: string): string[] => sc(`s.frontProblems ${args(`{ unboundInterfaces = ${ifaces}; }`)}`) as string[];
+    assert.match(problems('[ "10.77.0.1" ]').join('\n'), /10\.77\.0\.1 port 53 is also Unbound's interface "10\.77\.0\.1"; the front takes that address/);
+    assert.match(problems('[ "fd01:2345:6789:0::1@53" ]').join('\n'), /fd01:2345:6789::1 port 53 is also Unbound's interface "fd01:2345:6789:0::1@53"/);
+    assert.match(problems('[ "0.0.0.0" ]').join('\n'), /also Unbound's interface "0\.0\.0\.0"/);
+    assert.equal(problems('[ "0.0.0.0" ]').length, 1, 'a v4 wildcard does not clash with the v6 listen address');
+    assert.deepEqual(problems('[ "10.77.0.1@5353" "lan0" "::1" ]'), [], 'another port, a name, loopback');
+    // Unbound's `port:` is the port of an interface without @port.
+    assert.deepEqual(sc(`s.frontProblems ${args('{ unboundInterfaces = [ "10.77.0.1" ]; unboundPort = 5353; }')}`), []);
+  });
+
+  it('no listen address, a bad one, no allow prefixes, or listening on its own upstream: each says what to set', () => {
+    const all = (sc('s.frontProblems { listen = [ "localhost:53" "127.0.0.1:5301" ]; allow = [ ]; upstreamPort = 5301; }') as string[]).join('\n');
+    assert.match(all, /front\.listen: "localhost:53" is not host:port with a literal IP/);
+    assert.match(all, /front\.allow: name the client prefixes.*access-control gets the same prefixes/);
+    assert.match(all, /front\.upstreamPort: 5301 is also a front listen port on 127\.0\.0\.1/);
+    assert.match((sc('s.frontProblems { listen = [ ]; allow = [ "10.0.0.0/8" ]; upstreamPort = 5301; }') as string[]).join('\n'), /front\.listen: name the addresses/);
+  });
+});
+
 describe('nix/lib/npm-lock.nix: a source for every package importNpmLock fetches', { skip: need(NIX) }, () => {
   it('the committed lockfile: every registry package gets its registry tarball URL', () => {
     const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')) as { packages: Record<string, { version?: string; integrity?: string; resolved?: string; link?: boolean }> };
@@ -159,19 +201,44 @@ interface UpstreamSample {
 }
 
 describe('nix/tests/eval-upstream.nix: the modules inside a real NixOS', { skip: upstreamSkip }, () => {
+  // Each attribute is a whole evaluation of every sample (~30 s): evaluated once per file.
+  const evaluated = new Map<string, unknown>();
   const upstream = (attr: string): unknown => {
+    const hit = evaluated.get(attr);
+    if (hit !== undefined) return hit;
     const args = ['--eval', '--strict', '--json', 'nix/tests/eval-upstream.nix', '--arg', 'nixpkgs', nixpkgsPath ?? '', '-A', attr];
     const lib = process.env['NIXPKGS_LIB'];
     if (lib !== undefined && lib !== '') args.push('--arg', 'lib', `import ${lib}`);
     const r = nixInstantiate(args, 600_000);
     assert.equal(r.status, 0, `nix-instantiate ${args.join(' ')}:\n${r.stderr}`);
-    return JSON.parse(r.stdout) as unknown;
+    const value = JSON.parse(r.stdout) as unknown;
+    evaluated.set(attr, value);
+    return value;
   };
 
   it('every sample evaluates and meets its expectations', (t) => {
     const stubs = upstream('stubs') as string[];
     if (stubs.length > 0) t.diagnostic(`replaced here: ${stubs.join('; ')}`);
     assert.deepEqual(upstream('problems'), []);
+  });
+
+  it('every sidecar unit the samples render has a systemd-analyze security exposure of at most 2.0', { skip: need({ 'systemd-analyze': 'systemd' }) }, (t) => {
+    const summary = upstream('summary') as Record<string, UpstreamSample>;
+    const dir = mkdtempSync(join(nixStateDir(), 'units-'));
+    const checked: string[] = [];
+    for (const [name, sample] of Object.entries(summary)) {
+      if (sample.failedAssertions.length > 0) continue;
+      mkdirSync(join(dir, name));
+      writeFileSync(join(dir, name, 'unbound-sidecar.service'), sample.sidecar.unit);
+      // --threshold is on the 0..100 scale of the overall exposure x10.
+      const r = spawnSync(findBinary('systemd-analyze') ?? 'systemd-analyze', ['security', '--offline=true', '--threshold=20', 'unbound-sidecar.service'], { cwd: join(dir, name), encoding: 'utf8' });
+      const overall = /Overall exposure level for unbound-sidecar\.service: ([0-9.]+)/.exec(r.stdout)?.[1];
+      assert.ok(overall !== undefined, `${name}: no exposure in\n${r.stdout}${r.stderr}`);
+      assert.equal(r.status, 0, `${name}: exposure ${overall} > 2.0\n${r.stdout}`);
+      checked.push(`${name} ${overall}`);
+    }
+    assert.ok(checked.some((c) => c.startsWith('sidecar-front ')) && checked.some((c) => c.startsWith('router-readme ')), checked.join(', '));
+    t.diagnostic(checked.join(', '));
   });
 
   it('what each sample writes for the daemon passes the daemon\'s schema; systems that pass their assertions instantiate', () => {

@@ -49,6 +49,8 @@ in
       { what = "no Group= without dnstap"; ok = !(r.sidecar.serviceConfig ? Group); }
       { what = "Type=notify with the repo unit's NotifyAccess and watchdog"; ok = r.sidecar.serviceConfig.Type == "notify" && r.sidecar.serviceConfig.NotifyAccess == "all" && r.sidecar.serviceConfig.WatchdogSec == "30s"; }
       { what = "no nulls or empty lists in the daemon's JSON"; ok = !(has "null" (builtins.toJSON r.sidecar.config)) && !(r.sidecar.config ? lists); }
+      { what = "an empty capability bounding set (an empty list would keep the full one)"; ok = r.sidecar.serviceConfig.CapabilityBoundingSet == ""; }
+      { what = "no front block, PrivateUsers without the front"; ok = !(r.sidecar.config ? front) && r.sidecar.serviceConfig.PrivateUsers; }
     ];
   };
 
@@ -120,6 +122,35 @@ in
     fails = ''services.unbound-sidecar.dnstapGroup: group "nosuch" is not declared in users.groups.*'';
   };
 
+  # README: the DNS front beside the sidecar alone.
+  sidecar-front = {
+    module = "sidecar";
+    config = ./nixos-front.nix;
+    expect = r: let sc = r.sidecar.serviceConfig; u = r.unbound.settings.server; in [
+      { what = "the daemon's front block"; ok = r.sidecar.config.front == {
+          listen = [ "10.77.0.1:53" "[fd01:2345:6789::1]:53" ]; upstream = "127.0.0.1:5301"; proxyProtocol = true;
+          allow = [ "10.77.0.0/24" "fd01:2345:6789::/64" ]; insertDeadlineMs = 50; failClosed = false; maxInflight = 2048; }; }
+      { what = "Unbound on loopback plus its proxy-protocol interface"; ok = u.interface == [ "127.0.0.1" "::1" "127.0.0.1@5301" ] && u.proxy-protocol-port == 5301; }
+      { what = "Unbound's access-control admits the LAN by prefix"; ok = builtins.elem "10.77.0.0/24 allow" u.access-control && builtins.elem "127.0.0.0/8 allow" u.access-control; }
+      { what = "CAP_NET_BIND_SERVICE, ambient and bounding, and nothing else without lists"; ok = sc.AmbientCapabilities == [ "CAP_NET_BIND_SERVICE" ] && sc.CapabilityBoundingSet == [ "CAP_NET_BIND_SERVICE" ]; }
+      { what = "no private user namespace (the capability must count against the host's ports)"; ok = sc.PrivateUsers == false; }
+      { what = "the front's clients pass IPAddressAllow"; ok = builtins.elem "10.77.0.0/24" sc.IPAddressAllow && sc.IPAddressDeny == "any"; }
+      { what = "ordered after Unbound and network-online.target"; ok = builtins.elem "unbound.service" r.sidecar.service.after && builtins.elem "network-online.target" r.sidecar.service.after && builtins.elem "network-online.target" r.sidecar.service.wants; }
+    ];
+  };
+
+  sidecar-front-unbound-clash = {
+    module = "sidecar";
+    config = { imports = [ ./nixos-front.nix ]; services.unbound.settings.server.interface = [ "10.77.0.1" ]; };
+    fails = ''services.unbound-sidecar.front.listen: 10.77.0.1 port 53 is also Unbound's interface "10.77.0.1".*'';
+  };
+
+  sidecar-front-no-allow = {
+    module = "sidecar";
+    config.services.unbound-sidecar = { enable = true; front = { enable = true; listen = [ "10.77.0.1:53" ]; }; };
+    fails = "services.unbound-sidecar.front.allow: name the client prefixes.*";
+  };
+
   # README: the whole router, WireGuard with its socket in the WAN namespace.
   router-readme = {
     module = "router";
@@ -132,6 +163,32 @@ in
       { what = "radvd"; ok = has "prefix fd01:2345:6789:0::/64" r.router.radvd; }
       { what = "the list's sets are in the ruleset"; ok = has "set force_vpn4" r.router.nftables.tables.global.content; }
       { what = "the netns ruleset is loaded in the namespace"; ok = has "ip netns exec wan nft -f" r.router.services.router-netns-wan.script; }
+      { what = "the front on the LAN addresses, port 53"; ok = r.sidecar.config.front.listen == [ "10.77.0.1:53" "[fd01:2345:6789::1]:53" ] && r.sidecar.config.front.allow == [ "10.77.0.0/24" "fd01:2345:6789:0:0:0:0:0/64" ]; }
+      { what = "Unbound off the LAN addresses, on 127.0.0.1@5301 with proxy-protocol-port"; ok = r.unbound.settings.server.interface == [ "127.0.0.1" "::1" "127.0.0.1@5301" ] && r.unbound.settings.server.proxy-protocol-port == 5301; }
+      { what = "Unbound's access-control admits the LAN prefixes"; ok = builtins.elem "10.77.0.0/24 allow" r.unbound.settings.server.access-control && builtins.elem "fd01:2345:6789:0:0:0:0:0/64 allow" r.unbound.settings.server.access-control; }
+      { what = "clients keep the router's address as their resolver (DHCPv4, DHCPv6, RA)"; ok = builtins.elem { name = "domain-name-servers"; data = "10.77.0.1"; } (builtins.head r.router.kea.dhcp4.subnet4).option-data
+          && builtins.elem { name = "dns-servers"; data = "fd01:2345:6789::1"; } (builtins.head r.router.kea.dhcp6.subnet6).option-data && has "RDNSS fd01:2345:6789::1" r.router.radvd; }
+      { what = "CAP_NET_BIND_SERVICE next to CAP_NET_ADMIN"; ok = r.sidecar.serviceConfig.AmbientCapabilities == [ "CAP_NET_ADMIN" "CAP_NET_BIND_SERVICE" ]; }
+      { what = "the front may bind before networkd has the LAN addresses"; ok = r.router.sysctl."net.ipv4.ip_nonlocal_bind" == 1 && r.router.sysctl."net.ipv6.ip_nonlocal_bind" == 1; }
+      { what = "vpn_table ends in unreachable default (v4 and v6)"; ok = has "Type=unreachable[^[]*Destination=0.0.0.0/0" r.router.networkd."20-lan0.network"
+          || has "Destination=0.0.0.0/0[^[]*Type=unreachable" r.router.networkd."20-lan0.network"; }
+      { what = "the guard's IPv6 route"; ok = has "Destination=::/0" r.router.networkd."20-lan0.network" && has "Metric=4294967295" r.router.networkd."20-lan0.network"; }
+    ];
+  };
+
+  # The older layout: Unbound itself on the LAN addresses; WAN fallback allowed.
+  router-no-front = {
+    module = "router";
+    config = {
+      imports = [ routerBase ];
+      services.unbound-sidecar.front.enable = false;
+      services.unbound-sidecar.router.vpn = wireguard // { allowWanFallback = true; };
+    };
+    expect = r: [
+      { what = "Unbound on the LAN addresses, no proxy-protocol-port"; ok = builtins.elem "10.77.0.1" r.unbound.settings.server.interface && !(r.unbound.settings.server ? proxy-protocol-port); }
+      { what = "no front block, no CAP_NET_BIND_SERVICE"; ok = !(r.sidecar.config ? front) && !(builtins.elem "CAP_NET_BIND_SERVICE" r.sidecar.serviceConfig.AmbientCapabilities); }
+      { what = "no nonlocal-bind sysctl"; ok = !(r.router.sysctl ? "net.ipv4.ip_nonlocal_bind"); }
+      { what = "fwmark rules, but no unreachable route with allowWanFallback"; ok = has "FirewallMark=2" r.router.networkd."20-lan0.network" && !(has "unreachable" r.router.networkd."20-lan0.network"); }
     ];
   };
 
