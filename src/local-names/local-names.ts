@@ -16,6 +16,11 @@ export interface LocalNames {
   resolve(question: Question, signal?: AbortSignal): Promise<ZoneAnswer>;
   /** Drop cached answers (e.g. after the backend changed). */
   flush(): void;
+  /**
+   * The backend came up, went down or was switched: for `settleMs` the missing-type shortcut is
+   * off, because a backend that just started answers late (see `existingNameWaitMs` below).
+   */
+  backendChanged(): void;
 }
 
 /** What one (name, type) came to: the cache entry, or SERVFAIL (never cached). */
@@ -50,8 +55,12 @@ export function createLocalNamesCore(opts: {
   backend: () => LocalResolver | undefined;
   metrics: LocalNamesMetrics;
   logger: Logger;
+  /** How long after `backendChanged()` unique lookups wait for their own answer (default 0). */
+  settleMs?: number;
 }): LocalNames {
   const { config, metrics } = opts;
+  let changedAt = Number.NEGATIVE_INFINITY;
+  const settled = (): boolean => performance.now() - changedAt >= (opts.settleMs ?? 0);
   const policy = createAnswerPolicy(config.policy, config.ttl);
   const cache = new AnswerCache(config.cacheSize);
   const names = new NameIndex(config.cacheSize);
@@ -89,7 +98,7 @@ export function createLocalNamesCore(opts: {
     let earlyTimer: NodeJS.Timeout | undefined;
     // A unique type of a name known to exist: the owner would have answered by now (RFC 6762 §6).
     const unwatch =
-      mode === 'first' && type !== RRType.ANY && config.existingNameWaitMs < timeoutMs
+      mode === 'first' && type !== RRType.ANY && config.existingNameWaitMs < timeoutMs && settled()
         ? names.whenKnown(name, () => {
             const now = performance.now();
             const at = Math.max(started + config.existingNameWaitMs, now + Math.min(AFTER_KNOWN_MS, config.existingNameWaitMs));
@@ -262,6 +271,9 @@ export function createLocalNamesCore(opts: {
       cache.clear();
       names.clear();
       metrics.cacheEntries.set(0);
+    },
+    backendChanged() {
+      changedAt = performance.now();
     },
   };
 }

@@ -160,3 +160,14 @@ test('ANY while the backend is down is SERVFAIL like every other type (we do not
   const { core } = setup(backend);
   assert.equal((await core.resolve(q('printer.local.', RRType.ANY))).kind, 'servfail');
 });
+
+test('just after a backend change, a missing type waits for its own lookup (a fresh backend answers late)', async () => {
+  const registry = new Registry();
+  const config = localNamesConfigSchema.parse({ timeoutMs: 800, existingNameWaitMs: 200 });
+  const core = createLocalNamesCore({ config, backend: () => lan('avahi'), metrics: createLocalNamesMetrics(registry), logger: pino({ level: 'silent' }), settleMs: 60_000 });
+  core.backendChanged();
+  const t0 = performance.now();
+  assert.equal((await core.resolve(q('printer.local.', RRType.AAAA))).kind, 'nodata');
+  assert.ok(performance.now() - t0 >= 750, 'the AAAA lookup ran to its timeout');
+  assert.match(await registry.metrics(), /unbound_sidecar_local_names_existing_name_nodata_total 0/);
+});
