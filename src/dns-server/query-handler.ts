@@ -47,6 +47,10 @@ export interface QueryHandlerOptions {
 const OPT_DO: OptReply = { udpSize: OUR_UDP_SIZE, dnssecOk: true };
 const OPT_NO_DO: OptReply = { udpSize: OUR_UDP_SIZE, dnssecOk: false };
 const NONE: readonly ResourceRecord[] = [];
+/** Header bytes 2–3 (RFC 1035 §4.1.1, RFC 4035 §3.1.6). */
+const OPCODE_BITS = 0x7800;
+const RD_BIT = 0x0100;
+const CD_BIT = 0x0010;
 const TCP_MAX = 65535;
 /** RFC 5936 §4.1 / RFC 1995: zone transfers are not offered. */
 const AXFR = 252;
@@ -98,12 +102,7 @@ export function createQueryHandler(opts: QueryHandlerOptions): QueryHandler {
     if (q.qtype === AXFR || q.qtype === IXFR) {
       return send(channel, ctx, { ...base, rcode: Rcode.REFUSED }, zone, q.qtype, t0);
     }
-    if (hit.apex && (q.qtype === RRType.SOA || q.qtype === RRType.NS)) {
-      // The apex SOA is ours to give; NS at the apex is NODATA (nobody delegates to us).
-      const soa = [zones.soa(zone)];
-      const spec = q.qtype === RRType.SOA ? { ...base, aa: true, answers: soa } : { ...base, aa: true, authority: soa };
-      return send(channel, ctx, spec, zone, q.qtype, t0);
-    }
+    if (hit.apex) return send(channel, ctx, apexSpec(base, zone, q.qtype), zone, q.qtype, t0);
     if (pending >= opts.maxInFlight) {
       warn('overload', undefined, `dns-server: ${pending} lookups in flight, replying SERVFAIL`);
       return send(channel, ctx, { ...base, rcode: Rcode.SERVFAIL }, zone, q.qtype, t0);
@@ -111,6 +110,11 @@ export function createQueryHandler(opts: QueryHandlerOptions): QueryHandler {
 
     const question: Question = { name: readName(msg, 12), type: q.qtype, class: q.qclass };
     const zoneName = zones.zones[zone] ?? '';
+    // `_tcp`, `_udp`, `_dns-sd._udp` exist only as parents of service names (RFC 6763 §4.1, §9,
+    // §11): NODATA, never NXDOMAIN, which would deny every service under them (RFC 8020).
+    if (zones.isEmptyNonTerminal(question.name.toLowerCase(), zone)) {
+      return send(channel, ctx, { ...base, aa: true, authority: [zones.soa(zone)] }, zone, q.qtype, t0);
+    }
     let answer: Promise<ZoneAnswer>;
     try {
       answer = opts.resolve(question, zoneName, signal);
@@ -137,7 +141,8 @@ export function createQueryHandler(opts: QueryHandlerOptions): QueryHandler {
   function handOff<C>(base: ResponseSpec, zone: number, qtype: number, channel: ReplyChannel<C>, ctx: C): void {
     try {
       if (signal.aborted) return;
-      channel.reply(ctx, writeResponse({ ...base, truncate: true }));
+      // AA as on every answer from our zones: the TC reply is ours too (RFC 1035 §4.1.1).
+      channel.reply(ctx, writeResponse({ ...base, aa: true, truncate: true }));
       metrics.handoff(zone, qtype);
     } catch (err) {
       warn('handoff', err, 'dns-server: could not send the TCP hand-off');
@@ -156,6 +161,17 @@ export function createQueryHandler(opts: QueryHandlerOptions): QueryHandler {
       warn('finish', err, 'dns-server: could not reply');
       channel.reply(ctx, undefined);
     }
+  }
+
+  /**
+   * The apex is ours: SOA and NS answered, every other type NODATA with the SOA (RFC 2308 §2.2);
+   * ANY gets the SOA alone (RFC 8482 §4.1: one RRset is enough). No lookup: nothing in mDNS owns
+   * `local.` itself.
+   */
+  function apexSpec(base: ResponseSpec, zone: number, qtype: number): ResponseSpec {
+    if (qtype === RRType.SOA || qtype === RRType.ANY) return { ...base, aa: true, answers: [zones.soa(zone)] };
+    if (qtype === RRType.NS) return { ...base, aa: true, answers: [zones.ns(zone)] };
+    return { ...base, aa: true, authority: [zones.soa(zone)] };
   }
 
   /** Map a zone answer to rcode and sections; negatives carry the SOA (RFC 2308 §3, §5). */
@@ -193,10 +209,15 @@ export function createQueryHandler(opts: QueryHandlerOptions): QueryHandler {
             return channel.reply(ctx, undefined);
           case 'error': {
             if (r.reason !== undefined) metrics.malformed(r.reason);
-            // Header-only reply with the ID: we could not (or must not) interpret the rest.
+            // Header-only reply with the ID: we could not (or must not) interpret the rest. RFC 1035
+            // §4.1.1 copies ID and opcode; RD and CD (RFC 4035 §3.1.6) are bits of a QUERY and are
+            // echoed only for one: other opcodes give the header their own meaning (RFC 2136 §2.2),
+            // so NOTIMP echoes the opcode alone. An OPT is answered with ours (RFC 6891 §7).
+            const echoed = r.rcode === Rcode.NOTIMP ? r.flags & OPCODE_BITS : r.flags & (OPCODE_BITS | RD_BIT | CD_BIT);
             const spec: ResponseSpec = {
-              id: r.id, requestFlags: r.flags, aa: false, rcode: r.rcode,
+              id: r.id, requestFlags: echoed, aa: false, rcode: r.rcode,
               answers: NONE, authority: NONE, maxSize: 512, lengthPrefix: channel.tcp,
+              ...(r.edns !== undefined ? { opt: r.edns.dnssecOk ? OPT_DO : OPT_NO_DO } : {}),
             };
             return send(channel, ctx, spec, -1, -1, t0);
           }

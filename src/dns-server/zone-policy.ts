@@ -18,6 +18,13 @@ export interface ZoneTable {
   match(msg: Uint8Array, nameEnd: number): { readonly index: number; readonly apex: boolean } | undefined;
   /** The zone's SOA (RFC 2308 §3), TTL and MINIMUM = the negative TTL. */
   soa(index: number): ResourceRecord;
+  /** The zone's NS (`zone. NS localhost.`, the SOA's MNAME), TTL = the negative TTL. */
+  ns(index: number): ResourceRecord;
+  /**
+   * Is `nameLower` (presentation form, absolute) one of the zone's well-known empty non-terminals:
+   * `_tcp.`, `_udp.` (RFC 6763 §4.1, §7) and `_dns-sd._udp.` (RFC 6763 §9, §11) under it?
+   */
+  isEmptyNonTerminal(nameLower: string, index: number): boolean;
 }
 
 /** Fixed SOA fields: nobody transfers these zones, the values only have to be plausible. */
@@ -26,17 +33,26 @@ const SOA_RNAME = 'nobody.invalid.'; // RFC 6761 §6.4: .invalid never resolves
 const SOA_REFRESH = 3600;
 const SOA_RETRY = 600;
 const SOA_EXPIRE = 86400;
+const EMPTY_NON_TERMINALS = ['_tcp.', '_udp.', '_dns-sd._udp.'];
 
 export function createZoneTable(zones: readonly string[], negativeTtl: number, serial: number): ZoneTable {
   const entries = zones.map((zone, index) => {
     if (!/^([a-z0-9_-]{1,63}\.)+$/.test(zone)) {
       throw new TypeError(`dns-server: zone "${zone}" must be lowercase and absolute, e.g. "local."`);
     }
-    return { index, wire: nameToWireLower(zone), soa: soaRecord(zone, negativeTtl, serial) };
+    const ns: ResourceRecord = { name: zone, type: RRType.NS, class: RRClass.IN, ttl: negativeTtl, data: nameToWireLower(SOA_MNAME) };
+    const ents = new Set(EMPTY_NON_TERMINALS.map((p) => p + zone));
+    return { index, wire: nameToWireLower(zone), soa: soaRecord(zone, negativeTtl, serial), ns, ents };
   });
   const byLength = new Map<number, typeof entries>();
   for (const e of entries) byLength.set(e.wire.length, [...(byLength.get(e.wire.length) ?? []), e]);
   const hits = entries.map((e) => ({ apex: { index: e.index, apex: true }, under: { index: e.index, apex: false } }));
+
+  const entry = (index: number): (typeof entries)[number] => {
+    const e = entries[index];
+    if (e === undefined) throw new RangeError(`dns-server: no zone #${index}`);
+    return e;
+  };
 
   return {
     zones,
@@ -58,9 +74,13 @@ export function createZoneTable(zones: readonly string[], negativeTtl: number, s
       return undefined;
     },
     soa(index) {
-      const e = entries[index];
-      if (e === undefined) throw new RangeError(`dns-server: no zone #${index}`);
-      return e.soa;
+      return entry(index).soa;
+    },
+    ns(index) {
+      return entry(index).ns;
+    },
+    isEmptyNonTerminal(nameLower, index) {
+      return entries[index]?.ents.has(nameLower) ?? false;
     },
   };
 }

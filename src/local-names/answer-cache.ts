@@ -1,11 +1,13 @@
 import { LRUCache } from 'lru-cache';
 import type { ResourceRecord } from '../lib/dns-wire/types.js';
 
-/** What the cache holds for one (name, type): records, or a negative. */
-export type CachedAnswer =
-  | { kind: 'records'; records: readonly ResourceRecord[] }
-  | { kind: 'nxdomain' }
-  | { kind: 'nodata' };
+/**
+ * What the cache holds for one (name, type): records, or `absent` (none of that type). Whether an
+ * absent type is NXDOMAIN or NODATA depends on the name's other types and is decided per question
+ * (name-index.ts), so a type cached absent before the name's other records were seen does not
+ * keep answering NXDOMAIN.
+ */
+export type CachedAnswer = { kind: 'records'; records: readonly ResourceRecord[] } | { kind: 'absent' };
 
 interface Entry {
   answer: CachedAnswer;

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { existenceTypes } from './lookup-shape.js';
 import type { BackendQuery, BackendResult, LocalResolver } from './resolver.js';
 
 /**
@@ -65,6 +66,7 @@ export function createBackendSelector(opts: { preferred: LocalResolver; fallback
       return current.kind;
     },
     active: () => current,
+    existenceTypes: (name) => (current.existenceTypes ?? existenceTypes)(name),
     isUp: () => current.isUp(),
     onStateChange(listener) {
       stateListeners.add(listener);

@@ -44,6 +44,20 @@ export const localNamesConfigSchema = z
     timeoutMs: positiveInt.default(1000),
     /** PTR/SRV/TXT browses collect until Avahi's AllForNow (native: `collectQuietMs`) or this window, ms. */
     browseWindowMs: positiveInt.default(1000),
+    /**
+     * A unique-record lookup (A, AAAA, SRV, TXT, …) of a name known to exist — it has records of
+     * another type, or names below it — ends NODATA this long after it started, ms, instead of
+     * waiting `timeoutMs`: the owner answers unique records at once (RFC 6762 §6), Avahi's first
+     * query leaves ~100 ms after the browser starts (avahi-core/query-sched.c
+     * AVAHI_QUERY_DEFER_MSEC). At least 50 ms after the name became known. Capped by `timeoutMs`.
+     */
+    existingNameWaitMs: positiveInt.default(200),
+    /**
+     * TTL cap of answers to shared PTR browses (service instances), seconds: legacy unicast
+     * answers SHOULD NOT carry more than 10 s (RFC 6762 §6.7), and a short TTL is what lets a
+     * service published or withdrawn on the LAN show up through Unbound's cache within seconds.
+     */
+    browseTtl: positiveInt.max(10).default(5),
     /** Avahi reports no TTL; its answers carry this one, seconds (native answers keep the responders' TTLs). */
     ttl: positiveInt.default(120),
     /** Negative answers are cached (and their SOA minimum says) this long, seconds. */

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Question, ZoneAnswer } from '../lib/dns-wire/types.js';
 import { createAvahiBackend } from './avahi-backend.js';
-import { createBackendSelector } from './backend-selector.js';
+import { createBackendSelector, type BackendSelector } from './backend-selector.js';
 import type { LocalNamesConfig } from './config.js';
 import { createLocalNamesCore } from './local-names.js';
 import { createLocalNamesMetrics, type LocalNamesMetrics } from './metrics.js';
@@ -59,6 +59,9 @@ function native(opts: Options, metrics: LocalNamesMetrics): Promise<LocalResolve
   });
 }
 
+/** After a backend change, how long a missing unique type waits for its own answer, ms. */
+const BACKEND_SETTLE_MS = 5000;
+
 /**
  * `.local` and reverse answers: the configured backend behind the shared cache and policy.
  *
@@ -80,10 +83,11 @@ export async function createLocalNames(opts: Options): Promise<LocalNamesService
   };
 
   let backend: LocalResolver;
+  let selector: BackendSelector | undefined;
   const cleanups: (() => void)[] = [];
   if (config.backend === 'auto') {
     const [a, n] = await Promise.all([avahi(opts, metrics), native(opts, metrics)]);
-    const selector = createBackendSelector({ preferred: a, fallback: n, logger });
+    selector = createBackendSelector({ preferred: a, fallback: n, logger });
     backend = selector;
     metrics.avahiUp.set(a.isUp() ? 1 : 0);
     cleanups.push(a.onStateChange((up) => metrics.avahiUp.set(up ? 1 : 0)));
@@ -103,7 +107,13 @@ export async function createLocalNames(opts: Options): Promise<LocalNamesService
   }
   setActive(backend.kind);
 
-  const core = createLocalNamesCore({ config, backend: () => backend, metrics, logger });
+  // A backend that just came up or took over answers late for a while: avahi-daemon probes and
+  // announces its host name for ~1–2 s after it starts (RFC 6762 §8.1–8.3) and its cache is
+  // empty, so "the owner would have answered by now" does not hold yet. Seen in the lab: an
+  // instance's SRV asked just after the switch to a fresh Avahi was answered NODATA at 360 ms.
+  const core = createLocalNamesCore({ config, backend: () => backend, metrics, logger, settleMs: BACKEND_SETTLE_MS });
+  cleanups.push(backend.onStateChange(() => core.backendChanged()));
+  if (selector !== undefined) cleanups.push(selector.onSwitch(() => core.backendChanged()));
   cleanups.push(
     backend.onStateChange((up) => {
       if (config.backend === 'avahi') {

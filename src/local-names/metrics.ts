@@ -17,6 +17,16 @@ export function createLocalNamesMetrics(registry: Registry) {
       help: 'Backend lookups that took the known-name lane (the name had a positive answer within mdns.knownNameSeconds).',
       registers,
     }),
+    existingNameNodata: new Counter({
+      name: 'unbound_sidecar_local_names_existing_name_nodata_total',
+      help: 'Unique-record lookups ended NODATA after mdns.existingNameWaitMs because the name was known to exist with other records (instead of waiting mdns.timeoutMs).',
+      registers,
+    }),
+    anyQuestions: new Counter({
+      name: 'unbound_sidecar_local_names_any_questions_total',
+      help: 'Questions of type ANY, answered minimally (RFC 8482: one RRset, or a synthesized HINFO).',
+      registers,
+    }),
     coalesced: new Counter({ name: 'unbound_sidecar_local_names_coalesced_total', help: 'Questions that joined an identical lookup already in flight.', registers }),
     lookups: new Counter({
       name: 'unbound_sidecar_local_names_backend_lookups_total',

@@ -45,6 +45,35 @@ interface Collected {
 interface Pending {
   readonly type: number;
   add(answer: MdnsAnswer, now: number): void;
+  /** The owner sent an NSEC (RFC 6762 §6.1): it has no record of the types the bitmap leaves out. */
+  nsec(rdata: Uint8Array): void;
+}
+
+const ANY = 255;
+const NSEC = 47;
+
+/**
+ * Does the NSEC rdata's type bitmap (RFC 4034 §4.1.2: window, length, bits) list `type`? The next
+ * domain name comes first (uncompressed: the reader expanded it). Undefined when unreadable.
+ */
+export function nsecHasType(rdata: Uint8Array, type: number): boolean | undefined {
+  let off = 0;
+  for (let len = rdata[off]; len !== 0; len = rdata[off]) {
+    if (len === undefined || len > 63) return undefined;
+    off += 1 + len;
+  }
+  off += 1;
+  while (off + 2 <= rdata.length) {
+    const window = rdata[off] as number;
+    const len = rdata[off + 1] as number;
+    if (len < 1 || len > 32 || off + 2 + len > rdata.length) return undefined;
+    if (window === type >> 8) {
+      const byte = (type & 0xff) >> 3;
+      return byte < len && (((rdata[off + 2 + byte] as number) >> (7 - (type & 7))) & 1) === 1;
+    }
+    off += 2 + len;
+  }
+  return off === rdata.length ? false : undefined;
 }
 
 const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
@@ -85,14 +114,18 @@ export async function createNativeBackend(opts: NativeBackendOptions): Promise<L
     }
   };
 
-  // Lookups waiting for answers, by `<owner wire hex>/<type>`. Bounded by the core's limiter.
+  // Lookups waiting for answers, by owner wire hex (each checks the type). Bounded by the core's limiter.
   const pending = new Map<string, Set<Pending>>();
   const unsubscribe = transport.onAnswers((answers) => {
     const now = performance.now();
     for (const a of answers) {
       if (a.class !== 1) continue; // IN only: the DNS front asks nothing else
-      const set = pending.get(`${hex(a.owner)}/${a.type}`);
-      if (set) for (const p of set) p.add(a, now);
+      const set = pending.get(hex(a.owner));
+      if (!set) continue;
+      for (const p of set) {
+        if (p.type === a.type || p.type === ANY) p.add(a, now);
+        else if (a.type === NSEC && a.ttl > 0) p.nsec(a.rdata);
+      }
     }
   });
 
@@ -104,7 +137,7 @@ export async function createNativeBackend(opts: NativeBackendOptions): Promise<L
     if (query.signal?.aborted) return Promise.resolve({ kind: 'unavailable', reason: 'aborted' });
     let key: string;
     try {
-      key = `${hex(nameToWireLower(query.name))}/${query.type}`;
+      key = hex(nameToWireLower(query.name));
     } catch {
       count('timeout');
       return Promise.resolve({ kind: 'none' }); // not a name anyone can publish
@@ -156,7 +189,7 @@ export async function createNativeBackend(opts: NativeBackendOptions): Promise<L
         type: query.type,
         add(a, now) {
           if (settled) return;
-          const rkey = hex(a.rdata);
+          const rkey = `${a.type}/${hex(a.rdata)}`;
           if (a.ttl === 0) {
             const gone = records.get(rkey);
             if (gone) bytes -= gone.rr.data.length;
@@ -165,7 +198,7 @@ export async function createNativeBackend(opts: NativeBackendOptions): Promise<L
           }
           if (a.cacheFlush) {
             for (const [k, c] of records) {
-              if (k !== rkey && c.at < now - FLUSH_GRACE_MS) {
+              if (k !== rkey && c.rr.type === a.type && c.at < now - FLUSH_GRACE_MS) {
                 records.delete(k);
                 bytes -= c.rr.data.length;
               }
@@ -181,6 +214,11 @@ export async function createNativeBackend(opts: NativeBackendOptions): Promise<L
           if (query.mode === 'first') {
             if (usable(a.type, a.rdata)) finishWithWhatWeHave();
           } else if (!known && records.size === 1) scheduleQuietEnd();
+        },
+        nsec(rdata) {
+          if (settled || records.size > 0) return;
+          // The owner lists what it has; the type asked is not among them: NODATA now (RFC 6762 §6.1).
+          if (nsecHasType(rdata, query.type) === false) finish({ kind: 'none', nameExists: true }, 'records');
         },
       };
 
@@ -201,6 +239,8 @@ export async function createNativeBackend(opts: NativeBackendOptions): Promise<L
 
   return {
     kind: 'native',
+    // One mDNS question for ANY is answered with every record the owner has (RFC 6762 §6.5).
+    existenceTypes: () => [ANY],
     isUp: () => transport.isUp(),
     onStateChange: (listener) => transport.onStateChange(listener),
     lookup,

@@ -7,9 +7,11 @@ import type { ResourceRecord } from '../lib/dns-wire/types.js';
  * Contract:
  * - `lookup` never throws and never outlives `timeoutMs` (plus a few ms; `auto` may add up to 300 ms to retry a lookup whose backend went away, see backend-selector.ts); it settles early when
  *   `signal` aborts (result `unavailable`).
- * - `mode: 'first'` (A/AAAA) settles on the first record; `'collect'` (PTR/SRV/TXT/other) gathers
- *   every record until the source says it has reported everything it knows (Avahi's AllForNow)
- *   or `windowMs` passes, whichever first.
+ * - `mode: 'first'` (unique records: everything but a shared PTR browse, see lookup-shape.ts)
+ *   settles on the first record; `'collect'` (PTR browses) gathers every record until the source
+ *   says it has reported everything it knows (Avahi's AllForNow) or `windowMs` passes.
+ * - `type: 255` (ANY) is only asked of a backend whose `existenceTypes` names it: it then returns
+ *   records of any type owned by the name.
  * - rdata is passed through raw (names uncompressed), so every record type works.
  * - When the source is down (daemon gone, bus gone) `lookup` answers `unavailable` within 100 ms.
  */
@@ -18,6 +20,12 @@ export interface LocalResolver {
   /** True while the source is usable (Avahi's bus name has an owner and we are connected). */
   isUp(): boolean;
   lookup(query: BackendQuery): Promise<BackendResult>;
+  /**
+   * The types to ask for (in 'first' mode) to learn whether `name` exists at all, when the type
+   * asked has no records: NXDOMAIN or NODATA (RFC 2308 §2). Default: by the name's shape
+   * (lookup-shape.ts `existenceTypes`); native asks one mDNS query for ANY (RFC 6762 §6.5).
+   */
+  readonly existenceTypes?: (name: string) => readonly number[];
   /** Called with the new state whenever `isUp()` changes. Returns an unsubscribe function. */
   onStateChange(listener: (up: boolean) => void): () => void;
   close(): Promise<void>;
@@ -41,5 +49,12 @@ export interface BackendQuery {
 export type BackendResult =
   | { readonly kind: 'records'; readonly records: readonly ResourceRecord[] }
   /** The source answered (or the timeout passed) with nothing for this name and type. */
-  | { readonly kind: 'none' }
+  | {
+      readonly kind: 'none';
+      /**
+       * The source knows the name exists with other types (an mDNS NSEC whose bitmap lacks the
+       * type asked, RFC 6762 §6.1): NODATA, not NXDOMAIN.
+       */
+      readonly nameExists?: boolean;
+    }
   | { readonly kind: 'unavailable'; readonly reason: string };

@@ -44,10 +44,10 @@ describe('dns server (fake resolve, 127.0.0.1)', () => {
     return { raw, msg: decode(raw) };
   };
 
-  test('answers in-zone A, QR/AA/RA set, RD and ID echoed', async () => {
+  test('answers in-zone A, QR/AA set, RA never, RD and ID echoed', async () => {
     const { msg } = await ask({ id: 0xbeef, name: 'printer.local', type: 1 });
     assert.equal(msg.header.id, 0xbeef);
-    assert.deepEqual([msg.header.qr, msg.header.aa, msg.header.ra, msg.header.rd, msg.header.rcode], [1, 1, 1, 1, 0]);
+    assert.deepEqual([msg.header.qr, msg.header.aa, msg.header.ra, msg.header.rd, msg.header.rcode], [1, 1, 0, 1, 0]);
     assert.equal(msg.answers[0]?.address, '10.77.0.5');
   });
 
@@ -83,13 +83,29 @@ describe('dns server (fake resolve, 127.0.0.1)', () => {
     assert.equal(rev.msg.authorities[0]?.name, '77.10.in-addr.arpa', 'longest zone wins');
   });
 
-  test('apex SOA is answered, apex NS is NODATA', async () => {
-    const soa = await ask({ name: 'local', type: 6 });
-    assert.equal(soa.msg.answers[0]?.type, 6);
-    const ns = await ask({ name: 'LOCAL', type: 2 });
-    assert.equal(ns.msg.header.rcode, 0);
-    assert.equal(ns.msg.answers.length, 0);
-    assert.equal(ns.msg.authorities[0]?.type, 6);
+  test('apex: SOA and NS answered, ANY gets the SOA, every other type NODATA; well-known empty non-terminals NODATA', async () => {
+    // [name, type, rcode, answer types, authority types]: none of these reaches resolve.
+    const table: [string, number, number, number[], number[]][] = [
+      ['local', 6, 0, [6], []],
+      ['LOCAL', 2, 0, [2], []],
+      ['local', 255, 0, [6], []],
+      ['local', 1, 0, [], [6]],
+      ['local', 48, 0, [], [6]], // DNSKEY
+      ['local', 16, 0, [], [6]],
+      ['77.10.in-addr.arpa', 2, 0, [2], []],
+      ['_tcp.local', 12, 0, [], [6]],
+      ['_UDP.local', 1, 0, [], [6]],
+      ['_dns-sd._udp.local', 12, 0, [], [6]],
+      ['_dns-sd._udp.local', 255, 0, [], [6]],
+      ['_tcp.77.10.in-addr.arpa', 12, 0, [], [6]],
+    ];
+    for (const [name, type, rcode, an, ns] of table) {
+      const { msg } = await ask({ name, type });
+      const got = [msg.header.rcode, msg.header.aa, msg.header.ra, msg.answers.map((r) => r.type), msg.authorities.map((r) => r.type)];
+      assert.deepEqual(got, [rcode, 1, 0, an, ns], `${name} ${type}`);
+    }
+    const ns = await ask({ name: 'local', type: 2 });
+    assert.equal((ns.msg.answers[0] as { ns?: string } | undefined)?.ns, 'localhost');
   });
 
   test('EDNS: OPT in reply iff the query had one; DO echoed; version 1 → BADVERS', async () => {
@@ -133,6 +149,27 @@ describe('dns server (fake resolve, 127.0.0.1)', () => {
       assert.equal(raw.readUInt16BE(0), id);
       assert.equal(raw[3]! & 0x0f, rcode);
       assert.equal(raw[2]! & 0x80, 0x80, 'QR');
+    }
+  });
+
+  test('error headers echo what RFC 1035 §4.1.1 copies and no more; NOTIMP with an OPT gets one (RFC 6891 §7)', async () => {
+    // [query, byte2, byte3, additional count]: FORMERR keeps opcode/RD/CD of a QUERY; NOTIMP echoes
+    // only the opcode (other opcodes define the rest of the header themselves); RA never.
+    const formerr = buildQuery({ id: 1, name: 'printer.local', type: 1 });
+    formerr.writeUInt16BE(2, 4);
+    formerr[3] = 0x10 | 0x80; // CD and RA asked
+    const notimp = buildQuery({ id: 2, name: 'printer.local', type: 1, opcode: 2 });
+    notimp[3] = 0x10 | 0x80;
+    const notimpOpt = buildQuery({ id: 3, name: 'printer.local', type: 1, opcode: 5, edns: { udpSize: 1232, do: true } });
+    const cases: [Buffer, number, number, number][] = [
+      [formerr, 0x81, 0x11, 0],
+      [notimp, 0x90, 0x04, 0],
+      [notimpOpt, 0xa8, 0x04, 1],
+    ];
+    for (const [msg, byte2, byte3, arcount] of cases) {
+      const raw = await udpExchange(port, msg);
+      assert.ok(raw);
+      assert.deepEqual([raw[2], raw[3], raw.readUInt16BE(10)], [byte2, byte3, arcount], `query id ${msg.readUInt16BE(0)}`);
     }
   });
 

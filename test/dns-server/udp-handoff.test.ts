@@ -71,6 +71,7 @@ test('a UDP question still unanswered after udpHandoffMs gets TC=1 (no records, 
     assert.ok(only.ms >= 20 && only.ms < 140, `hand-off after ~25 ms, before the 150 ms answer (${only.ms.toFixed(1)} ms)`);
     const msg = decode(only.data);
     assert.deepEqual([msg.header.id, msg.header.qr, msg.header.tc, msg.header.rcode, msg.answers.length], [0x4242, 1, 1, 0, 0]);
+    assert.deepEqual([msg.header.aa, msg.header.ra], [1, 0], 'AA like every answer from our zone, RA never');
     assert.deepEqual(only.data.subarray(12, 12 + 15), q.subarray(12, 12 + 15), 'question echoed byte for byte');
     assert.equal(msg.additionals.length, 1, 'OPT in the truncated reply (RFC 6891 §7)');
 

@@ -29,16 +29,16 @@ type Q = Omit<DnsQuery, 'server' | 'port' | 'name' | 'type'>;
 export type Answer = DecodedMessage & { ms: number };
 
 export interface LabDns {
-  ask(port: number, name: string, type: string, opts?: Q): Promise<Answer>;
-  viaUnbound(name: string, type: string, opts?: Q): Promise<Answer>;
-  direct(name: string, type: string, opts?: Q): Promise<Answer>;
+  ask(port: number, name: string, type: string | number, opts?: Q): Promise<Answer>;
+  viaUnbound(name: string, type: string | number, opts?: Q): Promise<Answer>;
+  direct(name: string, type: string | number, opts?: Q): Promise<Answer>;
   /** Waits until a query answers with `rcode` (and, for NOERROR, at least one answer). */
   eventually(q: () => Promise<DecodedMessage>, rcode?: string, timeoutMs?: number): Promise<DecodedMessage>;
 }
 
 /** `getLab`/`getSidecar` are read per call: suites assign them in `before`. */
 export function labDns(getLab: () => Lab, getSidecar: () => Sidecar | undefined): LabDns {
-  const ask = async (port: number, name: string, type: string, opts: Q = {}): Promise<Answer> => {
+  const ask = async (port: number, name: string, type: string | number, opts: Q = {}): Promise<Answer> => {
     const r: DnsResult = await getLab().dns('router', { server: '127.0.0.1', port, name, type, timeoutMs: 5000, ...opts });
     if (!r.ok) assert.fail(`${name} ${type} @${port}: ${r.error}\n--- sidecar log tail ---\n${getSidecar()?.logs().slice(-1500) ?? ''}`);
     return { ...r.msg, ms: r.ms };

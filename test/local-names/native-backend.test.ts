@@ -153,3 +153,28 @@ test('unavailable: no interface, nothing sent, or aborted', async () => {
   lan.query = async () => 0;
   assert.equal((await backend.lookup(q('z.local.', 1, 'first'))).kind, 'unavailable');
 });
+
+test('ANY (the existence lookup) takes records of every type the owner sends', async () => {
+  const { lan, backend } = await setup();
+  assert.deepEqual(backend.existenceTypes?.('printer.local.'), [255]);
+  lan.respond = (name, type) => (name === 'printer.local.' && type === 255 ? [{ delayMs: 5, answers: [ans('printer.local', 1, [10, 77, 0, 50]), ans('printer.local', 16, [0])] }] : []);
+  const r = await backend.lookup(q('printer.local.', 255, 'first'));
+  assert.equal(r.kind, 'records');
+  assert.deepEqual(r.kind === 'records' && r.records.map((x) => x.type), [1]);
+});
+
+test('an NSEC from the owner without the type asked ends the lookup at once as NODATA (RFC 6762 §6.1)', async () => {
+  const { lan, backend } = await setup();
+  // NSEC rdata: next name (the owner, RFC 6762 §6.1), then window 0 with A (type 1) only.
+  const next = [...nameToWireLower('printer.local')];
+  const onlyA = [...next, 0, 1, 0x40];
+  const withAaaa = [...next, 0, 4, 0x40, 0, 0, 0x08];
+  lan.respond = (_name, type) => (type === 28 ? [{ delayMs: 5, answers: [ans('printer.local', 47, onlyA, { ttl: 120 })] }] : []);
+  const t0 = performance.now();
+  const r = await backend.lookup(q('printer.local.', 28, 'first', { timeoutMs: 2000 }));
+  assert.deepEqual(r, { kind: 'none', nameExists: true });
+  assert.ok(performance.now() - t0 < 1000, 'did not wait for the timeout');
+  // An NSEC that lists the type asked says the record exists: keep waiting for it.
+  lan.respond = (_name, type) => (type === 28 ? [{ delayMs: 5, answers: [ans('printer.local', 47, withAaaa, { ttl: 120 })] }] : []);
+  assert.deepEqual(await backend.lookup(q('printer.local.', 28, 'first', { timeoutMs: 150 })), { kind: 'none' });
+});

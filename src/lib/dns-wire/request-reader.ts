@@ -50,7 +50,15 @@ export type ReadResult =
   /** Not answered at all. */
   | { readonly kind: 'drop'; readonly reason: MalformedReason }
   /** Answered with a header-only reply carrying `rcode` (FORMERR, or NOTIMP without a reason). */
-  | { readonly kind: 'error'; readonly rcode: 1 | 4; readonly reason: MalformedReason | undefined; readonly id: number; readonly flags: number };
+  | {
+      readonly kind: 'error';
+      readonly rcode: 1 | 4;
+      readonly reason: MalformedReason | undefined;
+      readonly id: number;
+      readonly flags: number;
+      /** NOTIMP only: the request's OPT, when the message is otherwise well formed (RFC 6891 §7: reply with one). */
+      readonly edns?: EdnsInfo;
+    };
 
 const FORMERR = 1;
 const NOTIMP = 4;
@@ -62,8 +70,12 @@ export function readRequest(msg: Uint8Array): ReadResult {
   const flags = u16(msg, 2);
   if ((flags & 0x8000) !== 0) return { kind: 'drop', reason: 'qr-set' };
   // RFC 1035 §4.1.1 / RFC 2136 etc.: we only implement QUERY (opcode 0); NOTIMP for the rest,
-  // decided before looking at sections whose meaning depends on the opcode.
-  if ((flags & 0x7800) !== 0) return { kind: 'error', rcode: NOTIMP, reason: undefined, id, flags };
+  // decided before interpreting sections whose meaning depends on the opcode. Only an OPT is
+  // looked for (RFC 6891 §7: a request with one gets one back), when the layout is a plain one.
+  if ((flags & 0x7800) !== 0) {
+    const edns = optOfOtherOpcode(msg);
+    return { kind: 'error', rcode: NOTIMP, reason: undefined, id, flags, ...(edns !== undefined ? { edns } : {}) };
+  }
   if (u16(msg, 4) !== 1) return formerr('qdcount', id, flags);
 
   const nameEnd = skipQuestionName(msg, HEADER_SIZE, end);
@@ -74,8 +86,19 @@ export function readRequest(msg: Uint8Array): ReadResult {
   if (qtype === OPT_TYPE) return formerr('bad-qtype', id, flags);
   const questionEnd = nameEnd + 4;
 
-  // Answer, authority and additional records: each needs ≥ 11 bytes, so this loop is bounded by
-  // the message length whatever the counts claim (65535 ×3 costs nothing on a short packet).
+  const sections = readSections(msg, questionEnd);
+  if (typeof sections === 'string') return formerr(sections, id, flags);
+  const edns = sections.edns;
+  return { kind: 'query', id, flags, nameEnd, questionEnd, qtype, qclass, edns };
+}
+
+/**
+ * Answer, authority and additional records after the question: each needs ≥ 11 bytes, so this
+ * loop is bounded by the message length whatever the counts claim (65535 ×3 costs nothing on a
+ * short packet). Returns the OPT found, or why the message is malformed.
+ */
+function readSections(msg: Uint8Array, questionEnd: number): { edns: EdnsInfo | undefined } | MalformedReason {
+  const end = msg.length;
   const an = u16(msg, 6);
   const ns = u16(msg, 8);
   const total = an + ns + u16(msg, 10);
@@ -84,16 +107,16 @@ export function readRequest(msg: Uint8Array): ReadResult {
   for (let i = 0; i < total; i++) {
     const owner = off;
     off = skipName(msg, off, end);
-    if (off < 0) return formerr(off === TRUNCATED ? 'truncated' : 'bad-name', id, flags);
-    if (off + 10 > end) return formerr('truncated', id, flags);
+    if (off < 0) return off === TRUNCATED ? 'truncated' : 'bad-name';
+    if (off + 10 > end) return 'truncated';
     const type = u16(msg, off);
     const rdlen = u16(msg, off + 8);
     const rdata = off + 10;
-    if (rdata + rdlen > end) return formerr('truncated', id, flags);
+    if (rdata + rdlen > end) return 'truncated';
     if (type === OPT_TYPE) {
       // RFC 6891 §6.1.1: one OPT, in the additional section, owned by the root; more → FORMERR.
-      if (i < an + ns || edns !== undefined || msg[owner] !== 0) return formerr('bad-opt', id, flags);
-      if (!optRdataValid(msg, rdata, rdata + rdlen)) return formerr('bad-opt', id, flags);
+      if (i < an + ns || edns !== undefined || msg[owner] !== 0) return 'bad-opt';
+      if (!optRdataValid(msg, rdata, rdata + rdlen)) return 'bad-opt';
       edns = {
         udpSize: u16(msg, off + 2),
         version: msg[off + 5] as number,
@@ -102,8 +125,21 @@ export function readRequest(msg: Uint8Array): ReadResult {
     }
     off = rdata + rdlen;
   }
-  if (off !== end) return formerr('trailing-bytes', id, flags);
-  return { kind: 'query', id, flags, nameEnd, questionEnd, qtype, qclass, edns };
+  return off === end ? { edns } : 'trailing-bytes';
+}
+
+/** The OPT of a non-QUERY message laid out like a query (at most one question), else undefined. */
+function optOfOtherOpcode(msg: Uint8Array): EdnsInfo | undefined {
+  const qd = u16(msg, 4);
+  if (qd > 1) return undefined;
+  let off = HEADER_SIZE;
+  if (qd === 1) {
+    const nameEnd = skipQuestionName(msg, off, msg.length);
+    if (nameEnd < 0 || nameEnd + 4 > msg.length) return undefined;
+    off = nameEnd + 4;
+  }
+  const sections = readSections(msg, off);
+  return typeof sections === 'string' ? undefined : sections.edns;
 }
 
 function formerr(reason: MalformedReason, id: number, flags: number): ReadResult {

@@ -81,10 +81,12 @@ export function writeResponse(spec: ResponseSpec): Buffer {
 function writeHeader(base: number, spec: ResponseSpec, tc: boolean, qd: number, an: number, ns: number, ar: number): void {
   const rf = spec.requestFlags;
   scratch.writeUInt16BE(spec.id, base);
-  // Byte 2: QR | opcode (echoed) | AA | TC | RD (echoed). Byte 3: RA | Z=0 | AD=0 | CD (echoed,
-  // RFC 4035 §3.1.6) | RCODE low 4 bits (RFC 6891 §6.1.3 puts the rest in the OPT).
+  // Byte 2: QR | opcode (echoed) | AA | TC | RD (echoed, RFC 1035 §4.1.1). Byte 3: RA=0 (we offer
+  // no recursion: RFC 1035 §4.1.1 "Recursion Available" is the server's, not the query's) | Z=0 |
+  // AD=0 | CD (echoed, RFC 4035 §3.1.6) | RCODE low 4 bits (RFC 6891 §6.1.3 puts the rest in the
+  // OPT). What is echoed comes from `requestFlags`: a caller that must not echo a bit clears it.
   scratch[base + 2] = 0x80 | ((rf >> 8) & 0x78) | (spec.aa ? 0x04 : 0) | (tc ? 0x02 : 0) | ((rf >> 8) & 0x01);
-  scratch[base + 3] = 0x80 | (rf & 0x10) | (spec.rcode & 0x0f);
+  scratch[base + 3] = (rf & 0x10) | (spec.rcode & 0x0f);
   scratch.writeUInt16BE(qd, base + 4);
   scratch.writeUInt16BE(an, base + 6);
   scratch.writeUInt16BE(ns, base + 8);

@@ -23,13 +23,15 @@ function spec(req: Buffer, over: Partial<ResponseSpec> = {}): ResponseSpec {
   };
 }
 
-test('header flags: QR, RA always; AA as asked; opcode, RD and CD echoed; rcode low bits', () => {
+test('header flags: QR always, RA never; AA and TC as asked; opcode, RD and CD echoed; rcode low bits', () => {
   const cases: { flags: number; over: Partial<ResponseSpec>; byte2: number; byte3: number }[] = [
-    { flags: 0x0100, over: {}, byte2: 0x85, byte3: 0x80 }, // RD → QR|AA|RD, RA
-    { flags: 0x0000, over: { aa: false, rcode: 5 }, byte2: 0x80, byte3: 0x85 }, // no RD, REFUSED
-    { flags: 0x0110, over: { aa: false, rcode: 2 }, byte2: 0x81, byte3: 0x92 }, // CD echoed
-    { flags: 0x0130, over: { rcode: 3 }, byte2: 0x85, byte3: 0x93 }, // AD from the query is not echoed
-    { flags: 0x7fff & 0x0100, over: { rcode: 16, opt: { udpSize: 1232, dnssecOk: false } }, byte2: 0x85, byte3: 0x80 }, // BADVERS: low bits 0
+    { flags: 0x0100, over: {}, byte2: 0x85, byte3: 0x00 }, // RD → QR|AA|RD; no RA (no recursion offered)
+    { flags: 0x0000, over: { aa: false, rcode: 5 }, byte2: 0x80, byte3: 0x05 }, // no RD, REFUSED
+    { flags: 0x0110, over: { aa: false, rcode: 2 }, byte2: 0x81, byte3: 0x12 }, // CD echoed
+    { flags: 0x0130, over: { rcode: 3 }, byte2: 0x85, byte3: 0x13 }, // AD from the query is not echoed
+    { flags: 0x0180, over: { rcode: 0 }, byte2: 0x85, byte3: 0x00 }, // RA in the query is not echoed either
+    { flags: 0x0100, over: { truncate: true }, byte2: 0x87, byte3: 0x00 }, // the hand-off: AA|TC|RD
+    { flags: 0x7fff & 0x0100, over: { rcode: 16, opt: { udpSize: 1232, dnssecOk: false } }, byte2: 0x85, byte3: 0x00 }, // BADVERS: low bits 0
   ];
   for (const c of cases) {
     const out = writeResponse(spec(request('a.local', 1, c.flags), c.over));
@@ -128,7 +130,7 @@ test('owners that are not the question (or escaped) are written in full', () => 
 
 test('header-only error reply, and bad records throw (caller turns that into SERVFAIL)', () => {
   const out = writeResponse({ id: 7, requestFlags: 0x0100, aa: false, rcode: 1, answers: [], authority: [], maxSize: 512, lengthPrefix: false });
-  assert.deepEqual([...out], [0, 7, 0x81, 0x81, 0, 0, 0, 0, 0, 0, 0, 0]);
+  assert.deepEqual([...out], [0, 7, 0x81, 0x01, 0, 0, 0, 0, 0, 0, 0, 0]);
   const req = request('a.local');
   assert.throws(() => writeResponse(spec(req, { answers: [A('a..local.')] })), /empty label/);
   assert.throws(() => writeResponse(spec(req, { answers: [A(`${'x'.repeat(64)}.local.`)] })), /longer than 63/);
