@@ -10,8 +10,8 @@ import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import { createInterface } from 'node:readline';
 import { randomInt } from 'node:crypto';
-import { decodeMessage, encodeQuery, QTYPE } from './dns-message.js';
-import type { ProbeReply, ProbeRequest, DnsRequest } from './probe-protocol.js';
+import { decodeMessage, encodeQuery, QTYPE, type DecodedMessage } from './dns-message.js';
+import type { ConnectAttempt, ProbeReply, ProbeRequest, DnsRequest } from './probe-protocol.js';
 
 function typeNumber(t: string | number): number {
   if (typeof t === 'number') return t;
@@ -33,13 +33,15 @@ function udpExchange(req: DnsRequest, packet: Buffer, timeoutMs: number): Promis
       resolve(msg);
     });
     sock.on('error', (err) => { clearTimeout(timer); sock.close(); reject(err); });
-    sock.send(packet, req.port, req.server);
+    const send = () => sock.send(packet, req.port, req.server);
+    if (req.source !== undefined) sock.bind({ address: req.source, port: 0 }, send);
+    else send();
   });
 }
 
 function tcpExchange(req: DnsRequest, packet: Buffer, timeoutMs: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const sock = connect({ host: req.server, port: req.port });
+    const sock = connect({ host: req.server, port: req.port, ...(req.source !== undefined ? { localAddress: req.source } : {}) });
     const timer = setTimeout(() => { sock.destroy(); reject(new Error(`timeout after ${timeoutMs} ms`)); }, timeoutMs);
     let buf = Buffer.alloc(0);
     sock.on('connect', () => {
@@ -60,9 +62,25 @@ function tcpExchange(req: DnsRequest, packet: Buffer, timeoutMs: number): Promis
   });
 }
 
+/**
+ * All connections are opened synchronously, before any await, so each SYN leaves within the same
+ * event-loop turn as the reply's decode — as a browser connecting at once would.
+ */
+function connectAll(msg: DecodedMessage, port: number, t0: bigint): Promise<ConnectAttempt[]> {
+  const addrs = msg.answers.filter((r) => r.type === 'A' || r.type === 'AAAA').map((r) => r.data);
+  return Promise.all(addrs.map((address) => new Promise<ConnectAttempt>((resolve) => {
+    const sock = connect({ host: address, port });
+    const afterReplyMs = Number(process.hrtime.bigint() - t0) / 1e6;
+    const done = (outcome: ConnectAttempt['outcome']) => { sock.destroy(); resolve({ address, afterReplyMs, outcome }); };
+    sock.setTimeout(2000, () => done('error'));
+    sock.on('connect', () => done('connected'));
+    sock.on('error', (err: NodeJS.ErrnoException) => done(err.code === 'ECONNREFUSED' ? 'refused' : 'error'));
+  })));
+}
+
 async function handleDns(req: DnsRequest): Promise<ProbeReply> {
   const packet = encodeQuery({
-    id: randomInt(0, 65536),
+    id: req.qid ?? randomInt(0, 65536),
     name: req.name,
     type: typeNumber(req.type),
     class: req.qclass ?? 1,
@@ -81,7 +99,9 @@ async function handleDns(req: DnsRequest): Promise<ProbeReply> {
       retriedOverTcp = true;
     }
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-    return { id: req.id, ok: true, ms, msg: decodeMessage(raw), raw: req.raw ? raw.toString('hex') : undefined, ...(retriedOverTcp ? { retriedOverTcp } : {}) };
+    const msg = decodeMessage(raw);
+    const connects = req.connectPort === undefined ? undefined : await connectAll(msg, req.connectPort, process.hrtime.bigint());
+    return { id: req.id, ok: true, ms, msg, raw: req.raw ? raw.toString('hex') : undefined, ...(retriedOverTcp ? { retriedOverTcp } : {}), ...(connects ? { connects } : {}) };
   } catch (err) {
     return { id: req.id, ok: false, ms: Number(process.hrtime.bigint() - t0) / 1e6, error: (err as Error).message };
   }
