@@ -10,7 +10,6 @@
  *                                                                 authority 10.78.0.2:53, :8080/domains
  */
 import type { ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { createLab, NetnsHost, type DnsQuery, type DnsResult, type Lab } from './lab.js';
@@ -71,6 +70,8 @@ export interface FrontLab {
   firstPackets(): Promise<FirstPackets>;
   /** Whether `ip` is an element of the learned IPv4 set now. */
   learned(ip: string): Promise<boolean>;
+  /** Pid of the running Unbound (for CPU accounting in benches). */
+  unboundPid(): number | undefined;
   /** (Re)starts Unbound; `refuse` replaces the options' list. */
   startUnbound(refuse?: readonly string[]): Promise<void>;
   stopUnbound(): Promise<void>;
@@ -169,16 +170,17 @@ export async function createFrontLab(opts: FrontLabOptions = {}): Promise<FrontL
     authority = await startAuthority(auth);
 
     const dnstapSocket = join(lab.dir, 'router', 'dnstap.sock');
+    let unboundPid: number | undefined;
     const startUnbound = async (): Promise<void> => {
       const dnstap = opts.dnstap
         ? ['dnstap:', '  dnstap-enable: yes', `  dnstap-socket-path: "${dnstapSocket}"`, '  dnstap-log-client-response-messages: yes']
         : [];
-      await lab.startUnbound({
+      ({ pid: unboundPid } = await lab.startUnbound({
         forwardZones: [],
         forwardTo: '',
         snippet: ['stub-zone:', '  name: "example."', `  stub-addr: ${auth.ipv4}`, ...dnstap, ''].join('\n'),
         extraServer: unboundServerLines(refuse),
-      });
+      }));
     };
     await startUnbound();
     const ttl = opts.learnTtl ?? { min: 300, max: 86_400 };
@@ -195,33 +197,28 @@ export async function createFrontLab(opts: FrontLabOptions = {}): Promise<FrontL
       admin: { socket: join(lab.dir, 'router', 'admin.sock') },
       log: { level: opts.logLevel ?? 'info' },
     });
-    const listsSynced = (text: string): number => text.split('\n').filter((l) => l.includes('"list":"lab"') && l.includes('lists: sets in sync')).length;
+    const metrics = async (port: number): Promise<string> => {
+      const m = await lab.http('router', `http://127.0.0.1:${port}/metrics`);
+      return m.ok ? m.body : '';
+    };
     /**
      * Ready (/readyz) means snapshots restored; only after the list's first download do its
-     * names match. With dnstap, Unbound is restarted once the socket exists
-     * (its dtio reconnect backs off for seconds after a failed first connect).
+     * names match. With dnstap, Unbound is restarted once the socket exists (its dtio reconnect
+     * backs off for seconds after a failed first connect).
      */
     const start = async (front: FrontLabOptions['front']): Promise<Sidecar> => {
-      const seen = listsSynced(readLog());
       const s = await startSidecar(lab, { env: opts.sidecarEnv ?? {}, config: sidecarConfig(front) });
       // SIGHUP downloads every list now, instead of after the first refresh's start-up jitter (up to 8 s).
       if (s.child.pid !== undefined) process.kill(s.child.pid, 'SIGHUP');
-      await waitFor('the learning list downloaded and matched', () => listsSynced(s.logs()) > seen, { timeoutMs: 20_000, intervalMs: 100 });
+      await waitFor('the learning list downloaded', async () => {
+        const m = await metrics(s.metricsPort);
+        return new RegExp(`^unbound_sidecar_list_domains\\{list="lab"\\} ${LIST_DOMAINS.length}$`, 'm').test(m) && /^unbound_sidecar_list_last_success_timestamp_seconds\{list="lab"\} [1-9]/m.test(m);
+      }, { timeoutMs: 20_000, intervalMs: 100 });
       if (opts.dnstap) {
         await startUnbound();
-        await waitFor('Unbound connected to the dnstap socket', async () => {
-          const m = await lab.http('router', `http://127.0.0.1:${s.metricsPort}/metrics`);
-          return m.ok && /^unbound_sidecar_learner_dnstap_connections 1$/m.test(m.body);
-        });
+        await waitFor('Unbound connected to the dnstap socket', async () => /^unbound_sidecar_learner_dnstap_connections 1$/m.test(await metrics(s.metricsPort)));
       }
       return s;
-    };
-    const readLog = (): string => {
-      try {
-        return readFileSync(join(lab.dir, 'router', 'sidecar.log'), 'utf8');
-      } catch {
-        return '';
-      }
     };
     let sidecar = await start(opts.front);
     const counter = async (name: string): Promise<number> => {
@@ -250,6 +247,7 @@ export async function createFrontLab(opts: FrontLabOptions = {}): Promise<FrontL
         if (next) refuse = next;
         await startUnbound();
       },
+      unboundPid: () => unboundPid,
       stopUnbound: () => lab.stopUnbound(),
       teardown: down,
     };
