@@ -125,6 +125,13 @@ describe('DNS front: insert, then answer (whole daemon, real Unbound + nftables)
       const direct = answered(await fl.ask('direct', q), `${c.name} direct`);
       assert.equal(viaFront.raw, direct.raw, `${JSON.stringify(c)}: same bytes`);
     }
+    // Three queries written at once on one TCP connection (RFC 7766 §6.2.1.1): three answers, the same bytes.
+    const piped = await Promise.all((['front', 'direct'] as const).map(async (via) => {
+      const r = answered(await fl.ask(via, { name: 'big.direct.example', type: 'TXT', tcp: true, pipeline: 3, qid: 0x5000 }), `pipelined via ${via}`);
+      return [...(r.pipelined ?? [])].sort();
+    }));
+    assert.equal(piped[0]?.length, 3, 'three pipelined answers through the front');
+    assert.deepEqual(piped[0], piped[1]);
     const tc = answered(await fl.ask('front', { name: 'big.direct.example', type: 'TXT', followTc: false }), 'tc');
     assert.ok(tc.msg.tc, 'a UDP answer too big for 512 bytes comes back TC, as Unbound sent it');
   });

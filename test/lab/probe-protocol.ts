@@ -30,6 +30,8 @@ export interface DnsQuery {
    * rules see). Outcomes come back in `connects`.
    */
   readonly connectPort?: number;
+  /** TCP only: send this many copies (IDs qid, qid+1, …) on one connection at once; replies in `pipelined`. */
+  readonly pipeline?: number;
 }
 
 /** One connection attempt made right after the answer: its outcome and when its SYN left, ms after the reply. */
@@ -52,6 +54,8 @@ export type DnsResult =
       /** The UDP reply had TC=1 and this is the TCP retry's reply. */
       readonly retriedOverTcp?: boolean;
       readonly connects?: readonly ConnectAttempt[];
+      /** With `pipeline`: every reply on the connection as hex, in arrival order. */
+      readonly pipelined?: readonly string[];
     }
   | { readonly ok: false; readonly ms: number; readonly error: string };
 
