@@ -13,6 +13,7 @@
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { learnConfigSchema } from '../src/learner/config.js';
+import { createLearnAnswer } from '../src/learner/answer-learning.js';
 import { createDnstapIngest, createLearn } from '../src/learner/dnstap-ingest.js';
 import { LearnedStore } from '../src/learner/learned-store.js';
 import { ListMatchers } from '../src/learner/list-matchers.js';
@@ -48,10 +49,11 @@ async function run(backend: 'cli' | 'netlink', rate: number, ns: string, table: 
   const samples: number[] = [];
   const learn = createLearn({ learnedSets, store: new LearnedStore('/nonexistent'), metrics, logger });
   const timed: typeof learn = async (list, a, name, seenAt) => {
-    await learn(list, a, name, seenAt);
+    const o = await learn(list, a, name, seenAt);
     samples.push(performance.now() - seenAt);
+    return o;
   };
-  const ingest = createDnstapIngest({ matchers, learn: timed, metrics });
+  const ingest = createDnstapIngest({ learnAnswer: createLearnAnswer({ matchers, learn: timed, unavailable: () => undefined }) });
   // Warm-up: creates the set, first nft run.
   ingest({ type: 'CLIENT_RESPONSE', responseMessage: response(0) } as unknown as DnstapMessage);
   await learnedSets.flush();

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { parseHostPort } from './config/common.js';
 import type { Config } from './config/schema.js';
+import { createDnsFront, type DnsFront } from './dns-front/index.js';
 import { createDnsServer, type DnsServer } from './dns-server/index.js';
 import { buildStatusSnapshot, createHttpServer, type HttpServer, type ListStatusInput, type LookupProvider, type RecentErrors } from './http/index.js';
 import { createLocalNames, type LocalNamesService } from './local-names/index.js';
@@ -16,6 +17,8 @@ export interface Daemon {
   readonly registry: Registry;
   dnsAddresses(): ReturnType<DnsServer['addresses']>;
   httpAddress(): ReturnType<HttpServer['address']>;
+  /** The DNS front's bound addresses; undefined without a `front` block. */
+  frontAddresses(): ReturnType<DnsFront['addresses']> | undefined;
   /** Download every list now and apply what changed (SIGHUP). No-op without lists. */
   refreshLists(): Promise<void>;
   stop(): Promise<void>;
@@ -85,6 +88,10 @@ export async function startDaemon(config: Config, logger: Logger, opts: DaemonOp
   const learner: Learner | undefined = learnedSets
     ? createLearner({ config, stateDir: config.stateDir, logger, registry, learnedSets })
     : undefined;
+  // The front asks the learner for every answer; without learning lists it is a pure PROXYv2 relay.
+  const front: DnsFront | undefined = config.front
+    ? createDnsFront({ config: config.front, learnAnswer: learner?.learnAnswer, logger, registry })
+    : undefined;
   const lists: ListPipeline | undefined =
     config.lists.length > 0 ? createListPipeline({ config, logger, registry, onModel: (m) => learner?.setListModel(m) }) : undefined;
 
@@ -137,6 +144,7 @@ export async function startDaemon(config: Config, logger: Logger, opts: DaemonOp
         mdns: localNames.status(),
         ...(dnstapStatus() ? { dnstap: dnstapStatus() } : {}),
         ...(learner ? { state: learner.state() } : {}),
+        ...(front ? { front: front.status() } : {}),
         lists: listStatus(),
         lookup: lookup !== undefined,
         errors: opts.recentErrors?.list() ?? [],
@@ -160,6 +168,7 @@ export async function startDaemon(config: Config, logger: Logger, opts: DaemonOp
         },
       },
       ...(lists ? [{ name: 'lists', check: () => listsReadiness(lists, config.lists.length) }] : []),
+      ...(config.front ? [{ name: 'front', check: () => ({ ok: listening, detail: listening ? `listening on ${config.front?.listen.join(', ') ?? ''}` : 'not listening yet' }) }] : []),
     ],
   });
 
@@ -169,8 +178,10 @@ export async function startDaemon(config: Config, logger: Logger, opts: DaemonOp
     // Snapshots go into the sets before we call ourselves ready: a reboot without internet still routes.
     await lists?.start();
     await learner?.start();
+    // After the learned sets are restored: the front's first listed answer must find them.
+    await front?.start();
   } catch (err) {
-    await Promise.allSettled([dns.stop(), http.stop(), localNames.close(), learner?.stop().then(() => learnedSets?.stop()), lists?.stop()]);
+    await Promise.allSettled([front?.stop(), dns.stop(), http.stop(), localNames.close(), learner?.stop().then(() => learnedSets?.stop()), lists?.stop()]);
     throw err;
   }
   listening = true;
@@ -180,6 +191,7 @@ export async function startDaemon(config: Config, logger: Logger, opts: DaemonOp
     registry,
     dnsAddresses: () => dns.addresses(),
     httpAddress: () => http.address(),
+    frontAddresses: () => front?.addresses(),
     async refreshLists() {
       if (!lists) return;
       try {
@@ -191,6 +203,8 @@ export async function startDaemon(config: Config, logger: Logger, opts: DaemonOp
     },
     async stop() {
       listening = false;
+      // First: no answer may wait on a learner that is stopping.
+      await front?.stop();
       await dns.stop();
       await learner?.stop();
       await Promise.allSettled([http.stop(), localNames.close(), learnedSets?.stop(), lists?.stop()]);

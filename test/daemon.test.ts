@@ -7,6 +7,8 @@ import pino from 'pino';
 import { parseConfig } from '../src/config/index.js';
 import { startDaemon } from '../src/daemon.js';
 import { buildQuery, decode, udpExchange } from './dns-server/dns-test-client.js';
+import { startFakeUpstream } from './dns-front/fake-upstream.js';
+import { statusSnapshotSchema } from '../src/http/status.js';
 
 /**
  * The whole daemon in-process, without root: the real DNS front, cache, policy and HTTP listener,
@@ -125,6 +127,40 @@ test('the metric-name lint also covers the list pipeline and the learner (their 
   } finally {
     await daemon.stop();
     rmSync(stateDir, { recursive: true, force: true });
+    if (saved === undefined) delete process.env.DBUS_SYSTEM_BUS_ADDRESS;
+    else process.env.DBUS_SYSTEM_BUS_ADDRESS = saved;
+  }
+});
+
+test('front without any learning list is a pure PROXYv2 relay: answers, /api/status has a front section, its metrics pass the lint', async () => {
+  const saved = process.env.DBUS_SYSTEM_BUS_ADDRESS;
+  process.env.DBUS_SYSTEM_BUS_ADDRESS = 'unix:path=/nonexistent/unbound-sidecar-test-bus';
+  const up = await startFakeUpstream();
+  const config = parseConfig({
+    dns: { listen: ['127.0.0.1:0'] },
+    metrics: { listen: '127.0.0.1:0' },
+    mdns: { backend: 'avahi' },
+    front: { listen: ['127.0.0.1:0'], upstream: `127.0.0.1:${up.port}` },
+  });
+  const daemon = await startDaemon(config, pino({ level: 'silent' }));
+  try {
+    const port = daemon.frontAddresses()?.udp[0]?.port;
+    assert.ok(port);
+    const r = await udpExchange(port, buildQuery({ id: 77, name: 'example.org', type: 1 }));
+    assert.ok(r && r.readUInt16BE(0) === 77 && (r[2] as number) & 0x80, 'relayed');
+    assert.equal(up.seen.length, 1, 'with a PROXYv2 header');
+    const status = statusSnapshotSchema.parse(await (await fetch(`http://127.0.0.1:${daemon.httpAddress().port}/api/status`)).json());
+    assert.equal(status.health.front?.insertion.state, 'off');
+    assert.equal(status.health.front?.upstream, `127.0.0.1:${up.port}`);
+    const metrics = await daemon.registry.getMetricsAsJSON();
+    const names = metrics.map((m) => m.name);
+    for (const required of ['unbound_sidecar_dns_front_queries_total', 'unbound_sidecar_dns_front_upstream_duration_seconds', 'unbound_sidecar_dns_front_insert_wait_seconds', 'unbound_sidecar_dns_front_insert_deadline_misses_total', 'unbound_sidecar_dns_front_refused_clients_total', 'unbound_sidecar_dns_front_dropped_total']) {
+      assert.ok(names.includes(required), `${required} is exported`);
+    }
+    lintMetricNames(metrics);
+  } finally {
+    await daemon.stop();
+    await up.close();
     if (saved === undefined) delete process.env.DBUS_SYSTEM_BUS_ADDRESS;
     else process.env.DBUS_SYSTEM_BUS_ADDRESS = saved;
   }

@@ -100,6 +100,12 @@ export function renderStatusText(s: StatusSnapshot, a: Assessment, color: boolea
   lines.push(`  mdns     ${m.up ? green(`${m.backend} up`) : red(`${m.backend} down`)}`);
   const d = s.health.dnstap;
   lines.push(`  dnstap   ${d ? `${d.connected ? green('connected') : red('disconnected')} · ${d.connections} connection(s) · ${d.frames} frames` : dim('not configured')}`);
+  const f = s.health.front;
+  if (f) {
+    const ins = f.insertion;
+    const state = ins.state === 'ok' ? green('inserting before answering') : ins.state === 'off' ? dim('relay only (no learning list)') : red(safe(ins.problem ?? ins.state));
+    lines.push(`  front    ${safe(f.listen.join(', '))} → ${safe(f.upstream)} · ${state} · ${ins.deadlineMisses} deadline miss(es) (${ins.failOpen} fail-open, ${ins.failClosed} fail-closed) · ${f.inflight} in flight · ${f.tcpConnections} tcp`);
+  }
   const st = s.health.state;
   if (st) lines.push(`  state    ${st.writable ? green(`${safe(st.dir)} writable`) : red(`${safe(st.dir)}: ${st.failures.length} file(s) not saved`)}`);
 

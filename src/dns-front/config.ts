@@ -1,5 +1,18 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { hostPort, nonNegativeInt, positiveInt } from '../config/common.js';
+
+/** `10.77.0.0/24`, `fd01::/64`, or a bare address (a /32 or /128); undefined when not one. */
+export function parseCidr(s: string): { network: string; prefix: number; type: 'ipv4' | 'ipv6' } | undefined {
+  const slash = s.indexOf('/');
+  const network = slash < 0 ? s : s.slice(0, slash);
+  const v = isIP(network);
+  if (v === 0) return undefined;
+  const max = v === 4 ? 32 : 128;
+  const text = slash < 0 ? String(max) : s.slice(slash + 1);
+  if (!/^\d{1,3}$/.test(text) || Number(text) > max) return undefined;
+  return { network, prefix: Number(text), type: v === 4 ? 'ipv4' : 'ipv6' };
+}
 
 /**
  * `front` block: the LAN's resolver address. The front forwards every query to Unbound (with a
@@ -21,10 +34,14 @@ export const dnsFrontConfigSchema = z
     /**
      * Client prefixes the front answers (CIDR). Default: loopback and the prefixes of the listen
      * addresses' own interfaces' networks as configured (see dns-front/README.md); everyone
-     * else gets REFUSED — the front is never an open resolver.
+     * else gets REFUSED — the front is never an open resolver. Given, it replaces the default
+     * (loopback is allowed only if listed).
      */
-    allow: z.array(z.string().min(1)).optional(),
-    /** How long an answer may wait for its addresses to reach the kernel, ms; then it goes out anyway (fail-open). */
+    allow: z.array(z.string().refine((s) => parseCidr(s) !== undefined, { message: 'expected an address or CIDR prefix, e.g. "10.77.0.0/24" or "fd01::/64"' })).optional(),
+    /**
+     * How long an answer may wait for its addresses to reach the kernel, ms; then it goes out anyway
+     * (fail-open). 0 = submit and never wait.
+     */
     insertDeadlineMs: nonNegativeInt.default(50),
     /** Past the deadline answer SERVFAIL instead of the answer (the client retries; never a WAN first packet). */
     failClosed: z.boolean().default(false),

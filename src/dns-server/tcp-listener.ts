@@ -3,7 +3,7 @@ import { TCPServer } from 'dns2';
 import type { Logger } from 'pino';
 import type { DnsMetrics, TcpCloseReason } from './metrics.js';
 import type { QueryHandler, ReplyChannel } from './query-handler.js';
-import { FrameSplitter } from './tcp-framing.js';
+import { feedFrames, FrameSplitter } from '../lib/net/dns-tcp-framing.js';
 import { longestIdle } from '../lib/net/eviction.js';
 
 export interface TcpLimits {
@@ -81,15 +81,7 @@ export class TcpListener extends TCPServer implements ReplyChannel<Conn> {
       this.metrics.tcpConnections(this.conns.size);
       if (this.conns.size === 0) this.stopSweeper();
     });
-    socket.on('data', (chunk: Buffer) => {
-      conn.frames.push(chunk);
-      this.pump(conn);
-    });
-    socket.on('drain', () => this.pump(conn));
-    socket.on('end', () => {
-      conn.peerEnded = true;
-      this.pump(conn);
-    });
+    feedFrames(socket, conn.frames, () => this.pump(conn), () => (conn.peerEnded = true));
   }
 
   /** Take as many messages as the in-flight cap allows, then decide whether to keep reading. */

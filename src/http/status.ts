@@ -36,6 +36,23 @@ export const listStatusSchema = z.object({
   learned: z.number().int().nonnegative().optional(),
 });
 
+/** The DNS front (src/dns-front): where it listens and whether listed answers reach the sets first. */
+export const frontStatusSchema = z.object({
+  listen: z.array(z.string()),
+  upstream: z.string(),
+  allow: z.array(z.string()),
+  inflight: z.number().int().nonnegative(),
+  tcpConnections: z.number().int().nonnegative(),
+  insertion: z.object({
+    /** off: no learning list (a pure PROXYv2 relay); unavailable: set missing; failing: nftables refuses. */
+    state: z.enum(['ok', 'off', 'unavailable', 'failing']),
+    problem: z.string().optional(),
+    deadlineMisses: z.number().int().nonnegative(),
+    failOpen: z.number().int().nonnegative(),
+    failClosed: z.number().int().nonnegative(),
+  }),
+});
+
 export const recentErrorSchema = z.object({
   at: z.number(),
   level: z.enum(['warn', 'error', 'fatal']),
@@ -55,6 +72,8 @@ export const statusSnapshotSchema = z.object({
     state: z
       .object({ dir: z.string(), writable: z.boolean(), failures: z.array(z.object({ file: z.string(), error: z.string(), at: z.number() })) })
       .optional(),
+    /** Absent without a `front` block. */
+    front: frontStatusSchema.optional(),
   }),
   lists: z.array(listStatusSchema),
   errors: z.array(recentErrorSchema),
@@ -63,6 +82,7 @@ export const statusSnapshotSchema = z.object({
 });
 
 export type SetStatus = z.infer<typeof setStatusSchema>;
+export type FrontStatus = z.infer<typeof frontStatusSchema>;
 export type ListStatus = z.infer<typeof listStatusSchema>;
 export type RecentError = z.infer<typeof recentErrorSchema>;
 export type StatusSnapshot = z.infer<typeof statusSnapshotSchema>;
@@ -87,6 +107,7 @@ export interface StatusInputs {
   mdns: StatusSnapshot['health']['mdns'];
   dnstap?: StatusSnapshot['health']['dnstap'];
   state?: { readonly dir: string; readonly writable: boolean; readonly failures: readonly { readonly file: string; readonly error: string; readonly at: number }[] };
+  front?: { readonly listen: readonly string[]; readonly upstream: string; readonly allow: readonly string[]; readonly inflight: number; readonly tcpConnections: number; readonly insertion: FrontStatus['insertion'] };
   lists: readonly ListStatusInput[];
   errors: readonly RecentError[];
   lookup?: boolean;
@@ -104,6 +125,7 @@ export function buildStatusSnapshot(i: StatusInputs): StatusSnapshot {
       mdns: { backend: i.mdns.backend, up: i.mdns.up },
       ...(i.dnstap ? { dnstap: i.dnstap } : {}),
       ...(i.state ? { state: { dir: i.state.dir, writable: i.state.writable, failures: i.state.failures.map((f) => ({ ...f })) } } : {}),
+      ...(i.front ? { front: { ...i.front, listen: [...i.front.listen], allow: [...i.front.allow], insertion: { ...i.front.insertion } } } : {}),
     },
     lists: i.lists.map((l) => ({
       name: l.name,
@@ -142,6 +164,8 @@ export function assessStatus(s: StatusSnapshot): Assessment {
     const files = s.health.state.failures.map((f) => `${f.file}: ${f.error}`).join('; ');
     problems.push(`state: ${files || `${s.health.state.dir} is not writable`} (learned addresses and runtime additions are not saved)`);
   }
+  const f = s.health.front?.insertion;
+  if (f && (f.state === 'unavailable' || f.state === 'failing')) problems.push(`front: listed answers are relayed before their addresses are in the set: ${f.problem ?? f.state}`);
   for (const l of s.lists) {
     if (l.ageSeconds > STALE_FACTOR * l.refreshSeconds) {
       problems.push(`list ${l.name}: stale, last full success ${formatAge(l.ageSeconds)} ago (refresh every ${formatAge(l.refreshSeconds)})`);

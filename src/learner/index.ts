@@ -7,6 +7,7 @@ import { startDnstapServer, type DnstapServer } from '../lib/dnstap/index.js';
 import type { LearnedSets } from '../set-sync/learned-sets.js';
 import { startAdminApi, type AdminApi, type AdminEvent } from './admin-api.js';
 import type { LearnerConfig } from './config.js';
+import { createLearnAnswer, type LearnAnswer } from './answer-learning.js';
 import { createDnstapIngest, createLearn } from './dnstap-ingest.js';
 import { LEARNED_FILE, LearnedStore, loadAdditions } from './learned-store.js';
 import { ListMatchers } from './list-matchers.js';
@@ -19,6 +20,7 @@ export { adminConfigSchema, dnstapConfigSchema, learnConfigSchema, resolveConfig
 export type { AdminEvent } from './admin-api.js';
 export type { LookupResult as LearnerLookupResult } from './lookup.js';
 export type { StateHealth as LearnerStateHealth } from './state-health.js';
+export type { LearnAnswer, LearnReport } from './answer-learning.js';
 
 /**
  * learner: registry domains → live addresses in learned nft sets (issue #4). dnstap answers and
@@ -43,6 +45,12 @@ export interface Learner {
   state(): StateHealth;
   /** Which list matches a name or holds an address, and why (the CLI's and the status page's question). */
   lookup(query: string): LookupResult;
+  /**
+   * One DNS response (wire format) → its listed addresses into the learned sets: undefined when
+   * nothing in it is listed (decided synchronously), else resolves once they are in the kernel.
+   * The DNS front awaits it before relaying the answer; the dnstap ingest uses the same function.
+   */
+  learnAnswer: LearnAnswer;
 }
 
 const HOUSEKEEPING_MS = 30_000;
@@ -55,6 +63,9 @@ export function createLearner(opts: { config: LearnerConfig; stateDir: string; l
   const store = new LearnedStore(opts.stateDir);
   const stateWrites = new StateWrites(opts.stateDir);
   const learn = createLearn({ learnedSets, store, metrics, logger });
+  const unavailable = (list: { target: Parameters<LearnedSets['unavailable']>[0] | undefined }, family: 'ipv4' | 'ipv6') =>
+    list.target === undefined ? undefined : learnedSets.unavailable(list.target, family);
+  const learnAnswer = createLearnAnswer({ matchers, learn, unavailable });
   const additions = new Map<string, Set<string>>(config.lists.map((l) => [l.name, new Set<string>()]));
   let resolver: ResolverQueue | undefined;
   let dnstap: DnstapServer | undefined;
@@ -139,7 +150,9 @@ export function createLearner(opts: { config: LearnerConfig; stateDir: string; l
       if (restoredRows + dropped > 0) logger.info({ loaded: restoredRows, dropped }, 'learner: learned addresses restored');
 
       if (config.dnstap) {
-        const ingest = createDnstapIngest({ matchers, learn, metrics });
+        const ingest = createDnstapIngest({
+          learnAnswer: createLearnAnswer({ matchers, learn, unavailable, malformed: (reason) => metrics.dnstapErrors.inc({ reason: `dns-${reason}` }) }),
+        });
         dnstap = await startDnstapServer({
           socketPath: config.dnstap.socket,
           ...(config.dnstap.mode !== undefined ? { mode: config.dnstap.mode } : {}),
@@ -217,6 +230,7 @@ export function createLearner(opts: { config: LearnerConfig; stateDir: string; l
     },
     state: () => stateWrites.status(),
     lookup: (query) => lookup(query, { matchers, store, learnedSets }),
+    learnAnswer,
   };
 }
 

@@ -50,6 +50,12 @@ export interface LearnedSets {
   remove(target: LearnedTarget, family: IpFamily, addressText: string): Promise<LearnedOutcome>;
   /** Writes everything pending now; resolves when written. */
   flush(): Promise<void>;
+  /**
+   * Why a `submit` for this target and family cannot reach the kernel now (its set is missing and
+   * elements are being held for the retry), or undefined. Read by callers that must not wait on a
+   * held element (the DNS front relays the answer at once instead of waiting out its deadline).
+   */
+  unavailable(target: LearnedTarget, family: IpFamily): string | undefined;
   /** What we last wrote: expiry (ms since epoch) of an address per set label, for `lookup`. */
   expiryOf(target: LearnedTarget, family: IpFamily, addressText: string): number | undefined;
   stop(): Promise<void>;
@@ -75,6 +81,12 @@ export function createLearnedSets(opts: { logger: Logger; registry: Registry; ba
   const lanes = new Map<string, Lane>();
   /** `label|address` → expiry ms we last wrote. Swept of expired entries once a minute. */
   const known = new Map<string, number>();
+  /**
+   * `label|address` → the submission queued or being written for it. Concurrent answers with the
+   * same new address (a burst of clients asking one name) share it: one element in the
+   * transaction, every caller resolved by the same kernel ACK.
+   */
+  const queued = new Map<string, Promise<LearnedOutcome>>();
   const created = new Set<string>();
   const missing = new Map<string, { until: number; delay: number }>();
   let stopped = false;
@@ -226,13 +238,23 @@ export function createLearnedSets(opts: { logger: Logger; registry: Registry; ba
       const s = setKey(target, family);
       if (!s) return Promise.resolve({ kind: 'no-set' });
       const ttl = Math.max(1, Math.round(ttlSeconds));
-      const prev = known.get(`${s.label}|${addressText}`);
+      const key = `${s.label}|${addressText}`;
+      const prev = known.get(key);
       const t = now();
+      // Settled at once (no batch timer) when nothing needs writing: the DNS front awaits this
+      // for every listed answer, and a popular name must cost it nothing.
       if (prev !== undefined && prev > t) {
         const margin = Math.max(30_000, ttl * 1000 * REFRESH_MARGIN);
         if (t + ttl * 1000 < prev + margin) return Promise.resolve({ kind: 'unchanged' });
       }
-      return enqueue(target.netns, { set: s, address: addressText, ttl, kind: prev !== undefined && prev > t ? 'refresh' : 'add' });
+      const same = queued.get(key);
+      if (same !== undefined) return same;
+      const p = enqueue(target.netns, { set: s, address: addressText, ttl, kind: prev !== undefined && prev > t ? 'refresh' : 'add' });
+      queued.set(key, p);
+      void p.then(() => {
+        if (queued.get(key) === p) queued.delete(key);
+      });
+      return p;
     },
     remove(target, family, addressText) {
       const s = setKey(target, family);
@@ -249,6 +271,10 @@ export function createLearnedSets(opts: { logger: Logger; registry: Registry; ba
           await lane.running;
         }
       }
+    },
+    unavailable(target, family) {
+      const s = setKey(target, family);
+      return s !== undefined && missing.has(s.label) ? `set-sync: learned set ${setRefText(s.ref)} is missing (create it, or set createSets)` : undefined;
     },
     expiryOf(target, family, addressText) {
       const s = setKey(target, family);

@@ -23,6 +23,7 @@ const learnedSets: LearnedSets = {
   remove: async () => ({ kind: 'applied', refreshed: false }),
   flush: async () => undefined,
   expiryOf: () => undefined,
+  unavailable: () => undefined,
   stop: async () => undefined,
 };
 

@@ -7,6 +7,7 @@ import pino from 'pino';
 import { Registry } from 'prom-client';
 import { learnConfigSchema, resolveConfigSchema } from '../../src/learner/config.js';
 import { createDnstapIngest, createLearn } from '../../src/learner/dnstap-ingest.js';
+import { createLearnAnswer } from '../../src/learner/answer-learning.js';
 import { LearnedStore, loadAdditions, saveAdditions } from '../../src/learner/learned-store.js';
 import { addressVerdict, clampTtl, ListMatchers, normaliseName } from '../../src/learner/list-matchers.js';
 import { createLearnerMetrics } from '../../src/learner/metrics.js';
@@ -103,6 +104,7 @@ function fakeSets(): { sets: LearnedSets; submitted: Array<[string, string, numb
     remove: async () => ({ kind: 'applied', refreshed: false }),
     flush: async () => undefined,
     expiryOf: () => undefined,
+    unavailable: () => undefined,
     stop: async () => undefined,
   };
   return { sets, submitted };
@@ -119,7 +121,9 @@ function response(q: string, rrs: Array<[string, number, number, number[]]>): Ui
 test('ingest: CNAME chain head matches, target learned once per list with TTL clamped; non-client messages ignored', async () => {
   const { sets, submitted } = fakeSets();
   const metrics = createLearnerMetrics(new Registry());
-  const ingest = createDnstapIngest({ matchers: matchers(), metrics, learn: createLearn({ learnedSets: sets, store: new LearnedStore('/nonexistent'), metrics, logger }) });
+  const m = matchers();
+  const learn = createLearn({ learnedSets: sets, store: new LearnedStore('/nonexistent'), metrics, logger });
+  const ingest = createDnstapIngest({ learnAnswer: createLearnAnswer({ matchers: m, learn, unavailable: () => undefined, malformed: (reason) => metrics.dnstapErrors.inc({ reason: `dns-${reason}` }) }) });
   const cname = [...'edge.cdn.net'.split('.').flatMap((l) => [l.length, ...Buffer.from(l)]), 0];
   const msg = response('www.example.com', [['www.example.com', 5, 300, cname], ['edge.cdn.net', 1, 20, [31, 0, 113, 5]], ['other.net', 1, 20, [31, 0, 113, 6]]]);
   const base = { type: 'CLIENT_RESPONSE', responseMessage: msg } as unknown as DnstapMessage;

@@ -146,3 +146,19 @@ test('batches are cut so that no transaction carries more than maxTransactionPre
   assert.equal(txs.map(elementOps).reduce((a, b) => a + b, 0), 75);
   await ls.stop();
 });
+
+test('a known address is "unchanged" at once (no batch timer); concurrent submissions of one new address share one element', async () => {
+  const { backend, txs } = fakeBackend({ missing: false });
+  const ls = createLearnedSets({ logger, registry: new Registry(), backend, batchMs: 200 });
+  const burst = await Promise.all([1, 2, 3].map(() => ls.submit(target, 'ipv4', '192.0.2.9', 300)));
+  assert.deepEqual(burst.map((r) => r.kind), ['applied', 'applied', 'applied']);
+  assert.equal(txs.length, 1);
+  assert.deepEqual(txs[0], [{ add: { element: { family: 'inet', table: 't', name: 'l4', elem: [{ elem: { val: '192.0.2.9', timeout: 300 } }] } } }]);
+  // With a 200 ms batch window, an answer that waited for the timer would lose this race.
+  const t0 = performance.now();
+  const again = await Promise.race([ls.submit(target, 'ipv4', '192.0.2.9', 300), new Promise((r) => setTimeout(() => r('timer'), 100))]);
+  assert.deepEqual(again, { kind: 'unchanged' });
+  assert.ok(performance.now() - t0 < 100);
+  assert.equal(txs.length, 1, 'no kernel work');
+  await ls.stop();
+});

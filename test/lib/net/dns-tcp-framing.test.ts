@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { FrameSplitter } from '../../src/dns-server/tcp-framing.js';
+import { FrameSplitter } from '../../../src/lib/net/dns-tcp-framing.js';
 
 const frame = (body: number[]) => Buffer.from([body.length >> 8, body.length & 0xff, ...body]);
 

@@ -1,3 +1,5 @@
+import type { Socket } from 'node:net';
+
 /**
  * Split a TCP byte stream into DNS messages, each preceded by a 2-byte length (RFC 1035 §4.2.2,
  * RFC 7766 §8). Pull-based, so the connection can stop taking messages while too many are in
@@ -68,4 +70,21 @@ export class FrameSplitter {
     }
     return out;
   }
+}
+
+/**
+ * Wire a socket's reads into `frames`: `pump` runs on every chunk, on 'drain' (writes may resume)
+ * and once more after the peer's FIN (`ended` is called first), so the owner has one place that
+ * takes messages and decides whether to keep reading.
+ */
+export function feedFrames(socket: Socket, frames: FrameSplitter, pump: () => void, ended: () => void): void {
+  socket.on('data', (chunk: Buffer) => {
+    frames.push(chunk);
+    pump();
+  });
+  socket.on('drain', pump);
+  socket.on('end', () => {
+    ended();
+    pump();
+  });
 }

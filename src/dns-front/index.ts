@@ -1,0 +1,98 @@
+/**
+ * dns-front: the LAN's resolver address in front of Unbound. Forwards every query (with a PROXYv2
+ * header, so Unbound still sees the client) and, for answers under a learning list, puts their
+ * addresses in the learned sets before relaying the answer. This file is the whole public
+ * surface; see README.md for behaviour, config and metrics.
+ */
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { parseHostPort } from '../config/common.js';
+import { errorMessage, SidecarError } from '../errors.js';
+import type { LearnAnswer } from '../learner/index.js';
+import { buildClientAcl } from './client-acl.js';
+import type { DnsFrontConfig } from './config.js';
+import { createInsertGate, type InsertionStatus } from './insert-gate.js';
+import { createFrontMetrics } from './metrics.js';
+import { TcpFront } from './tcp-front.js';
+import { UdpFront } from './udp-front.js';
+
+export { dnsFrontConfigSchema, type DnsFrontConfig } from './config.js';
+export type { InsertionStatus } from './insert-gate.js';
+
+export interface DnsFrontStatus {
+  readonly listen: readonly string[];
+  readonly upstream: string;
+  readonly allow: readonly string[];
+  readonly inflight: number;
+  readonly tcpConnections: number;
+  readonly insertion: InsertionStatus;
+}
+
+export interface DnsFront {
+  /** Binds every listen address (UDP and TCP); rejects with SidecarError('LISTEN_FAILED'). */
+  start(): Promise<void>;
+  /** Closes the listeners and upstream sockets; queries in flight get no answer. Idempotent. */
+  stop(): Promise<void>;
+  addresses(): { udp: { host: string; port: number }[]; tcp: { host: string; port: number }[] };
+  status(): DnsFrontStatus;
+}
+
+export interface DnsFrontOptions {
+  readonly config: DnsFrontConfig;
+  /**
+   * The learner's `learnAnswer`. Undefined (no learning list): the front is a pure PROXYv2 relay
+   * — still useful to put Unbound on loopback and keep its per-client ACLs and logs.
+   */
+  readonly learnAnswer: LearnAnswer | undefined;
+  readonly logger: Logger;
+  readonly registry: Registry;
+}
+
+function hostPort(s: string): { host: string; port: number } {
+  const hp = parseHostPort(s);
+  if (!hp) throw new Error(`unvalidated address ${s}`); // the schema validated it: a bug
+  return hp;
+}
+
+export function createDnsFront(opts: DnsFrontOptions): DnsFront {
+  const { config } = opts;
+  const logger = opts.logger.child({ capability: 'dns-front' });
+  const metrics = createFrontMetrics(opts.registry);
+  const listen = config.listen.map(hostPort);
+  const upstream = hostPort(config.upstream);
+  const acl = buildClientAcl(listen.map((l) => l.host), config.allow);
+  const gate = createInsertGate({ learnAnswer: opts.learnAnswer, deadlineMs: config.insertDeadlineMs, failClosed: config.failClosed, metrics, logger });
+  const common = { upstream, proxyProtocol: config.proxyProtocol, acl, gate, upstreamTimeoutMs: config.upstreamTimeoutMs, metrics, logger };
+  const udp = new UdpFront({ ...common, maxInflight: config.maxInflight });
+  const tcp = new TcpFront({ ...common, maxConnections: config.maxTcpConnections, idleTimeoutMs: config.tcpIdleTimeoutMs });
+  let started = false;
+
+  return {
+    async start() {
+      if (acl.unmatched.length > 0) {
+        logger.warn({ listen: acl.unmatched, allow: acl.prefixes }, 'dns-front: no interface network found for these listen addresses (wildcard, or not configured yet): only the prefixes shown may ask; set front.allow to the LAN prefixes');
+      }
+      // One port for UDP and TCP on each address: port 0 resolves from the UDP bind.
+      const bound: { host: string; port: number }[] = [];
+      try {
+        await udp.start(listen);
+        for (const [i, a] of udp.addresses().entries()) bound.push({ host: a.host, port: listen[i]?.port === 0 ? a.port : (listen[i]?.port ?? a.port) });
+        await tcp.start(bound);
+      } catch (err) {
+        await Promise.allSettled([udp.stop(), tcp.stop()]);
+        const code = (err as NodeJS.ErrnoException).code;
+        const hint = code === 'EACCES' ? ' (port < 1024 needs CAP_NET_BIND_SERVICE)' : code === 'EADDRINUSE' ? ' (something else listens there: Unbound still on the LAN address?)' : code === 'EADDRNOTAVAIL' ? ' (no interface has that address yet)' : '';
+        throw new SidecarError('LISTEN_FAILED', 'dns-front', `cannot listen on ${config.listen.join(', ')}: ${errorMessage(err)}${hint}`, { cause: err });
+      }
+      started = true;
+      logger.info({ listen: config.listen, upstream: config.upstream, proxyProtocol: config.proxyProtocol, allow: acl.prefixes, learning: opts.learnAnswer !== undefined }, 'dns-front: listening');
+    },
+    async stop() {
+      if (!started) return;
+      started = false;
+      await Promise.allSettled([udp.stop(), tcp.stop()]);
+    },
+    addresses: () => ({ udp: udp.addresses(), tcp: tcp.addresses() }),
+    status: () => ({ listen: config.listen, upstream: config.upstream, allow: acl.prefixes, inflight: udp.inflight(), tcpConnections: tcp.connections(), insertion: gate.status() }),
+  };
+}

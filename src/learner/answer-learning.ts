@@ -1,0 +1,89 @@
+import { extractAnswers, namesLeadingTo, type AnswersError } from '../lib/dnstap/index.js';
+import type { Learn, LearnOutcome } from './dnstap-ingest.js';
+import type { ListMatchers } from './list-matchers.js';
+
+/**
+ * One DNS response → its listed addresses submitted to the learned sets. Shared by the dnstap
+ * ingest (fire and forget) and the DNS front (which awaits it before relaying the answer).
+ *
+ * For every A/AAAA in the answer section, the owner and every name whose CNAME chain leads to it
+ * is matched against each learning list; a hit goes through `learn` (static-set, bogon and
+ * exclude guards, TTL clamp, then set-sync's `submit`, which answers at once for an address it
+ * wrote recently with enough time left).
+ */
+
+export interface LearnReport {
+  /** (address, list) pairs the answer's names matched. */
+  readonly listed: number;
+  readonly learned: number;
+  /** Already in the set with enough time left: no kernel work. */
+  readonly unchanged: number;
+  /** Not learned on purpose: inside the static set, bogon, excluded, too broad, or no set for the family. */
+  readonly skipped: number;
+  readonly failed: number;
+  /**
+   * Submitted but not awaited: the set is missing and set-sync holds them for its retry. The
+   * reason (what to do) is in `unavailable`.
+   */
+  readonly held: number;
+  readonly unavailable: string | undefined;
+}
+
+/**
+ * Undefined when the answer holds no address for any learning list (or is malformed): nothing to
+ * wait for, decided synchronously. Otherwise resolves once every address is in the kernel (or
+ * known not to be); never rejects.
+ */
+export type LearnAnswer = (msg: Uint8Array, seenAt?: number) => Promise<LearnReport> | undefined;
+
+export function createLearnAnswer(deps: {
+  matchers: ListMatchers;
+  learn: Learn;
+  unavailable: (list: Parameters<Learn>[0], family: 'ipv4' | 'ipv6') => string | undefined;
+  malformed?: (reason: AnswersError) => void;
+}): LearnAnswer {
+  const { matchers, learn } = deps;
+  return (msg, seenAt = performance.now()) => {
+    const r = extractAnswers(msg);
+    if (r.kind === 'error') {
+      deps.malformed?.(r.reason);
+      return undefined;
+    }
+    if (r.addresses.length === 0) return undefined;
+    let waits: Promise<LearnOutcome>[] | undefined;
+    let held = 0;
+    let unavailable: string | undefined;
+    // One chain walk per distinct owner (a response usually has one owner for all its addresses).
+    let lastOwner = '';
+    let names: string[] = [];
+    for (const a of r.addresses) {
+      if (a.owner !== lastOwner) {
+        lastOwner = a.owner;
+        names = r.cnames.length === 0 ? [a.owner] : namesLeadingTo(a.owner, r.cnames);
+      }
+      for (const list of matchers.lists) {
+        if (list.target === undefined) continue;
+        const hit = matchers.anyMatches(list, names);
+        if (hit === undefined) continue;
+        // The chain's head (the name the client asked) is what `lookup` shows as "learned for".
+        const p = learn(list, a, stripDot(names[names.length - 1] ?? hit), seenAt, stripDot(hit));
+        const why = deps.unavailable(list, a.family);
+        if (why !== undefined) {
+          held++;
+          unavailable ??= why;
+          continue;
+        }
+        (waits ??= []).push(p);
+      }
+    }
+    if (waits === undefined && held === 0) return undefined;
+    return Promise.all(waits ?? []).then((outcomes) => {
+      const count = (k: LearnOutcome) => outcomes.reduce((n, o) => (o === k ? n + 1 : n), 0);
+      return { listed: outcomes.length + held, learned: count('learned'), unchanged: count('unchanged'), skipped: count('skipped'), failed: count('failed'), held, unavailable };
+    });
+  };
+}
+
+function stripDot(n: string): string {
+  return n.endsWith('.') ? n.slice(0, -1) : n;
+}

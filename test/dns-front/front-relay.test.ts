@@ -1,0 +1,222 @@
+import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { test } from 'node:test';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import { createDnsFront, dnsFrontConfigSchema, type DnsFront } from '../../src/dns-front/index.js';
+import type { LearnAnswer } from '../../src/learner/index.js';
+import { buildQuery, tcpExchange, udpExchange } from '../dns-server/dns-test-client.js';
+import { qname, startFakeUpstream, type FakeUpstream } from './fake-upstream.js';
+
+/**
+ * The front's own logic against a fake upstream on loopback (real sockets): ID remap, PROXYv2 as
+ * sent, TC pass-through, upstream timeout, ACL, bounds, hostile input. Real Unbound with
+ * proxy-protocol-port is in test/integration/.
+ */
+
+const logger = pino({ level: 'silent' });
+
+async function withFront(
+  opts: { behave?: Parameters<typeof startFakeUpstream>[0]; config?: Record<string, unknown>; learnAnswer?: LearnAnswer; proxied?: boolean },
+  fn: (f: { port: number; up: FakeUpstream; front: DnsFront; registry: Registry }) => Promise<void>,
+): Promise<void> {
+  const up = await startFakeUpstream(opts.behave, opts.proxied ?? true);
+  const registry = new Registry();
+  const config = dnsFrontConfigSchema.parse({ listen: ['127.0.0.1:0'], upstream: `127.0.0.1:${up.port}`, upstreamTimeoutMs: 300, ...opts.config });
+  const front = createDnsFront({ config, learnAnswer: opts.learnAnswer, logger, registry });
+  await front.start();
+  try {
+    const port = front.addresses().udp[0]?.port ?? 0;
+    assert.equal(front.addresses().tcp[0]?.port, port, 'UDP and TCP on one port');
+    await fn({ port, up, front, registry });
+  } finally {
+    await front.stop();
+    await up.close();
+  }
+}
+
+async function metric(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const m = (await registry.getMetricsAsJSON()).find((x) => x.name === name);
+  const vals = (m?.values ?? []) as { value: number; labels: Record<string, string | number>; metricName?: string }[];
+  return vals.filter((v) => (v.metricName === undefined || v.metricName === name) && Object.entries(labels).every(([k, x]) => v.labels[k] === x)).reduce((a, v) => a + v.value, 0);
+}
+
+test('UDP: relayed byte for byte with the client ID restored; Unbound sees the client in PROXYv2', async () => {
+  await withFront({}, async ({ port, up }) => {
+    const sock = dgram.createSocket('udp4');
+    await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
+    const q = buildQuery({ id: 0xbeef, name: 'www.Example.com', type: 1, edns: { udpSize: 1232, do: true } });
+    const reply = await new Promise<Buffer>((resolve) => {
+      sock.once('message', (m) => resolve(m));
+      sock.send(q, port, '127.0.0.1');
+    });
+    const expected = Buffer.from(q);
+    expected[2] = (q[2] as number) | 0x80;
+    expected[3] = 0x80;
+    assert.deepEqual(reply, expected, 'answer = Unbound\'s, ID restored');
+    assert.deepEqual(up.seen[0], { transport: 'udp', family: 0x12, src: '127.0.0.1', srcPort: sock.address().port, dst: '127.0.0.1', dstPort: port });
+    sock.close();
+  });
+});
+
+test('UDP: concurrent clients with the same ID each get their own answer (upstream IDs are remapped)', async () => {
+  await withFront({}, async ({ port, up }) => {
+    const names = Array.from({ length: 20 }, (_, i) => `n${i}.example`);
+    const replies = await Promise.all(names.map((name) => udpExchange(port, buildQuery({ id: 7, name, type: 1 }))));
+    for (const [i, r] of replies.entries()) {
+      assert.ok(r, names[i]);
+      assert.equal(r.readUInt16BE(0), 7);
+      assert.equal(qname(r), names[i]);
+    }
+    assert.equal(new Set(up.ids).size, 20, 'distinct IDs towards Unbound');
+  });
+});
+
+test('UDP: TC from Unbound stays TC; a silent Unbound is SERVFAIL after upstreamTimeoutMs, never a hang', async () => {
+  await withFront({ behave: (n) => (n.startsWith('tc') ? 'tc' : n.startsWith('quiet') ? 'silent' : 'answer') }, async ({ port, registry }) => {
+    const tc = await udpExchange(port, buildQuery({ id: 1, name: 'tc.example', type: 1 }));
+    assert.ok(tc && (tc[2] as number) & 0x02, 'TC=1 passed through');
+    const t0 = performance.now();
+    const sf = await udpExchange(port, buildQuery({ id: 2, name: 'quiet.example', type: 1 }), 3000);
+    assert.ok(sf);
+    assert.equal((sf[3] as number) & 0x0f, 2, 'SERVFAIL');
+    assert.equal(sf.readUInt16BE(0), 2);
+    assert.equal(qname(sf), 'quiet.example', 'question echoed');
+    assert.ok(performance.now() - t0 >= 250, 'not before the timeout');
+    assert.equal(await metric(registry, 'unbound_sidecar_dns_front_upstream_timeouts_total', { transport: 'udp' }), 1);
+    assert.equal(await metric(registry, 'unbound_sidecar_dns_front_queries_total', { rcode: 'SERVFAIL' }), 1);
+  });
+});
+
+test('UDP: Unbound not listening → SERVFAIL at once (ICMP refused), not at the timeout', async () => {
+  const probe = dgram.createSocket('udp4');
+  await new Promise<void>((r) => probe.bind(0, '127.0.0.1', () => r()));
+  const deadPort = probe.address().port;
+  probe.close();
+  const config = dnsFrontConfigSchema.parse({ listen: ['127.0.0.1:0'], upstream: `127.0.0.1:${deadPort}`, upstreamTimeoutMs: 5000 });
+  const front = createDnsFront({ config, learnAnswer: undefined, logger, registry: new Registry() });
+  await front.start();
+  try {
+    const t0 = performance.now();
+    const r = await udpExchange(front.addresses().udp[0]?.port ?? 0, buildQuery({ id: 3, name: 'x.example', type: 1 }), 4000);
+    assert.ok(r);
+    assert.equal((r[3] as number) & 0x0f, 2);
+    assert.ok(performance.now() - t0 < 4000, 'well before upstreamTimeoutMs');
+  } finally {
+    await front.stop();
+  }
+});
+
+test('ACL: a client outside front.allow gets REFUSED (header + question, no bigger than the query) and Unbound never sees it', async () => {
+  await withFront({ config: { allow: ['10.0.0.0/8'] } }, async ({ port, up, registry }) => {
+    const q = buildQuery({ id: 9, name: 'a.example', type: 1, edns: { udpSize: 4096 } });
+    const r = await udpExchange(port, q);
+    assert.ok(r);
+    assert.equal((r[3] as number) & 0x0f, 5);
+    assert.ok(r.length <= q.length);
+    const [t] = await tcpExchange(port, [q]);
+    assert.ok(t);
+    assert.equal((t[3] as number) & 0x0f, 5, 'TCP too');
+    assert.equal(up.ids.length, 0);
+    assert.equal(await metric(registry, 'unbound_sidecar_dns_front_refused_clients_total'), 2);
+  });
+});
+
+test('hostile UDP: responses (QR=1) and runts are dropped, never reflected; over maxInflight dropped; the front keeps answering', async () => {
+  await withFront({ config: { maxInflight: 2 }, behave: (n) => (n.startsWith('quiet') ? 'silent' : 'answer') }, async ({ port, up, registry }) => {
+    const resp = buildQuery({ id: 5, name: 'r.example', type: 1 });
+    resp[2] = 0x80;
+    assert.equal(await udpExchange(port, resp, 200), undefined);
+    assert.equal(await udpExchange(port, Buffer.from([1, 2, 3]), 200), undefined);
+    const held = [udpExchange(port, buildQuery({ id: 1, name: 'quiet1.example', type: 1 })), udpExchange(port, buildQuery({ id: 2, name: 'quiet2.example', type: 1 }))];
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(await udpExchange(port, buildQuery({ id: 3, name: 'third.example', type: 1 }), 150), undefined, 'third in flight is dropped');
+    await Promise.all(held);
+    const ok = await udpExchange(port, buildQuery({ id: 4, name: 'after.example', type: 1 }));
+    assert.ok(ok && ((ok[3] as number) & 0x0f) === 0, 'answers again once in-flight drained');
+    assert.equal(up.ids.filter((_, i) => i >= 0).length, 3, 'QR=1, runt and the dropped one never reached Unbound');
+    assert.equal(await metric(registry, 'unbound_sidecar_dns_front_dropped_total', { reason: 'response' }), 1);
+    assert.equal(await metric(registry, 'unbound_sidecar_dns_front_dropped_total', { reason: 'malformed' }), 1);
+    assert.equal(await metric(registry, 'unbound_sidecar_dns_front_dropped_total', { reason: 'over-inflight' }), 1);
+  });
+});
+
+test('TCP: pipelined queries on one upstream connection with one PROXYv2 header; answers out of order matched by ID', async () => {
+  await withFront({ behave: () => 'reverse' }, async ({ port, up }) => {
+    const qs = ['a.example', 'b.example', 'c.example'].map((name, i) => buildQuery({ id: 100 + i, name, type: 1 }));
+    const replies = await tcpExchange(port, qs);
+    const ids = replies.map((r) => r.readUInt16BE(0));
+    assert.deepEqual(ids, [102, 101, 100], 'in Unbound\'s order');
+    assert.equal(up.tcpConnections, 1);
+    assert.equal(up.seen.length, 1, 'one header per connection');
+    assert.equal(up.seen[0]?.transport, 'tcp');
+    assert.equal(up.seen[0]?.family, 0x11);
+    assert.equal(up.seen[0]?.dstPort, port);
+  });
+});
+
+test('hostile TCP: a huge length prefix that never completes is closed at the idle timeout while another client is served', async () => {
+  await withFront({ config: { tcpIdleTimeoutMs: 300 } }, async ({ port }) => {
+    const slow = net.connect(port, '127.0.0.1');
+    await new Promise<void>((r) => slow.once('connect', () => r()));
+    slow.write(Buffer.from([0xff, 0xff, 1, 2, 3]));
+    const closed = new Promise<number>((r) => slow.once('close', () => r(performance.now())));
+    const t0 = performance.now();
+    const q = buildQuery({ id: 1, name: 'ok.example', type: 1 });
+    const [r] = await tcpExchange(port, [q]);
+    assert.ok(r, 'others are served meanwhile');
+    assert.ok((await closed) - t0 < 3000, 'the stalled client is closed');
+  });
+});
+
+test('insert, then answer: a listed answer waits for learnAnswer; past the deadline fail-open relays, failClosed SERVFAILs; unlisted is not held', async () => {
+  let release: (() => void) | undefined;
+  const events: string[] = [];
+  const learnAnswer: LearnAnswer = (msg) => {
+    const name = qname(Buffer.from(msg));
+    if (!name.startsWith('listed')) return undefined;
+    return new Promise((resolve) => {
+      const done = () => {
+        events.push(`inserted ${name}`);
+        resolve({ listed: 1, learned: 1, unchanged: 0, skipped: 0, failed: 0, held: 0, unavailable: undefined });
+      };
+      if (name.startsWith('listed-stuck')) return; // never: the kernel does not ACK
+      if (name.startsWith('listed-slow')) release = done;
+      else done();
+    });
+  };
+  for (const failClosed of [false, true]) {
+    await withFront({ learnAnswer, config: { insertDeadlineMs: 100, failClosed } }, async ({ port, registry, front }) => {
+      events.length = 0;
+      const slow = udpExchange(port, buildQuery({ id: 1, name: 'listed-slow.example', type: 1 })).then((r) => (events.push('answer listed-slow'), r));
+      await new Promise((r) => setTimeout(r, 30));
+      const un = await udpExchange(port, buildQuery({ id: 2, name: 'plain.example', type: 1 }));
+      assert.ok(un && ((un[3] as number) & 0x0f) === 0, 'unlisted relayed while the listed one waits');
+      assert.deepEqual(events, [], 'listed answer not sent before insertion');
+      release?.();
+      await slow;
+      assert.deepEqual(events, ['inserted listed-slow.example', 'answer listed-slow']);
+      const t0 = performance.now();
+      const stuck = await udpExchange(port, buildQuery({ id: 3, name: 'listed-stuck.example', type: 1 }));
+      assert.ok(stuck);
+      assert.ok(performance.now() - t0 >= 90, 'held until the deadline');
+      assert.equal((stuck[3] as number) & 0x0f, failClosed ? 2 : 0, failClosed ? 'fail-closed: SERVFAIL' : 'fail-open: the answer');
+      assert.equal(await metric(registry, 'unbound_sidecar_dns_front_insert_deadline_misses_total', { action: failClosed ? 'fail-closed' : 'fail-open' }), 1);
+      assert.equal(front.status().insertion.deadlineMisses, 1);
+    });
+  }
+});
+
+test('insertion unavailable (set missing): answers go out at once, status and metrics say why', async () => {
+  const learnAnswer: LearnAnswer = () => Promise.resolve({ listed: 1, learned: 0, unchanged: 0, skipped: 0, failed: 0, held: 1, unavailable: 'set-sync: learned set inet t l4 is missing (create it, or set createSets)' });
+  await withFront({ learnAnswer, config: { insertDeadlineMs: 1000 } }, async ({ port, registry, front }) => {
+    const t0 = performance.now();
+    const r = await udpExchange(port, buildQuery({ id: 1, name: 'listed.example', type: 1 }));
+    assert.ok(r && ((r[3] as number) & 0x0f) === 0);
+    assert.ok(performance.now() - t0 < 900, 'not held to the deadline');
+    assert.equal(front.status().insertion.state, 'unavailable');
+    assert.match(front.status().insertion.problem ?? '', /missing/);
+    assert.equal(await metric(registry, 'unbound_sidecar_dns_front_insert_unavailable_total', { reason: 'set-missing' }), 1);
+  });
+});

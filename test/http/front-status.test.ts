@@ -1,0 +1,23 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { renderStatusText } from '../../src/cli/status.js';
+import { assessStatus, buildStatusSnapshot, statusSnapshotSchema } from '../../src/http/status.js';
+
+const front = (state: 'ok' | 'off' | 'unavailable' | 'failing', problem?: string) => ({
+  listen: ['10.77.0.1:53'], upstream: '127.0.0.1:5301', allow: ['127.0.0.0/8', '10.77.0.1/24'], inflight: 2, tcpConnections: 1,
+  insertion: { state, ...(problem ? { problem } : {}), deadlineMisses: 3, failOpen: 3, failClosed: 0 },
+});
+
+test('status: the front section round-trips the schema; an insertion that cannot work is a problem, with what to do', () => {
+  const base = { version: 't', startedAt: 0, now: 1000, mdns: { backend: 'native' as const, up: true }, lists: [], errors: [] };
+  const ok = statusSnapshotSchema.parse(buildStatusSnapshot({ ...base, front: front('ok') }));
+  assert.deepEqual(assessStatus(ok).problems, []);
+  assert.match(renderStatusText(ok, assessStatus(ok), false), /front {4}10\.77\.0\.1:53 → 127\.0\.0\.1:5301 · inserting before answering · 3 deadline miss\(es\) \(3 fail-open, 0 fail-closed\)/);
+  const off = statusSnapshotSchema.parse(buildStatusSnapshot({ ...base, front: front('off') }));
+  assert.match(renderStatusText(off, assessStatus(off), false), /relay only \(no learning list\)/);
+  const bad = statusSnapshotSchema.parse(buildStatusSnapshot({ ...base, front: front('unavailable', 'set-sync: learned set inet t l4 is missing (create it, or set createSets)') }));
+  const a = assessStatus(bad);
+  assert.equal(a.healthy, false);
+  assert.match(a.problems[0] ?? '', /^front: listed answers are relayed before their addresses are in the set: .*missing/);
+  assert.equal(buildStatusSnapshot(base).health.front, undefined, 'absent without a front');
+});

@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import { createLearnAnswer } from '../../src/learner/answer-learning.js';
+import { learnConfigSchema } from '../../src/learner/config.js';
+import { createLearn } from '../../src/learner/dnstap-ingest.js';
+import { LearnedStore } from '../../src/learner/learned-store.js';
+import { ListMatchers } from '../../src/learner/list-matchers.js';
+import { createLearnerMetrics } from '../../src/learner/metrics.js';
+import { emptyRangeSet } from '../../src/lib/ip-prefix/index.js';
+import type { LearnedOutcome, LearnedSets } from '../../src/set-sync/learned-sets.js';
+
+/** learnAnswer, what the DNS front awaits: decided synchronously when nothing is listed, else a report once the sets answered. */
+
+const logger = pino({ level: 'silent' });
+const listCfg = { name: 'vpn', exclude: [], minPrefix: { ipv4: 8, ipv6: 16 }, nft: { family: 'inet' as const, table: 't', createSets: false }, learn: learnConfigSchema.parse({ set4: 'l4', set6: 'l6' }) };
+
+function wireName(n: string): number[] {
+  return [...n.split('.').filter(Boolean).flatMap((l) => [l.length, ...Buffer.from(l)]), 0];
+}
+function response(q: string, rrs: Array<[string, number, number, number[]]>): Uint8Array {
+  const out = [0, 1, 0x81, 0x80, 0, 1, 0, rrs.length, 0, 0, 0, 0, ...wireName(q), 0, 1, 0, 1];
+  for (const [o, type, ttl, rd] of rrs) out.push(...wireName(o), 0, type, 0, 1, 0, 0, (ttl >>> 8) & 255, ttl & 255, 0, rd.length, ...rd);
+  return new Uint8Array(out);
+}
+
+function setup(outcome: (addr: string) => LearnedOutcome | Promise<LearnedOutcome>, unavailable?: string) {
+  const m = new ListMatchers([listCfg], { minTtl: 300, maxTtl: 86_400 });
+  m.setModel('vpn', { ipv4: emptyRangeSet('ipv4'), ipv6: emptyRangeSet('ipv6'), domains: ['example.com', 'xn--e1afmkfd.xn--p1ai'] });
+  const submitted: string[] = [];
+  const sets: LearnedSets = {
+    submit: async (_t, _f, addr) => (submitted.push(addr), outcome(addr)),
+    remove: async () => ({ kind: 'no-set' }),
+    flush: async () => undefined,
+    expiryOf: () => undefined,
+    unavailable: () => unavailable,
+    stop: async () => undefined,
+  };
+  const metrics = createLearnerMetrics(new Registry());
+  const learn = createLearn({ learnedSets: sets, store: new LearnedStore('/nonexistent'), metrics, logger });
+  const learnAnswer = createLearnAnswer({ matchers: m, learn, unavailable: (l, f) => (l.target ? sets.unavailable(l.target, f) : undefined) });
+  return { learnAnswer, submitted };
+}
+
+test('unlisted, address-less, bogon-only-unlisted and malformed answers: undefined (nothing to wait for)', () => {
+  const { learnAnswer, submitted } = setup(() => ({ kind: 'applied', refreshed: false }));
+  assert.equal(learnAnswer(response('other.net', [['other.net', 1, 300, [31, 0, 113, 1]]])), undefined);
+  assert.equal(learnAnswer(response('www.example.com', [])), undefined);
+  assert.equal(learnAnswer(new Uint8Array([1, 2, 3])), undefined);
+  assert.deepEqual(submitted, []);
+});
+
+test('CNAME chain into an unlisted name and an IDN: every address learned; the report counts outcomes', async () => {
+  let release: ((o: LearnedOutcome) => void) | undefined;
+  const { learnAnswer, submitted } = setup((addr) => (addr === '31.0.113.6' ? new Promise((r) => (release = r)) : { kind: 'applied', refreshed: false }));
+  const p = learnAnswer(response('www.example.com', [['www.example.com', 5, 300, wireName('edge.cdn.net')], ['edge.cdn.net', 1, 20, [31, 0, 113, 5]], ['edge.cdn.net', 1, 20, [31, 0, 113, 6]], ['edge.cdn.net', 1, 20, [10, 0, 0, 1]]]));
+  assert.ok(p);
+  let settled = false;
+  void p.then(() => (settled = true));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(settled, false, 'waits for every address of the answer');
+  release?.({ kind: 'applied', refreshed: false });
+  const r = await p;
+  assert.deepEqual(submitted, ['31.0.113.5', '31.0.113.6']);
+  assert.deepEqual({ listed: r.listed, learned: r.learned, skipped: r.skipped }, { listed: 3, learned: 2, skipped: 1 }, '10.0.0.1 is a bogon');
+  const idn = await learnAnswer(response('xn--e1afmkfd.xn--p1ai', [['xn--e1afmkfd.xn--p1ai', 28, 300, [0x20, 1, 0x0d, 0xb9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7]]]));
+  assert.equal(idn?.learned, 1);
+});
+
+test('already in the set: resolves without waiting on anything; set missing: held, not awaited, reason reported', async () => {
+  const fresh = setup(() => ({ kind: 'unchanged' }));
+  const r = await fresh.learnAnswer(response('a.example.com', [['a.example.com', 1, 300, [31, 0, 113, 8]]]));
+  assert.equal(r?.unchanged, 1);
+  const missing = setup(() => new Promise(() => {}), 'set-sync: learned set inet t l4 is missing');
+  const h = await missing.learnAnswer(response('a.example.com', [['a.example.com', 1, 300, [31, 0, 113, 8]]]));
+  assert.equal(h?.held, 1);
+  assert.match(h?.unavailable ?? '', /missing/);
+  assert.deepEqual(missing.submitted, ['31.0.113.8'], 'still submitted: set-sync writes it when the set appears');
+});
