@@ -84,7 +84,12 @@ export async function startDaemon(config: Config, logger: Logger, opts: DaemonOp
 
   // Registry lists → nftables sets: only when configured (a router without lists needs no CAP_NET_ADMIN).
   // Learning (dnstap + proactive resolution) only when some list has learned sets or dnstap is on.
-  const learnedSets = config.lists.some((l) => l.learn) ? createLearnedSets({ logger: logger.child({ capability: 'set-sync' }), registry, maxTransactionPrefixes: config.setSync.maxTransactionPrefixes }) : undefined;
+  // With the front, answers wait for the learned-set write: batch per event-loop turn (batchMs 0)
+  // instead of a 2 ms window — measured 0.4–0.5 ms instead of 2.9 ms p50 for a new address; under
+  // load batches still grow while a transaction runs.
+  const learnedSets = config.lists.some((l) => l.learn)
+    ? createLearnedSets({ logger: logger.child({ capability: 'set-sync' }), registry, maxTransactionPrefixes: config.setSync.maxTransactionPrefixes, ...(config.front ? { batchMs: 0 } : {}) })
+    : undefined;
   const learner: Learner | undefined = learnedSets
     ? createLearner({ config, stateDir: config.stateDir, logger, registry, learnedSets })
     : undefined;

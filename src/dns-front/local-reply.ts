@@ -22,8 +22,26 @@ export function localReply(query: Uint8Array, rcode: number): Buffer | undefined
 export const SERVFAIL = 2;
 export const REFUSED = 5;
 
-/** A DNS message the front may forward or answer: a header, QR=0. */
-export function queryShape(msg: Uint8Array): 'query' | 'malformed' | 'response' {
-  if (msg.length < 12) return 'malformed';
-  return ((msg[2] as number) & 0x80) !== 0 ? 'response' : 'query';
+/**
+ * What to do with a client message: forward it, drop it (shorter than a header; a response — QR=1
+ * is never answered, that is how reflection loops start), or answer FORMERR here. Malformed
+ * queries are answered by us because Unbound drops some of them silently (worker.c
+ * `worker_check_request`), and each would hold an in-flight slot until upstreamTimeoutMs: a flood
+ * of garbage must not lock out real clients. Other opcodes (NOTIFY…) go to Unbound, which decides.
+ */
+export type Verdict = { readonly kind: 'forward' } | { readonly kind: 'drop'; readonly reason: 'malformed' | 'response' } | { readonly kind: 'reply'; readonly msg: Buffer };
+
+export function classify(msg: Uint8Array): Verdict {
+  const r = readRequest(msg);
+  switch (r.kind) {
+    case 'query':
+      return FORWARD;
+    case 'drop':
+      return { kind: 'drop', reason: r.reason === 'qr-set' ? 'response' : 'malformed' };
+    case 'error':
+      if (r.reason === undefined) return FORWARD; // an opcode other than QUERY: Unbound's call
+      return { kind: 'reply', msg: writeResponse({ id: r.id, requestFlags: r.flags, aa: false, rcode: r.rcode, answers: [], authority: [], maxSize: 512, lengthPrefix: false }) };
+  }
 }
+
+const FORWARD: Verdict = { kind: 'forward' };

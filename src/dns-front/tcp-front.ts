@@ -5,7 +5,7 @@ import { longestIdle } from '../lib/net/eviction.js';
 import { proxyV2Header } from '../lib/net/proxy-v2.js';
 import type { ClientAcl } from './client-acl.js';
 import type { InsertGate } from './insert-gate.js';
-import { localReply, queryShape, REFUSED, SERVFAIL } from './local-reply.js';
+import { classify, localReply, REFUSED, SERVFAIL } from './local-reply.js';
 import type { FrontMetrics } from './metrics.js';
 
 /**
@@ -109,19 +109,21 @@ export class TcpFront {
     while (conn.inFlight < MAX_PIPELINE) {
       const msg = frames.shift();
       if (msg === undefined) break;
-      const shape = queryShape(msg);
-      if (shape !== 'query') {
-        this.o.metrics.dropped.inc({ reason: shape });
-        if (shape === 'malformed') return this.close(conn); // not DNS: no point reading on
+      const v = classify(msg);
+      if (v.kind === 'drop') {
+        this.o.metrics.dropped.inc({ reason: v.reason });
+        if (v.reason === 'malformed') return this.close(conn); // not DNS: no point reading on
         continue;
       }
       conn.lastUseful = performance.now();
       if (!conn.allowed) {
         this.o.metrics.refused.inc({ transport: 'tcp' });
         this.write(conn, localReply(msg, REFUSED));
-        continue;
+      } else if (v.kind === 'reply') {
+        this.write(conn, v.msg);
+      } else {
+        this.forward(conn, msg);
       }
-      this.forward(conn, msg);
     }
     if (conn.peerEnded) {
       // Half-closed: answer what is in flight, then close; leftovers are a broken frame.
@@ -130,7 +132,8 @@ export class TcpFront {
       else socket.end();
       return;
     }
-    const busy = conn.inFlight >= MAX_PIPELINE || socket.writableLength > MAX_UNSENT_BYTES;
+    // Also stop reading while Unbound does not take what we forwarded: the bytes would pile up here.
+    const busy = conn.inFlight >= MAX_PIPELINE || socket.writableLength > MAX_UNSENT_BYTES || (conn.upstream?.writableLength ?? 0) > MAX_UNSENT_BYTES;
     if (busy && !socket.isPaused()) socket.pause();
     else if (!busy && socket.isPaused()) socket.resume();
   }
@@ -162,6 +165,7 @@ export class TcpFront {
       frames.push(chunk);
       for (let m = frames.shift(); m !== undefined; m = frames.shift()) this.fromUpstream(conn, m);
     });
+    up.on('drain', () => this.pump(conn));
     up.on('error', (err) => this.o.logger.debug({ err }, 'dns-front: upstream tcp error'));
     up.on('close', () => {
       if (conn.upstream !== up) return;

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { proxyV2Header } from '../lib/net/proxy-v2.js';
 import type { ClientAcl } from './client-acl.js';
 import type { InsertGate } from './insert-gate.js';
-import { localReply, queryShape, REFUSED, SERVFAIL } from './local-reply.js';
+import { classify, localReply, REFUSED, SERVFAIL } from './local-reply.js';
 import type { FrontMetrics } from './metrics.js';
 
 /**
@@ -92,12 +92,13 @@ export class UdpFront {
 
   private fromClient(l: { socket: Socket; host: string; port: number }, msg: Buffer, rinfo: RemoteInfo): void {
     const { metrics } = this.o;
-    const shape = queryShape(msg);
-    if (shape !== 'query') return metrics.dropped.inc({ reason: shape });
+    const v = classify(msg);
+    if (v.kind === 'drop') return metrics.dropped.inc({ reason: v.reason });
     if (!this.o.acl.allows(rinfo.address)) {
       metrics.refused.inc({ transport: 'udp' });
       return this.send(l.socket, rinfo, localReply(msg, REFUSED));
     }
+    if (v.kind === 'reply') return this.send(l.socket, rinfo, v.msg);
     if (this.pending.size >= this.cap) return metrics.dropped.inc({ reason: 'over-inflight' });
     const up = this.upstream;
     if (up === undefined) return;

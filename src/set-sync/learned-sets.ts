@@ -4,6 +4,7 @@ import { errorMessage } from '../errors.js';
 import type { IpFamily } from '../lib/ip-prefix/index.js';
 import type { NftBackend } from '../lib/nft/nft-backend.js';
 import { createDefaultNftBackend } from '../lib/nft/netlink/netlink-backend.js';
+import { later, type Pending } from '../lib/concurrency/later.js';
 import { DEFAULT_MAX_TRANSACTION_PREFIXES } from './config.js';
 import { createLearnedReplay } from './learned-replay.js';
 import { addTableCommand, setRefText, type NftCommand, type NftFamily, type SetRef } from '../lib/nft/nft-json.js';
@@ -13,7 +14,7 @@ import { addTableCommand, setRefText, type NftCommand, type NftFamily, type SetR
  * `flags timeout` — no `interval`: learned addresses are single hosts, a hash set is O(1) per
  * element in the kernel and needs none of the interval-set overlap rules that make deletes fragile.
  *
- * Submissions are batched for `batchMs` (default 2 ms) and written as ONE `nft -j -f -`
+ * Submissions are batched for `batchMs` (default 2 ms; 0 = the rest of the event-loop turn) and written as ONE `nft -j -f -`
  * transaction per namespace per batch, cut so that no transaction carries more than
  * `maxTransactionPrefixes` element operations; while one runs the next batch accumulates, so
  * under load batches grow (up to that bound) instead of processes piling up.
@@ -63,8 +64,7 @@ export interface LearnedSets {
 
 interface Op { set: SetKey; address: string; ttl: number; kind: 'add' | 'refresh' | 'remove' | 'replay'; done: (o: LearnedOutcome) => void }
 interface SetKey { ref: SetRef; type: 'ipv4_addr' | 'ipv6_addr'; createSets: boolean; label: string }
-interface Lane { pending: Op[]; timer: NodeJS.Timeout | undefined; running: Promise<void> | undefined }
-
+interface Lane { pending: Op[]; timer: Pending | undefined; running: Promise<void> | undefined }
 /** A refresh must push the expiry out by at least this fraction of the new timeout (and 30 s). */
 const REFRESH_MARGIN = 0.1;
 /** Elements held for a missing set (beyond this, new ones are refused: memory is bounded). */
@@ -125,7 +125,7 @@ export function createLearnedSets(opts: { logger: Logger; registry: Registry; ba
     if (lane.pending.length >= MAX_HELD) return Promise.resolve({ kind: 'failed', error: 'set-sync: learned-set queue full' });
     const l = lane;
     const p = new Promise<LearnedOutcome>((done) => l.pending.push({ ...op, done }));
-    if (!l.timer && !l.running) l.timer = setTimeout(() => kick(netns, l), batchMs);
+    if (!l.timer && !l.running) l.timer = later(() => kick(netns, l), batchMs);
     return p;
   }
 
@@ -135,7 +135,7 @@ export function createLearnedSets(opts: { logger: Logger; registry: Registry; ba
     lane.running = write(netns, lane).finally(() => {
       lane.running = undefined;
       // Whatever arrived during the write goes out at once: it has waited at least one nft run.
-      if (lane.pending.length > 0 && !lane.timer) lane.timer = setTimeout(() => kick(netns, lane), stopped ? 0 : batchMs);
+      if (lane.pending.length > 0 && !lane.timer) lane.timer = later(() => kick(netns, lane), stopped ? 0 : batchMs);
     });
   }
 
@@ -147,7 +147,7 @@ export function createLearnedSets(opts: { logger: Logger; registry: Registry; ba
     lane.pending = held;
     if (held.length > 0 && !lane.timer) {
       const wait = Math.min(...held.map((o) => (missing.get(o.set.label)?.until ?? t) - t));
-      lane.timer = setTimeout(() => kick(netns, lane), Math.max(wait, batchMs));
+      lane.timer = later(() => kick(netns, lane), Math.max(wait, batchMs, 1));
     }
     if (ready.length === 0) return;
     for (const batch of cutBatches(ready, bound)) await writeBatch(netns, lane, batch, t);
@@ -265,7 +265,7 @@ export function createLearnedSets(opts: { logger: Logger; registry: Registry; ba
       for (const [key, lane] of lanes) {
         const netns = key === '' ? undefined : key;
         while (lane.running || lane.pending.some((o) => (missing.get(o.set.label)?.until ?? 0) <= now())) {
-          if (lane.timer) clearTimeout(lane.timer);
+          lane.timer?.cancel();
           lane.timer = undefined;
           kick(netns, lane);
           await lane.running;
@@ -287,7 +287,7 @@ export function createLearnedSets(opts: { logger: Logger; registry: Registry; ba
       clearInterval(sweep);
       await replay.stop();
       for (const lane of lanes.values()) {
-        if (lane.timer) clearTimeout(lane.timer);
+        lane.timer?.cancel();
         lane.timer = undefined;
         for (const op of lane.pending.splice(0)) op.done({ kind: 'failed', error: 'set-sync: learned sets stopped' });
       }

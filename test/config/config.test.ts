@@ -12,7 +12,7 @@ const root = repoRoot();
 function markdownConfigs(file: string): unknown[] {
   const text = readFileSync(file, 'utf8');
   const blocks = [...text.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => m[1] ?? '');
-  return blocks.map((b) => JSON.parse(b) as unknown).filter((v) => typeof v === 'object' && v !== null && ['dns', 'mdns', 'metrics', 'lists', 'setSync'].some((k) => k in v));
+  return blocks.map((b) => JSON.parse(b) as unknown).filter((v) => typeof v === 'object' && v !== null && ['dns', 'mdns', 'metrics', 'lists', 'setSync', 'front'].some((k) => k in v));
 }
 
 test('defaults make an empty config work', () => {

@@ -162,3 +162,13 @@ test('a known address is "unchanged" at once (no batch timer); concurrent submis
   assert.equal(txs.length, 1, 'no kernel work');
   await ls.stop();
 });
+
+test('batchMs 0: what is submitted in one event-loop turn is one transaction; later turns are not held back', async () => {
+  const { backend, txs } = fakeBackend({ missing: false });
+  const ls = createLearnedSets({ logger, registry: new Registry(), backend, batchMs: 0 });
+  await Promise.all([ls.submit(target, 'ipv4', '192.0.2.1', 300), ls.submit(target, 'ipv4', '192.0.2.2', 300)]);
+  assert.equal(txs.length, 1);
+  await ls.submit(target, 'ipv4', '192.0.2.3', 300);
+  assert.equal(txs.length, 2);
+  await ls.stop();
+});
