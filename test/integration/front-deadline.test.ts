@@ -16,7 +16,7 @@ import { findBinary, labSkip } from '../lab/prereqs.js';
 
 const skip = labSkip({ sidecar: true, binaries: { nft: 'nftables' } });
 const run = `${process.pid.toString(36)}${Date.now().toString(36)}`;
-const DEADLINE_MS = 300;
+const DEADLINE_MS = 500;
 const STALL_S = 3;
 
 function answered(r: DnsResult, what: string): Extract<DnsResult, { ok: true }> {
