@@ -267,3 +267,17 @@ test('TCP at maxTcpConnections: the longest-idle connection makes room for a new
     for (const s of idle) s.destroy();
   });
 });
+
+test('IPv6: a client on ::1 is proxied as UDP over IPv6 with its own address and port', async () => {
+  await withFront({ config: { listen: ['[::1]:0'] } }, async ({ port, up }) => {
+    const sock = dgram.createSocket('udp6');
+    await new Promise<void>((r) => sock.bind(0, '::1', () => r()));
+    const reply = await new Promise<Buffer>((resolve) => {
+      sock.once('message', (m) => resolve(m));
+      sock.send(buildQuery({ id: 0x0606, name: 'v6.example', type: 28 }), port, '::1');
+    });
+    assert.equal(reply.readUInt16BE(0), 0x0606);
+    assert.deepEqual(up.seen[0], { transport: 'udp', family: 0x22, src: '0:0:0:0:0:0:0:1', srcPort: sock.address().port, dst: '0:0:0:0:0:0:0:1', dstPort: port });
+    sock.close();
+  });
+});
