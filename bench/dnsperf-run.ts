@@ -3,6 +3,8 @@ import { readFileSync } from 'node:fs';
 import type { NetnsHost } from '../test/lab/lab.js';
 
 export interface DnsperfOptions {
+  /** Default 127.0.0.1 (the namespace's own loopback). */
+  readonly server?: string;
   readonly port: number;
   readonly dataFile: string;
   readonly seconds: number;
@@ -54,7 +56,7 @@ function cpuSeconds(pid: number | undefined): number | undefined {
 
 export async function runDnsperf(host: NetnsHost, opts: DnsperfOptions, serverPid?: number): Promise<DnsperfResult> {
   const args = [
-    'dnsperf', '-s', '127.0.0.1', '-p', String(opts.port), '-d', opts.dataFile,
+    'dnsperf', '-s', opts.server ?? '127.0.0.1', '-p', String(opts.port), '-d', opts.dataFile,
     '-c', '1', '-T', '1', '-l', String(opts.seconds), '-q', String(opts.outstanding),
     '-t', String(opts.timeoutS ?? 5),
     ...(opts.maxQps ? ['-Q', String(opts.maxQps)] : []),

@@ -10,8 +10,8 @@ import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import { createInterface } from 'node:readline';
 import { randomInt } from 'node:crypto';
-import { decodeMessage, encodeQuery, QTYPE } from './dns-message.js';
-import type { ProbeReply, ProbeRequest, DnsRequest } from './probe-protocol.js';
+import { decodeMessage, encodeQuery, QTYPE, type DecodedMessage } from './dns-message.js';
+import type { ConnectAttempt, ProbeReply, ProbeRequest, DnsRequest } from './probe-protocol.js';
 
 function typeNumber(t: string | number): number {
   if (typeof t === 'number') return t;
@@ -33,55 +33,88 @@ function udpExchange(req: DnsRequest, packet: Buffer, timeoutMs: number): Promis
       resolve(msg);
     });
     sock.on('error', (err) => { clearTimeout(timer); sock.close(); reject(err); });
-    sock.send(packet, req.port, req.server);
+    const send = () => sock.send(packet, req.port, req.server);
+    if (req.source !== undefined) sock.bind({ address: req.source, port: 0 }, send);
+    else send();
   });
 }
 
-function tcpExchange(req: DnsRequest, packet: Buffer, timeoutMs: number): Promise<Buffer> {
+/** Writes every packet on one connection at once (RFC 7766 §6.2.1.1 pipelining) and resolves with as many replies, in arrival order. */
+function tcpExchange(req: DnsRequest, packets: readonly Buffer[], timeoutMs: number): Promise<Buffer[]> {
   return new Promise((resolve, reject) => {
-    const sock = connect({ host: req.server, port: req.port });
+    const sock = connect({ host: req.server, port: req.port, ...(req.source !== undefined ? { localAddress: req.source } : {}) });
     const timer = setTimeout(() => { sock.destroy(); reject(new Error(`timeout after ${timeoutMs} ms`)); }, timeoutMs);
     let buf = Buffer.alloc(0);
+    const replies: Buffer[] = [];
     sock.on('connect', () => {
-      const len = Buffer.alloc(2);
-      len.writeUInt16BE(packet.length);
-      sock.write(Buffer.concat([len, packet]));
+      sock.write(Buffer.concat(packets.flatMap((p) => {
+        const len = Buffer.alloc(2);
+        len.writeUInt16BE(p.length);
+        return [len, p];
+      })));
     });
     sock.on('data', (chunk) => {
       buf = Buffer.concat([buf, chunk]);
-      if (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+      while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+        replies.push(buf.subarray(2, 2 + buf.readUInt16BE(0)));
+        buf = buf.subarray(2 + buf.readUInt16BE(0));
+      }
+      if (replies.length >= packets.length) {
         clearTimeout(timer);
         sock.destroy();
-        resolve(buf.subarray(2, 2 + buf.readUInt16BE(0)));
+        resolve(replies);
       }
     });
     sock.on('error', (err) => { clearTimeout(timer); reject(err); });
-    sock.on('close', () => { clearTimeout(timer); reject(new Error('connection closed before a full reply')); });
+    sock.on('close', () => { clearTimeout(timer); reject(new Error(`connection closed after ${replies.length} of ${packets.length} replies`)); });
   });
 }
 
+/**
+ * All connections are opened synchronously, before any await, so each SYN leaves within the same
+ * event-loop turn as the reply's decode — as a browser connecting at once would.
+ */
+function connectAll(msg: DecodedMessage, port: number, t0: bigint): Promise<ConnectAttempt[]> {
+  const addrs = msg.answers.filter((r) => r.type === 'A' || r.type === 'AAAA').map((r) => r.data);
+  return Promise.all(addrs.map((address) => new Promise<ConnectAttempt>((resolve) => {
+    const sock = connect({ host: address, port });
+    const afterReplyMs = Number(process.hrtime.bigint() - t0) / 1e6;
+    const done = (outcome: ConnectAttempt['outcome']) => { sock.destroy(); resolve({ address, afterReplyMs, outcome }); };
+    sock.setTimeout(2000, () => done('error'));
+    sock.on('connect', () => done('connected'));
+    sock.on('error', (err: NodeJS.ErrnoException) => done(err.code === 'ECONNREFUSED' ? 'refused' : 'error'));
+  })));
+}
+
 async function handleDns(req: DnsRequest): Promise<ProbeReply> {
-  const packet = encodeQuery({
-    id: randomInt(0, 65536),
+  const firstId = req.qid ?? randomInt(0, 65536);
+  const query = (id: number): Buffer => encodeQuery({
+    id,
     name: req.name,
     type: typeNumber(req.type),
     class: req.qclass ?? 1,
     rd: req.rd ?? true,
     ...(req.ednsUdpSize !== undefined ? { ednsUdpSize: req.ednsUdpSize } : {}),
   });
+  const packet = query(firstId);
   const timeoutMs = req.timeoutMs ?? 5000;
   const t0 = process.hrtime.bigint();
   try {
-    let raw = req.tcp ? await tcpExchange(req, packet, timeoutMs) : await udpExchange(req, packet, timeoutMs);
+    const copies = req.tcp ? Math.max(1, req.pipeline ?? 1) : 1;
+    const tcpReplies = req.tcp ? await tcpExchange(req, Array.from({ length: copies }, (_, k) => query((firstId + k) & 0xffff)), timeoutMs) : undefined;
+    let raw = tcpReplies?.[0] ?? (await udpExchange(req, packet, timeoutMs));
     let retriedOverTcp = false;
     // TC=1 over UDP → ask again over TCP within what is left of the timeout (RFC 7766 §5).
     if (!req.tcp && (req.followTc ?? true) && raw.length >= 4 && (raw[2]! & 0x02) !== 0) {
       const left = timeoutMs - Number(process.hrtime.bigint() - t0) / 1e6;
-      raw = await tcpExchange(req, packet, Math.max(1, left));
+      [raw = raw] = await tcpExchange(req, [packet], Math.max(1, left));
       retriedOverTcp = true;
     }
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-    return { id: req.id, ok: true, ms, msg: decodeMessage(raw), raw: req.raw ? raw.toString('hex') : undefined, ...(retriedOverTcp ? { retriedOverTcp } : {}) };
+    const msg = decodeMessage(raw);
+    const connects = req.connectPort === undefined ? undefined : await connectAll(msg, req.connectPort, process.hrtime.bigint());
+    const pipelined = copies > 1 ? tcpReplies?.map((b) => b.toString('hex')) : undefined;
+    return { id: req.id, ok: true, ms, msg, raw: req.raw ? raw.toString('hex') : undefined, ...(retriedOverTcp ? { retriedOverTcp } : {}), ...(connects ? { connects } : {}), ...(pipelined ? { pipelined } : {}) };
   } catch (err) {
     return { id: req.id, ok: false, ms: Number(process.hrtime.bigint() - t0) / 1e6, error: (err as Error).message };
   }

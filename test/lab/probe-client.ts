@@ -13,10 +13,11 @@ import { waitFor } from './wait.js';
 
 export type { DnsQuery, DnsResult, HttpResult } from './probe-protocol.js';
 
-function probeCommand(): string[] {
-  const js = fileURLToPath(new URL('./dns-probe.js', import.meta.url));
+/** `node <lab script>`: the compiled `NAME.js` next to a compiled lab, `NAME.ts` through tsx otherwise. */
+export function labScriptCommand(name: string): string[] {
+  const js = fileURLToPath(new URL(`./${name}.js`, import.meta.url));
   if (import.meta.url.endsWith('.js') && existsSync(js)) return [process.execPath, js];
-  const ts = fileURLToPath(new URL('./dns-probe.ts', import.meta.url));
+  const ts = fileURLToPath(new URL(`./${name}.ts`, import.meta.url));
   return [process.execPath, '--import', import.meta.resolve('tsx'), ts];
 }
 
@@ -57,7 +58,7 @@ export class Probe {
   }
 
   static async start(host: NetnsHost): Promise<Probe> {
-    const probe = new Probe(host.spawn(probeCommand()), host);
+    const probe = new Probe(host.spawn(labScriptCommand('dns-probe')), host);
     await waitFor(`dns probe in ${host.name}`, () => {
       if (probe.exited) throw new Error('probe exited during start');
       return probe.ready;

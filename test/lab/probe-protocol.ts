@@ -20,6 +20,25 @@ export interface DnsQuery {
   readonly raw?: boolean;
   /** A UDP reply with TC=1 is retried over TCP, as dig and stub resolvers do. Default true. */
   readonly followTc?: boolean;
+  /** Query ID to send (default random): equal IDs make two servers' replies comparable byte for byte. */
+  readonly qid?: number;
+  /** Local address to send from (one of the namespace's own), e.g. a second LAN address. */
+  readonly source?: string;
+  /**
+   * The instant the reply is decoded, open a TCP connection to each A/AAAA address in it on this
+   * port — a client that connects as soon as it has the answer (the first packet is what routing
+   * rules see). Outcomes come back in `connects`.
+   */
+  readonly connectPort?: number;
+  /** TCP only: send this many copies (IDs qid, qid+1, …) on one connection at once; replies in `pipelined`. */
+  readonly pipeline?: number;
+}
+
+/** One connection attempt made right after the answer: its outcome and when its SYN left, ms after the reply. */
+export interface ConnectAttempt {
+  readonly address: string;
+  readonly afterReplyMs: number;
+  readonly outcome: 'connected' | 'refused' | 'error';
 }
 
 export type DnsRequest = DnsQuery & { readonly id: number; readonly op: 'dns' };
@@ -34,6 +53,9 @@ export type DnsResult =
       readonly raw?: string | undefined;
       /** The UDP reply had TC=1 and this is the TCP retry's reply. */
       readonly retriedOverTcp?: boolean;
+      readonly connects?: readonly ConnectAttempt[];
+      /** With `pipeline`: every reply on the connection as hex, in arrival order. */
+      readonly pipelined?: readonly string[];
     }
   | { readonly ok: false; readonly ms: number; readonly error: string };
 

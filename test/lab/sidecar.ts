@@ -21,6 +21,8 @@ export interface SidecarOptions {
   /** Log file name in the router dir; default `sidecar` (→ sidecar.log). */
   readonly logName?: string;
   readonly readyTimeoutMs?: number;
+  /** Extra environment for the daemon (e.g. `UNBOUND_SIDECAR_NFT_BACKEND`, a `PATH` with a wrapped tool). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export interface Sidecar {
@@ -59,7 +61,7 @@ export async function startSidecar(lab: Lab, opts: SidecarOptions = {}): Promise
   const child = lab.spawnIn(
     'router',
     [process.execPath, sidecarEntry(), 'run', '--config', configFile],
-    { DBUS_SYSTEM_BUS_ADDRESS: lab.routerBus },
+    { DBUS_SYSTEM_BUS_ADDRESS: lab.routerBus, ...opts.env },
     logName,
   );
   const logFile = join(lab.dir, 'router', `${logName}.log`);

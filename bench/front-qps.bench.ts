@@ -1,0 +1,96 @@
+/**
+ * Queries per second through the DNS front vs Unbound directly, with dnsperf in the LAN namespace
+ * (`-c 1 -T 1 -q BENCH_OUTSTANDING`, no rate cap) against 10.77.0.1:53 (front → PROXYv2 → Unbound)
+ * and 10.77.0.1:5300 (Unbound alone, the anchor) — the same Unbound, the same cached answers:
+ *   unlisted — 100 names Unbound has cached, nothing to learn;
+ *   listed   — 100 listed names Unbound has cached whose addresses are already in the learned
+ *              set with time left (the steady state: no kernel work per answer).
+ * Rounds alternate the two paths. The front's RSS (VmRSS, and VmHWM: its peak) is read from /proc
+ * before and after. Target: front ≥ 0.5 × direct. On a 2-core machine dnsperf, the sidecar and
+ * Unbound share two cores on the front path (Unbound alone has one to itself on the direct path),
+ * so the ratio is a floor; the CPU columns show who was busy.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createFrontLab, DIRECT, FRONT } from '../test/lab/front-lab.js';
+import { printTable, writeResults } from './bench-report.js';
+import { runDnsperf, type DnsperfResult } from './dnsperf-run.js';
+import { argNumber, processMemoryMB, requireFrontAnswers, requireFrontLab } from './front-setup.js';
+
+requireFrontLab('front-qps', { dnsperf: 'dnsperf' });
+const SECONDS = argNumber('seconds', 'BENCH_SECONDS', 10);
+const ROUNDS = argNumber('rounds', 'BENCH_ROUNDS', 2);
+const OUTSTANDING = argNumber('outstanding', 'BENCH_OUTSTANDING', 100);
+const TARGET = 0.5;
+const SETS = ['unlisted', 'listed'] as const;
+
+interface Row { set: string; path: 'front' | 'direct'; qps: number; avgLatencyMs: number; lost: number; serverCpu: number; clientCpu: number; rcodes: string }
+
+const fl = await createFrontLab({ logLevel: 'warn' });
+await requireFrontAnswers('front-qps', fl);
+const rows: Row[] = [];
+let memory: { before: ReturnType<typeof processMemoryMB>; after: ReturnType<typeof processMemoryMB> } | undefined;
+try {
+  const id = Date.now().toString(36);
+  const files = new Map<string, string>();
+  for (const set of SETS) {
+    const names = Array.from({ length: 100 }, (_, i) => `q${i}-${id}.${set}.example`);
+    for (const name of names) for (const via of ['front', 'direct'] as const) await fl.ask(via, { name, type: 'A' }); // cache (and learn) them
+    const file = join(fl.lab.dir, 'lan', `${set}.txt`);
+    writeFileSync(file, names.map((n) => `${n} A\n`).join(''));
+    files.set(set, file);
+  }
+  const sidecarPid = fl.sidecar.child.pid;
+  const before = processMemoryMB(sidecarPid);
+  const paths = [
+    { path: 'direct' as const, target: DIRECT, pid: () => fl.unboundPid() },
+    { path: 'front' as const, target: FRONT, pid: () => sidecarPid },
+  ];
+  for (const set of SETS) {
+    const dataFile = files.get(set) ?? '';
+    for (const p of paths) await runDnsperf(fl.lab.lan, { server: p.target.server, port: p.target.port, dataFile, seconds: 2, outstanding: OUTSTANDING }); // warm-up (JIT)
+    const runs: Record<'front' | 'direct', DnsperfResult[]> = { front: [], direct: [] };
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const p of paths) {
+        const r = await runDnsperf(fl.lab.lan, { server: p.target.server, port: p.target.port, dataFile, seconds: SECONDS, outstanding: OUTSTANDING }, p.pid());
+        runs[p.path].push(r);
+        console.log(`${set} round ${round + 1}/${ROUNDS} ${p.path}: ${r.qps.toFixed(0)} qps, lost ${r.lost}, server cpu ${r.serverCpu?.toFixed(2) ?? '?'} (${r.rcodes})`);
+      }
+    }
+    const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+    for (const path of ['direct', 'front'] as const) {
+      const rs = runs[path];
+      rows.push({
+        set, path,
+        qps: mean(rs.map((r) => r.qps)),
+        avgLatencyMs: mean(rs.map((r) => r.avgLatencyMs)),
+        lost: rs.reduce((a, r) => a + r.lost, 0),
+        serverCpu: mean(rs.map((r) => r.serverCpu ?? Number.NaN)),
+        clientCpu: mean(rs.map((r) => r.clientCpu ?? Number.NaN)),
+        rcodes: rs.at(-1)?.rcodes ?? '',
+      });
+    }
+  }
+  memory = { before, after: processMemoryMB(sidecarPid) };
+} finally {
+  await fl.teardown();
+}
+
+const qps = (set: string, path: string): number => rows.find((r) => r.set === set && r.path === path)?.qps ?? Number.NaN;
+printTable(`front-qps: ${ROUNDS} × ${SECONDS} s per path and set, dnsperf -c 1 -T 1 -q ${OUTSTANDING} from the LAN namespace (2-core shared machine: see loadavg)`, ['answers', 'path', 'qps', 'avg latency ms', 'lost', 'server CPU (cores)', 'dnsperf CPU (cores)', 'ratio to direct'], rows.map((r) => [
+  r.set, r.path === 'front' ? 'front (sidecar CPU)' : 'Unbound directly', r.qps, r.avgLatencyMs, r.lost, r.serverCpu, r.clientCpu, r.qps / qps(r.set, 'direct'),
+]));
+console.log(`front RSS: ${memory?.before.rss.toFixed(1)} MB before, ${memory?.after.rss.toFixed(1)} MB after, peak ${memory?.after.peak.toFixed(1)} MB`);
+const ratios = SETS.map((s) => qps(s, 'front') / qps(s, 'direct'));
+const pass = ratios.every((r) => r >= TARGET);
+console.log(`ratios ${ratios.map((r) => r.toFixed(2)).join(', ')} (target ≥ ${TARGET}): ${pass ? 'PASS' : 'FAIL'}`);
+writeResults('front-qps', { seconds: SECONDS, rounds: ROUNDS, outstanding: OUTSTANDING, rows, memory, pass }, {
+  'direct qps (unlisted)': qps('unlisted', 'direct'),
+  'front qps (unlisted)': qps('unlisted', 'front'),
+  'ratio unlisted': ratios[0] ?? Number.NaN,
+  'front qps (listed)': qps('listed', 'front'),
+  'ratio listed': ratios[1] ?? Number.NaN,
+  'front RSS MB': memory?.after.rss ?? Number.NaN,
+  'front peak RSS MB': memory?.after.peak ?? Number.NaN,
+  pass,
+});

@@ -1,0 +1,36 @@
+/** What the front benches share: the prerequisite check, `--flag N` arguments, a process's memory. */
+import { readFileSync } from 'node:fs';
+import type { FrontLab } from '../test/lab/front-lab.js';
+import { labMissing, sidecarMissing } from '../test/lab/prereqs.js';
+
+/** Exits (0, or 1 with CI=true) when the lab cannot run here, saying why. */
+export function requireFrontLab(bench: string, extra: Readonly<Record<string, string>> = {}): void {
+  const missing = labMissing({ nft: 'nftables', ...extra }) ?? sidecarMissing();
+  if (!missing) return;
+  console.error(`${bench}: cannot run: ${missing}`);
+  process.exit(process.env.CI === 'true' ? 1 : 0);
+}
+
+/** `--name N` from argv (as `npm run bench -- --names 300` passes it), else the env var, else `fallback`. */
+export function argNumber(flag: string, env: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${flag}`);
+  const v = Number(i >= 0 ? process.argv[i + 1] : process.env[env]);
+  return Number.isFinite(v) && v > 0 ? v : fallback;
+}
+
+/** VmRSS and VmHWM (peak) of a process, MB. */
+export function processMemoryMB(pid: number | undefined): { rss: number; peak: number } {
+  if (pid === undefined) return { rss: Number.NaN, peak: Number.NaN };
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
+  return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
+}
+
+/** A bench of the front needs the front: fail at once, not after thousands of timeouts. */
+export async function requireFrontAnswers(bench: string, fl: FrontLab): Promise<void> {
+  const r = await fl.ask('front', { name: 'direct.example', type: 'A', timeoutMs: 2000 });
+  if (r.ok && r.msg.rcode === 'NOERROR') return;
+  await fl.teardown();
+  console.error(`${bench}: the front does not answer on 10.77.0.1:53 (${r.ok ? r.msg.rcode : r.error}); see the sidecar log`);
+  process.exit(1);
+}
