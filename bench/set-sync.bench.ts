@@ -43,6 +43,8 @@ const VERIFY_MAX = envNumber('BENCH_VERIFY_MAX', 300_000);
 const BACKENDS = (process.env.BENCH_BACKENDS ?? 'netlink').split(',');
 const RESTART_MAX = envNumber('BENCH_RESTART_MAX', 300_000);
 const MAX_TX = envNumber('BENCH_MAX_TX', DEFAULT_MAX_TRANSACTION_PREFIXES);
+/** 1: an `nft monitor` listens in the namespace as well (a user watching); 0 (default): only the daemon's own subscription. */
+const FOREIGN_LISTENER = envNumber('BENCH_FOREIGN_LISTENER', 0) === 1;
 
 const models = (n: number, churned: boolean) => {
   const n4 = Math.round(n * 0.7);
@@ -62,6 +64,8 @@ async function child(n: number, netns: string, table: string): Promise<void> {
   const target = { list: 'bench', family: 'inet' as const, table, set4: 'v4', set6: 'v6', netns, createSets: false };
   const m0 = models(n, false);
   const tx = (r: ApplyReport[]) => r.reduce((a, x) => a + x.transactions, 0);
+  // As the daemon runs: following nftables changes (its own NFNLGRP_NFTABLES subscription) while it loads.
+  await sync.start();
   let t = performance.now();
   const cold = await withKernelMemory(() => sync.apply(target, m0));
   const coldMs = performance.now() - t;
@@ -81,7 +85,9 @@ async function child(n: number, netns: string, table: string): Promise<void> {
     const r = await withKernelMemory(() => again.apply(target, m1));
     res.restartMs = performance.now() - t;
     res.restartKernelMB = r.kernel.peakRiseMB;
+    await again.stop();
   }
+  await sync.stop();
   process.stdout.write(`${JSON.stringify(res)}\n`);
 }
 
@@ -155,11 +161,11 @@ async function measure(n: number): Promise<Record<string, number | string | bool
     await ns.nft(['-f', '-'], 'table inet bench {\n set o4 { type ipv4_addr; flags interval; auto-merge; }\n set o6 { type ipv6_addr; flags interval; auto-merge; }\n}\n' +
       BACKENDS.map((b) => `table inet b_${b} {\n set v4 { type ipv4_addr; flags interval; }\n set v6 { type ipv6_addr; flags interval; }\n}\n`).join(''));
     const children = [];
-    const listener = await startNftListener(ns.host);
+    const listener = FOREIGN_LISTENER ? await startNftListener(ns.host) : undefined;
     try {
       for (const b of BACKENDS) children.push({ backend: b, ...(await runChild(n, ns, b)) });
     } finally {
-      await listener.stop();
+      await listener?.stop();
     }
     const m0 = models(n, false);
     const m1 = models(n, true);
@@ -208,7 +214,7 @@ if (process.argv[2] === '--child') {
       console.error(JSON.stringify(row));
     }
   }
-  printTable(`set-sync: cold load, 1% churn and restart (bound ${MAX_TX} ranges per transaction, nft monitor listening) vs the original pipeline (nft -f add of the whole list, auto-merge)`,
+  printTable(`set-sync: cold load, 1% churn and restart (bound ${MAX_TX} ranges per transaction, ${FOREIGN_LISTENER ? 'an nft monitor and the daemon\'s subscription listening' : 'only the daemon\'s own subscription listening'}) vs the original pipeline (nft -f add of the whole list, auto-merge)`,
     ['entries', 'backend', 'cold s (tx)', 'cold kernel MB (peak / kept)', 'RSS MB (ours / tree)', 'churn s (mode, tx)', 'churn kernel MB', 'restart s / kernel MB', 'original churn s', 'ratio', 'exact: ours / original (stale ranges kept)'],
     rows.map((r) => [String(r.entries), String(r.backend), `${fmt(Number(r.coldMs) / 1000)} (${String(r.coldTx)})`, `${fmt(Number(r.coldKernelMB))} / ${fmt(Number(r.coldKernelEndMB))}`, `${fmt(Number(r.selfMaxRssMB))} / ${fmt(Number(r.treeMaxRssMB))}`,
       `${fmt(Number(r.churnMs) / 1000)} (${r.churnMode}, ${String(r.churnTx)})`, fmt(Number(r.churnKernelMB)), r.restartMs === undefined ? 'not run' : `${fmt(Number(r.restartMs) / 1000)} / ${fmt(Number(r.restartKernelMB))}`,
