@@ -8,7 +8,8 @@ import { createDefaultNftBackend } from '../lib/nft/netlink/netlink-backend.js';
 import { DEFAULT_MAX_QUIET_TRANSACTION_PREFIXES, DEFAULT_MAX_TRANSACTION_PREFIXES } from './config.js';
 import { createSetSyncMetrics } from './metrics.js';
 import { NETLINK_COSTS, NFT_CLI_COSTS, type CostModel } from './set-plan.js';
-import { checkFlags, dryRunSet, readKernel, SetState, writeGroup, type ApplyReport, type Member, type WriterDeps } from './set-sync.js';
+import { checkFlags, dryRunSet } from './set-inspect.js';
+import { readKernel, SetState, writeGroup, type ApplyReport, type Member, type WriterDeps } from './set-sync.js';
 
 export { setSyncConfigSchema, setTargetConfigSchema, DEFAULT_MAX_TRANSACTION_PREFIXES, DEFAULT_MAX_QUIET_TRANSACTION_PREFIXES, type SetSyncConfig, type SetTargetConfig } from './config.js';
 export type { ApplyReport } from './set-sync.js';
