@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { nftListeners, parseProcNetlink } from '../../../src/lib/nft/netlink/netlink-listeners.js';
+import { nftListeners, nftListenersEverywhere, parseProcNetlink } from '../../../src/lib/nft/netlink/netlink-listeners.js';
 
 const HEADER = 'sk               Eth Pid        Groups   Rmem     Wmem     Dump  Locks    Drops    Inode';
 const row = (eth: number, pid: number, groups: string): string => `000000004c6498cf ${String(eth).padEnd(3)} ${String(pid).padEnd(10)} ${groups} 0        0        0     2        0        4       `;
@@ -34,4 +35,16 @@ test('/proc/net/netlink: what cannot be read is an error, never "nobody listens"
     ['a bitmask wider than 32 bits', `${HEADER}\n${row(12, 5, '1ffffffff')}\n`, /cannot parse/],
   ];
   for (const [name, text, re] of bad) assert.throws(() => parseProcNetlink(text), re, name);
+});
+
+test('a /run/netns entry that is not (yet) a namespace — `ip netns add` mid-way — is skipped, not an error', { skip: process.getuid?.() !== 0 ? 'needs root (/run/netns, setns)' : false }, () => {
+  mkdirSync('/run/netns', { recursive: true });
+  const path = `/run/netns/us-q-${process.pid}`;
+  writeFileSync(path, ''); // what ip netns add creates before it bind-mounts the namespace on it
+  try {
+    const all = nftListenersEverywhere();
+    assert.ok(all.every((l) => typeof l.ns === 'bigint' && Number.isInteger(l.portid)));
+  } finally {
+    rmSync(path, { force: true });
+  }
 });

@@ -76,7 +76,14 @@ export function otherNftListeners(netns: string | undefined, ownPortid: number |
 /** A listening socket: its namespace (inode of the nsfs file) and portid (unique only within it). */
 export interface NftListener { readonly ns: bigint; readonly portid: number }
 
-const gone = (err: unknown): boolean => ['ENOENT', 'ESRCH', 'EINVAL'].includes((err as { code?: unknown }).code as string);
+/**
+ * Gone meanwhile: a process that exited (ENOENT, ESRCH), or /run/netns/NAME being added or deleted
+ * (`ip netns` creates the file before it bind-mounts the namespace on it: setns says EINVAL).
+ */
+function gone(err: unknown): boolean {
+  const e = err as { code?: unknown; errno?: unknown };
+  return ['ENOENT', 'ESRCH', 'EINVAL'].includes(String(e.code)) || e.errno === 2 || e.errno === 3 || e.errno === 22;
+}
 
 /**
  * Every nf_tables listener on the machine, one namespace at a time: each namespace a process is
