@@ -49,7 +49,7 @@ export const DEFAULT_MAX_TRANSACTION_PREFIXES = 6000;
  * listener that joins while one commits (an `nft monitor` started just then): the rest of that
  * transaction's elements get notifications, up to 24 000 × 16.7 KiB ≈ 410 MB once. Fewer
  * transactions matter because each commit costs time in proportion to the set's size (~0.13 µs
- * per element already in it): 1M ranges in 42 transactions instead of 167 (README: Kernel memory).
+ * per element already in it): 1M ranges in 43 transactions instead of 167 (README: Kernel memory).
  */
 export const DEFAULT_MAX_QUIET_TRANSACTION_PREFIXES = 24_000;
 
