@@ -34,7 +34,7 @@ export async function syncCommand(opts: { file: string | undefined; list: string
   const logger = createCliLogger(tty ? 'error' : 'warn');
   const registry = new Registry();
   const blocklist = createBlocklist({ lists, stateDir, logger, registry });
-  const setSync = createSetSync({ logger, registry, maxTransactionPrefixes: config.setSync.maxTransactionPrefixes });
+  const setSync = createSetSync({ logger, registry, maxTransactionPrefixes: config.setSync.maxTransactionPrefixes, maxQuietTransactionPrefixes: config.setSync.maxQuietTransactionPrefixes });
   const started = performance.now();
   try {
     step('restoring snapshots');

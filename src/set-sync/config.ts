@@ -42,6 +42,18 @@ export type SetTargetConfig = z.infer<typeof setTargetConfigSchema>;
 export const DEFAULT_MAX_TRANSACTION_PREFIXES = 6000;
 
 /**
+ * A bulk write (a first load, a refill, a difference bigger than maxTransactionPrefixes) while no
+ * socket but our own subscription listens to nf_tables notifications: the subscription leaves the
+ * group, so the kernel builds none (~0.2 KiB per range instead of 16.7 KiB, measured on Linux
+ * 6.18), and each transaction may carry this many ranges: ~5 MB of transient slab. The price is a
+ * listener that joins while one commits (an `nft monitor` started just then): the rest of that
+ * transaction's elements get notifications, up to 24 000 × 16.7 KiB ≈ 410 MB once. Fewer
+ * transactions matter because each commit costs time in proportion to the set's size (~0.13 µs
+ * per element already in it): 1M ranges in 43 transactions instead of 167 (README: Kernel memory).
+ */
+export const DEFAULT_MAX_QUIET_TRANSACTION_PREFIXES = 24_000;
+
+/**
  * `setSync`: limits for every nftables transaction the daemon sends (lists, refills, learned
  * batches). The lead composes it as the top-level `setSync` block in src/config/schema.ts.
  */
@@ -52,6 +64,8 @@ export const setSyncConfigSchema = z
      * At least 16, so that a transaction always has room for the pieces of a split region.
      */
     maxTransactionPrefixes: z.number().int().min(16).max(1_000_000).default(DEFAULT_MAX_TRANSACTION_PREFIXES),
+    /** Range operations per bulk transaction while nobody but us listens; never below maxTransactionPrefixes (the larger wins). */
+    maxQuietTransactionPrefixes: z.number().int().min(16).max(1_000_000).default(DEFAULT_MAX_QUIET_TRANSACTION_PREFIXES),
   })
   .strict();
 

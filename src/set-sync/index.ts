@@ -5,12 +5,13 @@ import { rangeSetsEqual, type RangeSet } from '../lib/ip-prefix/index.js';
 import type { MonitorHandle, NftEvent } from '../lib/nft/monitor.js';
 import type { NftBackend } from '../lib/nft/nft-backend.js';
 import { createDefaultNftBackend } from '../lib/nft/netlink/netlink-backend.js';
-import { DEFAULT_MAX_TRANSACTION_PREFIXES } from './config.js';
+import { DEFAULT_MAX_QUIET_TRANSACTION_PREFIXES, DEFAULT_MAX_TRANSACTION_PREFIXES } from './config.js';
 import { createSetSyncMetrics } from './metrics.js';
 import { NETLINK_COSTS, NFT_CLI_COSTS, type CostModel } from './set-plan.js';
-import { checkFlags, dryRunSet, readKernel, SetState, writeGroup, type ApplyReport, type Member, type WriterDeps } from './set-sync.js';
+import { checkFlags, dryRunSet } from './set-inspect.js';
+import { readKernel, SetState, writeGroup, type ApplyReport, type Member, type WriterDeps } from './set-sync.js';
 
-export { setSyncConfigSchema, setTargetConfigSchema, DEFAULT_MAX_TRANSACTION_PREFIXES, type SetSyncConfig, type SetTargetConfig } from './config.js';
+export { setSyncConfigSchema, setTargetConfigSchema, DEFAULT_MAX_TRANSACTION_PREFIXES, DEFAULT_MAX_QUIET_TRANSACTION_PREFIXES, type SetSyncConfig, type SetTargetConfig } from './config.js';
 export type { ApplyReport } from './set-sync.js';
 export { createLearnedSets, type LearnedSets, type LearnedTarget, type LearnedOutcome } from './learned-sets.js';
 export type { NftBackend } from '../lib/nft/nft-backend.js';
@@ -40,9 +41,10 @@ const RETRY_MAX_MS = 60_000;
 /**
  * The only owner of nftables state. The backend defaults to netlink where it can run (else the nft
  * binary); `costs` defaults to that backend's measured cost model; tests pass their own to force a mode.
- * `maxTransactionPrefixes` (setSync.maxTransactionPrefixes) bounds every transaction it sends.
+ * `maxTransactionPrefixes` (setSync.maxTransactionPrefixes) bounds every transaction it sends;
+ * `maxQuietTransactionPrefixes` those of a bulk write while nobody else listens (README: Kernel memory).
  */
-export function createSetSync(opts: { logger: Logger; registry: Registry; backend?: NftBackend; costs?: CostModel; maxTransactionPrefixes?: number }): SetSync {
+export function createSetSync(opts: { logger: Logger; registry: Registry; backend?: NftBackend; costs?: CostModel; maxTransactionPrefixes?: number; maxQuietTransactionPrefixes?: number }): SetSync {
   const logger = opts.logger.child({ component: 'set-sync' });
   const raw = opts.backend ?? createDefaultNftBackend();
   const costs = opts.costs ?? (raw.kind === 'netlink' ? NETLINK_COSTS : NFT_CLI_COSTS);
@@ -65,8 +67,10 @@ export function createSetSync(opts: { logger: Logger; registry: Registry; backen
     listSet: (ref, netns) => raw.listSet(ref, netns),
     ...(raw.readRanges ? { readRanges: raw.readRanges.bind(raw) } : {}),
     monitor: (o) => raw.monitor(o),
+    ...(raw.quietWindow ? { quietWindow: raw.quietWindow.bind(raw) } : {}),
   };
-  const d: WriterDeps = { backend, bound: opts.maxTransactionPrefixes ?? DEFAULT_MAX_TRANSACTION_PREFIXES, costs, metrics, logger };
+  const bound = opts.maxTransactionPrefixes ?? DEFAULT_MAX_TRANSACTION_PREFIXES;
+  const d: WriterDeps = { backend, bound, quietBound: Math.max(bound, opts.maxQuietTransactionPrefixes ?? DEFAULT_MAX_QUIET_TRANSACTION_PREFIXES), costs, metrics, logger };
   const sets = new Map<string, SetState>();
   /** Writes to one table are serialised and, when full, done together (see fullLoad). */
   const queues = new Map<string, Promise<unknown>>();

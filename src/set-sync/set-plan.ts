@@ -43,7 +43,7 @@ export const NETLINK_COSTS: CostModel = {
 export type SyncPlan =
   | { mode: 'noop'; unchanged: number }
   | { mode: 'full'; added: number; unchanged: 0; removed: number }
-  | { mode: 'diff'; chunks: DiffChunk[]; added: number; removed: number; unchanged: number };
+  | { mode: 'diff'; chunks: DiffChunk[]; added: number; removed: number; unchanged: number; bulk: boolean };
 
 /**
  * How `applied` (the kernel's exact contents: what we wrote, or read back) becomes `desired`
@@ -51,8 +51,13 @@ export type SyncPlan =
  * the kernel notifies every element a flush removes too). flush + add in one transaction only
  * when old + new fit in the bound and the backend's costs favour it; otherwise the exact
  * difference in bounded chunks (chunkDiff). An empty set therefore fills in chunks of adds.
+ *
+ * `quietBound` (setSync.maxQuietTransactionPrefixes, where the backend can write without
+ * notifications): a difference bigger than `bound` is a bulk write, cut into chunks of the quiet
+ * bound instead (`bulk: true`); the writer cuts each again by `bound` (chunkDiff of the chunk's own
+ * removed and added ranges keeps the same old-or-new rule) when someone listens after all.
  */
-export function planSync(applied: RangeSet, desired: RangeSet, bound: number, costs: CostModel): SyncPlan {
+export function planSync(applied: RangeSet, desired: RangeSet, bound: number, costs: CostModel, quietBound?: number): SyncPlan {
   const { removed, added } = diffRangeSets(applied, desired);
   const unchanged = desired.size - added.size;
   if (removed.size === 0 && added.size === 0) return { mode: 'noop', unchanged };
@@ -61,7 +66,8 @@ export function planSync(applied: RangeSet, desired: RangeSet, bound: number, co
   if (fullFits && costs.diffSeconds(applied.size, removed.size, added.size, chunks.length) > costs.fullSeconds(desired.size)) {
     return { mode: 'full', added: desired.size, removed: applied.size, unchanged: 0 };
   }
-  return { mode: 'diff', chunks, added: added.size, removed: removed.size, unchanged };
+  const bulk = quietBound !== undefined && quietBound > bound && chunks.length > 1;
+  return { mode: 'diff', chunks: bulk ? chunkDiff(removed, added, quietBound) : chunks, added: added.size, removed: removed.size, unchanged, bulk };
 }
 
 /** Every range as its nft JSON element, serialised (streams; never an array of a million objects). */

@@ -1,18 +1,15 @@
 import type { Logger } from 'pino';
 import { errorMessage, isSidecarError, SidecarError } from '../errors.js';
 import { emptyRangeSet, type RangeSet } from '../lib/ip-prefix/index.js';
-import { NftSetError, type NftBackend } from '../lib/nft/nft-backend.js';
+import { NftSetError, type NftBackend, type QuietWindow } from '../lib/nft/nft-backend.js';
 import { addSetCommand, addTableCommand, elementCommand, flushSetCommand, setRefText, type NftCommand, type NftFamily, type SetRef } from '../lib/nft/nft-json.js';
 import { EchoFilter } from './echo-filter.js';
 import type { SetSyncMetrics } from './metrics.js';
 import { exactFromElements, exactIfDisjoint } from './readback.js';
-import { elementsJson, planSync, type CostModel, type SyncPlan } from './set-plan.js';
+import { chunkDiff, elementsJson, planSync, type CostModel, type DiffChunk, type SyncPlan } from './set-plan.js';
 
 /** `transactions`: how many nft transactions the write took (each within the bound). */
 export interface ApplyReport { set: string; mode: 'full' | 'diff' | 'noop'; added: number; removed: number; unchanged: number; transactions: number; durationMs: number }
-
-/** `nft list set` (the CLI backend's describeSet) dumps the elements too (quadratic): above this the flags check is skipped there. Netlink asks GETSET, which costs nothing. */
-const FLAGS_CHECK_MAX = 100_000;
 
 /** One nft set and what we know about it. */
 export class SetState {
@@ -62,6 +59,8 @@ export interface WriterDeps {
   backend: NftBackend;
   /** Range operations per transaction, at most (setSync.maxTransactionPrefixes). */
   bound: number;
+  /** Range operations per bulk transaction while nobody else listens (setSync.maxQuietTransactionPrefixes). */
+  quietBound: number;
   costs: CostModel;
   metrics: SetSyncMetrics;
   logger: Logger;
@@ -126,18 +125,31 @@ export interface Member {
   readonly desired: RangeSet;
 }
 
-async function applyDiff(d: WriterDeps, m: Member, plan: Extract<SyncPlan, { mode: 'diff' }>): Promise<void> {
+/**
+ * The plan's chunks, one transaction each. A bulk plan's chunks are of the quiet bound: each is sent
+ * whole while nobody but us listens (asked before every one of them), else cut again by the normal
+ * bound. Returns how many transactions were sent.
+ */
+async function applyDiff(d: WriterDeps, m: Member, plan: Extract<SyncPlan, { mode: 'diff' }>, quiet: () => QuietWindow | undefined): Promise<number> {
   const { s } = m;
   let create = createCommands([m]);
-  for (const c of plan.chunks) {
+  let sent = 0;
+  const write = async (c: DiffChunk): Promise<void> => {
     const cmds: NftCommand[] = create;
     create = [];
     if (c.removed.size > 0) cmds.push(elementCommand('delete', s.ref, elementsJson(c.removed)));
     if (c.added.size > 0) cmds.push(elementCommand('add', s.ref, elementsJson(c.added)));
     // After a failed chunk the kernel holds a consistent mix (see chunkDiff), not `applied`.
     s.applied = undefined;
+    sent++;
     await send(d, s, cmds, { adds: c.added.size, deletes: c.removed.size, flush: false });
+  };
+  for (const c of plan.chunks) {
+    const w = plan.bulk ? quiet() : undefined;
+    if (!plan.bulk || (w && (await w.quiet()))) await write(c);
+    else for (const part of chunkDiff(c.removed, c.added, d.bound)) await write(part);
   }
+  return sent;
 }
 
 /** A set as read back: its exact elements, or only how many there are when they cannot be diffed against. */
@@ -150,12 +162,12 @@ const sizeOf = (k: KernelContents): number => (k.kind === 'exact' ? k.set.size :
  * all members in one flush + add when old + new of the whole group fit (and the costs favour it),
  * else each set by its own plan (bounded chunks of the exact difference).
  */
-async function applyGroup(d: WriterDeps, members: readonly Member[], kernel: readonly KernelContents[]): Promise<SyncPlan[]> {
+async function applyGroup(d: WriterDeps, members: readonly Member[], kernel: readonly KernelContents[]): Promise<Planned[]> {
   // Every element write lists the table's other interval sets too (nft 1.0.6): charge the diff for all of them.
   const groupSize = kernel.reduce((n, k) => n + sizeOf(k), 0);
   const fullSize = members.reduce((n, m) => n + m.desired.size, 0);
   const fits = groupSize + fullSize <= d.bound;
-  const fullPlans = (): SyncPlan[] => members.map((m, i) => ({ mode: 'full', added: m.desired.size, removed: sizeOf(kernel[i]!), unchanged: 0 }));
+  const fullPlans = (): Planned[] => members.map((m, i) => ({ plan: { mode: 'full', added: m.desired.size, removed: sizeOf(kernel[i]!), unchanged: 0 }, transactions: 1 }));
   if (kernel.some((k) => k.kind === 'opaque')) {
     if (!fits) {
       const set = members.find((_, i) => kernel[i]?.kind === 'opaque')?.s.label ?? '?';
@@ -164,20 +176,35 @@ async function applyGroup(d: WriterDeps, members: readonly Member[], kernel: rea
     await fullLoad(d, members);
     return fullPlans();
   }
+  const quietBound = d.backend.quietWindow ? d.quietBound : undefined;
   const costs: CostModel = { diffSeconds: (_n, r, a, c) => d.costs.diffSeconds(groupSize, r, a, c), fullSeconds: (n) => d.costs.fullSeconds(n) };
-  const plans = members.map((m, i) => planSync((kernel[i] as Extract<KernelContents, { kind: 'exact' }>).set, m.desired, d.bound, costs));
+  const plans = members.map((m, i) => planSync((kernel[i] as Extract<KernelContents, { kind: 'exact' }>).set, m.desired, d.bound, costs, quietBound));
   const diffCost = plans.reduce((t, p) => t + (p.mode === 'diff' ? costs.diffSeconds(groupSize, p.removed, p.added, p.chunks.length) : p.mode === 'full' ? Infinity : 0), 0);
   if (fits && (plans.some((p) => p.mode === 'full') || diffCost > costs.fullSeconds(fullSize))) {
     await fullLoad(d, members);
     return fullPlans();
   }
-  for (const [i, p] of plans.entries()) {
-    const m = members[i]!;
-    if (p.mode === 'diff') await applyDiff(d, m, p);
-    else if (p.mode === 'full') await fullLoad(d, [m]);
+  // One quiet window for the group's bulk writes, opened by the first of them.
+  let window: QuietWindow | undefined;
+  const quiet = (): QuietWindow | undefined => (window ??= d.backend.quietWindow?.());
+  const out: Planned[] = [];
+  try {
+    for (const [i, p] of plans.entries()) {
+      const m = members[i]!;
+      if (p.mode === 'diff') out.push({ plan: p, transactions: await applyDiff(d, m, p, quiet) });
+      else if (p.mode === 'full') {
+        await fullLoad(d, [m]);
+        out.push({ plan: p, transactions: 1 });
+      } else out.push({ plan: p, transactions: 0 });
+    }
+  } finally {
+    await window?.end();
   }
-  return plans;
+  return out;
 }
+
+/** A plan and the transactions it took (a bulk plan's count depends on who listened). */
+interface Planned { plan: SyncPlan; transactions: number }
 
 /**
  * Reads the kernel set back. A missing set with createSets counts as empty (the first transaction
@@ -227,7 +254,7 @@ export async function writeGroup(d: WriterDeps, members: readonly Member[]): Pro
   const t0 = performance.now();
   const before = members.map((m) => m.s.applied);
   const invalidations = members.map((m) => m.s.invalidations);
-  let plans: SyncPlan[];
+  let plans: Planned[];
   try {
     try {
       plans = await applyGroup(d, members, await known(d, members, before));
@@ -258,53 +285,22 @@ export async function writeGroup(d: WriterDeps, members: readonly Member[]): Pro
     s.lastApplyAt = Date.now();
     d.metrics.elements.set({ set: s.label }, desired.size);
     d.metrics.lastApply.set({ set: s.label }, Math.floor(s.lastApplyAt / 1000));
-    return report(s, plans[i]!, durationMs);
+    const p = plans[i]!;
+    return report(s, p.plan, durationMs, p.transactions);
   });
 }
 
-function report(s: SetState, plan: SyncPlan, durationMs: number): ApplyReport {
+export function report(s: SetState, plan: SyncPlan, durationMs: number, transactions?: number): ApplyReport {
   switch (plan.mode) {
     case 'noop':
       return { set: s.label, mode: 'noop', added: 0, removed: 0, unchanged: plan.unchanged, transactions: 0, durationMs };
     case 'full':
-      return { set: s.label, mode: 'full', added: plan.added, removed: plan.removed, unchanged: 0, transactions: 1, durationMs };
+      return { set: s.label, mode: 'full', added: plan.added, removed: plan.removed, unchanged: 0, transactions: transactions ?? 1, durationMs };
     case 'diff':
-      return { set: s.label, mode: 'diff', added: plan.added, removed: plan.removed, unchanged: plan.unchanged, transactions: plan.chunks.length, durationMs };
+      return { set: s.label, mode: 'diff', added: plan.added, removed: plan.removed, unchanged: plan.unchanged, transactions: transactions ?? plan.chunks.length, durationMs };
     default: {
       const never: never = plan;
       return never;
     }
-  }
-}
-
-/** dryRun: compare with the kernel, touch nothing. */
-export async function dryRunSet(d: WriterDeps, s: SetState, desired: RangeSet): Promise<ApplyReport> {
-  const t0 = performance.now();
-  const kernel = await readKernel(d, s);
-  const plan: SyncPlan = kernel.kind === 'exact' ? planSync(kernel.set, desired, d.bound, d.costs) : { mode: 'full', added: desired.size, removed: kernel.elements, unchanged: 0 };
-  return report(s, plan, performance.now() - t0);
-}
-
-/**
- * Warns about a set we can fill but not keep exact. auto-merge does not hurt our own writes (the
- * model is merged, so nothing we add is ever adjacent to what stays), but anything else added to an
- * auto-merge set gets folded into our elements and a later delete of ours then fails the whole
- * transaction (measured on the router: src/set-sync/README.md, "Why no auto-merge").
- */
-export async function checkFlags(d: WriterDeps, s: SetState): Promise<void> {
-  if (d.backend.kind !== 'netlink' && (s.applied?.size ?? 0) > FLAGS_CHECK_MAX) {
-    d.logger.debug({ set: s.label }, 'set-sync: flags check skipped (listing a set this size costs seconds of kernel time)');
-    return;
-  }
-  const desc = await d.backend.describeSet(s.ref, s.netns);
-  if (desc.kind !== 'ok') return;
-  if (desc.autoMerge) {
-    d.logger.warn(
-      { set: s.label },
-      `set-sync: set ${s.label} has auto-merge; remove it (type ${s.type}; flags interval, no auto-merge): elements added by anything else get folded into ours, and deleting a folded element fails the whole nft transaction`,
-    );
-  }
-  if (!desc.flags.includes('interval') || desc.type !== s.type) {
-    d.logger.warn({ set: s.label, type: desc.type, flags: desc.flags }, `set-sync: set ${s.label} should be type ${s.type} with flags interval`);
   }
 }

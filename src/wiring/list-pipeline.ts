@@ -41,7 +41,7 @@ export function createListPipeline(opts: { config: Config; logger: Logger; regis
   const { config, logger } = opts;
   const targets = new Map(config.lists.map((l) => [l.name, targetOf(l)]));
   const blocklist = createBlocklist({ lists: config.lists, stateDir: config.stateDir, logger: logger.child({ capability: 'blocklist' }), registry: opts.registry });
-  const setSync = createSetSync({ logger: logger.child({ capability: 'set-sync' }), registry: opts.registry, maxTransactionPrefixes: config.setSync.maxTransactionPrefixes });
+  const setSync = createSetSync({ logger: logger.child({ capability: 'set-sync' }), registry: opts.registry, maxTransactionPrefixes: config.setSync.maxTransactionPrefixes, maxQuietTransactionPrefixes: config.setSync.maxQuietTransactionPrefixes });
 
   interface Lane { running: Promise<void> | undefined; next: ListModel | undefined }
   const lanes = new Map<string, Lane>();

@@ -15,13 +15,13 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test, type TestContext } from 'node:test';
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import { rangeSetsEqual, type RangeSet } from '../../src/lib/ip-prefix/index.js';
+import type { RangeSet } from '../../src/lib/ip-prefix/index.js';
 import { createDefaultNftBackend } from '../../src/lib/nft/netlink/netlink-backend.js';
-import { createNftBackend, type NftBackend } from '../../src/lib/nft/nft-backend.js';
+import type { NftBackend } from '../../src/lib/nft/nft-backend.js';
 import { ElementCommand, RangeElements, type NftCommand, type SetRef } from '../../src/lib/nft/nft-json.js';
 import { createSetSync, DEFAULT_MAX_TRANSACTION_PREFIXES, type SetTarget } from '../../src/set-sync/index.js';
-import { coverageOf, exactFromElements } from '../../src/set-sync/readback.js';
 import { startNftListener, withKernelMemory } from '../helpers/kernel-memory.js';
+import { setsEqualModel, testTables } from '../helpers/nft-tables.js';
 import { churn, model } from '../helpers/range-model.js';
 import { createNftNetns, type NftNetns } from '../lab/nft-netns.js';
 import { labSkip } from '../lab/prereqs.js';
@@ -40,7 +40,6 @@ const m0 = { ipv4: model('ipv4', 70_000, 31), ipv6: model('ipv6', 30_000, 32) };
 
 let ns: NftNetns;
 let listener: { stop(): Promise<void> } | undefined;
-let tableNo = 0;
 
 /** One transaction as sent: its range operations and the SUnreclaim rise while it ran. */
 interface Sent { ops: number; riseMB: number }
@@ -73,24 +72,11 @@ function counting(real: NftBackend): { backend: NftBackend; sent: Sent[] } {
   return { backend, sent };
 }
 
-/** Tables of the running test, deleted after it: a later nft monitor would list them all at its start. */
-const tables: string[] = [];
-
-async function freshTable(): Promise<SetTarget> {
-  const table = `m${++tableNo}`;
-  tables.push(table);
-  await ns.nft(['-f', '-'], `table inet ${table} {\n set v4 { type ipv4_addr; flags interval; }\n set v6 { type ipv6_addr; flags interval; }\n}\n`);
-  return { list: 'vpn', family: 'inet', table, set4: 'v4', set6: 'v6', netns: ns.name, createSets: false };
-}
+const tables = testTables(() => ns, 'm');
+const freshTable = (): Promise<SetTarget> => tables.fresh();
 
 async function assertExact(t: SetTarget, m: { ipv4: RangeSet; ipv6: RangeSet }): Promise<void> {
-  for (const [set, family] of [['v4', 'ipv4'], ['v6', 'ipv6']] as const) {
-    const l = await createNftBackend().listSet({ family: t.family, table: t.table, set }, t.netns);
-    assert.equal(l.kind, 'ok');
-    const exact = l.kind === 'ok' ? exactFromElements(family, l.set.elements) : undefined;
-    assert.ok(exact, 'kernel elements are well-formed and do not overlap');
-    assert.ok(rangeSetsEqual(coverageOf(exact), m[family]), `${set} equals the model`);
-  }
+  assert.ok(await setsEqualModel(t, m), 'the sets are well-formed and equal the model');
 }
 
 function assertBounded(t: TestContext, what: string, sent: readonly Sent[]): void {
@@ -124,7 +110,7 @@ describe('set-sync: kernel memory of nftables transactions', { skip }, () => {
     listener = await startNftListener(ns.host);
   });
   afterEach(async () => {
-    for (const table of tables.splice(0)) await ns.nft(['delete', 'table', 'inet', table]).catch(() => undefined);
+    await tables.cleanup();
   });
   after(async () => {
     await listener?.stop();

@@ -27,7 +27,7 @@ test('chunks cut only between regions: an interval that changed shape stays with
   assert.throws(() => chunkDiff(removed, added, 4), /cannot make progress/);
 });
 
-test('chunks: every transaction within the bound, even inside a region bigger than the bound; coverage only ever old-or-new; exact at the end', () => {
+test('chunks: every transaction within the bound, even inside a region bigger than the bound, and when chunks of a bigger bound are cut again; coverage only ever old-or-new; exact at the end', () => {
   const rnd = prng(7);
   const cases: [string, RangeSet, RangeSet][] = [
     // One old /22-like range replaced by 300 small ones, and the reverse.
@@ -38,9 +38,10 @@ test('chunks: every transaction within the bound, even inside a region bigger th
   ];
   for (let k = 0; k < 20; k++) cases.push([`random ${k}`, randomRanges(rnd, 3000), randomRanges(rnd, 3000)]);
   for (const [name, old, next] of cases) {
-    for (const bound of [5, 6, 17, 1000]) {
+    // recut: chunks of a bigger (quiet) bound, each cut again by the bound, as the writer does when someone listens after all.
+    for (const [bound, recut] of [[5, 0], [6, 0], [17, 0], [1000, 0], [5, 7], [6, 40], [17, 100]] as const) {
       const { removed, added } = diffRangeSets(old, next);
-      const chunks = chunkDiff(removed, added, bound);
+      const chunks = recut === 0 ? chunkDiff(removed, added, bound) : chunkDiff(removed, added, recut).flatMap((c) => chunkDiff(c.removed, c.added, bound));
       const kernel = new Map<number, number>();
       for (let i = 0; i < old.size; i++) kernel.set(old.data[2 * i]!, old.data[2 * i + 1]!);
       const inOld = bitmap(old);
@@ -103,6 +104,13 @@ test('plan: first load into an empty set is bounded chunks of adds; flush + add 
   assert.equal(p.mode, 'diff');
   if (p.mode !== 'diff') return;
   assert.deepEqual(p.chunks.map((c) => [c.removed.size, c.added.size]), [[0, 7000], [0, 7000], [0, 6000]]);
+  // A quiet bound: the same load is bulk, in chunks of that bound; a diff within the bound is not.
+  const quiet = planSync(empty, big, 7000, NETLINK_COSTS, 16_000);
+  assert.ok(quiet.mode === 'diff' && quiet.bulk);
+  if (quiet.mode === 'diff') assert.deepEqual(quiet.chunks.map((c) => c.added.size), [16_000, 4000]);
+  const small = planSync(empty, raw([[1, 2]]), 7000, NETLINK_COSTS, 16_000);
+  assert.ok(small.mode !== 'diff' || !small.bulk, 'one chunk is not a bulk write');
+  assert.ok(p.mode === 'diff' && !p.bulk, 'no quiet bound: never bulk');
   const a = v4(['1.0.0.0', '1.0.0.10']);
   assert.equal(planSync(a, a, 10, NFT_CLI_COSTS).mode, 'noop');
   // nft 1.0.6 costs favour a flush + reload of a 1 % churn of 30k (measured: 13 s as a diff, 0.26 s
@@ -149,7 +157,9 @@ test('config: defaults, and the families a table can hold; chunkSize is gone, th
   assert.equal(setTargetConfigSchema.safeParse({ family: 'ip', table: 'g', set6: 'x' }).success, false);
   assert.equal(setTargetConfigSchema.safeParse({ table: 'g', set4: 'bad name' }).success, false);
   assert.equal(setTargetConfigSchema.safeParse({ table: 'g', set4: 'x', chunkSize: 50_000 }).success, false);
-  assert.deepEqual(setSyncConfigSchema.parse({}), { maxTransactionPrefixes: 6000 });
+  assert.deepEqual(setSyncConfigSchema.parse({}), { maxTransactionPrefixes: 6000, maxQuietTransactionPrefixes: 24_000 });
+  assert.equal(setSyncConfigSchema.safeParse({ maxQuietTransactionPrefixes: 0 }).success, false);
+  assert.equal(setSyncConfigSchema.safeParse({ maxQuietTransactionPrefixes: 2_000_000 }).success, false);
   assert.equal(setSyncConfigSchema.safeParse({ maxTransactionPrefixes: 15 }).success, false);
   assert.equal(setSyncConfigSchema.safeParse({ maxTransactionPrefixes: 2.5 }).success, false);
 });

@@ -15,6 +15,22 @@ export type SetListing = { kind: 'ok'; set: ListedSet } | { kind: 'missing'; wha
 export type RangeListing = { kind: 'ok'; set: RangeSet } | { kind: 'missing'; what: 'table' | 'set' };
 
 /**
+ * A bulk load without notifications (netlink only: src/lib/nft/netlink/quiet-window.ts). Used as
+ * `if (await w.quiet()) send a big transaction; else send bounded ones`, then `await w.end()`.
+ */
+export interface QuietWindow {
+  /**
+   * Before each bulk transaction: true when no socket but this process's subscriptions listens to
+   * nf_tables notifications anywhere on the machine (ours are then deaf until end()); false when
+   * another one does (or that cannot be told): then we hear again and the caller sends
+   * transactions of the normal bound.
+   */
+  quiet(): Promise<boolean>;
+  /** Hears again; anything committed by others meanwhile is reported `lost` to the subscription's consumers. */
+  end(): Promise<void>;
+}
+
+/**
  * The OS seam for nftables (STYLE.md "Seams"). All of set-sync's kernel I/O goes through it.
  *
  * Cost contract, measured on nft 1.0.6 / Linux 6.x (src/lib/nft/README.md): any listing of a set
@@ -43,6 +59,12 @@ export interface NftBackend {
    * `nft -j monitor`, which cannot attribute.
    */
   monitor(opts: MonitorOptions): MonitorHandle;
+  /**
+   * For a bulk load (netlink only): while nobody but this process listens (in any namespace: the
+   * kernel's check is machine-wide), its subscriptions stop listening, so the kernel builds no
+   * notification per element, and anything others commit meanwhile is reported to monitors as `lost`.
+   */
+  quietWindow?(): QuietWindow;
 }
 
 /**

@@ -22,6 +22,8 @@ export const SOL_NETLINK = 270;
 export const NETLINK_CAP_ACK = 10;
 /** linux/netlink.h: join a multicast group by number (nl_groups in bind() covers only groups 1–32 as a bitmask). */
 export const NETLINK_ADD_MEMBERSHIP = 1;
+/** linux/netlink.h: leave it again (the kernel then stops counting the socket as a listener: netlink_update_listeners). */
+export const NETLINK_DROP_MEMBERSHIP = 2;
 /** linux/netfilter/nfnetlink.h: the group every nf_tables change is notified on. */
 export const NFNLGRP_NFTABLES = 7;
 export const EAGAIN = 11;

@@ -11,6 +11,7 @@ import { NLM_F_ACK, NLM_F_CREATE, NLM_F_REQUEST, NlWriter, NLMSG_ERROR } from '.
 import { createdSetInfo, encodeCreate } from './set-create.js';
 import { encodeElemOp, NFNL_SUBSYS_NFTABLES, type ElemOp, type SetInfo } from './set-elements.js';
 import { lookupSet } from './set-info.js';
+import { createQuietWindow, ownCommit } from './quiet-window.js';
 
 /**
  * An NftBackend that writes set elements with nfnetlink directly (no nft process, no cache fill):
@@ -158,7 +159,8 @@ export function createNetlinkBackend(opts: NetlinkBackendOptions = {}): NftBacke
       if (t.create.length === 0 && t.ops.length === 0) return;
       try {
         // Creates ride in the batch, so their NEWTABLE/NEWSET carry our portid like the elements' do.
-        await serial(netns, () => monitors.own(netns, elementCount(t.ops), () => transact(sockFor(netns), t)));
+        // ownCommit: every commit of this process in the namespace is accounted for while a quiet window is open.
+        await serial(netns, () => ownCommit(netns, () => monitors.own(netns, elementCount(t.ops), () => transact(sockFor(netns), t))));
       } catch (err) {
         if (err instanceof NfnlTimeout) {
           throw new SidecarError('NFT_TIMEOUT', 'nft', `netlink${netns !== undefined ? ` (netns ${netns})` : ''}: ${err.message}; the sets it touched are unknown until read back`, { cause: err });
@@ -174,6 +176,7 @@ export function createNetlinkBackend(opts: NetlinkBackendOptions = {}): NftBacke
       return r.kind === 'missing' ? r : { kind: 'ok', set: r.ranges };
     },
     monitor: (o) => monitors.monitor(o),
+    quietWindow: () => createQuietWindow(),
   };
 }
 

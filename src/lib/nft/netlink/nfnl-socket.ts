@@ -1,5 +1,5 @@
 import { closeSync, openSync, readlinkSync, statSync } from 'node:fs';
-import { AF_NETLINK, CLONE_NEWNET, EAGAIN, EINTR, ENOBUFS, errnoText, libc, MSG_DONTWAIT, NETLINK_ADD_MEMBERSHIP, NETLINK_CAP_ACK, NETLINK_NETFILTER, SO_RCVBUFFORCE, SO_SNDBUFFORCE, SOCK_CLOEXEC, SOCK_RAW, SOL_NETLINK, SOL_SOCKET } from './libc.js';
+import { AF_NETLINK, CLONE_NEWNET, EAGAIN, EINTR, ENOBUFS, errnoText, libc, MSG_DONTWAIT, NETLINK_ADD_MEMBERSHIP, NETLINK_CAP_ACK, NETLINK_DROP_MEMBERSHIP, NETLINK_NETFILTER, SO_RCVBUFFORCE, SO_SNDBUFFORCE, SOCK_CLOEXEC, SOCK_RAW, SOL_NETLINK, SOL_SOCKET } from './libc.js';
 import { parseResponses, type NlResponse } from './nl-writer.js';
 
 /**
@@ -100,8 +100,11 @@ function portidOf(fd: number): number {
   return sa.readUInt32LE(4);
 }
 
-/** Creates the socket inside /run/netns/NAME (see the class comment for why this is safe). */
-function openSocketIn(netns: string, role: SocketRole): number {
+/**
+ * Runs `fn` with the main thread inside /run/netns/NAME and switches straight back (see the class
+ * comment for why this is safe): `fn` must be synchronous.
+ */
+export function inNetns<T>(netns: string, fn: () => T): T {
   const c = libc();
   const target = openSync(`/run/netns/${netns}`, 'r');
   const home = openSync(SELF_NS, 'r');
@@ -111,7 +114,7 @@ function openSocketIn(netns: string, role: SocketRole): number {
       throw new NfnlError(`setns(/run/netns/${netns}): ${errnoText(e)}`, e);
     }
     try {
-      return openSocket(role);
+      return fn();
     } finally {
       if (c.setns(home, CLONE_NEWNET) < 0) throw new Error(`netlink: cannot return the main thread to its network namespace: ${errnoText(c.errno())}`);
     }
@@ -154,12 +157,17 @@ export class NfnlSocket {
   static open(netns?: string, role: SocketRole = {}): NfnlSocket {
     if (netns === undefined) return new NfnlSocket(openSocket(role), undefined);
     const ino = statSync(`/run/netns/${netns}`, { bigint: true }).ino;
-    return new NfnlSocket(openSocketIn(netns, role), ino);
+    return new NfnlSocket(inNetns(netns, () => openSocket(role)), ino);
   }
 
   /** SO_RCVBUFFORCE (the kernel doubles it); false when refused. */
   setRcvbuf(bytes: number): boolean {
     return !this.closed && setInt(this.fd, SOL_SOCKET, SO_RCVBUFFORCE, bytes) === 0;
+  }
+
+  /** Joins (true) or leaves a multicast group; false when refused. */
+  setMembership(group: number, member: boolean): boolean {
+    return !this.closed && setInt(this.fd, SOL_NETLINK, member ? NETLINK_ADD_MEMBERSHIP : NETLINK_DROP_MEMBERSHIP, group) === 0;
   }
 
   /** False once closed or abandoned: open a fresh one. */

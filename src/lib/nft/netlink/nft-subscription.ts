@@ -156,6 +156,27 @@ class Shared {
     if (overflow) this.emit('lost', `nf_tables notifications dropped: receive buffer (${this.rcvbuf} bytes) overflowed`);
   }
 
+  /** The socket's portid (what /proc/net/netlink shows for it), while one is open. */
+  get portid(): number | undefined {
+    return this.sock?.usable ? this.sock.portid : undefined;
+  }
+
+  /** Inode of the socket's namespace (the one named, or this process's own), while one is open. */
+  get nsIno(): bigint | undefined {
+    if (!this.sock?.usable) return undefined;
+    return this.sock.nsIno ?? (ownNsIno ??= statSync('/proc/self/ns/net', { bigint: true }).ino);
+  }
+
+  /** Leaves or re-joins NFNLGRP_NFTABLES (quiet-window.ts); a socket opened again later always joins. */
+  setMember(member: boolean): boolean {
+    return this.sock?.setMembership(NFNLGRP_NFTABLES, member) ?? false;
+  }
+
+  /** Tells every listener that notifications were missed. */
+  reportLost(detail: string): void {
+    this.emit('lost', detail);
+  }
+
   close(): void {
     clearInterval(this.timer);
     this.sock?.close();
@@ -164,6 +185,20 @@ class Shared {
 }
 
 const shared = new Map<string, Shared>();
+let ownNsIno: bigint | undefined;
+
+/** A namespace's shared subscription, for a quiet window (quiet-window.ts). */
+export interface SubscriptionControl {
+  readonly portid: number | undefined;
+  readonly nsIno: bigint | undefined;
+  setMember(member: boolean): boolean;
+  reportLost(detail: string): void;
+}
+
+/** This process's subscriptions, by namespace (undefined = its own). */
+export function subscriptions(): { netns: string | undefined; sub: SubscriptionControl }[] {
+  return [...shared.entries()].map(([key, sub]) => ({ netns: key === '' ? undefined : key, sub }));
+}
 
 /** Subscribes `listener` to the namespace's notifications (opening the shared socket on first use). */
 export function subscribeNft(netns: string | undefined, listener: SubscriptionListener, opts: { rcvbuf?: number } = {}): Subscription {
