@@ -62,6 +62,31 @@ export function renderUnboundSnippet(config: Config): string {
       `${' '.repeat(col)}#   (\`nodefault\` works only on the exact default zone, e.g. 10.in-addr.arpa.)`,
     );
   });
+  if (config.front) lines.push(...frontLines(config.front));
   for (const zone of config.dns.zones) lines.push('forward-zone:', `  name: "${zone}"`, `  forward-addr: ${addr}`);
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * With the DNS front, Unbound listens on loopback only: plainly for the router itself (and the
+ * sidecar's own lookups), and on the front's upstream port with `proxy-protocol-port`, where
+ * every query carries a PROXYv2 header (UDP and TCP since Unbound 1.17, unbound.conf(5)).
+ * access-control then sees the real client — and also checks the front's own loopback address
+ * (https://github.com/NLnetLabs/unbound/issues/760), so loopback is allowed as well.
+ */
+function frontLines(front: NonNullable<Config['front']>): string[] {
+  const up = parseHostPort(front.upstream);
+  const host = up?.host ?? '127.0.0.1';
+  const port = up?.port ?? 5301;
+  const out = [
+    `${pad('  interface: 127.0.0.1', 38)}# the router itself and the sidecar's own lookups`,
+    '  interface: ::1',
+    `${pad(`  interface: ${host}@${port}`, 38)}# the DNS front's upstream: every query carries PROXYv2`,
+    `  proxy-protocol-port: ${port}`,
+    `${pad('  access-control: 127.0.0.0/8 allow', 38)}# Unbound checks the proxy's own address too`,
+    '  access-control: ::1/128 allow',
+  ];
+  if (front.allow === undefined) out.push('  # access-control: <each LAN prefix> allow   (front.allow is not set: list the prefixes the front admits)');
+  else for (const p of front.allow) out.push(`  access-control: ${p} allow`);
+  return out;
 }

@@ -99,8 +99,8 @@ function directives(conf: string): string[] {
 
 describe('nix/lib/unbound-settings.nix: what the module gives Unbound', { skip: need({ ...NIX, 'unbound-checkconf': 'unbound' }) }, () => {
   const sidecar = JSON.parse(readFileSync(join(samples, 'sidecar.json'), 'utf8')) as { dns: { zones: string[]; listen: string[] } };
-  const render = (dnstap: string | null): string => {
-    const settings = `import ./nix/lib/unbound-settings.nix { zones = builtins.fromJSON ${nixString(JSON.stringify(sidecar.dns.zones))}; listen = builtins.fromJSON ${nixString(JSON.stringify(sidecar.dns.listen))}; dnstapSocket = ${dnstap === null ? 'null' : nixString(dnstap)}; }`;
+  const render = (dnstap: string | null, front = 'null'): string => {
+    const settings = `import ./nix/lib/unbound-settings.nix { zones = builtins.fromJSON ${nixString(JSON.stringify(sidecar.dns.zones))}; listen = builtins.fromJSON ${nixString(JSON.stringify(sidecar.dns.listen))}; dnstapSocket = ${dnstap === null ? 'null' : nixString(dnstap)}; front = ${front}; }`;
     // nixpkgs always adds these to `server:`; here they point at the test's own directory.
     const base = `{ username = ''""''; chroot = ''""''; pidfile = ''""''; directory = ${nixString(JSON.stringify(nixStateDir()))}; }`;
     return nixEval(`import ./test/nix/unbound-conf.nix { settings = ${settings}; base = ${base}; }`) as string;
@@ -123,6 +123,14 @@ describe('nix/lib/unbound-settings.nix: what the module gives Unbound', { skip: 
   it('says the same as `unbound-sidecar render unbound` (src/cli/render-unbound.ts)', () => {
     const nix = directives(render(null)).filter((l) => !/^(username|chroot|pidfile|directory):/.test(l));
     const ts = directives(renderUnboundSnippet(parseConfig(sidecar)));
+    assert.deepEqual(nix, ts);
+  });
+
+  it('with the DNS front, the same again: loopback interfaces, the proxy-protocol port, access-control', () => {
+    const allow = ['10.77.0.0/24', 'fd01::/64'];
+    const nix = directives(render(null, `{ port = 5301; allow = builtins.fromJSON ${nixString(JSON.stringify(allow))}; }`)).filter((l) => !/^(username|chroot|pidfile|directory):/.test(l));
+    const ts = directives(renderUnboundSnippet(parseConfig({ ...sidecar, front: { listen: ['10.77.0.1:53'], upstream: '127.0.0.1:5301', allow } })));
+    assert.ok(ts.includes('proxy-protocol-port: 5301') && ts.includes('interface: 127.0.0.1@5301'), ts.join('\n'));
     assert.deepEqual(nix, ts);
   });
 

@@ -23,7 +23,7 @@ import { NIX, need, nixEval, nixInstantiate, nixStateDir, nixString, root, sampl
 useNixState();
 
 const readme = readFileSync(join(root, 'README.md'), 'utf8');
-const start = readme.indexOf('\n## The DNS front in front of Unbound\n');
+const start = readme.indexOf('\n## Setting up the DNS front\n');
 const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
 const blocks = [...section.matchAll(/```(\w*)\n([\s\S]*?)```/g)].map((m) => ({ lang: m[1] ?? '', text: m[2] ?? '' }));
 const unboundSnippet = blocks.find((b) => b.lang === '' && b.text.startsWith('server:\n'))?.text ?? '';
