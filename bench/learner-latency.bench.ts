@@ -1,5 +1,5 @@
 /**
- * Answer → kernel set latency (issue #4 item 3 target: p99 ≤ 20 ms at 10k answers/s). Drives the
+ * Answer → kernel set latency (target: p99 ≤ 20 ms at 10k answers/s). Drives the
  * real path — dnstap message → extractAnswers → matcher → guard → learned-sets batch → `nft -j -f -`
  * in a throw-away namespace — with every answer a NEW address (the worst case: no "unchanged"
  * short-cut). The anchor, measured in the same run, is one `nft add element` process per answer

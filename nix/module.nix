@@ -1,4 +1,4 @@
-# NixOS module: services.unbound-sidecar (issue 6, item 2).
+# NixOS module: services.unbound-sidecar.
 #
 # The daemon's JSON config is `settings` (freeform, rendered with pkgs.formats.json) with typed
 # options for the keys other parts of the system depend on: the DNS listen address and zones
@@ -25,7 +25,7 @@ let
         format = mkOption { type = types.enum [ "json" "lines" "csv" ]; };
         contains = mkOption { type = types.enum [ "ips" "domains" ]; };
       });
-      description = "Where the entries come from (issue 3: json, lines or csv; ips or domains).";
+      description = "Where the entries come from (json, lines or csv; ips or domains).";
     };
     exclude = mkOption { type = types.listOf types.str; default = [ ]; description = "Prefixes never put in the sets."; };
     nft = mkOption {
@@ -195,7 +195,7 @@ in
         lists = mkOption {
           type = types.listOf listType;
           default = [ ];
-          description = "IP/domain lists kept in nftables sets (issue 3). The unit gets CAP_NET_ADMIN when this is not empty.";
+          description = "IP/domain lists kept in nftables sets. The unit gets CAP_NET_ADMIN when this is not empty.";
         };
         dnstap = mkOption {
           type = types.nullOr (freeform {
@@ -203,7 +203,7 @@ in
           });
           default = null;
           example = { socket = "/run/unbound-sidecar/dnstap.sock"; };
-          description = "Learn addresses from Unbound's answers over dnstap (issue 4).";
+          description = "Learn addresses from Unbound's answers over dnstap.";
         };
       };
     };
@@ -266,7 +266,7 @@ in
       # Ordering only: Avahi may come and go (the daemon answers SERVFAIL and reconnects), and an
       # nftables reload empties the sets, which the daemon notices and refills itself — so no
       # Requires/BindsTo/PartOf on nftables.service: restarting the sidecar with the firewall
-      # would only lose its in-memory state (issue 6, item 2).
+      # would only lose its in-memory state.
       wants = lib.optional config.services.avahi.enable "avahi-daemon.service"
         ++ lib.optional config.services.unbound.enable "unbound.service"
         ++ lib.optional config.networking.nftables.enable "nftables.service"
@@ -291,7 +291,7 @@ in
         # A list: nixpkgs' service-runner.nix (systemd.services.<name>.runner) joins it as one.
         ExecStartPre = [ "${exe} check-config ${configFile}" ];
         ExecStart = "${exe} run --config ${configFile}";
-        # SIGHUP = sync the lists now (issue 3, behaviour 9).
+        # SIGHUP = sync the lists now.
         ExecReload = "${pkgs.coreutils}/bin/kill -HUP $MAINPID";
         Restart = "on-failure";
         RestartSec = "2s";
@@ -342,7 +342,7 @@ in
         # and CAP_NET_BIND_SERVICE against the host's ports: the kernel checks both in the user
         # namespace that owns the network namespace (user_namespaces(7), "Capabilities").
         PrivateUsers = !hasLists && !frontBinds53;
-        # Lists are downloaded from the internet (issue 3); without lists only loopback,
+        # Lists are downloaded from the internet; without lists only loopback,
         # link-local and multicast (mDNS) are reachable — and the front's clients.
         IPAddressDeny = mkIf (!hasLists) "any";
         IPAddressAllow = mkIf (!hasLists) ([ "localhost" "link-local" "multicast" ] ++ lib.optionals front.enable front.allow);

@@ -47,7 +47,7 @@ buildNpmPackage {
   # tsconfig.json compiles test/ and bench/ too; they only need to type-check here.
   npmBuildScript = "build";
 
-  # set-sync spawns `nft` (issue 3) and `ip netns exec` for lists with nft.netns; the install
+  # set-sync spawns `nft` and `ip netns exec` for lists with nft.netns; the install
   # hook's bin wrapper takes no extra arguments, so wrap it once more.
   nativeBuildInputs = [ makeWrapper ];
   postInstall = ''

@@ -1,5 +1,5 @@
 # NixOS module: services.unbound-sidecar.router — the router from
-# shared/reference/router-write-up.txt, declaratively (issue 6, item 3). This file declares the
+# shared/reference/router-write-up.txt, declaratively. This file declares the
 # options and checks them; each job is its own file under nix/router/:
 #   interfaces.nix     NICs named by MAC, forwarding and rp_filter, LAN addressing, policy routing
 #                      with the VPN leak guard (nix/lib/policy-routing.nix),
@@ -29,7 +29,7 @@ let
       "services.unbound-sidecar.router.lan.ipv6: SLAAC needs a /64 (got /${toString cfg.lan.ipv6.prefixLength}); set slaac = false or use a /64" else null)
     (if cfg.dhcp.enable && cfg.dhcp.pool4 == null && cfg.lan.ipv4.prefixLength != 24 then
       "services.unbound-sidecar.router.dhcp.pool4 has a default only for a /24 LAN; set it, e.g. \"10.77.1.10 - 10.77.1.250\"" else null)
-    # The transit link to the WAN namespace must not overlap the LAN (issue 6: a /48 LAN held it).
+    # The transit link to the WAN namespace must not overlap the LAN (a /48 LAN would hold it).
     (if ns == null then null else net.transitProblem "services.unbound-sidecar.router.wan.namespace" { inherit (cfg.lan) ipv4 ipv6; })
   ]);
 in

@@ -94,7 +94,7 @@ function lintMetricNames(metrics: { name: string; help: string; type: unknown }[
     if (type === 'histogram' || type === 'summary') assert.match(m.name, /_(seconds|bytes|elements)$/, `${m.name}: distributions carry a base unit or a counted thing`);
     assert.doesNotMatch(m.name, /_(ms|milliseconds|kb|mb|percent)(_|$)/, `${m.name}: base units only (seconds, bytes, ratios)`);
     assert.doesNotMatch(m.name, /_(count|sum|bucket)$/, `${m.name}: reserved suffix`);
-    // Issue #7: a point in time is `_timestamp_seconds` (Unix), a span `_seconds`; dashboards and
+    // A point in time is `_timestamp_seconds` (Unix), a span `_seconds`; dashboards and
     // alerts compute ages with `time() - x`, which only works on Unix seconds.
     if (/timestamp/.test(m.name)) assert.match(m.name, /_timestamp_seconds$/, `${m.name}: timestamps are _timestamp_seconds`);
     if (/_(duration|latency|age|interval|timeout)(_|$)/.test(m.name)) assert.match(m.name, /_seconds(_total)?$/, `${m.name}: durations are in seconds`);

@@ -1,5 +1,5 @@
 # Address helpers for the router module: MAC/IPv4/IPv6 validation and prefix arithmetic.
-# builtins only (no nixpkgs), so CI can evaluate it with a bare `nix-instantiate` (issue 6, item 4).
+# builtins only (no nixpkgs), so CI can evaluate it with a bare `nix-instantiate`.
 # Every validator returns `null` when the value is fine, or a message saying what is wrong; the
 # router module turns messages into assertions.
 let

@@ -1,4 +1,4 @@
-# settings -> nftables text for the router (issue 6, item 3). A pure function, builtins only, so
+# settings -> nftables text for the router. A pure function, builtins only, so
 # CI renders it with a bare `nix-instantiate --eval --strict --json` and checks it with `nft -c`
 # in a throwaway namespace (test/nix/nix-render.test.ts) — no nixpkgs needed.
 #
@@ -123,7 +123,7 @@ let
   # ---- the main namespace ---------------------------------------------------------------------
   mainInet = table "inet" s.table (lines ([
     "# Sets the sidecar fills (lists[].nft.set4/set6); declared here, so an nftables reload"
-    "# re-creates them empty and the sidecar refills them (issue 3, behaviour 7)."
+    "# re-creates them empty and the sidecar refills them."
   ] ++ map (set: lines [
     "set ${set.name} {"
     "  type ${if set.family == "ipv6" then "ipv6_addr" else "ipv4_addr"}"

@@ -1,14 +1,14 @@
 # sidecar settings -> the `services.unbound.settings` fragment that forwards the sidecar's zones
 # to it. Pure (builtins only) so CI can render it without nixpkgs and feed it to
 # unbound-checkconf (test/nix/nix-render.test.ts). It is the Nix twin of src/cli/render-unbound.ts —
-# `unbound-sidecar render unbound` — and must say the same thing (issue 2, "What a user gets").
+# `unbound-sidecar render unbound` — and must say the same thing.
 #
 # Values are strings exactly as unbound.conf wants them: the nixpkgs module writes strings
 # verbatim (`name: value`), so quoted names carry their quotes here.
 {
   zones ? [ "local." ],
   listen ? [ "127.0.0.1:5335" ],
-  # null, or the unix socket the sidecar reads dnstap from (issue 4).
+  # null, or the unix socket the sidecar reads dnstap from.
   dnstapSocket ? null,
   # null, or the DNS front in front of Unbound: { port; allow; ipv6 ? true; } — Unbound then
   # listens on loopback only (the router itself, the sidecar's own `resolve` upstream) plus
@@ -76,7 +76,7 @@ in
 } // (if front == null then { } else {
   server = server // frontServer;
 }) // (if dnstapSocket == null then { } else {
-  # Unbound connects to the sidecar's socket as the Frame Streams client (issue 4, item 3).
+  # Unbound connects to the sidecar's socket as the Frame Streams client.
   dnstap = {
     dnstap-enable = true;
     dnstap-socket-path = ''"${dnstapSocket}"'';

@@ -42,7 +42,7 @@ let
       learn = l.learn or null;
     in
     set l.nft.set4 "ipv4" false ++ set l.nft.set6 "ipv6" false
-    # issue 4's learned sets (addresses with a TTL: `flags timeout`), lists[].learn.set4/set6
+    # the learned sets (addresses with a TTL: `flags timeout`), lists[].learn.set4/set6
     ++ lib.optionals (learn != null) (set (learn.set4 or null) "ipv4" true ++ set (learn.set6 or null) "ipv6" true);
 
   ruleset = import ../lib/ruleset.nix {

@@ -32,7 +32,7 @@ export const listStatusSchema = z.object({
   ageSeconds: z.number().nonnegative(),
   lastError: z.string().optional(),
   sets: z.array(setStatusSchema),
-  /** Addresses learned from DNS answers for this list (issue #4; absent until the learner exists). */
+  /** Addresses learned from DNS answers for this list (absent without a learner). */
   learned: z.number().int().nonnegative().optional(),
 });
 
@@ -66,7 +66,7 @@ export const statusSnapshotSchema = z.object({
   startedAt: z.number(),
   health: z.object({
     mdns: z.object({ backend: z.enum(['avahi', 'native']), up: z.boolean() }),
-    /** dnstap ingest (issue #4); absent while dnstap is not configured or not built yet. */
+    /** dnstap ingest; absent while dnstap is not configured. */
     dnstap: z.object({ connected: z.boolean(), connections: z.number().int(), frames: z.number() }).optional(),
     /** Whether the learner's files in stateDir could be written; absent without a learner. */
     state: z

@@ -23,7 +23,7 @@ export type { StateHealth as LearnerStateHealth } from './state-health.js';
 export type { LearnAnswer, LearnReport } from './answer-learning.js';
 
 /**
- * learner: registry domains → live addresses in learned nft sets (issue #4). dnstap answers and
+ * learner: registry domains → live addresses in learned nft sets. dnstap answers and
  * proactive resolution both end in `learn` → set-sync's learned sets (the only nftables writer);
  * the store remembers what was learned (restart, `lookup`); the admin API edits runtime additions.
  */

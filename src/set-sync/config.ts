@@ -18,7 +18,7 @@ export const setTargetConfigSchema = z
     set4: nftName.optional(),
     /** Set of type ipv6_addr, flags interval, without auto-merge. */
     set6: nftName.optional(),
-    /** Apply inside this named network namespace (the router keeps WAN in its own, issue #3). */
+    /** Apply inside this named network namespace (the router keeps WAN in its own). */
     netns: netnsName.optional(),
     /** Create a missing table and set (type, `flags interval`) instead of failing with NFT_SET_MISSING. */
     createSets: z.boolean().default(false),

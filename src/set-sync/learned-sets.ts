@@ -10,7 +10,7 @@ import { createLearnedReplay } from './learned-replay.js';
 import { addTableCommand, setRefText, type NftCommand, type NftFamily, type SetRef } from '../lib/nft/nft-json.js';
 
 /**
- * Learned sets (issue #4 item 2): single addresses with a per-element `timeout`, in sets declared
+ * Learned sets: single addresses with a per-element `timeout`, in sets declared
  * `flags timeout` — no `interval`: learned addresses are single hosts, a hash set is O(1) per
  * element in the kernel and needs none of the interval-set overlap rules that make deletes fragile.
  *

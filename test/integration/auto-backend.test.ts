@@ -1,5 +1,5 @@
 /**
- * Issue 5: `mdns.backend: auto` switches live. The router's avahi-daemon starts stopped (native
+ * `mdns.backend: auto` switches live. The router's avahi-daemon starts stopped (native
  * answers), is started (→ Avahi), and stopped again (→ native), while a steady stream of queries
  * runs against the sidecar. The answer cache holds one entry, so nearly every query is a real
  * backend lookup: none may SERVFAIL, time out or come back wrong across either switch.

@@ -1,5 +1,5 @@
 /**
- * Issue 2 end to end: a LAN host publishes with avahi-publish; a client in the router namespace
+ * The .local bridge end to end: a LAN host publishes with avahi-publish; a client in the router namespace
  * asks the real Unbound, which forwards `local.` and the LAN reverse zone to the real daemon, which
  * asks the router's real avahi-daemon over its own system bus. "direct" tests talk to the sidecar.
  */

@@ -1,5 +1,5 @@
 /**
- * Issue 3 end to end: the built daemon downloads a registry list from a fixture HTTP server on
+ * Registry lists end to end: the built daemon downloads a registry list from a fixture HTTP server on
  * loopback and keeps nftables sets in sync inside a throwaway network namespace (`nft.netns`, so
  * nothing touches this machine's own ruleset). Kernel state is checked with `nft get element`
  * (covered addresses, not text) and with `sync --dry-run` (nothing left to add or remove).

@@ -1,5 +1,5 @@
 /**
- * Issue 5: the bridge's main cases again with the router's avahi-daemon STOPPED and
+ * The native mDNS backend: the bridge's main cases again with the router's avahi-daemon STOPPED and
  * `mdns.backend: native` — the sidecar sends its own one-shot mDNS queries on lan0 and the LAN
  * host's Avahi answers them (legacy unicast, RFC 6762 §6.7). Through the real Unbound.
  */

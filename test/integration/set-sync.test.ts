@@ -1,6 +1,6 @@
 /**
  * set-sync against real nftables in a throw-away namespace (the `netns` option is how every test
- * reaches it, so item 8 is exercised throughout). Coverage is compared as ranges read back from the
+ * reaches it, so applying inside a named namespace is exercised throughout). Coverage is compared as ranges read back from the
  * kernel, never as text. Needs root: skipped outside CI without it, failed in CI.
  */
 import assert from 'node:assert/strict';

@@ -34,7 +34,7 @@ function abs(zone: string): string {
   return zone.endsWith('.') ? zone : `${zone}.`;
 }
 
-/** The snippet of issue 2, generated the way the sidecar renders it. */
+/** The README's Unbound snippet, generated the way the sidecar renders it. */
 export function renderForwardSnippet(zones: readonly string[], forwardTo: string): string {
   const lines = ['server:', '  do-not-query-localhost: no'];
   if (zones.some((z) => abs(z).toLowerCase() === 'local.')) lines.push('  domain-insecure: "local"');

@@ -1,5 +1,5 @@
 /**
- * The Nix side of issue 6, checked without nixpkgs (Debian's nix-bin is enough) — the pure parts:
+ * The Nix side, checked without nixpkgs (Debian's nix-bin is enough) — the pure parts:
  *   - every .nix file parses (`nix-instantiate --parse`);
  *   - nix/lib/net.nix rejects what the router module asserts against (multicast MAC, non-fd ULA,
  *     transit addressing inside the LAN);
@@ -55,7 +55,7 @@ describe('nix/lib/net.nix: what the router module asserts', { skip: need(NIX) },
     assert.deepEqual(net('[ (n.ulaGlobalIdIsZero "fd00::1") (n.ulaGlobalIdIsZero "fd01:2345:6789::1") ]'), [true, false]);
   });
 
-  it('the WAN-namespace transit /64 lies outside the LAN: subnet ffff, else 0; a /48 LAN is refused (issue 6)', () => {
+  it('the WAN-namespace transit /64 lies outside the LAN: subnet ffff, else 0; a /48 LAN is refused', () => {
     assert.deepEqual(
       net('map (a: n.transit6Subnet (builtins.elemAt a 0) (builtins.elemAt a 1)) [ [ "fd01:2345:6789::1" 64 ] [ "fd01:2345:6789:ffff::1" 64 ] [ "fd01:2345:6789:ff00::1" 56 ] [ "fd01:2345:6789:8000::1" 49 ] [ "fd01:2345:6789:1::1" 49 ] [ "fd01:2345:6789::1" 48 ] ]'),
       ['fd01:2345:6789:ffff', 'fd01:2345:6789:0', 'fd01:2345:6789:0', 'fd01:2345:6789:0', 'fd01:2345:6789:ffff', null],
@@ -101,7 +101,7 @@ describe('nix/lib/sidecar.nix: the module\'s own decisions', { skip: need(NIX) }
     parseConfig(empty);
   });
 
-  it('dnstap: the socket\'s group is Unbound\'s only when Unbound is here; otherwise an assertion says what to do (issue 6)', () => {
+  it('dnstap: the socket\'s group is Unbound\'s only when Unbound is here; otherwise an assertion says what to do', () => {
     const g = (args: string): { group: string | null; problem: string | null } =>
       sc(`s.dnstapGroup ${args}`) as { group: string | null; problem: string | null };
     // configureUnbound = false and no Unbound: before the fix the unit said Group=unbound anyway.

@@ -134,7 +134,7 @@ describe('nix/lib/unbound-settings.nix: what the module gives Unbound', { skip: 
     assert.deepEqual(nix, ts);
   });
 
-  it('dnstap: Unbound is the Frame Streams client of the sidecar\'s socket (issue 4)', () => {
+  it('dnstap: Unbound is the Frame Streams client of the sidecar\'s socket', () => {
     const conf = render('/run/unbound-sidecar/dnstap.sock');
     assert.match(conf, /^dnstap:\n(\s+.*\n)*\s+dnstap-enable: yes$/m);
     assert.match(conf, /dnstap-socket-path: "\/run\/unbound-sidecar\/dnstap\.sock"/);

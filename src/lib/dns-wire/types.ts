@@ -58,7 +58,6 @@ export const Rcode = {
   NOTIMP: 4,
   REFUSED: 5,
 } as const;
-export type RcodeValue = (typeof Rcode)[keyof typeof Rcode];
 
 const typeNames = new Map<number, string>(Object.entries(RRType).map(([k, v]) => [v, k]));
 

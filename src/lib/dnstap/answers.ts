@@ -3,7 +3,7 @@ import { RRClass, RRType } from '../dns-wire/types.js';
 import { formatAddress, type IpFamily } from '../ip-prefix/index.js';
 
 /**
- * What the learner needs from one DNS response (issue #4 item 3): the question, every A/AAAA in
+ * What the learner needs from one DNS response: the question, every A/AAAA in
  * the answer section with its owner and TTL, and the CNAME links, so it can ask "does the owner, or
  * any name whose CNAME chain leads to it, match a list?" — `www.listed.example CNAME
  * edge.cdn.net.` then `edge.cdn.net. A 203.0.113.7` must learn 203.0.113.7 for listed.example.

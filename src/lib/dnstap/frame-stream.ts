@@ -220,11 +220,3 @@ export function controlFrame(type: number, contentType?: string): Buffer {
   }
   return out;
 }
-
-/** A data frame (for tests and tools): length, payload. */
-export function dataFrame(payload: Uint8Array): Buffer {
-  const out = Buffer.alloc(4 + payload.length);
-  out.writeUInt32BE(payload.length, 0);
-  out.set(payload, 4);
-  return out;
-}

@@ -1,5 +1,5 @@
 /**
- * dnstap: Unbound's dnstap stream, received and decoded (issue #4 item 3). Thin I/O — a unix
+ * dnstap: Unbound's dnstap stream, received and decoded. Thin I/O — a unix
  * socket server speaking Frame Streams — plus pure decoding: protobuf payloads to a narrowed
  * `DnstapMessage`, DNS responses to addresses and CNAME links. The learner capability wires these
  * to the domain matcher and set-sync and registers the metrics (through the server's hooks).

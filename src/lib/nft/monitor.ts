@@ -2,6 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { NftFamily } from './nft-json.js';
 import { spawnNft } from './nft-runner.js';
+import { isRecord } from '../narrow/is-record.js';
 
 /**
  * A change to nftables, from the in-process netlink subscription (src/lib/nft/netlink/
@@ -37,7 +38,6 @@ export interface MonitorOptions {
   readonly restartMs?: number;
 }
 
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isFamily = (v: unknown): v is NftFamily => v === 'inet' || v === 'ip' || v === 'ip6';
 
 /** Narrows one monitor line; undefined for everything we do not follow (rules, chains, maps…). */

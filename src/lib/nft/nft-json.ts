@@ -1,5 +1,6 @@
 import { SidecarError } from '../../errors.js';
 import { rangeToNftElement, type RangeSet } from '../ip-prefix/index.js';
+import { isRecord } from '../narrow/is-record.js';
 
 /**
  * nft JSON (libnftables-json(5), schema version 1) for what set-sync needs: builders for the
@@ -35,7 +36,7 @@ export function addTableCommand(family: NftFamily, table: string): string {
 /**
  * `flags interval` and deliberately no `auto-merge`: nft folds adjacent elements of an auto-merge
  * set into one, and deleting an element that was folded fails the whole transaction (measured on
- * the router, issue #3). Our model is already merged, so auto-merge has nothing to add.
+ * the router). Our model is already merged, so auto-merge has nothing to add.
  */
 export function addSetCommand(ref: SetRef, type: NftSetType): string {
   return `{"add":{"set":{"family":${q(ref.family)},"table":${q(ref.table)},"name":${q(ref.set)},"type":${q(type)},"flags":["interval"]}}}`;
@@ -104,7 +105,6 @@ export interface ListedSet {
   readonly elements: readonly NftElementJson[];
 }
 
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function bad(what: string): never {
   throw new SidecarError('NFT_APPLY_FAILED', 'nft', `unexpected \`nft -j list set\` output: ${what}`);
@@ -139,5 +139,3 @@ export function parseListSet(doc: unknown): ListedSet {
   return bad('no set object');
 }
 
-/** Serialises an element for `elementCommand`. */
-export const elementJson = (e: NftElementJson): string => q(e);

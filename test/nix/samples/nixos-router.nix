@@ -30,7 +30,7 @@
     };
   };
 
-  # ...and whatever the registry lists goes through the VPN for everyone (issue 3).
+  # ...and whatever the registry lists goes through the VPN for everyone.
   services.unbound-sidecar.settings.lists = [{
     name = "vpn";
     refresh = "1h";

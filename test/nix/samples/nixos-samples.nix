@@ -106,7 +106,7 @@ in
     ];
   };
 
-  # Issue 6 bug (a): dnstap with configureUnbound = false and no Unbound here.
+  # A past bug: dnstap with configureUnbound = false and no Unbound here.
   sidecar-dnstap-without-unbound = {
     module = "sidecar";
     config.services.unbound-sidecar = { enable = true; configureUnbound = false; settings.dnstap = { }; };
@@ -225,7 +225,7 @@ in
     ];
   };
 
-  # Issue 6 bug (b): a /48 LAN is the whole ULA site; the transit /64 cannot be taken from it.
+  # A past bug: a /48 LAN is the whole ULA site; the transit /64 cannot be taken from it.
   router-ula48-namespace = {
     module = "router";
     config = {

@@ -1,6 +1,7 @@
 import { ElementCommand, RangeElements, type NftCommand, type SetRef } from '../nft-json.js';
 import type { CreateOp } from './set-create.js';
 import { itemOf, type ElemItem, type ElemOp } from './set-elements.js';
+import { isRecord } from '../../narrow/is-record.js';
 
 /**
  * Which of a transaction's commands the netlink encoder takes: element adds/deletes, set flushes,
@@ -14,7 +15,6 @@ export interface Translated {
   readonly ops: ElemOp[];
 }
 
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function refOf(o: unknown, nameKey: 'name'): SetRef | undefined {
   if (!isRecord(o)) return undefined;
