@@ -282,10 +282,10 @@ in
 
       # The same hardening as systemd/unbound-sidecar.service; the differences are commented.
       serviceConfig = {
-        # READY=1 once the listeners are bound and the list snapshots are in the sets; sent by a
-        # spawned `systemd-notify` (on every NixOS unit's PATH), hence NotifyAccess = "all".
+        # READY=1 once the listeners are bound and the list snapshots are in the sets; the main
+        # process sends every sd_notify message itself, so no other process may speak for it.
         Type = "notify";
-        NotifyAccess = "all";
+        NotifyAccess = "main";
         # WATCHDOG=1 every 15 s from the event loop: a wedged loop gets the service restarted.
         WatchdogSec = "30s";
         # A list: nixpkgs' service-runner.nix (systemd.services.<name>.runner) joins it as one.

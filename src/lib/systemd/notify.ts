@@ -1,18 +1,11 @@
-import { execFile } from 'node:child_process';
+import { AF_UNIX, errnoText, libc, MSG_DONTWAIT, MSG_NOSIGNAL, SOCK_CLOEXEC, SOCK_DGRAM } from '../libc/libc.js';
 
 /**
- * sd_notify(3) for `Type=notify` without a native addon.
- *
- * Node cannot send to the AF_UNIX *datagram* socket in NOTIFY_SOCKET: `dgram` is UDP-only and
- * `net` is stream-only. Every npm package that does it is native code (`sd-notify` binds
- * libsystemd, `unix-dgram` and `node-unix-socket` are node-gyp/napi builds) — a compiler or a
- * per-arch prebuilt on a small router, for four tiny messages. So we run systemd's own
- * `systemd-notify`, which is always there beside systemd. Two consequences, both handled:
- *  - The sender is a child PID, which systemd ignores under the default `NotifyAccess=main`;
- *    the unit sets `NotifyAccess=all`.
- *  - The classic race (the child exits before PID 1 reads the message, so PID 1 cannot map it to
- *    the unit) is gone since systemd 246: systemd-notify waits on `BARRIER=1` until PID 1 has
- *    processed it (Debian 12 ships 252). We never pass `--no-block` for that reason.
+ * sd_notify(3) for `Type=notify`: one AF_UNIX datagram to $NOTIFY_SOCKET per message, sent by the
+ * main process itself, so the unit keeps the default `NotifyAccess=main` (no helper process may
+ * speak for the daemon). Node cannot send such a datagram (`dgram` is UDP-only, `net` is
+ * stream-only), so the socket is libc's through koffi, as netlink's is (src/lib/libc/libc.ts).
+ * A socket path starting with `@` is in the abstract namespace (sd_notify(3)).
  * Messages are one `KEY=VALUE` per line (sd_notify(3)), so values are kept to one line here: a
  * status text with "\nMAINPID=1" in it must not become a second assignment.
  */
@@ -32,15 +25,13 @@ export interface SystemdNotifier {
    * No-op without WATCHDOG_USEC or when WATCHDOG_PID names another process.
    */
   startWatchdog(alive?: () => boolean): void;
-  /** Stop pinging (the timer is unref'd; this is for tests and shutdown order). */
+  /** Stop pinging and close the socket (the timer is unref'd; this is for tests and shutdown order). */
   close(): void;
 }
 
 export interface NotifierOptions {
   /** Default `process.env`. */
   env?: NodeJS.ProcessEnv;
-  /** Default `systemd-notify` from PATH (/usr/bin on Debian). */
-  command?: string;
   /** Failures are reported here, never thrown: readiness is best effort, the daemon keeps serving. */
   onError?: (message: string) => void;
   pid?: number;
@@ -53,6 +44,17 @@ export function oneLine(text: string): string {
   // Control characters, newlines above all: one would start a new assignment in the datagram.
   const s = text.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
   return s.length > MAX_STATUS ? `${s.slice(0, MAX_STATUS - 1)}…` : s;
+}
+
+/** struct sockaddr_un for `path` (linux/un.h: sa_family_t, then up to 108 bytes of path). */
+function unixAddress(path: string): { addr: Buffer; len: number } | undefined {
+  const bytes = Buffer.from(path.startsWith('@') ? `\0${path.slice(1)}` : path);
+  if (bytes.length === 0 || bytes.length >= 108) return undefined;
+  const addr = Buffer.alloc(2 + 108);
+  addr.writeUInt16LE(AF_UNIX, 0);
+  bytes.copy(addr, 2);
+  // Abstract names are exactly their bytes; a path includes its terminating NUL.
+  return { addr, len: 2 + bytes.length + (path.startsWith('@') ? 0 : 1) };
 }
 
 /** ms between pings, or undefined when the watchdog is off for this process. */
@@ -69,26 +71,35 @@ export function createSystemdNotifier(opts: NotifierOptions = {}): SystemdNotifi
   const env: NodeJS.ProcessEnv = { ...source };
   const socket = env.NOTIFY_SOCKET;
   const pid = opts.pid ?? process.pid;
-  const command = opts.command ?? 'systemd-notify';
   const onError = opts.onError ?? (() => undefined);
-  // sd_notify(unset_environment=1): nft and `ip netns exec` children must not inherit the socket
-  // (with NotifyAccess=all they could speak for us). We keep our copy in `env` for the spawns.
+  // sd_notify(unset_environment=1): nft and `ip netns exec` children must not inherit the socket.
   if (source === process.env) for (const v of VARS) delete process.env[v];
 
   let timer: NodeJS.Timeout | undefined;
-  let pinging = false;
+  let fd: number | undefined;
 
   function send(assignments: string[]): Promise<void> {
     if (socket === undefined || socket === '') return Promise.resolve();
-    return new Promise((resolve) => {
-      execFile(command, assignments, { env, timeout: 10_000 }, (err, _stdout, stderr) => {
-        if (err) onError(`systemd-notify ${assignments.map((a) => a.split('=')[0]).join(' ')} failed: ${oneLine(stderr || err.message)}`);
-        resolve();
-      });
-    });
+    const what = assignments.map((a) => a.split('=')[0]).join(' ');
+    try {
+      const to = unixAddress(socket);
+      if (to === undefined) throw new Error(`NOTIFY_SOCKET "${socket}" is not a socket path`);
+      const c = libc();
+      fd ??= c.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+      if (fd < 0) {
+        const e = c.errno();
+        fd = undefined;
+        throw new Error(`socket: ${errnoText(e)}`);
+      }
+      const msg = Buffer.from(assignments.join('\n'));
+      if (c.sendto(fd, msg, msg.length, MSG_NOSIGNAL | MSG_DONTWAIT, to.addr, to.len) < 0) throw new Error(`sendto ${socket}: ${errnoText(c.errno())}`);
+    } catch (err) {
+      onError(`sd_notify ${what} failed: ${oneLine(err instanceof Error ? err.message : String(err))}`);
+    }
+    return Promise.resolve();
   }
 
-  const close = (): void => {
+  const stopTimer = (): void => {
     clearInterval(timer);
     timer = undefined;
   };
@@ -99,7 +110,7 @@ export function createSystemdNotifier(opts: NotifierOptions = {}): SystemdNotifi
     status: (text) => send([`STATUS=${oneLine(text)}`]),
     reloading: () => send(['RELOADING=1']),
     stopping() {
-      close();
+      stopTimer();
       return send(['STOPPING=1']);
     },
     startWatchdog(alive = () => true) {
@@ -107,13 +118,14 @@ export function createSystemdNotifier(opts: NotifierOptions = {}): SystemdNotifi
       const every = watchdogIntervalMs(env, pid);
       if (every === undefined) return;
       timer = setInterval(() => {
-        // One ping in flight at most: a slow PID 1 must not pile up systemd-notify processes.
-        if (pinging || !alive()) return;
-        pinging = true;
-        void send(['WATCHDOG=1']).finally(() => (pinging = false));
+        if (alive()) void send(['WATCHDOG=1']);
       }, every);
       timer.unref();
     },
-    close,
+    close() {
+      stopTimer();
+      if (fd !== undefined) libc().close(fd);
+      fd = undefined;
+    },
   };
 }

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { netlinkUnavailable } from '../../../src/lib/nft/netlink/libc.js';
+import { netlinkUnavailable } from '../../../src/lib/libc/libc.js';
 import { NfnlSocket, NfnlTimeout, stuckSends } from '../../../src/lib/nft/netlink/nfnl-socket.js';
 
 const skip = netlinkUnavailable() ?? false;

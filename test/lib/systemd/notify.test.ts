@@ -8,43 +8,50 @@ import { createInterface } from 'node:readline';
 import { createSystemdNotifier, oneLine, watchdogIntervalMs } from '../../../src/lib/systemd/notify.js';
 
 /**
- * Against a real AF_UNIX datagram socket, as PID 1 would hold it. Node can bind neither end of one
- * (the reason notify.ts spawns systemd-notify), so python3 receives: it prints each datagram as a
- * JSON line and closes the fd that BARRIER=1 carries, which is how systemd-notify learns PID 1 has
- * read the message (sd_notify_barrier(3)).
+ * Against a real AF_UNIX datagram socket, as PID 1 would hold it (with SO_PASSCRED, as systemd
+ * does: the sender's PID is what NotifyAccess=main checks). Node cannot bind one, so python3
+ * receives: it prints each datagram as a JSON line with the sender's PID. A path starting with `@`
+ * is bound in the abstract namespace.
  */
 const RECEIVER = `
-import socket, sys, os, json
+import socket, sys, os, json, struct
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1])
-print(json.dumps("bound"), flush=True)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+p = sys.argv[1]
+s.bind(("\\0" + p[1:]) if p.startswith("@") else p)
+print(json.dumps({"m": "bound", "pid": 0}), flush=True)
 while True:
-    msg, fds, _, _ = socket.recv_fds(s, 65536, 16)
-    for fd in fds: os.close(fd)
-    print(json.dumps(msg.decode()), flush=True)
+    msg, anc, _, _ = s.recvmsg(65536, socket.CMSG_SPACE(12))
+    pid = 0
+    for level, kind, data in anc:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS: pid = struct.unpack("iII", data[:12])[0]
+    print(json.dumps({"m": msg.decode(), "pid": pid}), flush=True)
 `;
 
-interface Receiver { path: string; messages: string[]; next(match: RegExp, timeoutMs?: number): Promise<string>; close(): void }
+interface Receiver { path: string; messages: string[]; senders: number[]; next(match: RegExp, timeoutMs?: number): Promise<string>; close(): void }
 
 function have(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 }
 
-async function receiver(t: TestContext): Promise<Receiver | undefined> {
-  const missing = ['python3', 'systemd-notify'].filter((c) => !have(c));
+async function receiver(t: TestContext, abstract = false): Promise<Receiver | undefined> {
+  const missing = ['python3'].filter((c) => !have(c));
   if (missing.length > 0) {
     if (process.env.CI === 'true') assert.fail(`notify test needs ${missing.join(', ')}`);
     t.skip(`${missing.join(', ')} not installed`);
     return undefined;
   }
   const dir = mkdtempSync(join(tmpdir(), 'us-notify-'));
-  const path = join(dir, 'notify.sock');
+  const path = abstract ? `@us-notify-${process.pid}-${Date.now()}` : join(dir, 'notify.sock');
   const child: ChildProcess = spawn('python3', ['-c', RECEIVER, path], { stdio: ['ignore', 'pipe', 'inherit'] });
   const messages: string[] = [];
+  const senders: number[] = [];
   const waiters = new Set<() => void>();
   const lines = createInterface({ input: child.stdout! });
   lines.on('line', (l) => {
-    messages.push(JSON.parse(l) as string);
+    const d = JSON.parse(l) as { m: string; pid: number };
+    messages.push(d.m);
+    if (d.m !== 'bound') senders.push(d.pid);
     for (const w of waiters) w();
   });
   const next = (match: RegExp, timeoutMs = 5000): Promise<string> =>
@@ -68,6 +75,7 @@ async function receiver(t: TestContext): Promise<Receiver | undefined> {
   return {
     path,
     messages,
+    senders,
     next,
     close() {
       child.kill();
@@ -87,8 +95,8 @@ test('READY, STATUS (one line), WATCHDOG at half WATCHDOG_USEC, STOPPING reach t
   try {
     assert.equal(notifier.enabled, true);
     await notifier.ready('listening on 127.0.0.1:5335\nMAINPID=1');
-    // systemd-notify waited for the barrier, so the message is already there.
-    assert.equal(await rx.next(/READY=1/, 100), 'READY=1\nSTATUS=listening on 127.0.0.1:5335 MAINPID=1');
+    assert.equal(await rx.next(/READY=1/, 1000), 'READY=1\nSTATUS=listening on 127.0.0.1:5335 MAINPID=1');
+    assert.deepEqual(rx.senders, [process.pid], 'sent by this process itself (NotifyAccess=main), not a helper');
 
     const t0 = Date.now();
     notifier.startWatchdog();
@@ -98,12 +106,13 @@ test('READY, STATUS (one line), WATCHDOG at half WATCHDOG_USEC, STOPPING reach t
     assert.ok(elapsed >= 250 && elapsed < 2000, `two pings at ~150 ms intervals took ${elapsed} ms`);
 
     await notifier.reloading();
-    await rx.next(/^RELOADING=1$/, 100);
+    await rx.next(/^RELOADING=1$/, 1000);
     await notifier.stopping();
-    await rx.next(/^STOPPING=1$/, 100);
+    await rx.next(/^STOPPING=1$/, 1000);
     rx.messages.length = 0;
     await new Promise((r) => setTimeout(r, 400));
-    assert.deepEqual(rx.messages.filter((m) => m !== 'BARRIER=1'), [], 'no watchdog pings after STOPPING');
+    assert.deepEqual(rx.messages, [], 'no watchdog pings after STOPPING');
+    assert.ok(rx.senders.every((p) => p === process.pid), `senders ${rx.senders.join(',')}`);
     assert.deepEqual(errors, []);
   } finally {
     notifier.close();
@@ -127,14 +136,14 @@ test('a wedged daemon stops pinging: alive() false skips WATCHDOG=1', async (t) 
 
 test('without NOTIFY_SOCKET everything is a no-op; a child does not ping for its parent', async () => {
   const errors: string[] = [];
-  const n = createSystemdNotifier({ env: {}, command: '/nonexistent/systemd-notify', onError: (m) => void errors.push(m) });
+  const n = createSystemdNotifier({ env: {}, onError: (m) => void errors.push(m) });
   assert.equal(n.enabled, false);
   await n.ready('x');
   await n.status('y');
   await n.stopping();
   n.startWatchdog();
   n.close();
-  assert.deepEqual(errors, [], 'nothing was spawned');
+  assert.deepEqual(errors, [], 'nothing was sent');
 
   assert.equal(watchdogIntervalMs({ WATCHDOG_USEC: '30000000' }, 42), 15_000);
   assert.equal(watchdogIntervalMs({ WATCHDOG_USEC: '30000000', WATCHDOG_PID: '42' }, 42), 15_000);
@@ -145,10 +154,24 @@ test('without NOTIFY_SOCKET everything is a no-op; a child does not ping for its
   assert.equal(oneLine('x'.repeat(500)).length, 200);
 });
 
-test('a failing systemd-notify is reported, not thrown', async () => {
+test('an abstract NOTIFY_SOCKET (@name) works too', async (t) => {
+  const rx = await receiver(t, true);
+  if (!rx) return;
+  const notifier = createSystemdNotifier({ env: { NOTIFY_SOCKET: rx.path } });
+  try {
+    await notifier.ready();
+    assert.equal(await rx.next(/READY=1/, 1000), 'READY=1');
+  } finally {
+    notifier.close();
+    rx.close();
+  }
+});
+
+test('a socket nobody listens on is reported, not thrown', async () => {
   const errors: string[] = [];
-  const n = createSystemdNotifier({ env: { NOTIFY_SOCKET: '/nonexistent/notify.sock' }, command: '/nonexistent/systemd-notify', onError: (m) => void errors.push(m) });
+  const n = createSystemdNotifier({ env: { NOTIFY_SOCKET: '/nonexistent/notify.sock' }, onError: (m) => void errors.push(m) });
   await n.ready();
+  n.close();
   assert.equal(errors.length, 1);
-  assert.match(errors[0] ?? '', /^systemd-notify READY failed: /);
+  assert.match(errors[0] ?? '', /^sd_notify READY failed: sendto \/nonexistent\/notify\.sock: ENOENT/);
 });

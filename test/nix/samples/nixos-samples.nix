@@ -47,7 +47,7 @@ in
       { what = "Unbound and Avahi are enabled"; ok = r.unbound.enable && r.avahi.enable; }
       { what = "Unbound forwards local. to the sidecar"; ok = has "127.0.0.1@5335" (builtins.toJSON r.unbound.settings.forward-zone); }
       { what = "no Group= without dnstap"; ok = !(r.sidecar.serviceConfig ? Group); }
-      { what = "Type=notify with the repo unit's NotifyAccess and watchdog"; ok = r.sidecar.serviceConfig.Type == "notify" && r.sidecar.serviceConfig.NotifyAccess == "all" && r.sidecar.serviceConfig.WatchdogSec == "30s"; }
+      { what = "Type=notify with the repo unit's NotifyAccess and watchdog"; ok = r.sidecar.serviceConfig.Type == "notify" && r.sidecar.serviceConfig.NotifyAccess == "main" && r.sidecar.serviceConfig.WatchdogSec == "30s"; }
       { what = "no nulls or empty lists in the daemon's JSON"; ok = !(has "null" (builtins.toJSON r.sidecar.config)) && !(r.sidecar.config ? lists); }
       { what = "an empty capability bounding set (an empty list would keep the full one)"; ok = r.sidecar.serviceConfig.CapabilityBoundingSet == ""; }
       { what = "no front block, PrivateUsers without the front"; ok = !(r.sidecar.config ? front) && r.sidecar.serviceConfig.PrivateUsers; }

@@ -2,7 +2,7 @@ import { SidecarError } from '../../../errors.js';
 import { createNftBackend, NftSetError, type NftBackend } from '../nft-backend.js';
 import { setRefText, type NftCommand, type SetRef } from '../nft-json.js';
 import { translate, type Translated } from './commands.js';
-import { errnoText, netlinkUnavailable } from './libc.js';
+import { errnoText, netlinkUnavailable } from '../../libc/libc.js';
 import { createMonitorFanout } from './monitor-fanout.js';
 import { NetnsSockets } from './netns-sockets.js';
 import { DEFAULT_DEADLINE_MS, NfnlTimeout, type NfnlSocket, type sendOffThread } from './nfnl-socket.js';

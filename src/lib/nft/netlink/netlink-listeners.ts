@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
-import { NETLINK_NETFILTER, NFNLGRP_NFTABLES } from './libc.js';
+import { NETLINK_NETFILTER, NFNLGRP_NFTABLES } from '../../libc/libc.js';
 import { inNetns } from './nfnl-socket.js';
 
 /**

@@ -1,5 +1,5 @@
 import { statSync } from 'node:fs';
-import { NFNLGRP_NFTABLES } from './libc.js';
+import { NFNLGRP_NFTABLES } from '../../libc/libc.js';
 import { parseNftDatagram, type RawNftEvent } from './nft-events.js';
 import { NfnlSocket } from './nfnl-socket.js';
 

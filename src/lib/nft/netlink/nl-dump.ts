@@ -1,5 +1,4 @@
-import koffi from 'koffi';
-import { EAGAIN, EINTR, errnoText, libc, MSG_DONTWAIT } from './libc.js';
+import { EAGAIN, EINTR, errnoText, libc, MSG_DONTWAIT } from '../../libc/libc.js';
 import type { NfnlSocket } from './nfnl-socket.js';
 import { NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN } from './nl-writer.js';
 
@@ -25,18 +24,9 @@ export const NLM_F_DUMP = 0x300; // NLM_F_ROOT | NLM_F_MATCH
 export const NLM_F_DUMP_INTR = 0x10;
 const BUF_BYTES = 64 * 1024;
 
-let recvAsync: ((fd: number, buf: Buffer, len: number, flags: number) => Promise<number>) | undefined;
-
 /** recv(2) on the threadpool. errno is thread-local and lost there: a -1 is retried on the main thread to learn it. */
 function recvOffThread(fd: number, buf: Buffer): Promise<number> {
-  if (!recvAsync) {
-    const recv = koffi.load('libc.so.6').func('intptr_t recv(int, _Out_ void *, size_t, int)');
-    recvAsync = (f, b, l, fl) =>
-      new Promise((resolve, reject) => {
-        recv.async(f, b, l, fl, (err: unknown, r: unknown) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve(Number(r))));
-      });
-  }
-  return recvAsync(fd, buf, buf.length, MSG_DONTWAIT);
+  return libc().recvAsync(fd, buf, buf.length, MSG_DONTWAIT);
 }
 
 export type DumpResult = { kind: 'done'; interrupted: boolean } | { kind: 'error'; errno: number };

@@ -2,7 +2,7 @@ import { SidecarError } from '../../../errors.js';
 import { formatAddress, WORDS, type IpFamily, type RangeSet } from '../../ip-prefix/index.js';
 import type { SetDescription, SetListing } from '../nft-backend.js';
 import { setRefText, type NftElementJson, type SetRef } from '../nft-json.js';
-import { errnoText } from './libc.js';
+import { errnoText } from '../../libc/libc.js';
 import { NetnsSockets, type Conn } from './netns-sockets.js';
 import type { NfnlSocket } from './nfnl-socket.js';
 import { dump, NLM_F_DUMP } from './nl-dump.js';

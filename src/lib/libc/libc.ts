@@ -3,12 +3,17 @@ import { getSystemErrorMap } from 'node:util';
 import koffi from 'koffi';
 
 /**
- * The few libc calls a netfilter netlink socket needs, through koffi (Node has no AF_NETLINK and no
- * setns). Loaded lazily: a host where koffi or libc cannot load keeps the nft CLI backend
- * (`netlinkAvailable()` says why not).
+ * The few libc calls Node has no API for, through koffi: a netfilter netlink socket (no AF_NETLINK,
+ * no setns in Node) and sd_notify(3)'s AF_UNIX datagram (dgram is UDP-only, net stream-only).
+ * Loaded lazily: a host where koffi or libc cannot load keeps the nft CLI backend
+ * (`netlinkUnavailable()` says why not) and reports sd_notify as failed.
  */
 
 export const AF_NETLINK = 16;
+export const AF_UNIX = 1;
+export const SOCK_DGRAM = 2;
+/** No SIGPIPE from a send on a socket whose peer is gone (send(2)). */
+export const MSG_NOSIGNAL = 0x4000;
 export const SOCK_RAW = 3;
 export const SOCK_CLOEXEC = 0o2000000;
 export const NETLINK_NETFILTER = 12;
@@ -38,6 +43,9 @@ export interface Libc {
   /** The same call on a libuv threadpool thread (koffi `.async`), for batches that take the kernel a while. */
   sendAsync(fd: number, buf: Buffer, len: number, flags: number): Promise<number>;
   recv(fd: number, buf: Buffer, len: number, flags: number): number;
+  /** recv(2) on a libuv threadpool thread; errno is lost there (a -1 is retried on the main thread to learn it). */
+  recvAsync(fd: number, buf: Buffer, len: number, flags: number): Promise<number>;
+  sendto(fd: number, buf: Buffer, len: number, flags: number, addr: Buffer, addrLen: number): number;
   setsockopt(fd: number, level: number, name: number, val: Buffer, len: number): number;
   /** Fills `addr` (a sockaddr_nl: nl_pid at offset 4 is the socket's portid); `len` is a 4-byte in/out length. */
   getsockname(fd: number, addr: Buffer, len: Buffer): number;
@@ -55,6 +63,7 @@ function load(): Libc | { error: string } {
     const bind = lib.func('int bind(int, void *, uint32_t)');
     const send = lib.func('intptr_t send(int, void *, size_t, int)');
     const recv = lib.func('intptr_t recv(int, _Out_ void *, size_t, int)');
+    const sendto = lib.func('intptr_t sendto(int, void *, size_t, int, void *, uint32_t)');
     const setsockopt = lib.func('int setsockopt(int, int, int, void *, uint32_t)');
     const getsockname = lib.func('int getsockname(int, void *, void *)');
     const setns = lib.func('int setns(int, int)');
@@ -69,6 +78,11 @@ function load(): Libc | { error: string } {
           send.async(fd, b, l, f, (err: unknown, r: unknown) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve(Number(r))));
         }),
       recv: (fd, b, l, f) => Number(recv(fd, b, l, f)),
+      recvAsync: (fd, b, l, f) =>
+        new Promise((resolve, reject) => {
+          recv.async(fd, b, l, f, (err: unknown, r: unknown) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve(Number(r))));
+        }),
+      sendto: (fd, b, l, f, a, al) => Number(sendto(fd, b, l, f, a, al)),
       setsockopt: (fd, lv, n, v, l) => setsockopt(fd, lv, n, v, l) as number,
       getsockname: (fd, a, l) => getsockname(fd, a, l) as number,
       setns: (fd, t) => setns(fd, t) as number,
