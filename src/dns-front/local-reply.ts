@@ -29,13 +29,14 @@ export const REFUSED = 5;
  * `worker_check_request`), and each would hold an in-flight slot until upstreamTimeoutMs: a flood
  * of garbage must not lock out real clients. Other opcodes (NOTIFY…) go to Unbound, which decides.
  */
-export type Verdict = { readonly kind: 'forward' } | { readonly kind: 'drop'; readonly reason: 'malformed' | 'response' } | { readonly kind: 'reply'; readonly msg: Buffer };
+/** `questionEnd`: where the question section ends (a QUERY), to match the answer against it. */
+export type Verdict = { readonly kind: 'forward'; readonly questionEnd?: number } | { readonly kind: 'drop'; readonly reason: 'malformed' | 'response' } | { readonly kind: 'reply'; readonly msg: Buffer };
 
 export function classify(msg: Uint8Array): Verdict {
   const r = readRequest(msg);
   switch (r.kind) {
     case 'query':
-      return FORWARD;
+      return { kind: 'forward', questionEnd: r.questionEnd };
     case 'drop':
       return { kind: 'drop', reason: r.reason === 'qr-set' ? 'response' : 'malformed' };
     case 'error':

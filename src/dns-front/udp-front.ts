@@ -36,6 +36,8 @@ interface Pending {
   readonly listener: Socket;
   readonly client: RemoteInfo;
   readonly query: Buffer;
+  /** End of the query's question section (undefined for opcodes other than QUERY). */
+  readonly questionEnd: number | undefined;
   readonly sentAt: number;
   readonly timer: NodeJS.Timeout;
 }
@@ -108,7 +110,8 @@ export class UdpFront {
     const out = header ? Buffer.concat([header, msg]) : Buffer.from(msg);
     out.writeUInt16BE(id, header?.length ?? 0);
     const timer = setTimeout(() => this.timeout(id), this.o.upstreamTimeoutMs);
-    this.pending.set(id, { clientId: msg.readUInt16BE(0), listener: l.socket, client: rinfo, query: msg, sentAt: performance.now(), timer });
+    const questionEnd = v.kind === 'forward' ? v.questionEnd : undefined;
+    this.pending.set(id, { clientId: msg.readUInt16BE(0), listener: l.socket, client: rinfo, query: msg, questionEnd, sentAt: performance.now(), timer });
     metrics.inflight.set(this.pending.size);
     up.send(out, (err) => {
       if (err) this.fail(id, 'send');
@@ -120,6 +123,10 @@ export class UdpFront {
     const id = msg.readUInt16BE(0);
     const p = this.pending.get(id);
     if (p === undefined) return this.o.metrics.dropped.inc({ reason: 'late-answer' });
+    // An ID is free again once its query timed out: a late answer to that query must not reach the
+    // client whose query drew the same ID since. Unbound echoes the question as asked (RFC 1035
+    // §4.1.1), so it must match byte for byte.
+    if (p.questionEnd !== undefined && !sameQuestion(msg, p.query, p.questionEnd)) return this.o.metrics.dropped.inc({ reason: 'late-answer' });
     this.pending.delete(id);
     this.o.metrics.inflight.set(this.pending.size);
     clearTimeout(p.timer);
@@ -176,4 +183,8 @@ export class UdpFront {
     this.upstream = undefined;
     if (up) await new Promise<void>((r) => up.close(() => r()));
   }
+}
+
+function sameQuestion(answer: Buffer, query: Buffer, end: number): boolean {
+  return answer.length >= end && answer.readUInt16BE(4) === query.readUInt16BE(4) && answer.subarray(12, end).equals(query.subarray(12, end));
 }

@@ -5,7 +5,8 @@ import net from 'node:net';
  * A stand-in for Unbound with `proxy-protocol-port` on loopback, for tests about the front's own
  * logic: it strips and records each PROXYv2 header (parsed here by hand, independently of
  * src/lib/net/proxy-v2.ts) and answers with the query turned into a response. `behave` decides per
- * question name: 'answer', 'tc' (TC=1), 'silent', or 'reverse' (TCP: hold and answer in reverse).
+ * question name: 'answer', 'tc' (TC=1), 'silent', 'reverse' (TCP: hold and answer in reverse), or
+ * 'stale' (UDP: first a late answer to another question under the same ID, then the real one).
  */
 
 export interface SeenProxy {
@@ -61,7 +62,7 @@ export function respond(q: Buffer, tc = false): Buffer {
   return r;
 }
 
-export async function startFakeUpstream(behave: (name: string) => 'answer' | 'tc' | 'silent' | 'reverse' = () => 'answer', proxied = true): Promise<FakeUpstream> {
+export async function startFakeUpstream(behave: (name: string) => 'answer' | 'tc' | 'silent' | 'reverse' | 'stale' = () => 'answer', proxied = true): Promise<FakeUpstream> {
   const seen: SeenProxy[] = [];
   const ids: number[] = [];
   const udp = dgram.createSocket('udp4');
@@ -78,6 +79,13 @@ export async function startFakeUpstream(behave: (name: string) => 'answer' | 'tc
     ids.push(q.readUInt16BE(0));
     const b = behave(qname(q));
     if (b === 'silent') return;
+    if (b === 'stale') {
+      const other = respond(q);
+      other[13] = 0x78; // the first letter of the name: 'x' — the answer to a query that timed out
+      udp.send(other, rinfo.port, rinfo.address);
+      setTimeout(() => udp.send(respond(q), rinfo.port, rinfo.address), 20);
+      return;
+    }
     udp.send(respond(q, b === 'tc'), rinfo.port, rinfo.address);
   });
   const state = { tcpConnections: 0 };

@@ -89,6 +89,20 @@ test('UDP: TC from Unbound stays TC; a silent Unbound is SERVFAIL after upstream
   });
 });
 
+test('UDP: an answer under a reused ID whose question is not the query\'s (a late answer to a timed-out query) is dropped, never relayed', async () => {
+  await withFront({ behave: (n) => (n.startsWith('stale') ? 'stale' : 'answer') }, async ({ port, registry }) => {
+    const sock = dgram.createSocket('udp4');
+    await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
+    const got: Buffer[] = [];
+    sock.on('message', (m) => got.push(m));
+    sock.send(buildQuery({ id: 9, name: 'stale.example', type: 1 }), port, '127.0.0.1');
+    await new Promise((r) => setTimeout(r, 200));
+    sock.close();
+    assert.deepEqual(got.map((m) => qname(m)), ['stale.example'], 'only the answer to this question');
+    assert.equal(await metric(registry, 'unbound_sidecar_dns_front_dropped_total', { reason: 'late-answer' }), 1);
+  });
+});
+
 test('UDP: Unbound not listening → SERVFAIL at once (ICMP refused), not at the timeout', async () => {
   const probe = dgram.createSocket('udp4');
   await new Promise<void>((r) => probe.bind(0, '127.0.0.1', () => r()));
