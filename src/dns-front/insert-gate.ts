@@ -56,7 +56,9 @@ export function createInsertGate(opts: { learnAnswer: LearnAnswer | undefined; d
       if (learnAnswer === undefined) return undefined;
       const p = learnAnswer(answer, receivedAt);
       if (p === undefined) return undefined;
-      if (deadlineMs === 0) {
+      // Known to be failing (nftables refuses our writes): relay now, keep trying in the background;
+      // the first insertion that works again clears the state (note()).
+      if (deadlineMs === 0 || problem?.state === 'failing') {
         void p.then(note);
         return undefined;
       }

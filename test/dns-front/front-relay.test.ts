@@ -250,6 +250,19 @@ test('insertion failing (nftables refuses, e.g. no CAP_NET_ADMIN): relayed even 
   });
 });
 
+test('while insertion is known to fail, a slow failing insertion does not hold answers (nor SERVFAIL them with failClosed)', async () => {
+  const learnAnswer: LearnAnswer = () => new Promise((r) => setTimeout(() => r({ listed: 1, learned: 0, unchanged: 0, skipped: 0, failed: 1, held: 0, unavailable: undefined }), 1_000));
+  await withFront({ learnAnswer, config: { failClosed: true, insertDeadlineMs: 5_000, upstreamTimeoutMs: 8_000 } }, async ({ port, front }) => {
+    const first = await udpExchange(port, buildQuery({ id: 1, name: 'listed.example', type: 1 }), 6_000);
+    assert.ok(first && ((first[3] as number) & 0x0f) === 0, 'the first waits for its (failing) insertion, then is relayed');
+    assert.equal(front.status().insertion.state, 'failing');
+    const t0 = performance.now();
+    const second = await udpExchange(port, buildQuery({ id: 2, name: 'listed.example', type: 1 }), 6_000);
+    assert.ok(second && ((second[3] as number) & 0x0f) === 0, 'relayed, not SERVFAIL');
+    assert.ok(performance.now() - t0 < 900, `relayed without waiting for the 1 s insertion (${(performance.now() - t0).toFixed(0)} ms)`);
+  });
+});
+
 test('garbage queries are answered FORMERR by the front and never take an in-flight slot from real clients', async () => {
   await withFront({ config: { maxInflight: 2 } }, async ({ port, up }) => {
     const bad: Buffer[] = [];
