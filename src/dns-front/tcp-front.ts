@@ -115,11 +115,16 @@ export class TcpFront {
         if (v.reason === 'malformed') return this.close(conn); // not DNS: no point reading on
         continue;
       }
-      conn.lastUseful = performance.now();
       if (!conn.allowed) {
+        // One REFUSED, then the connection ends: an outsider must not keep a slot of
+        // maxTcpConnections (each REFUSED would otherwise count as useful and keep it from eviction).
         this.o.metrics.refused.inc({ transport: 'tcp' });
         this.write(conn, localReply(msg, REFUSED));
-      } else if (v.kind === 'reply') {
+        socket.end();
+        return;
+      }
+      conn.lastUseful = performance.now();
+      if (v.kind === 'reply') {
         this.write(conn, v.msg);
       } else {
         this.forward(conn, msg);

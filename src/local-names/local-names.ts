@@ -176,7 +176,9 @@ export function createLocalNamesCore(opts: {
       if (count) metrics.coalesced.inc();
       return pending;
     }
-    pending = lookup(name, type, key, timeoutMs).finally(() => {
+    // Never rejects: callers fan one outcome out to several `void p.then(…)` (first-with-records,
+    // existence waits), where a rejection would be unhandled and end the process.
+    pending = lookup(name, type, key, timeoutMs).catch((err: unknown): TypeOutcome => ({ kind: 'servfail', reason: `lookup failed: ${err instanceof Error ? err.message : String(err)}` })).finally(() => {
       inFlight.delete(key);
       metrics.cacheEntries.set(cache.size);
     });

@@ -55,7 +55,8 @@ export class NameIndex {
     set.add(listener);
     return () => {
       set.delete(listener);
-      if (set.size === 0) this.watchers.delete(name);
+      // Only our own set: after the name fired (and was forgotten) a newer watcher may own the slot.
+      if (set.size === 0 && this.watchers.get(name) === set) this.watchers.delete(name);
     };
   }
 

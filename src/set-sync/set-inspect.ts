@@ -11,7 +11,7 @@ const FLAGS_CHECK_MAX = 100_000;
 export async function dryRunSet(d: WriterDeps, s: SetState, desired: RangeSet): Promise<ApplyReport> {
   const t0 = performance.now();
   const kernel = await readKernel(d, s);
-  const plan: SyncPlan = kernel.kind === 'exact' ? planSync(kernel.set, desired, d.bound, d.costs) : { mode: 'full', added: desired.size, removed: kernel.elements, unchanged: 0 };
+  const plan: SyncPlan = kernel.kind === 'exact' ? planSync(kernel.set, desired, d.bound, d.costs, d.backend.quietWindow ? d.quietBound : undefined) : { mode: 'full', added: desired.size, removed: kernel.elements, unchanged: 0 };
   return report(s, plan, performance.now() - t0);
 }
 

@@ -132,8 +132,25 @@ test('ACL: a client outside front.allow gets REFUSED (header + question, no bigg
     const [t] = await tcpExchange(port, [q]);
     assert.ok(t);
     assert.equal((t[3] as number) & 0x0f, 5, 'TCP too');
+    // One REFUSED, then the front ends the connection: an outsider keeps no slot.
+    const closed = await new Promise<{ replies: number; ended: boolean }>((resolve) => {
+      const s = net.connect(port, '127.0.0.1');
+      let bytes = Buffer.alloc(0);
+      const framed = Buffer.concat([Buffer.from([q.length >> 8, q.length & 255]), q]);
+      s.on('connect', () => s.write(Buffer.concat([framed, framed, framed])));
+      s.on('data', (d: Buffer) => (bytes = Buffer.concat([bytes, d])));
+      s.on('error', () => {});
+      const timer = setTimeout(() => (s.destroy(), resolve({ replies: -1, ended: false })), 2_000);
+      s.on('close', () => {
+        clearTimeout(timer);
+        let n = 0;
+        for (let i = 0; i + 2 <= bytes.length; i += 2 + bytes.readUInt16BE(i)) n++;
+        resolve({ replies: n, ended: true });
+      });
+    });
+    assert.deepEqual(closed, { replies: 1, ended: true }, 'one REFUSED for three pipelined queries, then closed');
     assert.equal(up.ids.length, 0);
-    assert.equal(await metric(registry, 'unbound_sidecar_dns_front_refused_clients_total'), 2);
+    assert.equal(await metric(registry, 'unbound_sidecar_dns_front_refused_clients_total'), 3);
   });
 });
 

@@ -1,4 +1,4 @@
-import { AF_UNIX, errnoText, libc, MSG_DONTWAIT, MSG_NOSIGNAL, SOCK_CLOEXEC, SOCK_DGRAM } from '../libc/libc.js';
+import { AF_UNIX, errnoText, libc, MSG_NOSIGNAL, SOCK_CLOEXEC, SOCK_DGRAM } from '../libc/libc.js';
 
 /**
  * sd_notify(3) for `Type=notify`: one AF_UNIX datagram to $NOTIFY_SOCKET per message, sent by the
@@ -92,7 +92,8 @@ export function createSystemdNotifier(opts: NotifierOptions = {}): SystemdNotifi
         throw new Error(`socket: ${errnoText(e)}`);
       }
       const msg = Buffer.from(assignments.join('\n'));
-      if (c.sendto(fd, msg, msg.length, MSG_NOSIGNAL | MSG_DONTWAIT, to.addr, to.len) < 0) throw new Error(`sendto ${socket}: ${errnoText(c.errno())}`);
+      // Blocking, as libsystemd's sd_notify is: a READY=1 dropped on a full queue would be a start timeout.
+      if (c.sendto(fd, msg, msg.length, MSG_NOSIGNAL, to.addr, to.len) < 0) throw new Error(`sendto ${socket}: ${errnoText(c.errno())}`);
     } catch (err) {
       onError(`sd_notify ${what} failed: ${oneLine(err instanceof Error ? err.message : String(err))}`);
     }

@@ -107,7 +107,13 @@ function portidOf(fd: number): number {
 export function inNetns<T>(netns: string, fn: () => T): T {
   const c = libc();
   const target = openSync(`/run/netns/${netns}`, 'r');
-  const home = openSync(SELF_NS, 'r');
+  let home: number;
+  try {
+    home = openSync(SELF_NS, 'r');
+  } catch (err) {
+    closeSync(target);
+    throw err;
+  }
   try {
     if (c.setns(target, CLONE_NEWNET) < 0) {
       const e = c.errno();
