@@ -125,7 +125,8 @@ export class UdpFront {
     if (p === undefined) return this.o.metrics.dropped.inc({ reason: 'late-answer' });
     // An ID is free again once its query timed out: a late answer to that query must not reach the
     // client whose query drew the same ID since. Unbound echoes the question as asked (RFC 1035
-    // §4.1.1), so it must match byte for byte.
+    // §4.1.1), so it must match byte for byte — when there is one: some errors carry none (the
+    // REFUSED of access-control, Unbound's worker.c deny_refuse, has QDCOUNT 0).
     if (p.questionEnd !== undefined && !sameQuestion(msg, p.query, p.questionEnd)) return this.o.metrics.dropped.inc({ reason: 'late-answer' });
     this.pending.delete(id);
     this.o.metrics.inflight.set(this.pending.size);
@@ -186,5 +187,6 @@ export class UdpFront {
 }
 
 function sameQuestion(answer: Buffer, query: Buffer, end: number): boolean {
+  if (answer.readUInt16BE(4) === 0) return true;
   return answer.length >= end && answer.readUInt16BE(4) === query.readUInt16BE(4) && answer.subarray(12, end).equals(query.subarray(12, end));
 }
