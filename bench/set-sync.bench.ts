@@ -22,7 +22,6 @@
  * first, then nothing to write; up to BENCH_RESTART_MAX ranges. `BENCH_MAX_TX` overrides
  * setSync.maxTransactionPrefixes.
  */
-import { spawn } from 'node:child_process';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,6 +37,7 @@ import { churn, model } from '../test/helpers/range-model.js';
 import { createNftNetns, type NftNetns } from '../test/lab/nft-netns.js';
 import { labMissing } from '../test/lab/prereqs.js';
 import { envNumber, fmt, printTable, writeResults } from './bench-report.js';
+import { run } from './spawn-run.js';
 
 const SIZES = (process.env.BENCH_SIZES ?? '300000,1000000').split(',').map(Number);
 const VERIFY_MAX = envNumber('BENCH_VERIFY_MAX', 300_000);
@@ -99,18 +99,6 @@ async function child(n: number, netns: string, table: string): Promise<void> {
   }
   await sync.stop();
   process.stdout.write(`${JSON.stringify(res)}\n`);
-}
-
-function run(cmd: string, args: string[]): Promise<{ out: string; err: string; code: number | null; ms: number }> {
-  const t = performance.now();
-  return new Promise((resolve) => {
-    const c = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    c.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    c.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-    c.on('close', (code) => resolve({ out, err, code, ms: performance.now() - t }));
-  });
 }
 
 /** The router's script: `add element inet global force_vpn4 { <whole list> }` (+ v6), one `nft -f`. */

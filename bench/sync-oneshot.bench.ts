@@ -13,7 +13,6 @@
  * Kernel memory: SUnreclaim peak of each run, with an `nft monitor` listening in the namespace
  * (as the daemon's own subscription would be while a timer runs `sync`).
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,22 +25,9 @@ import { createNftNetns, type NftNetns } from '../test/lab/nft-netns.js';
 import { labMissing } from '../test/lab/prereqs.js';
 import { repoRoot } from '../test/helpers/repo-root.js';
 import { fmt, printTable, writeResults } from './bench-report.js';
+import { run } from './spawn-run.js';
 
 const SIZES = (process.env.BENCH_SIZES ?? '300000').split(',').map(Number).filter((n) => n > 0);
-
-interface Run { code: number | null; out: string; err: string; ms: number }
-
-function run(cmd: string, args: readonly string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    const t = performance.now();
-    const c = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    c.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    c.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-    c.on('close', (code) => resolve({ code, out, err, ms: performance.now() - t }));
-  });
-}
 
 const models = (n: number, churned: boolean): { ipv4: RangeSet; ipv6: RangeSet } => {
   const n4 = Math.round(n * 0.7);
@@ -101,8 +87,8 @@ async function measure(n: number): Promise<Record<string, number | string | bool
       const got = await readBack(ns);
       const exact = rangeSetsEqual(got.ipv4, want.ipv4) && rangeSetsEqual(got.ipv6, want.ipv6);
       const summary = result.out.split('\n').filter((l) => l.includes('set ')).map((l) => l.trim()).join('; ');
-      console.error(`sync-oneshot ${n} ${what}: ${fmt(result.ms)} ms, kernel +${fmt(kernel.peakDeltaMB)} MB, exact ${exact}: ${summary}`);
-      return { ms: result.ms, kernelMB: kernel.peakDeltaMB, summary, exact };
+      console.error(`sync-oneshot ${n} ${what}: ${fmt(result.ms)} ms, kernel +${fmt(kernel.peakRiseMB)} MB, exact ${exact}: ${summary}`);
+      return { ms: result.ms, kernelMB: kernel.peakRiseMB, summary, exact };
     };
     const listener = await startNftListener(ns.host);
     let cold, again, churned;
