@@ -1,6 +1,7 @@
 import { BlockList } from 'node:net';
 import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
 import { parseCidr } from './config.js';
+import { cidrOf } from '../lib/mdns/interfaces.js';
 
 /**
  * Who may ask the front. `allow` given: exactly those prefixes. Absent: loopback (127.0.0.0/8,
@@ -44,7 +45,7 @@ export function buildClientAcl(
     add('::1/128');
     for (const host of listenHosts) {
       const bare = host.split('%')[0] ?? host;
-      const nets = Object.values(interfaces).flatMap((infos) => (infos ?? []).filter((i) => i.address === bare && i.cidr !== null).map((i) => networkOf(i)));
+      const nets = Object.values(interfaces).flatMap((infos) => (infos ?? []).filter((i) => i.address === bare && i.cidr !== null).map((i) => cidrOf(i)));
       if (nets.length === 0) unmatched.push(host);
       for (const n of nets) add(n);
     }
@@ -57,9 +58,4 @@ export function buildClientAcl(
     prefixes,
     unmatched,
   };
-}
-
-/** An interface's network prefix; BlockList matches by prefix, so the host bits may stay set. */
-function networkOf(i: NetworkInterfaceInfo): string {
-  return i.cidr ?? `${i.address}/${i.family === 'IPv4' ? 32 : 128}`;
 }

@@ -73,11 +73,9 @@ export function createDnsFront(opts: DnsFrontOptions): DnsFront {
         logger.warn({ listen: acl.unmatched, allow: acl.prefixes }, 'dns-front: no interface network found for these listen addresses (wildcard, or not configured yet): only the prefixes shown may ask; set front.allow to the LAN prefixes');
       }
       // One port for UDP and TCP on each address: port 0 resolves from the UDP bind.
-      const bound: { host: string; port: number }[] = [];
       try {
         await udp.start(listen);
-        for (const [i, a] of udp.addresses().entries()) bound.push({ host: a.host, port: listen[i]?.port === 0 ? a.port : (listen[i]?.port ?? a.port) });
-        await tcp.start(bound);
+        await tcp.start(udp.addresses());
       } catch (err) {
         await Promise.allSettled([udp.stop(), tcp.stop()]);
         const code = (err as NodeJS.ErrnoException).code;

@@ -114,7 +114,7 @@ export class UdpFront {
     this.pending.set(id, { clientId: msg.readUInt16BE(0), listener: l.socket, client: rinfo, query: msg, questionEnd, sentAt: performance.now(), timer });
     metrics.inflight.set(this.pending.size);
     up.send(out, (err) => {
-      if (err) this.fail(id, 'send');
+      if (err) this.fail(id);
     });
   }
 
@@ -140,11 +140,11 @@ export class UdpFront {
   }
 
   private timeout(id: number): void {
-    this.fail(id, 'timeout');
+    this.fail(id);
   }
 
   /** Unbound did not (or could not) answer: SERVFAIL now, never a hang. */
-  private fail(id: number, _why: 'timeout' | 'send' | 'refused'): void {
+  private fail(id: number): void {
     const p = this.pending.get(id);
     if (p === undefined) return;
     this.pending.delete(id);
@@ -158,7 +158,7 @@ export class UdpFront {
     // ECONNREFUSED: nobody listens on the upstream port (Unbound stopped or restarting). Every
     // query in flight went to the void; answer them now rather than at the timeout.
     if (err.code === 'ECONNREFUSED') {
-      for (const id of [...this.pending.keys()]) this.fail(id, 'refused');
+      for (const id of [...this.pending.keys()]) this.fail(id);
       return;
     }
     this.o.logger.warn({ err }, 'dns-front: upstream udp socket error');

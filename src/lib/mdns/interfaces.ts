@@ -117,7 +117,8 @@ export function isOnLink(source: string, target: QueryTarget): boolean {
   return isLinkLocalV6(addr) || target.cidrs.some((c) => inCidr(addr, c));
 }
 
-function cidrOf(a: NetworkInterfaceInfo): string {
+/** An interface's network as CIDR (host bits may stay set; a scope suffix is dropped). */
+export function cidrOf(a: NetworkInterfaceInfo): string {
   return a.cidr ?? `${stripScope(a.address)}/${a.family === 'IPv4' ? 32 : 128}`;
 }
 
