@@ -37,6 +37,8 @@ export interface DnsperfResult {
   readonly serverCpu: number | undefined;
   /** dnsperf's own CPU, in cores: near 1.0 means the load generator, not the server, was the limit. */
   readonly clientCpu: number | undefined;
+  /** CPU of the process behind the server (Unbound behind the front), in cores, when one was given. */
+  readonly behindCpu: number | undefined;
 }
 
 const CLK_TCK = 100; // USER_HZ on Linux: /proc/<pid>/stat counts in 1/100 s
@@ -54,7 +56,7 @@ function cpuSeconds(pid: number | undefined): number | undefined {
   }
 }
 
-export async function runDnsperf(host: NetnsHost, opts: DnsperfOptions, serverPid?: number): Promise<DnsperfResult> {
+export async function runDnsperf(host: NetnsHost, opts: DnsperfOptions, serverPid?: number, behindPid?: number): Promise<DnsperfResult> {
   const args = [
     'dnsperf', '-s', opts.server ?? '127.0.0.1', '-p', String(opts.port), '-d', opts.dataFile,
     '-c', '1', '-T', '1', '-l', String(opts.seconds), '-q', String(opts.outstanding),
@@ -62,11 +64,13 @@ export async function runDnsperf(host: NetnsHost, opts: DnsperfOptions, serverPi
     ...(opts.maxQps ? ['-Q', String(opts.maxQps)] : []),
   ];
   const cpu0 = cpuSeconds(serverPid);
+  const behind0 = cpuSeconds(behindPid);
   // bash's `times` prints the CPU its children (dnsperf) used: user and system, on the second line.
   const script = 'dnsperf "$@"; rc=$?; times; exit $rc';
   const pin = opts.cpu === undefined ? [] : ['taskset', '-c', String(opts.cpu)];
   const r = await host.exec([...pin, 'bash', '-c', script, 'dnsperf', ...args.slice(1)], { timeoutMs: (opts.seconds + (opts.timeoutS ?? 5) + 30) * 1000 });
   const cpu1 = cpuSeconds(serverPid);
+  const behind1 = cpuSeconds(behindPid);
   if (r.code !== 0) throw new Error(`dnsperf failed (${r.code}): ${r.stderr}${r.stdout}`);
   const num = (re: RegExp): number => Number(re.exec(r.stdout)?.[1] ?? Number.NaN);
   const runTimeS = num(/Run time \(s\):\s+([\d.]+)/);
@@ -83,5 +87,6 @@ export async function runDnsperf(host: NetnsHost, opts: DnsperfOptions, serverPi
     rcodes: /Response codes:\s+(.*)/.exec(r.stdout)?.[1]?.trim() ?? '',
     // Over dnsperf's own run time: the server idles during exec start-up and the final drain.
     serverCpu: cpu0 === undefined || cpu1 === undefined ? undefined : (cpu1 - cpu0) / runTimeS,
+    behindCpu: behind0 === undefined || behind1 === undefined ? undefined : (behind1 - behind0) / runTimeS,
   };
 }

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { createFrontLab, DIRECT, FRONT } from '../test/lab/front-lab.js';
 import { printTable, writeResults } from './bench-report.js';
 import { runDnsperf, type DnsperfResult } from './dnsperf-run.js';
-import { argNumber, processMemoryMB, requireFrontAnswers, requireFrontLab } from './front-setup.js';
+import { argNumber, processMemoryMB, requireFrontAnswers, requireFrontLab, frontOverrides } from './front-setup.js';
 
 requireFrontLab('front-qps', { dnsperf: 'dnsperf' });
 const SECONDS = argNumber('seconds', 'BENCH_SECONDS', 10);
@@ -26,7 +26,7 @@ const SETS = ['unlisted', 'listed'] as const;
 
 interface Row { set: string; path: 'front' | 'direct'; qps: number; avgLatencyMs: number; lost: number; serverCpu: number; clientCpu: number; rcodes: string }
 
-const fl = await createFrontLab({ logLevel: 'warn' });
+const fl = await createFrontLab({ logLevel: 'warn', front: frontOverrides() });
 await requireFrontAnswers('front-qps', fl);
 const rows: Row[] = [];
 let memory: { before: ReturnType<typeof processMemoryMB>; after: ReturnType<typeof processMemoryMB> } | undefined;
@@ -43,8 +43,8 @@ try {
   const sidecarPid = fl.sidecar.child.pid;
   const before = processMemoryMB(sidecarPid);
   const paths = [
-    { path: 'direct' as const, target: DIRECT, pid: () => fl.unboundPid() },
-    { path: 'front' as const, target: FRONT, pid: () => sidecarPid },
+    { path: 'direct' as const, target: DIRECT, pid: () => fl.unboundPid(), behind: (): number | undefined => undefined },
+    { path: 'front' as const, target: FRONT, pid: () => sidecarPid, behind: () => fl.unboundPid() },
   ];
   for (const set of SETS) {
     const dataFile = files.get(set) ?? '';
@@ -52,9 +52,9 @@ try {
     const runs: Record<'front' | 'direct', DnsperfResult[]> = { front: [], direct: [] };
     for (let round = 0; round < ROUNDS; round++) {
       for (const p of paths) {
-        const r = await runDnsperf(fl.lab.lan, { server: p.target.server, port: p.target.port, dataFile, seconds: SECONDS, outstanding: OUTSTANDING }, p.pid());
+        const r = await runDnsperf(fl.lab.lan, { server: p.target.server, port: p.target.port, dataFile, seconds: SECONDS, outstanding: OUTSTANDING }, p.pid(), p.behind());
         runs[p.path].push(r);
-        console.log(`${set} round ${round + 1}/${ROUNDS} ${p.path}: ${r.qps.toFixed(0)} qps, lost ${r.lost}, server cpu ${r.serverCpu?.toFixed(2) ?? '?'} (${r.rcodes})`);
+        console.log(`${set} round ${round + 1}/${ROUNDS} ${p.path}: ${r.qps.toFixed(0)} qps, lost ${r.lost}, server cpu ${r.serverCpu?.toFixed(2) ?? '?'}${r.behindCpu === undefined ? '' : `, Unbound behind it ${r.behindCpu.toFixed(2)}`} (${r.rcodes})`);
       }
     }
     const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);

@@ -18,6 +18,14 @@ export function argNumber(flag: string, env: string, fallback: number): number {
   return Number.isFinite(v) && v > 0 ? v : fallback;
 }
 
+/**
+ * `--no-udp-batching` (or BENCH_UDP_BATCHING=0): run the front with `front.udpBatching: false`,
+ * dgram's one-syscall-per-datagram path, to compare with the default.
+ */
+export function frontOverrides(): { udpBatching: boolean } {
+  return { udpBatching: !(process.argv.includes('--no-udp-batching') || process.env.BENCH_UDP_BATCHING === '0') };
+}
+
 /** VmRSS and VmHWM (peak) of a process, MB. */
 export function processMemoryMB(pid: number | undefined): { rss: number; peak: number } {
   if (pid === undefined) return { rss: Number.NaN, peak: Number.NaN };

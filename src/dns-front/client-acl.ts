@@ -50,10 +50,19 @@ export function buildClientAcl(
       for (const n of nets) add(n);
     }
   }
+  // BlockList.check builds a native SocketAddress per call (it showed in the front's profile);
+  // a LAN has few client addresses, so decisions are cached, boundedly.
+  const decided = new Map<string, boolean>();
   return {
     allows: (address) => {
-      const bare = address.split('%')[0] ?? address;
-      return list.check(bare, bare.includes(':') ? 'ipv6' : 'ipv4');
+      let ok = decided.get(address);
+      if (ok === undefined) {
+        const bare = address.split('%')[0] ?? address;
+        ok = list.check(bare, bare.includes(':') ? 'ipv6' : 'ipv4');
+        if (decided.size >= 4096) decided.clear();
+        decided.set(address, ok);
+      }
+      return ok;
     },
     prefixes,
     unmatched,

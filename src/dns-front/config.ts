@@ -53,6 +53,12 @@ export const dnsFrontConfigSchema = z
     tcpIdleTimeoutMs: positiveInt.default(10_000),
     /** Cap on UDP queries waiting for Unbound at once; beyond it new ones are dropped and counted. */
     maxInflight: positiveInt.default(4096),
+    /**
+     * UDP datagrams in and out in batches (recvmmsg/sendmmsg through koffi, see
+     * lib/net/udp-batch.ts): about twice the queries per second under load. false = dgram's
+     * one-syscall-per-datagram path (also what runs where koffi or libc cannot load).
+     */
+    udpBatching: z.boolean().default(true),
   })
   .strict();
 

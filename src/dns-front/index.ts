@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { parseHostPort } from '../config/common.js';
 import { errorMessage, SidecarError } from '../errors.js';
+import { mmsgUnavailable } from '../lib/net/mmsg-vector.js';
 import type { LearnAnswer } from '../learner/index.js';
 import { buildClientAcl } from './client-acl.js';
 import type { DnsFrontConfig } from './config.js';
@@ -57,13 +58,14 @@ function hostPort(s: string): { host: string; port: number } {
 export function createDnsFront(opts: DnsFrontOptions): DnsFront {
   const { config } = opts;
   const logger = opts.logger.child({ capability: 'dns-front' });
-  const metrics = createFrontMetrics(opts.registry);
+  // udp is created below; the gauge reads it only at scrape time.
+  const metrics = createFrontMetrics(opts.registry, { inflight: () => udp.inflight() });
   const listen = config.listen.map(hostPort);
   const upstream = hostPort(config.upstream);
   const acl = buildClientAcl(listen.map((l) => l.host), config.allow);
   const gate = createInsertGate({ learnAnswer: opts.learnAnswer, deadlineMs: config.insertDeadlineMs, failClosed: config.failClosed, metrics, logger });
   const common = { upstream, proxyProtocol: config.proxyProtocol, acl, gate, upstreamTimeoutMs: config.upstreamTimeoutMs, metrics, logger };
-  const udp = new UdpFront({ ...common, maxInflight: config.maxInflight });
+  const udp = new UdpFront({ ...common, maxInflight: config.maxInflight, batching: config.udpBatching });
   const tcp = new TcpFront({ ...common, maxConnections: config.maxTcpConnections, idleTimeoutMs: config.tcpIdleTimeoutMs });
   let started = false;
 
@@ -83,7 +85,8 @@ export function createDnsFront(opts: DnsFrontOptions): DnsFront {
         throw new SidecarError('LISTEN_FAILED', 'dns-front', `cannot listen on ${config.listen.join(', ')}: ${errorMessage(err)}${hint}`, { cause: err });
       }
       started = true;
-      logger.info({ listen: config.listen, upstream: config.upstream, proxyProtocol: config.proxyProtocol, allow: acl.prefixes, learning: opts.learnAnswer !== undefined }, 'dns-front: listening');
+      const noBatching = config.udpBatching ? mmsgUnavailable() : 'front.udpBatching is false';
+      logger.info({ listen: config.listen, upstream: config.upstream, proxyProtocol: config.proxyProtocol, allow: acl.prefixes, learning: opts.learnAnswer !== undefined, udpBatching: noBatching === undefined ? 'sendmmsg/recvmmsg' : `off: ${noBatching}` }, 'dns-front: listening');
     },
     async stop() {
       if (!started) return;

@@ -197,7 +197,7 @@ export class TcpFront {
     const e = this.take(conn, msg.readUInt16BE(0));
     if (e === undefined) return this.o.metrics.dropped.inc({ reason: 'late-answer' });
     const now = performance.now();
-    this.o.metrics.upstreamDuration.observe({ transport: 'tcp' }, (now - e.sentAt) / 1000);
+    this.o.metrics.upstreamDuration.tcp.observe((now - e.sentAt) / 1000);
     const wait = this.o.gate.check(msg, now);
     if (wait === undefined) return this.answer(conn, msg);
     void wait.then((v) => this.answer(conn, v === 'relay' ? msg : localReply(e.query, SERVFAIL)));

@@ -1,7 +1,10 @@
-import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import type { Logger } from 'pino';
 import { proxyV2Header } from '../lib/net/proxy-v2.js';
+import type { UdpPeer } from '../lib/net/sockaddr.js';
+import { createUdpBatchSender, type UdpBatchSender } from '../lib/net/udp-batch.js';
+import { createUdpDrain, type UdpDrain } from '../lib/net/udp-drain.js';
 import type { ClientAcl } from './client-acl.js';
 import type { InsertGate } from './insert-gate.js';
 import { classify, localReply, REFUSED, SERVFAIL } from './local-reply.js';
@@ -27,28 +30,43 @@ export interface UdpFrontOptions {
   /** Queries waiting for Unbound at once, at most (beyond: dropped). Capped below the 16-bit ID space. */
   readonly maxInflight: number;
   readonly upstreamTimeoutMs: number;
+  /** recvmmsg/sendmmsg (lib/net/udp-batch.ts, udp-drain.ts); false: dgram alone. */
+  readonly batching: boolean;
   readonly metrics: FrontMetrics;
   readonly logger: Logger;
 }
 
 interface Pending {
   readonly clientId: number;
-  readonly listener: Socket;
-  readonly client: RemoteInfo;
+  readonly client: UdpPeer;
   readonly query: Buffer;
   /** End of the query's question section (undefined for opcodes other than QUERY). */
   readonly questionEnd: number | undefined;
+  readonly listenerSender: UdpBatchSender;
   readonly sentAt: number;
-  readonly timer: NodeJS.Timeout;
 }
+
+interface Listener {
+  readonly socket: Socket;
+  readonly sender: UdpBatchSender;
+  readonly drain: UdpDrain;
+  readonly host: string;
+  readonly port: number;
+  /** PROXYv2 headers by client address (the source port is patched per query). */
+  readonly headers: Map<string, Buffer>;
+}
+
+const MAX_CACHED_HEADERS = 4096;
 
 /** Leave room in the 16-bit ID space so a free ID is found in a few random draws. */
 const MAX_IDS = 60_000;
 
 export class UdpFront {
-  private readonly listeners: { socket: Socket; host: string; port: number }[] = [];
+  private readonly listeners: Listener[] = [];
+  /** In flight, in the order sent: with one timeout for all, the oldest is the first to expire. */
   private readonly pending = new Map<number, Pending>();
-  private upstream: Socket | undefined;
+  private upstream: { socket: Socket; sender: UdpBatchSender; drain: UdpDrain } | undefined;
+  private sweep: NodeJS.Timeout | undefined;
   private readonly cap: number;
 
   constructor(private readonly o: UdpFrontOptions) {
@@ -56,11 +74,19 @@ export class UdpFront {
   }
 
   async start(listen: readonly { host: string; port: number }[]): Promise<void> {
-    const up = createSocket({ type: isIPv6(this.o.upstream.host) ? 'udp6' : 'udp4' });
-    this.upstream = up;
+    const upIPv6 = isIPv6(this.o.upstream.host);
+    const up = createSocket({ type: upIPv6 ? 'udp6' : 'udp4' });
+    // Answers can be as large as the client's EDNS buffer allows (RFC 6891 §6.2.5): 64 KiB slots.
+    const upDrain = createUdpDrain(up, { enabled: this.o.batching, slots: 32, slotBytes: 65_536, maxRounds: 4, connected: true });
+    this.upstream = { socket: up, sender: createUdpBatchSender(up, { ipv6: upIPv6, enabled: this.o.batching }), drain: upDrain };
+    const upError = (err: NodeJS.ErrnoException): void => this.upstreamError(err);
+    const upEach = (m: Buffer): void => this.fromUpstream(m);
     // A connected socket: ICMP port-unreachable from a stopped Unbound comes back as ECONNREFUSED.
     up.on('error', (err: NodeJS.ErrnoException) => this.upstreamError(err));
-    up.on('message', (msg) => this.fromUpstream(msg));
+    up.on('message', (msg) => {
+      this.fromUpstream(msg);
+      upDrain.drain(upEach, upError);
+    });
     await new Promise<void>((resolve, reject) => {
       up.once('error', reject);
       up.connect(this.o.upstream.port, this.o.upstream.host, () => {
@@ -69,7 +95,8 @@ export class UdpFront {
       });
     });
     for (const { host, port } of listen) {
-      const socket = createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4' });
+      const ipv6 = isIPv6(host);
+      const socket = createSocket({ type: ipv6 ? 'udp6' : 'udp4' });
       await new Promise<void>((resolve, reject) => {
         socket.once('error', reject);
         socket.bind({ address: host, port, exclusive: true }, () => {
@@ -78,9 +105,35 @@ export class UdpFront {
         });
       });
       socket.on('error', (err) => this.o.logger.warn({ err }, 'dns-front: udp socket error'));
-      const bound = { socket, host, port: socket.address().port };
-      socket.on('message', (msg, rinfo) => this.fromClient(bound, msg, rinfo));
+      // A query beyond 4 KiB does not occur (clients send one question, RFC 9619); one is dropped as malformed.
+      const drain = createUdpDrain(socket, { enabled: this.o.batching, slots: 64, slotBytes: 4096, maxRounds: 4, connected: false, onTruncated: () => this.o.metrics.dropped.inc({ reason: 'malformed' }) });
+      const bound: Listener = { socket, sender: createUdpBatchSender(socket, { ipv6, enabled: this.o.batching }), drain, host, port: socket.address().port, headers: new Map() };
+      const each = (m: Buffer, from: UdpPeer): void => this.fromClient(bound, m, from);
+      const drainError = (err: NodeJS.ErrnoException): void => this.o.logger.warn({ err }, 'dns-front: udp socket error');
+      socket.on('message', (msg, rinfo) => {
+        this.fromClient(bound, msg, rinfo);
+        drain.drain(each, drainError);
+      });
       this.listeners.push(bound);
+    }
+    // One timer for every query: a sweep every tenth of the timeout (a query times out between
+    // upstreamTimeoutMs and 1.1 × that), instead of a timer set and cleared per query.
+    const every = Math.max(5, Math.floor(this.o.upstreamTimeoutMs / 10));
+    this.sweep = setInterval(() => this.expire(performance.now()), every);
+    this.sweep.unref();
+  }
+
+  /** Datagrams the fast path (sendmmsg) and the fallback (socket.send) sent. */
+  sendCounts(): { batched: number; fallback: number; calls: number } {
+    const all = [...this.listeners.map((l) => l.sender), ...(this.upstream ? [this.upstream.sender] : [])].map((s) => s.counts());
+    return all.reduce((a, c) => ({ batched: a.batched + c.batched, fallback: a.fallback + c.fallback, calls: a.calls + c.calls }), { batched: 0, fallback: 0, calls: 0 });
+  }
+
+  private expire(now: number): void {
+    const limit = now - this.o.upstreamTimeoutMs;
+    for (const [id, p] of this.pending) {
+      if (p.sentAt > limit) break;
+      this.fail(id);
     }
   }
 
@@ -92,30 +145,43 @@ export class UdpFront {
     return this.pending.size;
   }
 
-  private fromClient(l: { socket: Socket; host: string; port: number }, msg: Buffer, rinfo: RemoteInfo): void {
+  private fromClient(l: Listener, msg: Buffer, rinfo: UdpPeer): void {
     const { metrics } = this.o;
     const v = classify(msg);
     if (v.kind === 'drop') return metrics.dropped.inc({ reason: v.reason });
     if (!this.o.acl.allows(rinfo.address)) {
       metrics.refused.inc({ transport: 'udp' });
-      return this.send(l.socket, rinfo, localReply(msg, REFUSED));
+      return this.send(l.sender, rinfo, localReply(msg, REFUSED));
     }
-    if (v.kind === 'reply') return this.send(l.socket, rinfo, v.msg);
+    if (v.kind === 'reply') return this.send(l.sender, rinfo, v.msg);
     if (this.pending.size >= this.cap) return metrics.dropped.inc({ reason: 'over-inflight' });
     const up = this.upstream;
     if (up === undefined) return;
     let id = (Math.random() * 0x10000) | 0;
     while (this.pending.has(id)) id = (id + 1) & 0xffff;
-    const header = this.o.proxyProtocol ? proxyV2Header('udp', rinfo, { address: l.host, port: l.port }) : undefined;
-    const out = header ? Buffer.concat([header, msg]) : Buffer.from(msg);
-    out.writeUInt16BE(id, header?.length ?? 0);
-    const timer = setTimeout(() => this.timeout(id), this.o.upstreamTimeoutMs);
+    const clientId = msg.readUInt16BE(0);
     const questionEnd = v.kind === 'forward' ? v.questionEnd : undefined;
-    this.pending.set(id, { clientId: msg.readUInt16BE(0), listener: l.socket, client: rinfo, query: msg, questionEnd, sentAt: performance.now(), timer });
-    metrics.inflight.set(this.pending.size);
-    up.send(out, (err) => {
-      if (err) this.fail(id);
-    });
+    this.pending.set(id, { clientId, listenerSender: l.sender, client: rinfo, query: msg, questionEnd, sentAt: performance.now() });
+    // The sender copies the datagram before returning: the ID is ours only for that moment, and
+    // the client's query is kept as it came (its SERVFAIL is built from it).
+    msg.writeUInt16BE(id, 0);
+    const onError = (err: NodeJS.ErrnoException): void => (err.code === 'ECONNREFUSED' ? this.upstreamError(err) : this.fail(id));
+    if (this.o.proxyProtocol) up.sender.send([this.header(l, rinfo), msg], undefined, onError);
+    else up.sender.send([msg], undefined, onError);
+    msg.writeUInt16BE(clientId, 0);
+  }
+
+  /** The PROXYv2 header for this client and listener; the cached one with the source port patched. */
+  private header(l: Listener, rinfo: UdpPeer): Buffer {
+    let h = l.headers.get(rinfo.address);
+    if (h === undefined) {
+      h = proxyV2Header('udp', rinfo, { address: l.host, port: l.port });
+      if (l.headers.size >= MAX_CACHED_HEADERS) l.headers.clear();
+      l.headers.set(rinfo.address, h);
+    }
+    // Source port: the 2 bytes after both addresses (proxy-v2.ts writes src port at 16 + 2 × address size).
+    h.writeUInt16BE(rinfo.port, h.length - 4);
+    return h;
   }
 
   private fromUpstream(msg: Buffer): void {
@@ -129,18 +195,12 @@ export class UdpFront {
     // REFUSED of access-control, Unbound's worker.c deny_refuse, has QDCOUNT 0).
     if (p.questionEnd !== undefined && !sameQuestion(msg, p.query, p.questionEnd)) return this.o.metrics.dropped.inc({ reason: 'late-answer' });
     this.pending.delete(id);
-    this.o.metrics.inflight.set(this.pending.size);
-    clearTimeout(p.timer);
     const now = performance.now();
-    this.o.metrics.upstreamDuration.observe({ transport: 'udp' }, (now - p.sentAt) / 1000);
+    this.o.metrics.upstreamDuration.udp.observe((now - p.sentAt) / 1000);
     msg.writeUInt16BE(p.clientId, 0);
     const wait = this.o.gate.check(msg, now);
-    if (wait === undefined) return this.send(p.listener, p.client, msg);
-    void wait.then((v) => this.send(p.listener, p.client, v === 'relay' ? msg : localReply(p.query, SERVFAIL)));
-  }
-
-  private timeout(id: number): void {
-    this.fail(id);
+    if (wait === undefined) return this.send(p.listenerSender, p.client, msg);
+    void wait.then((v) => this.send(p.listenerSender, p.client, v === 'relay' ? msg : localReply(p.query, SERVFAIL)));
   }
 
   /** Unbound did not (or could not) answer: SERVFAIL now, never a hang. */
@@ -148,10 +208,8 @@ export class UdpFront {
     const p = this.pending.get(id);
     if (p === undefined) return;
     this.pending.delete(id);
-    this.o.metrics.inflight.set(this.pending.size);
-    clearTimeout(p.timer);
     this.o.metrics.upstreamTimeouts.inc({ transport: 'udp' });
-    this.send(p.listener, p.client, localReply(p.query, SERVFAIL));
+    this.send(p.listenerSender, p.client, localReply(p.query, SERVFAIL));
   }
 
   private upstreamError(err: NodeJS.ErrnoException): void {
@@ -164,25 +222,32 @@ export class UdpFront {
     this.o.logger.warn({ err }, 'dns-front: upstream udp socket error');
   }
 
-  private send(socket: Socket, to: RemoteInfo, msg: Buffer | undefined): void {
+  private send(sender: UdpBatchSender, to: UdpPeer, msg: Buffer | undefined): void {
     if (msg === undefined) return;
-    try {
-      socket.send(msg, to.port, to.address, (err) => {
-        if (err) this.o.logger.debug({ err }, 'dns-front: udp send failed');
-      });
-      this.o.metrics.answered('udp', msg);
-    } catch (err) {
-      this.o.logger.debug({ err }, 'dns-front: udp send failed');
-    }
+    sender.send([msg], to, this.sendFailed);
+    this.o.metrics.answered('udp', msg);
   }
 
+  private readonly sendFailed = (err: NodeJS.ErrnoException): void => {
+    this.o.logger.debug({ err }, 'dns-front: udp send failed');
+  };
+
   async stop(): Promise<void> {
-    for (const p of this.pending.values()) clearTimeout(p.timer);
+    clearInterval(this.sweep);
     this.pending.clear();
-    await Promise.all(this.listeners.splice(0).map((l) => new Promise<void>((r) => l.socket.close(() => r()))));
+    // Each sender first (it flushes what is queued and lets go of the descriptor), then its socket.
+    await Promise.all(this.listeners.splice(0).map((l) => {
+      l.sender.close();
+      l.drain.close();
+      return new Promise<void>((r) => l.socket.close(() => r()));
+    }));
     const up = this.upstream;
     this.upstream = undefined;
-    if (up) await new Promise<void>((r) => up.close(() => r()));
+    if (up) {
+      up.sender.close();
+      up.drain.close();
+      await new Promise<void>((r) => up.socket.close(() => r()));
+    }
   }
 }
 

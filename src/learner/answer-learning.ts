@@ -30,8 +30,8 @@ export interface LearnReport {
 }
 
 /**
- * Undefined when the answer holds no address for any learning list (or is malformed): nothing to
- * wait for, decided synchronously. Otherwise resolves once every address is in the kernel (or
+ * Undefined when nothing needs the kernel (no address for any learning list, every listed one
+ * already in its set with time left, or a malformed answer): decided synchronously. Otherwise resolves once every address is in the kernel (or
  * known not to be); never rejects.
  */
 export type LearnAnswer = (msg: Uint8Array, seenAt?: number) => Promise<LearnReport> | undefined;
@@ -51,6 +51,7 @@ export function createLearnAnswer(deps: {
     }
     if (r.addresses.length === 0) return undefined;
     let waits: Promise<LearnOutcome>[] | undefined;
+    const decided: LearnOutcome[] = [];
     let held = 0;
     let unavailable: string | undefined;
     // One chain walk per distinct owner (a response usually has one owner for all its addresses).
@@ -73,11 +74,15 @@ export function createLearnAnswer(deps: {
           unavailable ??= why;
           continue;
         }
-        (waits ??= []).push(p);
+        if (typeof p === 'string') decided.push(p); // decided at once (already in the set, or skipped): nothing to wait for
+        else (waits ??= []).push(p);
       }
     }
+    // Only what must reach the kernel is waited for: an answer whose addresses are all in the set
+    // with time left is relayed with no Promise at all.
     if (waits === undefined && held === 0) return undefined;
-    return Promise.all(waits ?? []).then((outcomes) => {
+    return Promise.all(waits ?? []).then((awaited) => {
+      const outcomes = decided.length === 0 ? awaited : [...decided, ...awaited];
       const count = (k: LearnOutcome) => outcomes.reduce((n, o) => (o === k ? n + 1 : n), 0);
       return { listed: outcomes.length + held, learned: count('learned'), unchanged: count('unchanged'), skipped: count('skipped'), failed: count('failed'), held, unavailable };
     });

@@ -21,21 +21,17 @@ export interface Learn {
   /**
    * Submits one address for one list; resolves when it is in the kernel (or known not to be).
    * `name` is what `lookup` shows (the chain's head); `matched` the chain name the list matched.
+   * A plain value (no Promise) when that is decided at once: skipped, or already in the set.
    */
-  (list: ListState, a: Pick<AddressAnswer, 'family' | 'address' | 'words' | 'ttl'>, name: string, seenAt: number, matched?: string): Promise<LearnOutcome>;
+  (list: ListState, a: Pick<AddressAnswer, 'family' | 'address' | 'words' | 'ttl'>, name: string, seenAt: number, matched?: string): LearnOutcome | Promise<LearnOutcome>;
 }
+
+/** An element with at least this long left counts as in the set for an answer (its refresh runs in the background). */
+export const IN_SET_GRACE_MS = 10_000;
 
 export function createLearn(deps: { learnedSets: LearnedSets; store: LearnedStore; metrics: LearnerMetrics; logger: Logger }): Learn {
   const { learnedSets, store, metrics } = deps;
-  return async (list, a, name, seenAt, matched = name) => {
-    const target = list.target;
-    if (!target) return 'skipped';
-    const verdict = addressVerdict(list, a.family, a.words);
-    if (verdict !== undefined) {
-      metrics.matchedAnswers.inc({ list: list.name, outcome: verdict });
-      return 'skipped';
-    }
-    const ttl = clampTtl(a.ttl, list.minTtl, list.maxTtl);
+  const submitted = async (list: ListState, target: NonNullable<ListState['target']>, a: Pick<AddressAnswer, 'family' | 'address'>, ttl: number, name: string, seenAt: number, matched: string): Promise<LearnOutcome> => {
     const o = await learnedSets.submit(target, a.family, a.address, ttl);
     switch (o.kind) {
       case 'applied':
@@ -56,6 +52,29 @@ export function createLearn(deps: { learnedSets: LearnedSets; store: LearnedStor
         return never;
       }
     }
+  };
+  return (list, a, name, seenAt, matched = name) => {
+    const target = list.target;
+    if (!target) return 'skipped';
+    const verdict = addressVerdict(list, a.family, a.words);
+    if (verdict !== undefined) {
+      metrics.matchedAnswers.inc({ list: list.name, outcome: verdict });
+      return 'skipped';
+    }
+    const ttl = clampTtl(a.ttl, list.minTtl, list.maxTtl);
+    if (learnedSets.fresh(target, a.family, a.address, ttl)) {
+      metrics.matchedAnswers.inc({ list: list.name, outcome: 'unchanged' });
+      return 'unchanged';
+    }
+    const p = submitted(list, target, a, ttl, name, seenAt, matched);
+    // In the set for a while yet: this write only extends its timeout, and lands long before the
+    // element could expire — nothing for an answer to wait on (the write goes on; its outcome is
+    // counted and stored when it lands).
+    if (learnedSets.timeLeftMs(target, a.family, a.address) >= IN_SET_GRACE_MS) {
+      p.catch((err: unknown) => deps.logger.warn({ err }, 'learner: background refresh failed'));
+      return 'unchanged';
+    }
+    return p;
   };
 }
 

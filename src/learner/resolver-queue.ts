@@ -126,7 +126,7 @@ export function createResolverQueue(opts: { config: ResolveConfig; matchers: Lis
     const started = performance.now();
     const [a, aaaa] = await Promise.all([client.query(name, RRType.A), client.query(name, RRType.AAAA)]);
     let minTtl = Number.POSITIVE_INFINITY;
-    const learned: Promise<unknown>[] = [];
+    const learned: (Promise<unknown> | string)[] = [];
     for (const r of [a, aaaa]) {
       metrics.resolutions.inc({ outcome: outcomeLabel(r) });
       if (r.kind !== 'answer') continue;

@@ -47,6 +47,14 @@ export type LearnedOutcome =
 export interface LearnedSets {
   /** Adds (or refreshes) `addressText` with a timeout of `ttlSeconds`. Never rejects. */
   submit(target: LearnedTarget, family: IpFamily, addressText: string, ttlSeconds: number): Promise<LearnedOutcome>;
+  /**
+   * True when `submit` would answer 'unchanged' (written by us, not expired, and a new timeout
+   * of `ttlSeconds` would not extend it beyond the refresh margin): decided synchronously, so a
+   * listed answer whose addresses are all in the set costs its relay no Promise.
+   */
+  fresh(target: LearnedTarget, family: IpFamily, addressText: string, ttlSeconds: number): boolean;
+  /** How long the element we wrote has left in the kernel, ms (0: not written by us, or expired). */
+  timeLeftMs(target: LearnedTarget, family: IpFamily, addressText: string): number;
   /** Removes it now (a runtime removal). Never rejects. */
   remove(target: LearnedTarget, family: IpFamily, addressText: string): Promise<LearnedOutcome>;
   /** Writes everything pending now; resolves when written. */
@@ -233,7 +241,24 @@ export function createLearnedSets(opts: { logger: Logger; registry: Registry; ba
     }
   }
 
+  /** The expiry we wrote is later than now and a new timeout would not move it past the margin. */
+  function isFresh(key: string, ttl: number, t: number): boolean {
+    const prev = known.get(key);
+    if (prev === undefined || prev <= t) return false;
+    const margin = Math.max(30_000, ttl * 1000 * REFRESH_MARGIN);
+    return t + ttl * 1000 < prev + margin;
+  }
+
   const api: LearnedSets = {
+    fresh(target, family, addressText, ttlSeconds) {
+      const s = setKey(target, family);
+      return s !== undefined && isFresh(`${s.label}|${addressText}`, Math.max(1, Math.round(ttlSeconds)), now());
+    },
+    timeLeftMs(target, family, addressText) {
+      const s = setKey(target, family);
+      const e = s && known.get(`${s.label}|${addressText}`);
+      return e === undefined ? 0 : Math.max(0, e - now());
+    },
     submit(target, family, addressText, ttlSeconds) {
       const s = setKey(target, family);
       if (!s) return Promise.resolve({ kind: 'no-set' });
@@ -243,10 +268,7 @@ export function createLearnedSets(opts: { logger: Logger; registry: Registry; ba
       const t = now();
       // Settled at once (no batch timer) when nothing needs writing: the DNS front awaits this
       // for every listed answer, and a popular name must cost it nothing.
-      if (prev !== undefined && prev > t) {
-        const margin = Math.max(30_000, ttl * 1000 * REFRESH_MARGIN);
-        if (t + ttl * 1000 < prev + margin) return Promise.resolve({ kind: 'unchanged' });
-      }
+      if (isFresh(key, ttl, t)) return Promise.resolve({ kind: 'unchanged' });
       const same = queued.get(key);
       if (same !== undefined) return same;
       const p = enqueue(target.netns, { set: s, address: addressText, ttl, kind: prev !== undefined && prev > t ? 'refresh' : 'add' });

@@ -22,7 +22,7 @@ const learnedSets: LearnedSets = {
   submit: async () => ({ kind: 'applied', refreshed: false }),
   remove: async () => ({ kind: 'applied', refreshed: false }),
   flush: async () => undefined,
-  expiryOf: () => undefined,
+  expiryOf: () => undefined, fresh: () => false, timeLeftMs: () => 0,
   unavailable: () => undefined,
   stop: async () => undefined,
 };

@@ -60,7 +60,8 @@ export async function startSidecar(lab: Lab, opts: SidecarOptions = {}): Promise
   writeFileSync(configFile, `${JSON.stringify(labSidecarConfig(lab, dnsPort, metricsPort, opts.config), null, 2)}\n`);
   const child = lab.spawnIn(
     'router',
-    [process.execPath, sidecarEntry(), 'run', '--config', configFile],
+    // LAB_SIDECAR_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"): profile the daemon in a bench.
+    [process.execPath, ...(process.env.LAB_SIDECAR_NODE_ARGS?.split(' ').filter(Boolean) ?? []), sidecarEntry(), 'run', '--config', configFile],
     { DBUS_SYSTEM_BUS_ADDRESS: lab.routerBus, ...opts.env },
     logName,
   );

@@ -25,7 +25,7 @@ function response(q: string, rrs: Array<[string, number, number, number[]]>): Ui
   return new Uint8Array(out);
 }
 
-function setup(outcome: (addr: string) => LearnedOutcome | Promise<LearnedOutcome>, unavailable?: string) {
+function setup(outcome: (addr: string) => LearnedOutcome | Promise<LearnedOutcome>, unavailable?: string, fresh: (addr: string) => boolean = () => false, timeLeftMs: (addr: string) => number = () => 0) {
   const m = new ListMatchers([listCfg], { minTtl: 300, maxTtl: 86_400 });
   m.setModel('vpn', { ipv4: emptyRangeSet('ipv4'), ipv6: emptyRangeSet('ipv6'), domains: ['example.com', 'xn--e1afmkfd.xn--p1ai'] });
   const submitted: string[] = [];
@@ -34,6 +34,8 @@ function setup(outcome: (addr: string) => LearnedOutcome | Promise<LearnedOutcom
     remove: async () => ({ kind: 'no-set' }),
     flush: async () => undefined,
     expiryOf: () => undefined,
+    fresh: (_t, _f, addr) => fresh(addr),
+    timeLeftMs: (_t, _f, addr) => timeLeftMs(addr),
     unavailable: () => unavailable,
     stop: async () => undefined,
   };
@@ -66,6 +68,22 @@ test('CNAME chain into an unlisted name and an IDN: every address learned; the r
   assert.deepEqual({ listed: r.listed, learned: r.learned, skipped: r.skipped }, { listed: 3, learned: 2, skipped: 1 }, '10.0.0.1 is a bogon');
   const idn = await learnAnswer(response('xn--e1afmkfd.xn--p1ai', [['xn--e1afmkfd.xn--p1ai', 28, 300, [0x20, 1, 0x0d, 0xb9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7]]]));
   assert.equal(idn?.learned, 1);
+});
+
+test('every listed address fresh in its set (set-sync says so synchronously): undefined — no Promise, no submit; one stale address: only it is awaited', async () => {
+  const { learnAnswer, submitted } = setup(() => ({ kind: 'applied', refreshed: false }), undefined, (addr) => addr !== '31.0.113.9');
+  assert.equal(learnAnswer(response('a.example.com', [['a.example.com', 1, 300, [31, 0, 113, 8]], ['a.example.com', 1, 300, [31, 0, 113, 7]]])), undefined);
+  assert.deepEqual(submitted, []);
+  const r = await learnAnswer(response('b.example.com', [['b.example.com', 1, 300, [31, 0, 113, 8]], ['b.example.com', 1, 300, [31, 0, 113, 9]]]));
+  assert.deepEqual(submitted, ['31.0.113.9']);
+  assert.deepEqual({ listed: r?.listed, learned: r?.learned, unchanged: r?.unchanged }, { listed: 2, learned: 1, unchanged: 1 });
+});
+
+test('in the set for over 10 s but worth refreshing: the refresh is submitted and not waited for; expiring sooner: waited for', async () => {
+  const { learnAnswer, submitted } = setup(() => new Promise(() => {}), undefined, () => false, (addr) => (addr === '31.0.113.8' ? 60_000 : 9_000));
+  assert.equal(learnAnswer(response('a.example.com', [['a.example.com', 1, 300, [31, 0, 113, 8]]])), undefined, 'nothing to wait for');
+  assert.deepEqual(submitted, ['31.0.113.8'], 'the refresh still goes to set-sync');
+  assert.ok(learnAnswer(response('b.example.com', [['b.example.com', 1, 300, [31, 0, 113, 9]]])), '9 s left: the answer waits for the write');
 });
 
 test('already in the set: resolves without waiting on anything; set missing: held, not awaited, reason reported', async () => {

@@ -47,7 +47,7 @@ test('StateWrites: a file whose last write failed makes the directory unwritable
   assert.match(describeWriteError(new Error('odd'), '/d'), /^cannot write in \/d: odd$/);
 });
 
-const noSets = { submit: async () => ({ kind: 'no-set' }), remove: async () => ({ kind: 'no-set' }), flush: async () => undefined, expiryOf: () => undefined, unavailable: () => undefined, stop: async () => undefined } as LearnedSets;
+const noSets = { submit: async () => ({ kind: 'no-set' }), remove: async () => ({ kind: 'no-set' }), flush: async () => undefined, expiryOf: () => undefined, fresh: () => false, timeLeftMs: () => 0, unavailable: () => undefined, stop: async () => undefined } as LearnedSets;
 const bareLearner = (dir: string, stateDir: string) =>
   createLearner({
     config: { resolve: resolveConfigSchema.parse({ enabled: false }), admin: { socket: join(dir, 'admin.sock') }, lists: [] },

@@ -103,7 +103,7 @@ function fakeSets(): { sets: LearnedSets; submitted: Array<[string, string, numb
     submit: async (_t: LearnedTarget, _f, addr, ttl) => (submitted.push([_t.set4 ?? '', addr, ttl]), { kind: 'applied', refreshed: false }),
     remove: async () => ({ kind: 'applied', refreshed: false }),
     flush: async () => undefined,
-    expiryOf: () => undefined,
+    expiryOf: () => undefined, fresh: () => false, timeLeftMs: () => 0,
     unavailable: () => undefined,
     stop: async () => undefined,
   };

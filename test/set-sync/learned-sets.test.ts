@@ -55,9 +55,15 @@ test('refresh is add + delete + add in one transaction, only when it extends the
   const { backend, txs } = fakeBackend({ missing: false });
   let now = 1_000_000;
   const ls = createLearnedSets({ logger, registry: new Registry(), backend, batchMs: 1, now: () => now });
+  assert.equal(ls.fresh(target, 'ipv4', '192.0.2.1', 300), false, 'not written yet');
   await ls.submit(target, 'ipv4', '192.0.2.1', 300);
+  assert.equal(ls.fresh(target, 'ipv4', '192.0.2.1', 300), true, 'fresh says synchronously what submit will answer');
+  assert.equal(ls.fresh(target, 'ipv6', '192.0.2.1', 300), false);
   assert.deepEqual(await ls.submit(target, 'ipv4', '192.0.2.1', 300), { kind: 'unchanged' });
   now += 200_000; // 200 s later, 100 s left: a 300 s answer extends by 200 s
+  assert.equal(ls.fresh(target, 'ipv4', '192.0.2.1', 300), false, 'a useful extension is not fresh');
+  assert.equal(ls.timeLeftMs(target, 'ipv4', '192.0.2.1'), 100_000);
+  assert.equal(ls.timeLeftMs(target, 'ipv4', '192.0.2.2'), 0);
   assert.deepEqual(await ls.submit(target, 'ipv4', '192.0.2.1', 300), { kind: 'applied', refreshed: true });
   const ops = (txs[1] ?? []).map((c) => Object.keys(c as object)[0]);
   assert.deepEqual(ops, ['add', 'delete', 'add']);

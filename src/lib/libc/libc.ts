@@ -32,6 +32,7 @@ export const NETLINK_DROP_MEMBERSHIP = 2;
 /** linux/netfilter/nfnetlink.h: the group every nf_tables change is notified on. */
 export const NFNLGRP_NFTABLES = 7;
 export const EAGAIN = 11;
+export const ECONNREFUSED = 111;
 export const EINTR = 4;
 /** recv() on a netlink socket whose receive queue overflowed: notifications were dropped (netlink_overrun). */
 export const ENOBUFS = 105;
@@ -50,6 +51,10 @@ export interface Libc {
   /** Fills `addr` (a sockaddr_nl: nl_pid at offset 4 is the socket's portid); `len` is a 4-byte in/out length. */
   getsockname(fd: number, addr: Buffer, len: Buffer): number;
   setns(fd: number, nstype: number): number;
+  /** sendmmsg(2) on a vector of `struct mmsghdr` at a native address (see `nativeArena`). */
+  sendmmsg(fd: number, vec: bigint, count: number, flags: number): number;
+  /** recvmmsg(2) into a vector of `struct mmsghdr` at a native address, no timeout. */
+  recvmmsg(fd: number, vec: bigint, count: number, flags: number): number;
   close(fd: number): number;
   errno(): number;
 }
@@ -67,6 +72,8 @@ function load(): Libc | { error: string } {
     const setsockopt = lib.func('int setsockopt(int, int, int, void *, uint32_t)');
     const getsockname = lib.func('int getsockname(int, void *, void *)');
     const setns = lib.func('int setns(int, int)');
+    const sendmmsg = lib.func('int sendmmsg(int, uintptr_t, unsigned int, int)');
+    const recvmmsg = lib.func('int recvmmsg(int, uintptr_t, unsigned int, int, uintptr_t)');
     const close = lib.func('int close(int)');
     return {
       socket: (d, t, p) => socket(d, t, p) as number,
@@ -86,6 +93,8 @@ function load(): Libc | { error: string } {
       setsockopt: (fd, lv, n, v, l) => setsockopt(fd, lv, n, v, l) as number,
       getsockname: (fd, a, l) => getsockname(fd, a, l) as number,
       setns: (fd, t) => setns(fd, t) as number,
+      sendmmsg: (fd, v, c, f) => sendmmsg(fd, v, c, f) as number,
+      recvmmsg: (fd, v, c, f) => recvmmsg(fd, v, c, f, 0) as number,
       close: (fd) => close(fd) as number,
       errno: () => koffi.errno(),
     };
@@ -113,4 +122,54 @@ export function netlinkUnavailable(): string | undefined {
 export function errnoText(errno: number): string {
   const e = getSystemErrorMap().get(-Math.abs(errno));
   return e ? `${e[0]} (${e[1]})` : `errno ${errno}`;
+}
+
+/**
+ * Native memory that syscalls may point into: `bytes` is a view of it, `address` its start, for
+ * structures that hold pointers (struct mmsghdr, struct iovec). Freed by `free()`, never by the GC.
+ */
+export interface NativeArena {
+  readonly bytes: Buffer;
+  readonly address: bigint;
+  free(): void;
+}
+
+export function nativeArena(size: number): NativeArena {
+  libc(); // throws the load error first
+  const ptr: unknown = koffi.alloc('uint8_t', size);
+  const bytes = Buffer.from(koffi.view(ptr, size));
+  let freed = false;
+  return {
+    bytes,
+    address: koffi.address(ptr),
+    free: () => {
+      if (!freed) koffi.free(ptr);
+      freed = true;
+    },
+  };
+}
+
+/** sizeof / offsetof of the C structures the batch sender builds, from koffi's own layout rules (32- and 64-bit alike). */
+export interface MsghdrLayout { mmsghdr: number; msgName: number; msgNamelen: number; msgIov: number; msgIovlen: number; msgFlags: number; msgLen: number; iovec: number; iovLen: number; pointer: number }
+let layout: MsghdrLayout | undefined;
+
+export function msghdrLayout(): MsghdrLayout {
+  libc();
+  if (layout) return layout;
+  const iovec = koffi.struct({ iov_base: 'void *', iov_len: 'size_t' });
+  const msghdr = koffi.struct({ msg_name: 'void *', msg_namelen: 'uint32_t', msg_iov: 'void *', msg_iovlen: 'size_t', msg_control: 'void *', msg_controllen: 'size_t', msg_flags: 'int' });
+  const mmsghdr = koffi.struct({ msg_hdr: msghdr, msg_len: 'unsigned int' });
+  layout = {
+    mmsghdr: koffi.sizeof(mmsghdr),
+    msgName: koffi.offsetof(msghdr, 'msg_name'),
+    msgNamelen: koffi.offsetof(msghdr, 'msg_namelen'),
+    msgIov: koffi.offsetof(msghdr, 'msg_iov'),
+    msgIovlen: koffi.offsetof(msghdr, 'msg_iovlen'),
+    msgFlags: koffi.offsetof(msghdr, 'msg_flags'),
+    msgLen: koffi.offsetof(mmsghdr, 'msg_len'),
+    iovec: koffi.sizeof(iovec),
+    iovLen: koffi.offsetof(iovec, 'iov_len'),
+    pointer: koffi.sizeof('void *'),
+  };
+  return layout;
 }

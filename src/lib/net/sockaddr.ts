@@ -1,0 +1,87 @@
+import { networkInterfaces } from 'node:os';
+import { formatAddress, parseAddress } from '../ip-prefix/index.js';
+import { SOCKADDR_BYTES } from './mmsg-vector.js';
+
+/**
+ * A UDP peer as dgram's RemoteInfo has it, plus (when it came from recvmmsg) the kernel's own
+ * struct sockaddr, so an answer goes back to exactly that address without a round trip through text.
+ */
+export interface UdpPeer {
+  readonly address: string;
+  readonly family: 'IPv4' | 'IPv6';
+  readonly port: number;
+  readonly size: number;
+  readonly sockaddr?: Buffer;
+}
+
+const AF_INET = 2;
+const AF_INET6 = 10;
+
+/**
+ * struct sockaddr_in / sockaddr_in6 (linux/in.h, linux/in6.h; sa_family in host order, a
+ * little-endian host here), or null when the fast path should not take it (a scoped IPv6 address
+ * given as text; an IPv6 address on a udp4 socket).
+ */
+export function encodeSockaddr(to: { readonly address: string; readonly port: number }, ipv6: boolean): Buffer | null {
+  if (to.address.includes('%')) return null;
+  const p = parseAddress(to.address);
+  if (p === undefined) return null;
+  if (!ipv6) {
+    if (p.family !== 'ipv4') return null;
+    const b = Buffer.alloc(16);
+    b.writeUInt16LE(AF_INET, 0);
+    b.writeUInt16BE(to.port, 2);
+    b.writeUInt32BE(p.words[0] ?? 0, 4);
+    return b;
+  }
+  const b = Buffer.alloc(SOCKADDR_BYTES);
+  b.writeUInt16LE(AF_INET6, 0);
+  b.writeUInt16BE(to.port, 2);
+  const w = p.family === 'ipv4' ? [0, 0, 0xffff, p.words[0] ?? 0] : Array.from(p.words);
+  for (let k = 0; k < 4; k++) b.writeUInt32BE(w[k] ?? 0, 8 + 4 * k);
+  return b;
+}
+
+/**
+ * Address text of a sockaddr the kernel filled in, the way dgram's RemoteInfo spells it: dotted
+ * IPv4, RFC 5952 IPv6 (an IPv4-mapped one as `::ffff:a.b.c.d`), `%<interface>` for a scoped one.
+ * Cached by address bytes: a LAN has few clients, and formatting is per datagram otherwise.
+ */
+export class SockaddrNames {
+  private readonly cache = new Map<string | number, string>();
+  constructor(private readonly max = 4096) {}
+
+  peer(b: Buffer, at: number, len: number, size: number): UdpPeer | undefined {
+    const family = b.readUInt16LE(at);
+    if (family === AF_INET && len >= 16) {
+      const key = b.readUInt32BE(at + 4);
+      return { address: this.name(key, () => formatAddress('ipv4', [key], 0)), family: 'IPv4', port: b.readUInt16BE(at + 2), size, sockaddr: Buffer.from(b.subarray(at, at + 16)) };
+    }
+    if (family === AF_INET6 && len >= SOCKADDR_BYTES) {
+      const key = b.toString('latin1', at + 8, at + 28); // address + scope id
+      const address = this.name(key, () => {
+        const w = [0, 1, 2, 3].map((k) => b.readUInt32BE(at + 8 + 4 * k));
+        const text = w[0] === 0 && w[1] === 0 && w[2] === 0xffff ? `::ffff:${formatAddress('ipv4', [w[3] ?? 0], 0)}` : formatAddress('ipv6', w, 0);
+        const scope = b.readUInt32LE(at + 24);
+        return scope === 0 ? text : `${text}%${interfaceName(scope)}`;
+      });
+      return { address, family: 'IPv6', port: b.readUInt16BE(at + 2), size, sockaddr: Buffer.from(b.subarray(at, at + SOCKADDR_BYTES)) };
+    }
+    return undefined;
+  }
+
+  private name(key: string | number, make: () => string): string {
+    let s = this.cache.get(key);
+    if (s === undefined) {
+      s = make();
+      if (this.cache.size >= this.max) this.cache.clear();
+      this.cache.set(key, s);
+    }
+    return s;
+  }
+}
+
+function interfaceName(scope: number): string {
+  for (const [name, infos] of Object.entries(networkInterfaces())) if (infos?.some((i) => i.family === 'IPv6' && i.scopeid === scope)) return name;
+  return String(scope);
+}
