@@ -54,6 +54,12 @@ export const dnsFrontConfigSchema = z
     /** Cap on UDP queries waiting for Unbound at once; beyond it new ones are dropped and counted. */
     maxInflight: positiveInt.default(4096),
     /**
+     * Cap per client address on UDP queries waiting for Unbound: one client flooding queries Unbound
+     * is slow to answer (a dead domain, a random-subdomain attack) cannot take every slot of
+     * maxInflight from the rest of the LAN. Beyond it that client's new queries are dropped and counted.
+     */
+    maxInflightPerClient: positiveInt.default(1024),
+    /**
      * UDP datagrams in and out in batches (recvmmsg/sendmmsg through koffi, see
      * lib/net/udp-batch.ts): about twice the queries per second under load. false = dgram's
      * one-syscall-per-datagram path (also what runs where koffi or libc cannot load).

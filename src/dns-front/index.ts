@@ -65,7 +65,7 @@ export function createDnsFront(opts: DnsFrontOptions): DnsFront {
   const acl = buildClientAcl(listen.map((l) => l.host), config.allow);
   const gate = createInsertGate({ learnAnswer: opts.learnAnswer, deadlineMs: config.insertDeadlineMs, failClosed: config.failClosed, metrics, logger });
   const common = { upstream, proxyProtocol: config.proxyProtocol, acl, gate, upstreamTimeoutMs: config.upstreamTimeoutMs, metrics, logger };
-  const udp = new UdpFront({ ...common, maxInflight: config.maxInflight, batching: config.udpBatching });
+  const udp = new UdpFront({ ...common, maxInflight: config.maxInflight, maxInflightPerClient: config.maxInflightPerClient, batching: config.udpBatching });
   const tcp = new TcpFront({ ...common, maxConnections: config.maxTcpConnections, idleTimeoutMs: config.tcpIdleTimeoutMs });
   let started = false;
 

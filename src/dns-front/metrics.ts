@@ -3,7 +3,7 @@ import { rcodeName } from '../lib/dns-wire/types.js';
 
 export type Transport = 'udp' | 'tcp';
 /** Why a client message got no answer from us at all. */
-export type DropReason = 'over-inflight' | 'malformed' | 'response' | 'late-answer';
+export type DropReason = 'over-inflight' | 'client-over-inflight' | 'malformed' | 'response' | 'late-answer';
 
 /** DNS front metrics, registered on the injected registry (each test builds a fresh one). */
 /**
@@ -33,7 +33,7 @@ export function createFrontMetrics(registry: Registry, sources: { inflight(): nu
     deadlineMisses: new Counter({ name: 'unbound_sidecar_dns_front_insert_deadline_misses_total', help: 'Listed answers whose insertion outlived insertDeadlineMs, by what the client got: fail-open (the answer) or fail-closed (SERVFAIL).', labelNames: ['action'] as const, registers }),
     insertUnavailable: new Counter({ name: 'unbound_sidecar_dns_front_insert_unavailable_total', help: 'Listed answers relayed without their addresses in the set because insertion cannot work now: set-missing (held by set-sync for its retry) or failed (nftables refused, e.g. no CAP_NET_ADMIN).', labelNames: ['reason'] as const, registers }),
     refused: new Counter({ name: 'unbound_sidecar_dns_front_refused_clients_total', help: 'Queries from clients outside front.allow, answered REFUSED.', labelNames: ['transport'] as const, registers }),
-    dropped: new Counter({ name: 'unbound_sidecar_dns_front_dropped_total', help: 'Messages not answered: over-inflight (maxInflight reached), malformed (shorter than a DNS header; malformed queries get FORMERR instead), response (QR=1: never reflected), late-answer (Unbound answered after the client got SERVFAIL).', labelNames: ['reason'] as const, registers }),
+    dropped: new Counter({ name: 'unbound_sidecar_dns_front_dropped_total', help: 'Messages not answered: over-inflight (maxInflight reached), client-over-inflight (that client\'s maxInflightPerClient reached), malformed (shorter than a DNS header; malformed queries get FORMERR instead), response (QR=1: never reflected), late-answer (Unbound answered after the client got SERVFAIL).', labelNames: ['reason'] as const, registers }),
     tcpConnections: new Gauge({ name: 'unbound_sidecar_dns_front_tcp_connections', help: 'Client TCP connections open now (each with at most one upstream connection).', registers }),
     inflight: new Gauge({
       name: 'unbound_sidecar_dns_front_inflight_queries',

@@ -29,6 +29,8 @@ export interface UdpFrontOptions {
   readonly gate: InsertGate;
   /** Queries waiting for Unbound at once, at most (beyond: dropped). Capped below the 16-bit ID space. */
   readonly maxInflight: number;
+  /** Of those, at most this many from one client address. */
+  readonly maxInflightPerClient: number;
   readonly upstreamTimeoutMs: number;
   /** recvmmsg/sendmmsg (lib/net/udp-batch.ts, udp-drain.ts); false: dgram alone. */
   readonly batching: boolean;
@@ -67,6 +69,8 @@ export class UdpFront {
   private readonly pending = new Map<number, Pending>();
   private upstream: { socket: Socket; sender: UdpBatchSender; drain: UdpDrain } | undefined;
   private sweep: NodeJS.Timeout | undefined;
+  /** Queries in flight per client address (maxInflightPerClient). */
+  private readonly perClient = new Map<string, number>();
   private readonly cap: number;
 
   constructor(private readonly o: UdpFrontOptions) {
@@ -155,12 +159,15 @@ export class UdpFront {
     }
     if (v.kind === 'reply') return this.send(l.sender, rinfo, v.msg);
     if (this.pending.size >= this.cap) return metrics.dropped.inc({ reason: 'over-inflight' });
+    const mine = this.perClient.get(rinfo.address) ?? 0;
+    if (mine >= this.o.maxInflightPerClient) return metrics.dropped.inc({ reason: 'client-over-inflight' });
     const up = this.upstream;
     if (up === undefined) return;
     let id = (Math.random() * 0x10000) | 0;
     while (this.pending.has(id)) id = (id + 1) & 0xffff;
     const clientId = msg.readUInt16BE(0);
     const questionEnd = v.kind === 'forward' ? v.questionEnd : undefined;
+    this.perClient.set(rinfo.address, mine + 1);
     this.pending.set(id, { clientId, listenerSender: l.sender, client: rinfo, query: msg, questionEnd, sentAt: performance.now() });
     // The sender copies the datagram before returning: the ID is ours only for that moment, and
     // the client's query is kept as it came (its SERVFAIL is built from it).
@@ -194,7 +201,7 @@ export class UdpFront {
     // §4.1.1), so it must match byte for byte — when there is one: some errors carry none (the
     // REFUSED of access-control, Unbound's worker.c deny_refuse, has QDCOUNT 0).
     if (p.questionEnd !== undefined && !sameQuestion(msg, p.query, p.questionEnd)) return this.o.metrics.dropped.inc({ reason: 'late-answer' });
-    this.pending.delete(id);
+    this.settled(id, p);
     const now = performance.now();
     this.o.metrics.upstreamDuration.udp.observe((now - p.sentAt) / 1000);
     msg.writeUInt16BE(p.clientId, 0);
@@ -207,9 +214,16 @@ export class UdpFront {
   private fail(id: number): void {
     const p = this.pending.get(id);
     if (p === undefined) return;
-    this.pending.delete(id);
+    this.settled(id, p);
     this.o.metrics.upstreamTimeouts.inc({ transport: 'udp' });
     this.send(p.listenerSender, p.client, localReply(p.query, SERVFAIL));
+  }
+
+  private settled(id: number, p: Pending): void {
+    this.pending.delete(id);
+    const n = (this.perClient.get(p.client.address) ?? 1) - 1;
+    if (n <= 0) this.perClient.delete(p.client.address);
+    else this.perClient.set(p.client.address, n);
   }
 
   private upstreamError(err: NodeJS.ErrnoException): void {
@@ -235,6 +249,7 @@ export class UdpFront {
   async stop(): Promise<void> {
     clearInterval(this.sweep);
     this.pending.clear();
+    this.perClient.clear();
     // Each sender first (it flushes what is queued and lets go of the descriptor), then its socket.
     await Promise.all(this.listeners.splice(0).map((l) => {
       l.sender.close();

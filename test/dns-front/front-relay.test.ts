@@ -173,6 +173,18 @@ test('hostile UDP: responses (QR=1) and runts are dropped, never reflected; over
   });
 });
 
+test('UDP: one client flooding slow names takes at most maxInflightPerClient of the slots; another client is still served', async () => {
+  await withFront({ config: { maxInflight: 4, maxInflightPerClient: 2 }, behave: (n) => (n.startsWith('quiet') ? 'silent' : 'answer') }, async ({ port, registry }) => {
+    // Four slow queries would fill maxInflight (4) and lock everyone else out.
+    const held = [1, 2, 3, 4].map((i) => udpExchange(port, buildQuery({ id: i, name: `quiet${i}.example`, type: 1 }), 500, '127.0.0.1'));
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(await metric(registry, 'unbound_sidecar_dns_front_dropped_total', { reason: 'client-over-inflight' }), 2, 'the flooder\'s third and fourth');
+    const other = await udpExchange(port, buildQuery({ id: 9, name: 'fine.example', type: 1 }), 1000, '127.0.0.2');
+    assert.ok(other && other.readUInt16BE(0) === 9 && ((other[3] as number) & 0x0f) === 0, 'the other client is answered');
+    await Promise.all(held);
+  });
+});
+
 test('TCP: pipelined queries on one upstream connection with one PROXYv2 header; answers out of order matched by ID', async () => {
   await withFront({ behave: () => 'reverse' }, async ({ port, up }) => {
     const qs = ['a.example', 'b.example', 'c.example'].map((name, i) => buildQuery({ id: 100 + i, name, type: 1 }));

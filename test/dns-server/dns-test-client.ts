@@ -53,9 +53,11 @@ export function decode(buf: Buffer): Reply {
 }
 
 /** One UDP exchange; resolves with the raw reply, or undefined after `timeoutMs`. */
-export function udpExchange(port: number, msg: Buffer, timeoutMs = 1000): Promise<Buffer | undefined> {
+/** `from`: the source address to bind (another loopback address is another client). */
+export function udpExchange(port: number, msg: Buffer, timeoutMs = 1000, from?: string): Promise<Buffer | undefined> {
   return new Promise((resolve) => {
     const sock = dgram.createSocket('udp4');
+    if (from !== undefined) sock.bind(0, from);
     const timer = setTimeout(() => {
       sock.close();
       resolve(undefined);
