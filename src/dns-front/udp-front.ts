@@ -168,11 +168,17 @@ export class UdpFront {
     const clientId = msg.readUInt16BE(0);
     const questionEnd = v.kind === 'forward' ? v.questionEnd : undefined;
     this.perClient.set(rinfo.address, mine + 1);
-    this.pending.set(id, { clientId, listenerSender: l.sender, client: rinfo, query: msg, questionEnd, sentAt: performance.now() });
+    const entry: Pending = { clientId, listenerSender: l.sender, client: rinfo, query: msg, questionEnd, sentAt: performance.now() };
+    this.pending.set(id, entry);
     // The sender copies the datagram before returning: the ID is ours only for that moment, and
-    // the client's query is kept as it came (its SERVFAIL is built from it).
+    // the client's query is kept as it came (its SERVFAIL is built from it; fail() restores the
+    // client's ID too, for an error reported from inside send()).
     msg.writeUInt16BE(id, 0);
-    const onError = (err: NodeJS.ErrnoException): void => (err.code === 'ECONNREFUSED' ? this.upstreamError(err) : this.fail(id));
+    // A late error (dgram's fallback send) must not fail a newer query that drew the same ID.
+    const onError = (err: NodeJS.ErrnoException): void => {
+      if (err.code === 'ECONNREFUSED') this.upstreamError(err);
+      else if (this.pending.get(id) === entry) this.fail(id);
+    };
     if (this.o.proxyProtocol) up.sender.send([this.header(l, rinfo), msg], undefined, onError);
     else up.sender.send([msg], undefined, onError);
     msg.writeUInt16BE(clientId, 0);
@@ -215,6 +221,7 @@ export class UdpFront {
     const p = this.pending.get(id);
     if (p === undefined) return;
     this.settled(id, p);
+    p.query.writeUInt16BE(p.clientId, 0); // an error from inside send() comes while our ID is in it
     this.o.metrics.upstreamTimeouts.inc({ transport: 'udp' });
     this.send(p.listenerSender, p.client, localReply(p.query, SERVFAIL));
   }

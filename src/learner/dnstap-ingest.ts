@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { AddressAnswer, DnstapMessage } from '../lib/dnstap/index.js';
 import type { LearnAnswer } from './answer-learning.js';
-import type { LearnedSets } from '../set-sync/learned-sets.js';
+import { MIN_FRESH_LEFT_MS, type LearnedSets } from '../set-sync/learned-sets.js';
 import type { LearnedStore } from './learned-store.js';
 import { addressVerdict, clampTtl, type ListState } from './list-matchers.js';
 import type { LearnerMetrics } from './metrics.js';
@@ -27,7 +27,7 @@ export interface Learn {
 }
 
 /** An element with at least this long left counts as in the set for an answer (its refresh runs in the background). */
-export const IN_SET_GRACE_MS = 10_000;
+export const IN_SET_GRACE_MS = MIN_FRESH_LEFT_MS;
 
 export function createLearn(deps: { learnedSets: LearnedSets; store: LearnedStore; metrics: LearnerMetrics; logger: Logger }): Learn {
   const { learnedSets, store, metrics } = deps;

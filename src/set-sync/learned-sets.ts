@@ -44,6 +44,9 @@ export type LearnedOutcome =
   | { readonly kind: 'no-set' } // the target has no set for this family
   | { readonly kind: 'failed'; readonly error: string };
 
+/** An element counts as in the set for an answer only with this long left (a write lands well within it). */
+export const MIN_FRESH_LEFT_MS = 10_000;
+
 export interface LearnedSets {
   /** Adds (or refreshes) `addressText` with a timeout of `ttlSeconds`. Never rejects. */
   submit(target: LearnedTarget, family: IpFamily, addressText: string, ttlSeconds: number): Promise<LearnedOutcome>;
@@ -241,10 +244,14 @@ export function createLearnedSets(opts: { logger: Logger; registry: Registry; ba
     }
   }
 
-  /** The expiry we wrote is later than now and a new timeout would not move it past the margin. */
+  /**
+   * The expiry we wrote is at least MIN_FRESH_LEFT_MS away and a new timeout would not move it past
+   * the margin. (Without the first condition a short TTL — a list's minTtl under 30 s — counted as
+   * fresh down to its last millisecond, and an answer went out for an address about to expire.)
+   */
   function isFresh(key: string, ttl: number, t: number): boolean {
     const prev = known.get(key);
-    if (prev === undefined || prev <= t) return false;
+    if (prev === undefined || prev - t < MIN_FRESH_LEFT_MS) return false;
     const margin = Math.max(30_000, ttl * 1000 * REFRESH_MARGIN);
     return t + ttl * 1000 < prev + margin;
   }

@@ -185,6 +185,29 @@ test('UDP: one client flooding slow names takes at most maxInflightPerClient of 
   });
 });
 
+test('UDP: Unbound not listening, a burst of queries: every client gets SERVFAIL with its own ID (errors from inside a batch flush included)', async () => {
+  const dead = dgram.createSocket('udp4');
+  await new Promise<void>((r) => dead.bind(0, '127.0.0.1', () => r()));
+  const deadPort = dead.address().port;
+  dead.close();
+  await withFront({ config: { upstream: `127.0.0.1:${deadPort}`, maxInflight: 4096 } }, async ({ port }) => {
+    const sock = dgram.createSocket('udp4');
+    await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
+    const got: number[] = [];
+    sock.on('message', (m) => got.push(m.readUInt16BE(0)));
+    // One synchronous burst: the front reads it in one turn, so the 64th forward flushes inside
+    // send() and meets the ICMP error the first one caused.
+    for (let i = 0; i < 300; i++) sock.send(buildQuery({ id: 1000 + i, name: `q${i}.example`, type: 1 }), port, '127.0.0.1');
+    const deadline = Date.now() + 3000;
+    while (got.length < 300 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    sock.close();
+    const foreign = got.filter((id) => id < 1000 || id >= 1300);
+    assert.deepEqual(foreign, [], 'no answer carries an ID the client did not send');
+    assert.equal(new Set(got).size, got.length, 'one answer per query');
+    assert.ok(got.length >= 250, `answered ${got.length} of 300 (a few may be lost to the receive buffer)`);
+  });
+});
+
 test('TCP: pipelined queries on one upstream connection with one PROXYv2 header; answers out of order matched by ID', async () => {
   await withFront({ behave: () => 'reverse' }, async ({ port, up }) => {
     const qs = ['a.example', 'b.example', 'c.example'].map((name, i) => buildQuery({ id: 100 + i, name, type: 1 }));

@@ -51,6 +51,18 @@ test('submissions within the batch window are one transaction; timeouts per elem
   await ls.stop();
 });
 
+test('a short TTL is not fresh in its last 10 s: the answer waits for the write instead of leaving with an address about to expire', async () => {
+  const { backend } = fakeBackend({ missing: false });
+  let now = 1_000_000;
+  const ls = createLearnedSets({ logger, registry: new Registry(), backend, batchMs: 1, now: () => now });
+  await ls.submit(target, 'ipv4', '192.0.2.5', 20);
+  assert.equal(ls.fresh(target, 'ipv4', '192.0.2.5', 20), true, '20 s left');
+  now += 11_000; // 9 s left: the old margin rule (30 s) still called it unchanged
+  assert.equal(ls.fresh(target, 'ipv4', '192.0.2.5', 20), false);
+  assert.deepEqual(await ls.submit(target, 'ipv4', '192.0.2.5', 20), { kind: 'applied', refreshed: true });
+  await ls.stop();
+});
+
 test('refresh is add + delete + add in one transaction, only when it extends the expiry usefully', async () => {
   const { backend, txs } = fakeBackend({ missing: false });
   let now = 1_000_000;
