@@ -81,7 +81,16 @@ export class SockaddrNames {
   }
 }
 
+/** Interface names by scope id, looked up once each (networkInterfaces() is a getifaddrs call: not per spoofed source). */
+const scopes = new Map<number, string>();
+
 function interfaceName(scope: number): string {
-  for (const [name, infos] of Object.entries(networkInterfaces())) if (infos?.some((i) => i.family === 'IPv6' && i.scopeid === scope)) return name;
-  return String(scope);
+  let name = scopes.get(scope);
+  if (name === undefined) {
+    name = String(scope);
+    for (const [n, infos] of Object.entries(networkInterfaces())) if (infos?.some((i) => i.family === 'IPv6' && i.scopeid === scope)) name = n;
+    if (scopes.size >= 256) scopes.clear();
+    scopes.set(scope, name);
+  }
+  return name;
 }
