@@ -127,12 +127,6 @@ export class UdpFront {
     this.sweep.unref();
   }
 
-  /** Datagrams the fast path (sendmmsg) and the fallback (socket.send) sent. */
-  sendCounts(): { batched: number; fallback: number; calls: number } {
-    const all = [...this.listeners.map((l) => l.sender), ...(this.upstream ? [this.upstream.sender] : [])].map((s) => s.counts());
-    return all.reduce((a, c) => ({ batched: a.batched + c.batched, fallback: a.fallback + c.fallback, calls: a.calls + c.calls }), { batched: 0, fallback: 0, calls: 0 });
-  }
-
   private expire(now: number): void {
     const limit = now - this.o.upstreamTimeoutMs;
     for (const [id, p] of this.pending) {

@@ -26,9 +26,6 @@ export interface Learn {
   (list: ListState, a: Pick<AddressAnswer, 'family' | 'address' | 'words' | 'ttl'>, name: string, seenAt: number, matched?: string): LearnOutcome | Promise<LearnOutcome>;
 }
 
-/** An element with at least this long left counts as in the set for an answer (its refresh runs in the background). */
-export const IN_SET_GRACE_MS = MIN_FRESH_LEFT_MS;
-
 export function createLearn(deps: { learnedSets: LearnedSets; store: LearnedStore; metrics: LearnerMetrics; logger: Logger }): Learn {
   const { learnedSets, store, metrics } = deps;
   const submitted = async (list: ListState, target: NonNullable<ListState['target']>, a: Pick<AddressAnswer, 'family' | 'address'>, ttl: number, name: string, seenAt: number, matched: string): Promise<LearnOutcome> => {
@@ -67,10 +64,10 @@ export function createLearn(deps: { learnedSets: LearnedSets; store: LearnedStor
       return 'unchanged';
     }
     const p = submitted(list, target, a, ttl, name, seenAt, matched);
-    // In the set for a while yet: this write only extends its timeout, and lands long before the
-    // element could expire — nothing for an answer to wait on (the write goes on; its outcome is
-    // counted and stored when it lands).
-    if (learnedSets.timeLeftMs(target, a.family, a.address) >= IN_SET_GRACE_MS) {
+    // In the set for a while yet (set-sync's MIN_FRESH_LEFT_MS): this write only extends its
+    // timeout, and lands long before the element could expire — nothing for an answer to wait on
+    // (the write goes on; its outcome is counted and stored when it lands).
+    if (learnedSets.timeLeftMs(target, a.family, a.address) >= MIN_FRESH_LEFT_MS) {
       p.catch((err: unknown) => deps.logger.warn({ err }, 'learner: background refresh failed'));
       return 'unchanged';
     }

@@ -32,7 +32,6 @@ export const NETLINK_DROP_MEMBERSHIP = 2;
 /** linux/netfilter/nfnetlink.h: the group every nf_tables change is notified on. */
 export const NFNLGRP_NFTABLES = 7;
 export const EAGAIN = 11;
-export const ECONNREFUSED = 111;
 export const EINTR = 4;
 /** recv() on a netlink socket whose receive queue overflowed: notifications were dropped (netlink_overrun). */
 export const ENOBUFS = 105;

@@ -50,6 +50,8 @@ export function createUdpBatchSender(socket: Socket, opts: { readonly ipv6: bool
   const tos: (UdpPeer | undefined)[] = new Array<UdpPeer | undefined>(SLOTS);
   const errs: (((err: NodeJS.ErrnoException) => void) | undefined)[] = new Array<((err: NodeJS.ErrnoException) => void) | undefined>(SLOTS);
   const stats = { batched: 0, fallback: 0, calls: 0 };
+  /** Each queued datagram's size (also in its iovec; kept here for the EAGAIN fallback). */
+  const lengths = new Uint32Array(SLOTS);
 
   function setup(): typeof v {
     if (opts.enabled === false || mmsgUnavailable() !== undefined) return null;
@@ -106,7 +108,6 @@ export function createUdpBatchSender(socket: Socket, opts: { readonly ipv6: bool
     count = 0;
     lastFlush = performance.now();
   }
-  const lengths = new Uint32Array(SLOTS);
 
   return {
     send(parts, to, onError) {
