@@ -16,6 +16,8 @@ export interface SourceState {
   fetchedAt: number;
   /** Entries taken when it was parsed: the guard's baseline. */
   parsed: number;
+  /** body-digest.ts of the body it was parsed from: an identical download is not parsed again. */
+  bodyDigest?: string;
   ipv4: RangeSet;
   ipv6: RangeSet;
   domains: readonly string[];

@@ -7,6 +7,7 @@ import type { RangeSet } from '../lib/ip-prefix/range-set.js';
 import type { ListConfig } from './config.js';
 import { decideSource, type SourceAttempt, type SourceDecision, type SourceState } from './guard.js';
 import type { BlocklistMetrics } from './metrics.js';
+import { bodyDigest } from './body-digest.js';
 import { parseSource, type EntryBudget } from './source-parse.js';
 
 /** The canonical model of one list: the union of its sources, merged per family. */
@@ -30,6 +31,8 @@ export interface SourceReport {
   /** Why the download was not taken (a FetchFailureReason, 'parse' or 'below-min-ratio'). */
   reason?: string;
   error?: string;
+  /** The body was the same as the last good download's (body-digest.ts): its data was kept, not parsed again. */
+  sameBody?: true;
 }
 
 /**
@@ -66,24 +69,18 @@ export async function refreshSources(
     if (res.kind === 'failed') attempt = { kind: 'fetch-failed', reason: res.reason, error: res.error };
     else if (res.kind === 'not-modified') attempt = { kind: 'not-modified' };
     else {
-      const parsed = parseSource(res.body, source, guard, budgetFor(list, source.url, held));
-      if ('error' in parsed) {
-        attempt = parsed.overCap ? { kind: 'over-cap', error: parsed.error } : { kind: 'parse-failed', error: parsed.error };
-      } else {
-        report.fetched = parsed.fetched;
-        report.parsed = parsed.parsed;
-        report.rejected = { ...parsed.rejected } as Record<string, number>;
-        for (const [reason, n] of Object.entries(parsed.rejected)) deps.metrics.rejected.inc({ list: list.name, reason }, n);
-        // One line per source, with a sample of each kind of rejected entry.
-        deps.logger.info(
-          { list: list.name, source: source.url, fetched: parsed.fetched, parsed: parsed.parsed, ipv4: parsed.ipv4.size, ipv6: parsed.ipv6.size, domains: parsed.domains.length, rejected: parsed.rejected, samples: parsed.samples },
-          `blocklist: ${list.name}: read ${source.url}`,
-        );
-        const state: SourceState = { url: source.url, fetchedAt: deps.now(), parsed: parsed.parsed, ipv4: parsed.ipv4, ipv6: parsed.ipv6, domains: parsed.domains };
+      const digest = bodyDigest(res.body, source, list);
+      const budget = budgetFor(list, source.url, held);
+      if (last?.bodyDigest === digest && last.ipv4.size + last.ipv6.size <= budget.addresses && last.domains.length <= budget.domains) {
+        // The same body as the last good download: the same data, without parsing it again.
+        const { etag: _e, lastModified: _m, ...rest } = last;
+        const state: SourceState = { ...rest, fetchedAt: deps.now() };
         if (res.etag !== undefined) state.etag = res.etag;
         if (res.lastModified !== undefined) state.lastModified = res.lastModified;
+        report.parsed = last.parsed;
+        report.sameBody = true;
         attempt = { kind: 'parsed', state };
-      }
+      } else attempt = parseBody(res, digest, { list, source, guard, budget, deps, report });
     }
     const decision = decideSource(last, attempt, list.minRatio);
     report.outcome = decision.outcome;
@@ -103,6 +100,29 @@ export async function refreshSources(
     out.push({ decision, report });
   }
   return out;
+}
+
+/** Parse and validate a downloaded body into a source's next state (or why it is not taken); counts and logs its rejects. */
+function parseBody(
+  res: { body: Buffer; etag?: string; lastModified?: string },
+  digest: string,
+  c: { list: ListConfig; source: ListConfig['sources'][number]; guard: EntryGuard; budget: EntryBudget; deps: { logger: Logger; metrics: BlocklistMetrics; now: () => number }; report: SourceReport },
+): SourceAttempt {
+  const parsed = parseSource(res.body, c.source, c.guard, c.budget);
+  if ('error' in parsed) return parsed.overCap ? { kind: 'over-cap', error: parsed.error } : { kind: 'parse-failed', error: parsed.error };
+  c.report.fetched = parsed.fetched;
+  c.report.parsed = parsed.parsed;
+  c.report.rejected = { ...parsed.rejected } as Record<string, number>;
+  for (const [reason, n] of Object.entries(parsed.rejected)) c.deps.metrics.rejected.inc({ list: c.list.name, reason }, n);
+  // One line per source, with a sample of each kind of rejected entry.
+  c.deps.logger.info(
+    { list: c.list.name, source: c.source.url, fetched: parsed.fetched, parsed: parsed.parsed, ipv4: parsed.ipv4.size, ipv6: parsed.ipv6.size, domains: parsed.domains.length, rejected: parsed.rejected, samples: parsed.samples },
+    `blocklist: ${c.list.name}: read ${c.source.url}`,
+  );
+  const state: SourceState = { url: c.source.url, fetchedAt: c.deps.now(), parsed: parsed.parsed, bodyDigest: digest, ipv4: parsed.ipv4, ipv6: parsed.ipv6, domains: parsed.domains };
+  if (res.etag !== undefined) state.etag = res.etag;
+  if (res.lastModified !== undefined) state.lastModified = res.lastModified;
+  return { kind: 'parsed', state };
 }
 
 /** The caps minus what the list's other sources hold, so their union stays within them. */

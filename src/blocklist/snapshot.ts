@@ -1,10 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile, unlink } from 'node:fs/promises';
-import { endianness } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
-import { WORDS, type IpFamily, type RangeSet } from '../lib/ip-prefix/range-set.js';
-import { cmpWords, isSuccessor } from '../lib/ip-prefix/words.js';
+import { rangeSetBytes, rangeSetFromBytes } from '../lib/ip-prefix/range-bytes.js';
 import { writeFileAtomic } from '../lib/fs/atomic-write.js';
 import type { SourceState } from './guard.js';
 
@@ -39,6 +37,7 @@ const headerSchema = z.object({
       lastModified: z.string().optional(),
       fetchedAt: z.number(),
       parsed: z.number().int().nonnegative(),
+      bodyDigest: z.string().optional(),
       ipv4: z.number().int().nonnegative(),
       ipv6: z.number().int().nonnegative(),
       domainBytes: z.number().int().nonnegative(),
@@ -50,19 +49,12 @@ export function snapshotPath(stateDir: string, list: string): string {
   return join(stateDir, 'lists', `${list}.snapshot`);
 }
 
-const bigEndianHost = endianness() === 'BE';
-
-function wordsToBytes(data: Uint32Array): Buffer {
-  const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  return bigEndianHost ? Buffer.from(b).swap32() : b;
-}
-
 export async function writeSnapshot(file: string, snap: ListSnapshot): Promise<void> {
   const body: Buffer[] = [];
   const sources = snap.sources.map((s) => {
     const domains = Buffer.from(s.domains.join('\n'), 'utf8');
-    body.push(wordsToBytes(s.ipv4.data), wordsToBytes(s.ipv6.data), domains);
-    return { url: s.url, etag: s.etag, lastModified: s.lastModified, fetchedAt: s.fetchedAt, parsed: s.parsed, ipv4: s.ipv4.size, ipv6: s.ipv6.size, domainBytes: domains.length };
+    body.push(rangeSetBytes(s.ipv4), rangeSetBytes(s.ipv6), domains);
+    return { url: s.url, etag: s.etag, lastModified: s.lastModified, fetchedAt: s.fetchedAt, parsed: s.parsed, bodyDigest: s.bodyDigest, ipv4: s.ipv4.size, ipv6: s.ipv6.size, domainBytes: domains.length };
   });
   const header = Buffer.from(JSON.stringify({ version: 1, list: snap.list, updatedAt: snap.updatedAt, lastSuccessAt: snap.lastSuccessAt, sources }), 'utf8');
   const len = Buffer.alloc(4);
@@ -112,8 +104,8 @@ export async function readSnapshot(file: string, list: string): Promise<ListSnap
   };
   const sources: SourceState[] = [];
   for (const h of header.sources) {
-    const ipv4 = readRangeSet('ipv4', take(h.ipv4 * 8));
-    const ipv6 = readRangeSet('ipv6', take(h.ipv6 * 32));
+    const ipv4 = rangeSetFromBytes('ipv4', take(h.ipv4 * 8));
+    const ipv6 = rangeSetFromBytes('ipv6', take(h.ipv6 * 32));
     const domains = take(h.domainBytes);
     if (typeof ipv4 === 'string' || typeof ipv6 === 'string' || domains === undefined) {
       return { corrupt: `source ${h.url}: ${typeof ipv4 === 'string' ? ipv4 : typeof ipv6 === 'string' ? ipv6 : 'domains cut short'}` };
@@ -121,27 +113,11 @@ export async function readSnapshot(file: string, list: string): Promise<ListSnap
     const s: SourceState = { url: h.url, fetchedAt: h.fetchedAt, parsed: h.parsed, ipv4, ipv6, domains: h.domainBytes === 0 ? [] : domains.toString('utf8').split('\n') };
     if (h.etag !== undefined) s.etag = h.etag;
     if (h.lastModified !== undefined) s.lastModified = h.lastModified;
+    if (h.bodyDigest !== undefined) s.bodyDigest = h.bodyDigest;
     sources.push(s);
   }
   if (off !== end) return { corrupt: 'trailing bytes' };
   const snap: ListSnapshot = { list, updatedAt: header.updatedAt, sources };
   if (header.lastSuccessAt !== undefined) snap.lastSuccessAt = header.lastSuccessAt;
   return snap;
-}
-
-/** Copy out (aligned), fix byte order, and check the RangeSet invariant: sorted, merged, first <= last. */
-function readRangeSet(family: IpFamily, bytes: Buffer | undefined): RangeSet | string {
-  if (bytes === undefined) return `${family} ranges cut short`;
-  const data = new Uint32Array(bytes.length / 4);
-  const view = Buffer.from(data.buffer);
-  bytes.copy(view);
-  if (bigEndianHost) view.swap32();
-  const w = WORDS[family];
-  const size = data.length / (2 * w);
-  for (let i = 0; i < size; i++) {
-    const f = i * 2 * w;
-    if (cmpWords(data, f, data, f + w, w) > 0) return `${family} range ${i} has first > last`;
-    if (i > 0 && (cmpWords(data, f - w, data, f, w) >= 0 || isSuccessor(data, f - w, data, f, w))) return `${family} ranges not sorted and merged at ${i}`;
-  }
-  return { family, size, data };
 }

@@ -8,6 +8,7 @@ import { createDefaultNftBackend } from '../lib/nft/netlink/netlink-backend.js';
 import { DEFAULT_MAX_QUIET_TRANSACTION_PREFIXES, DEFAULT_MAX_TRANSACTION_PREFIXES } from './config.js';
 import { createSetSyncMetrics } from './metrics.js';
 import { NETLINK_COSTS, NFT_CLI_COSTS, type CostModel } from './set-plan.js';
+import { RecordKeeper } from './record-keeper.js';
 import { checkFlags, dryRunSet } from './set-inspect.js';
 import { readKernel, SetState, writeGroup, type ApplyReport, type Member, type WriterDeps } from './set-sync.js';
 
@@ -44,7 +45,7 @@ const RETRY_MAX_MS = 60_000;
  * `maxTransactionPrefixes` (setSync.maxTransactionPrefixes) bounds every transaction it sends;
  * `maxQuietTransactionPrefixes` those of a bulk write while nobody else listens (README: Kernel memory).
  */
-export function createSetSync(opts: { logger: Logger; registry: Registry; backend?: NftBackend; costs?: CostModel; maxTransactionPrefixes?: number; maxQuietTransactionPrefixes?: number }): SetSync {
+export function createSetSync(opts: { logger: Logger; registry: Registry; backend?: NftBackend; costs?: CostModel; maxTransactionPrefixes?: number; maxQuietTransactionPrefixes?: number; recordDir?: string }): SetSync {
   const logger = opts.logger.child({ component: 'set-sync' });
   const raw = opts.backend ?? createDefaultNftBackend();
   const costs = opts.costs ?? (raw.kind === 'netlink' ? NETLINK_COSTS : NFT_CLI_COSTS);
@@ -68,9 +69,18 @@ export function createSetSync(opts: { logger: Logger; registry: Registry; backen
     ...(raw.readRanges ? { readRanges: raw.readRanges.bind(raw) } : {}),
     monitor: (o) => raw.monitor(o),
     ...(raw.quietWindow ? { quietWindow: raw.quietWindow.bind(raw) } : {}),
+    ...(raw.kernelStamp ? { kernelStamp: raw.kernelStamp.bind(raw) } : {}),
   };
   const bound = opts.maxTransactionPrefixes ?? DEFAULT_MAX_TRANSACTION_PREFIXES;
-  const d: WriterDeps = { backend, bound, quietBound: Math.max(bound, opts.maxQuietTransactionPrefixes ?? DEFAULT_MAX_QUIET_TRANSACTION_PREFIXES), costs, metrics, logger };
+  const d: WriterDeps = {
+    backend,
+    bound,
+    quietBound: Math.max(bound, opts.maxQuietTransactionPrefixes ?? DEFAULT_MAX_QUIET_TRANSACTION_PREFIXES),
+    costs,
+    metrics,
+    logger,
+    ...(opts.recordDir !== undefined ? { records: new RecordKeeper(opts.recordDir, backend, logger) } : {}),
+  };
   const sets = new Map<string, SetState>();
   /** Writes to one table are serialised and, when full, done together (see fullLoad). */
   const queues = new Map<string, Promise<unknown>>();

@@ -1,18 +1,19 @@
 import type { RangeSet } from '../lib/ip-prefix/index.js';
 import { planSync, type SyncPlan } from './set-plan.js';
-import { readKernel, report, type ApplyReport, type SetState, type WriterDeps } from './set-sync.js';
+import { readKernel, recordKey, report, type ApplyReport, type KernelContents, type SetState, type WriterDeps } from './set-sync.js';
 
 /** Looking at a set without writing it: what a write would do (dryRun), and whether its declaration suits us. */
 
 /** `nft list set` (the CLI backend's describeSet) dumps the elements too (quadratic): above this the flags check is skipped there. Netlink asks GETSET, which costs nothing. */
 const FLAGS_CHECK_MAX = 100_000;
 
-/** dryRun: compare with the kernel, touch nothing. */
+/** dryRun: compare with the kernel (or the record of what an earlier run left there, while it holds), touch nothing. */
 export async function dryRunSet(d: WriterDeps, s: SetState, desired: RangeSet): Promise<ApplyReport> {
   const t0 = performance.now();
-  const kernel = await readKernel(d, s);
+  const recorded = s.applied ?? (d.records ? await d.records.recall(s.netns, recordKey(s), await d.records.stamp(s.netns)) : undefined);
+  const kernel: KernelContents = recorded ? { kind: 'exact', set: recorded } : await readKernel(d, s);
   const plan: SyncPlan = kernel.kind === 'exact' ? planSync(kernel.set, desired, d.bound, d.costs, d.backend.quietWindow ? d.quietBound : undefined) : { mode: 'full', added: desired.size, removed: kernel.elements, unchanged: 0 };
-  return report(s, plan, performance.now() - t0);
+  return { ...report(s, plan, performance.now() - t0), basis: s.applied ? 'memory' : recorded ? 'record' : 'readback' };
 }
 
 /**

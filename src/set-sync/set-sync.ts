@@ -6,10 +6,17 @@ import { addSetCommand, addTableCommand, elementCommand, flushSetCommand, setRef
 import { EchoFilter } from './echo-filter.js';
 import type { SetSyncMetrics } from './metrics.js';
 import { exactFromElements, exactIfDisjoint } from './readback.js';
+import type { RecordKeeper, WriteTally } from './record-keeper.js';
 import { chunkDiff, elementsJson, planSync, type CostModel, type DiffChunk, type SyncPlan } from './set-plan.js';
 
-/** `transactions`: how many nft transactions the write took (each within the bound). */
-export interface ApplyReport { set: string; mode: 'full' | 'diff' | 'noop'; added: number; removed: number; unchanged: number; transactions: number; durationMs: number }
+/**
+ * `transactions`: how many nft transactions the write took (each within the bound). `basis`: what
+ * the kernel was taken to hold — this process's last write, the record of an earlier run's
+ * (applied-records.ts: nothing committed in the namespace since), or a readback.
+ */
+export interface ApplyReport { set: string; mode: 'full' | 'diff' | 'noop'; added: number; removed: number; unchanged: number; transactions: number; durationMs: number; basis?: KnownBasis }
+
+export type KnownBasis = 'memory' | 'record' | 'readback';
 
 /** One nft set and what we know about it. */
 export class SetState {
@@ -64,6 +71,20 @@ export interface WriterDeps {
   costs: CostModel;
   metrics: SetSyncMetrics;
   logger: Logger;
+  /** Where what was applied is kept across runs (the oneshot `sync`); without it every first write reads back. */
+  records?: RecordKeeper;
+  /** Counts this write's transactions (set by writeGroup while records are kept). */
+  tally?: WriteTally;
+}
+
+/** A set's key in the records: one namespace's record holds all its sets. */
+export const recordKey = (s: SetState): string => `${s.ref.family}|${s.ref.table}|${s.ref.set}`;
+
+/** After one of our transactions: did it certainly change the ruleset (see record-keeper.ts)? */
+function tallied(d: WriterDeps, ok: boolean, changed: boolean): void {
+  if (!d.tally) return;
+  if (ok && changed) d.tally.definite++;
+  else d.tally.uncertain++;
 }
 
 function missingError(s: SetState, what: 'table' | 'set'): SidecarError {
@@ -81,8 +102,10 @@ async function send(d: WriterDeps, s: SetState, cmds: NftCommand[], echo: { adds
   try {
     await d.backend.apply(cmds, s.netns);
     done(true);
+    tallied(d, true, echo.adds + echo.deletes > 0);
   } catch (err) {
     done(false);
+    tallied(d, false, false);
     throw err;
   }
 }
@@ -110,8 +133,11 @@ async function fullLoad(d: WriterDeps, members: readonly Member[]): Promise<void
   try {
     await d.backend.apply(cmds, first.s.netns);
     for (const done of dones) done(true);
+    // Adds after a flush always make new elements; a flush alone may change nothing.
+    tallied(d, true, members.some((m) => m.desired.size > 0));
   } catch (err) {
     for (const done of dones) done(false);
+    tallied(d, false, false);
     for (const { s } of members) {
       const desc = await d.backend.describeSet(s.ref, s.netns).catch(() => undefined);
       if (desc?.kind === 'missing') throw missingError(s, desc.what);
@@ -233,12 +259,20 @@ async function readElements(d: WriterDeps, s: SetState): Promise<{ kind: 'missin
   return { kind: 'read', exact: exactFromElements(s.ipFamily, listing.set.elements), size: listing.set.elements.length };
 }
 
-/** `applied` where we know it, else the set read back — one at a time: a listing has its own transient cost. */
-async function known(d: WriterDeps, members: readonly Member[], applied: readonly (RangeSet | undefined)[]): Promise<KernelContents[]> {
+type Recall = (s: SetState) => Promise<RangeSet | undefined>;
+
+/**
+ * `applied` where we know it, else the record of an earlier run where it still holds, else the set
+ * read back — one at a time: a listing has its own transient cost.
+ */
+async function known(d: WriterDeps, members: readonly Member[], applied: readonly (RangeSet | undefined)[], recall: Recall | undefined, basis: KnownBasis[]): Promise<KernelContents[]> {
   const out: KernelContents[] = [];
   for (const [i, m] of members.entries()) {
     const a = applied[i];
-    out.push(a ? { kind: 'exact', set: a } : await readKernel(d, m.s));
+    const r = a ? undefined : await recall?.(m.s);
+    basis[i] = a ? 'memory' : r ? 'record' : 'readback';
+    const set = a ?? r;
+    out.push(set ? { kind: 'exact', set } : await readKernel(d, m.s));
   }
   return out;
 }
@@ -251,18 +285,34 @@ async function known(d: WriterDeps, members: readonly Member[], applied: readonl
  * readback; a second failure is reported.
  */
 export async function writeGroup(d: WriterDeps, members: readonly Member[]): Promise<ApplyReport[]> {
+  const keeper = d.records;
+  const netns = members[0]?.s.netns;
+  if (!keeper || members.length === 0) return writeKnown(d, members, undefined);
+  return keeper.exclusive(netns, async () => {
+    const before = await keeper.stamp(netns);
+    const tally: WriteTally = { definite: 0, uncertain: 0 };
+    const reports = await writeKnown({ ...d, tally }, members, (s) => keeper.recall(netns, recordKey(s), before));
+    const after = before && (await keeper.stamp(netns));
+    await keeper.settle(netns, before, after, tally, new Map(members.map((m) => [recordKey(m.s), m.desired])));
+    return reports;
+  });
+}
+
+async function writeKnown(d: WriterDeps, members: readonly Member[], recall: Recall | undefined): Promise<ApplyReport[]> {
   const t0 = performance.now();
+  const basis: KnownBasis[] = members.map(() => 'readback');
   const before = members.map((m) => m.s.applied);
   const invalidations = members.map((m) => m.s.invalidations);
   let plans: Planned[];
   try {
     try {
-      plans = await applyGroup(d, members, await known(d, members, before));
+      plans = await applyGroup(d, members, await known(d, members, before, recall, basis));
     } catch (err) {
       if (isSidecarError(err, 'NFT_SET_MISSING')) throw err;
       d.logger.warn({ sets: members.map((m) => m.s.label), err: errorMessage(err) }, 'set-sync: apply failed; reading the sets back to resync');
       for (const m of members) d.metrics.applyFailures.inc({ set: m.s.label, reason: 'nft' });
-      plans = await applyGroup(d, members, await known(d, members, members.map(() => undefined)));
+      // Not from the record either: a failed transaction may have committed part of what it carried.
+      plans = await applyGroup(d, members, await known(d, members, members.map(() => undefined), undefined, basis));
     }
   } catch (err) {
     // One transaction carries the whole group: a set the error is not about was not applied
@@ -286,7 +336,7 @@ export async function writeGroup(d: WriterDeps, members: readonly Member[]): Pro
     d.metrics.elements.set({ set: s.label }, desired.size);
     d.metrics.lastApply.set({ set: s.label }, Math.floor(s.lastApplyAt / 1000));
     const p = plans[i]!;
-    return report(s, p.plan, durationMs, p.transactions);
+    return { ...report(s, p.plan, durationMs, p.transactions), basis: basis[i] ?? 'readback' };
   });
 }
 

@@ -213,3 +213,30 @@ test('the fetch seam: a fake fetcher, and one that throws costs only its source'
   const [r] = await bl.refresh();
   assert.deepEqual([r?.outcome, r?.sources[0]?.reason, r?.entries.ipv4], ['kept-last-good', 'network', 1]);
 });
+
+test('the same body again (no validators from the server): its data is kept without parsing it again; a change of body or guard parses', async () => {
+  let body = JSON.stringify([...twenty, '10.1.1.1']);
+  srv.route('/same', (_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(body));
+  const { bl, registry, published } = setup('same', [{ path: '/same' }]);
+  const [first] = await bl.refresh('same');
+  assert.deepEqual(first?.sources.map((s) => [s.outcome, s.fetched, s.sameBody]), [['updated', 21, undefined]]);
+  const [again] = await bl.refresh('same');
+  assert.equal(again?.outcome, 'unchanged');
+  assert.deepEqual(again?.sources.map((s) => [s.outcome, s.fetched, s.parsed, s.sameBody]), [['updated', undefined, 20, true]]);
+  assert.match(await metric(registry, 'unbound_sidecar_list_rejected_entries_total'), /reason="bogon"} 1$/m, 'not counted twice: not parsed again');
+  assert.equal(published.length, 1);
+  // A fresh process (same snapshot) recognises it too.
+  const fresh = setup('same', [{ path: '/same' }]);
+  await fresh.bl.loadSnapshots();
+  assert.equal((await fresh.bl.refresh('same'))[0]?.sources[0]?.sameBody, true);
+  body = JSON.stringify([...twenty.slice(1), '10.1.1.1']);
+  const [changed] = await bl.refresh('same');
+  assert.deepEqual(changed?.sources.map((s) => [s.outcome, s.fetched, s.sameBody]), [['updated', 20, undefined]]);
+  assert.equal(bl.current('same')?.ipv4.size, 19);
+  // The guard is part of what the data depends on: another exclude parses the same body again.
+  const excluding = setup('same', [{ path: '/same' }], { exclude: ['5.0.2.0/24'] });
+  await excluding.bl.loadSnapshots();
+  const [ex] = await excluding.bl.refresh('same');
+  assert.equal(ex?.sources[0]?.sameBody, undefined);
+  assert.equal(excluding.bl.current('same')?.ipv4.size, 18);
+});

@@ -22,6 +22,8 @@ export const MSG_DONTWAIT = 0x40;
 export const SOL_SOCKET = 1;
 export const SO_SNDBUFFORCE = 32;
 export const SO_RCVBUFFORCE = 33;
+/** A u64 naming the socket's network namespace, never reused until reboot (Linux 5.14+, include/uapi/asm-generic/socket.h). */
+export const SO_NETNS_COOKIE = 71;
 export const SOL_NETLINK = 270;
 /** linux/netlink.h: errors carry only the header of the failed message, not its 64 KiB of elements. */
 export const NETLINK_CAP_ACK = 10;
@@ -47,6 +49,8 @@ export interface Libc {
   recvAsync(fd: number, buf: Buffer, len: number, flags: number): Promise<number>;
   sendto(fd: number, buf: Buffer, len: number, flags: number, addr: Buffer, addrLen: number): number;
   setsockopt(fd: number, level: number, name: number, val: Buffer, len: number): number;
+  /** Fills `val`; `len` is a 4-byte in/out length (socklen_t). */
+  getsockopt(fd: number, level: number, name: number, val: Buffer, len: Buffer): number;
   /** Fills `addr` (a sockaddr_nl: nl_pid at offset 4 is the socket's portid); `len` is a 4-byte in/out length. */
   getsockname(fd: number, addr: Buffer, len: Buffer): number;
   setns(fd: number, nstype: number): number;
@@ -70,6 +74,7 @@ function load(): Libc | { error: string } {
     const sendto = lib.func('intptr_t sendto(int, void *, size_t, int, void *, uint32_t)');
     const setsockopt = lib.func('int setsockopt(int, int, int, void *, uint32_t)');
     const getsockname = lib.func('int getsockname(int, void *, void *)');
+    const getsockopt = lib.func('int getsockopt(int, int, int, _Out_ void *, _Inout_ void *)');
     const setns = lib.func('int setns(int, int)');
     const sendmmsg = lib.func('int sendmmsg(int, uintptr_t, unsigned int, int)');
     const recvmmsg = lib.func('int recvmmsg(int, uintptr_t, unsigned int, int, uintptr_t)');
@@ -91,6 +96,7 @@ function load(): Libc | { error: string } {
       sendto: (fd, b, l, f, a, al) => Number(sendto(fd, b, l, f, a, al)),
       setsockopt: (fd, lv, n, v, l) => setsockopt(fd, lv, n, v, l) as number,
       getsockname: (fd, a, l) => getsockname(fd, a, l) as number,
+      getsockopt: (fd, lv, n, v, l) => getsockopt(fd, lv, n, v, l) as number,
       setns: (fd, t) => setns(fd, t) as number,
       sendmmsg: (fd, v, c, f) => sendmmsg(fd, v, c, f) as number,
       recvmmsg: (fd, v, c, f) => recvmmsg(fd, v, c, f, 0) as number,

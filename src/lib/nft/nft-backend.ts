@@ -15,6 +15,13 @@ export type SetListing = { kind: 'ok'; set: ListedSet } | { kind: 'missing'; wha
 export type RangeListing = { kind: 'ok'; set: RangeSet } | { kind: 'missing'; what: 'table' | 'set' };
 
 /**
+ * Which state of which namespace's ruleset this is: the ruleset generation (NFTA_GEN_ID, moved by
+ * one with every commit that changes something: nf_tables_commit) in the namespace with this
+ * SO_NETNS_COOKIE. Equal stamps mean nothing was committed there in between.
+ */
+export interface KernelStamp { readonly netnsCookie: string; readonly generation: number }
+
+/**
  * A bulk load without notifications (netlink only: src/lib/nft/netlink/quiet-window.ts). Used as
  * `if (await w.quiet()) send a big transaction; else send bounded ones`, then `await w.end()`.
  */
@@ -59,6 +66,8 @@ export interface NftBackend {
    * `nft -j monitor`, which cannot attribute.
    */
   monitor(opts: MonitorOptions): MonitorHandle;
+  /** The namespace's current stamp (netlink only; undefined where the kernel has no netns cookie). */
+  kernelStamp?(netns?: string): Promise<KernelStamp | undefined>;
   /**
    * For a bulk load (netlink only): while nobody but this process listens (in any namespace: the
    * kernel's check is machine-wide), its subscriptions stop listening, so the kernel builds no

@@ -10,7 +10,7 @@ import { createSetReader } from './set-reader.js';
 import { NLM_F_ACK, NLM_F_CREATE, NLM_F_REQUEST, NlWriter, NLMSG_ERROR } from './nl-writer.js';
 import { createdSetInfo, encodeCreate } from './set-create.js';
 import { encodeElemOp, NFNL_SUBSYS_NFTABLES, type ElemOp, type SetInfo } from './set-elements.js';
-import { lookupSet } from './set-info.js';
+import { generation, lookupSet } from './set-info.js';
 import { createQuietWindow, ownCommit } from './quiet-window.js';
 
 /**
@@ -175,6 +175,13 @@ export function createNetlinkBackend(opts: NetlinkBackendOptions = {}): NftBacke
       const r = await reader.readSet(ref, netns);
       return r.kind === 'missing' ? r : { kind: 'ok', set: r.ranges };
     },
+    // In the namespace's request queue: after every transaction of ours sent before it has been acknowledged.
+    kernelStamp: (netns) =>
+      serial(netns, async () => {
+        const sock = sockFor(netns);
+        const netnsCookie = sock.netnsCookie();
+        return netnsCookie === undefined ? undefined : { netnsCookie, generation: await generation(sock) };
+      }),
     monitor: (o) => monitors.monitor(o),
     quietWindow: () => createQuietWindow(),
   };

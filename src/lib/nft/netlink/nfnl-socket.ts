@@ -1,5 +1,5 @@
 import { closeSync, openSync, readlinkSync, statSync } from 'node:fs';
-import { AF_NETLINK, CLONE_NEWNET, EAGAIN, EINTR, ENOBUFS, errnoText, libc, MSG_DONTWAIT, NETLINK_ADD_MEMBERSHIP, NETLINK_CAP_ACK, NETLINK_DROP_MEMBERSHIP, NETLINK_NETFILTER, SO_RCVBUFFORCE, SO_SNDBUFFORCE, SOCK_CLOEXEC, SOCK_RAW, SOL_NETLINK, SOL_SOCKET } from '../../libc/libc.js';
+import { AF_NETLINK, CLONE_NEWNET, EAGAIN, EINTR, ENOBUFS, errnoText, libc, MSG_DONTWAIT, NETLINK_ADD_MEMBERSHIP, NETLINK_CAP_ACK, NETLINK_DROP_MEMBERSHIP, NETLINK_NETFILTER, SO_NETNS_COOKIE, SO_RCVBUFFORCE, SO_SNDBUFFORCE, SOCK_CLOEXEC, SOCK_RAW, SOL_NETLINK, SOL_SOCKET } from '../../libc/libc.js';
 import { parseResponses, type NlResponse } from './nl-writer.js';
 
 /**
@@ -174,6 +174,20 @@ export class NfnlSocket {
   /** Joins (true) or leaves a multicast group; false when refused. */
   setMembership(group: number, member: boolean): boolean {
     return !this.closed && setInt(this.fd, SOL_NETLINK, member ? NETLINK_ADD_MEMBERSHIP : NETLINK_DROP_MEMBERSHIP, group) === 0;
+  }
+
+  /**
+   * SO_NETNS_COOKIE: the namespace's id for this boot (net/core/net_namespace.c gives each one the
+   * next value of a 64-bit counter, so a deleted and re-created namespace never repeats one, unlike
+   * its inode). Hex of its bytes in host order (only ever compared); undefined before Linux 5.14.
+   */
+  netnsCookie(): string | undefined {
+    if (this.closed) return undefined;
+    const v = Buffer.alloc(8);
+    const len = Buffer.alloc(4);
+    len.writeUInt32LE(8);
+    if (libc().getsockopt(this.fd, SOL_SOCKET, SO_NETNS_COOKIE, v, len) < 0 || len.readUInt32LE(0) !== 8) return undefined;
+    return v.toString('hex');
   }
 
   /** False once closed or abandoned: open a fresh one. */
