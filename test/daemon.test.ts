@@ -9,6 +9,7 @@ import { startDaemon } from '../src/daemon.js';
 import { buildQuery, decode, udpExchange } from './dns-server/dns-test-client.js';
 import { startFakeUpstream } from './dns-front/fake-upstream.js';
 import { statusSnapshotSchema } from '../src/http/status.js';
+import { lintMetricNames } from './helpers/metric-lint.js';
 
 /**
  * The whole daemon in-process, without root: the real DNS front, cache, policy and HTTP listener,
@@ -82,24 +83,6 @@ test('every exported metric follows the naming rules (one namespace, units, _tot
     lintMetricNames(metrics);
   });
 });
-
-function lintMetricNames(metrics: { name: string; help: string; type: unknown }[]): void {
-  for (const m of metrics) {
-    const type = String(m.type);
-    assert.match(m.name, /^unbound_sidecar_[a-z][a-z0-9_]*[a-z0-9]$/, `${m.name}: one namespace, snake_case`);
-    assert.ok(m.help.length > 0, `${m.name}: has help`);
-    if (type === 'counter') assert.ok(m.name.endsWith('_total'), `${m.name}: counters end in _total`);
-    else assert.ok(!m.name.endsWith('_total'), `${m.name}: only counters end in _total`);
-    // A distribution says what it measures: a base unit, or what it counts (batch sizes in elements).
-    if (type === 'histogram' || type === 'summary') assert.match(m.name, /_(seconds|bytes|elements)$/, `${m.name}: distributions carry a base unit or a counted thing`);
-    assert.doesNotMatch(m.name, /_(ms|milliseconds|kb|mb|percent)(_|$)/, `${m.name}: base units only (seconds, bytes, ratios)`);
-    assert.doesNotMatch(m.name, /_(count|sum|bucket)$/, `${m.name}: reserved suffix`);
-    // A point in time is `_timestamp_seconds` (Unix), a span `_seconds`; dashboards and
-    // alerts compute ages with `time() - x`, which only works on Unix seconds.
-    if (/timestamp/.test(m.name)) assert.match(m.name, /_timestamp_seconds$/, `${m.name}: timestamps are _timestamp_seconds`);
-    if (/_(duration|latency|age|interval|timeout)(_|$)/.test(m.name)) assert.match(m.name, /_seconds(_total)?$/, `${m.name}: durations are in seconds`);
-  }
-}
 
 test('the metric-name lint also covers the list pipeline and the learner (their metrics exist only with lists)', async () => {
   const saved = process.env.DBUS_SYSTEM_BUS_ADDRESS;

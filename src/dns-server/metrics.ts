@@ -1,9 +1,10 @@
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { capabilityMetrics } from '../lib/metrics/capability-metrics.js';
 import { MALFORMED_REASONS, type MalformedReason } from '../lib/dns-wire/request-reader.js';
 import { rcodeName, typeName } from '../lib/dns-wire/types.js';
 
 /**
- * DNS front metrics, registered on the injected registry (each test builds a fresh one).
+ * dns-server metrics, registered on the injected registry (each test builds a fresh one).
  *
  * `requests_total` is counted in a plain Float64Array on the query path and copied into
  * prom-client when scraped (`collect`): prom-client's `inc(labels)` hashes the label object on
@@ -48,12 +49,14 @@ export function createDnsMetrics(registry: Registry, zones: readonly string[]): 
   const nq = QTYPE_LABELS.length;
   const nr = RCODE_LABELS.length;
   const counts = new Float64Array(zoneLabels.length * nq * nr);
+  // Namespace `dns`, not `dns_server`: the names predate the capability rule and dashboards and
+  // alerts query them (exceptions in the metric-name lint).
+  const m = capabilityMetrics(registry, 'dns');
 
-  new Counter({
-    name: 'unbound_sidecar_dns_requests_total',
+  m.counter({
+    name: 'requests_total',
     help: 'DNS requests answered, by matched zone ("none" if off-zone), query type and response code.',
     labelNames: ['zone', 'qtype', 'rcode'],
-    registers: [registry],
     collect() {
       this.reset();
       for (let i = 0; i < counts.length; i++) {
@@ -66,38 +69,33 @@ export function createDnsMetrics(registry: Registry, zones: readonly string[]): 
       }
     },
   });
-  const duration = new Histogram({
-    name: 'unbound_sidecar_dns_request_duration_seconds',
+  const duration = m.histogram({
+    name: 'request_duration_seconds',
     help: 'Time from receiving a DNS request to handing its reply to the socket.',
     buckets: DURATION_BUCKETS,
-    registers: [registry],
   });
-  const malformed = new Counter({
-    name: 'unbound_sidecar_dns_malformed_total',
+  const malformed = m.counter({
+    name: 'malformed_total',
     help: 'DNS messages that failed validation (answered FORMERR, or dropped when not even a header).',
     labelNames: ['reason'],
-    registers: [registry],
   });
   for (const reason of MALFORMED_REASONS) malformed.inc({ reason }, 0);
-  const tcp = new Gauge({
-    name: 'unbound_sidecar_dns_tcp_connections',
+  const tcp = m.gauge({
+    name: 'tcp_connections',
     help: 'Open TCP connections to the DNS front.',
-    registers: [registry],
   });
 
-  const tcpClosed = new Counter({
-    name: 'unbound_sidecar_dns_tcp_connections_closed_total',
+  const tcpClosed = m.counter({
+    name: 'tcp_connections_closed_total',
     help: 'TCP connections the server closed or refused itself, by reason (idle-timeout, message-timeout, evicted, refused).',
     labelNames: ['reason'],
-    registers: [registry],
   });
   for (const reason of TCP_CLOSE_REASONS) tcpClosed.inc({ reason }, 0);
 
-  const handoffs = new Counter({
-    name: 'unbound_sidecar_dns_udp_handoffs_total',
+  const handoffs = m.counter({
+    name: 'udp_handoffs_total',
     help: 'UDP questions answered TC=1 (retry over TCP) because the lookup took longer than dns.udpHandoffMs; the TCP retry is counted in requests_total.',
     labelNames: ['zone', 'qtype'],
-    registers: [registry],
   });
 
   const zoneNone = zones.length;

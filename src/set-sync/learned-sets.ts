@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { Counter, Histogram, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import { errorMessage } from '../errors.js';
 import type { IpFamily } from '../lib/ip-prefix/index.js';
 import type { NftBackend } from '../lib/nft/nft-backend.js';
@@ -7,6 +7,7 @@ import { createDefaultNftBackend } from '../lib/nft/netlink/netlink-backend.js';
 import { later, type Pending } from '../lib/concurrency/later.js';
 import { DEFAULT_MAX_TRANSACTION_PREFIXES } from './config.js';
 import { createLearnedReplay } from './learned-replay.js';
+import { createLearnedSetMetrics } from './metrics.js';
 import { addTableCommand, setRefText, type NftCommand, type NftFamily, type SetRef } from '../lib/nft/nft-json.js';
 
 /**
@@ -88,7 +89,7 @@ export function createLearnedSets(opts: { logger: Logger; registry: Registry; ba
   const batchMs = opts.batchMs ?? 2;
   const bound = opts.maxTransactionPrefixes ?? DEFAULT_MAX_TRANSACTION_PREFIXES;
   const now = opts.now ?? Date.now;
-  const m = metrics(opts.registry);
+  const m = createLearnedSetMetrics(opts.registry);
   const lanes = new Map<string, Lane>();
   /** `label|address` → expiry ms we last wrote. Swept of expired entries once a minute. */
   const known = new Map<string, number>();
@@ -350,15 +351,4 @@ function cutBatches(ops: readonly Op[], bound: number): Op[][] {
   }
   if (cur.length > 0) batches.push(cur);
   return batches;
-}
-
-function metrics(registry: Registry) {
-  const registers = [registry];
-  return {
-    ops: new Counter({ name: 'unbound_sidecar_set_sync_learned_ops_total', help: 'Learned-set element operations written: add (new), refresh (delete + add with a new timeout), remove, replay (written back after a flush or reload).', labelNames: ['op'] as const, registers }),
-    failures: new Counter({ name: 'unbound_sidecar_set_sync_learned_failures_total', help: 'Learned-set transactions refused: missing (set or table absent; elements held and retried), nft (dropped).', labelNames: ['reason'] as const, registers }),
-    replayed: new Counter({ name: 'unbound_sidecar_set_sync_learned_replayed_total', help: 'Learned addresses written back after the kernel lost them (set flushed, table or set re-created), with the timeout they had left.', registers }),
-    batchSize: new Histogram({ name: 'unbound_sidecar_set_sync_learned_batch_elements', help: 'Element operations per learned-set transaction.', buckets: [1, 4, 16, 64, 256, 1024, 4096, 16384], registers }),
-    applyDuration: new Histogram({ name: 'unbound_sidecar_set_sync_learned_apply_duration_seconds', help: 'Duration of one learned-set transaction (nft run).', buckets: [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1], registers }),
-  };
 }

@@ -1,11 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import pino from 'pino';
-import { parseConfig } from '../../src/config/index.js';
-import { startDaemon } from '../../src/daemon.js';
+import { fullDaemonMetrics } from '../helpers/full-daemon.js';
 import { repoRoot } from '../helpers/repo-root.js';
 
 /**
@@ -13,9 +10,9 @@ import { repoRoot } from '../helpers/repo-root.js';
  * daemon exports: a renamed metric otherwise turns a panel blank and an alert silent, and nobody
  * notices until the outage it was meant to catch.
  *
- * "Exported" = what a real daemon registers, started in-process with a list configured (so the
- * blocklist, set-sync and learner metrics exist) whose source is a closed loopback port and whose first
- * download is after the test ends: nothing leaves this machine and nothing touches nftables.
+ * "Exported" = what a real daemon registers, started in-process with every capability on
+ * (test/helpers/full-daemon.ts: a list with learned sets, the front): nothing leaves this machine
+ * and nothing touches nftables.
  */
 
 /**
@@ -30,36 +27,15 @@ function referencedNames(text: string): Set<string> {
 }
 
 async function exportedSeries(): Promise<Set<string>> {
-  const saved = process.env.DBUS_SYSTEM_BUS_ADDRESS;
-  process.env.DBUS_SYSTEM_BUS_ADDRESS = 'unix:path=/nonexistent/unbound-sidecar-test-bus';
-  const stateDir = mkdtempSync(join(tmpdir(), 'us-dash-'));
-  const config = parseConfig({
-    dns: { listen: ['127.0.0.1:0'] },
-    metrics: { listen: '127.0.0.1:0' },
-    mdns: { backend: 'avahi' },
-    stateDir,
-    // learn: so the learner (and its dnstap/learned metrics) exists; no resolution, admin socket in the temp dir.
-    lists: [{ name: 'test', refresh: '1h', sources: [{ url: 'http://127.0.0.1:9/list.json', format: 'json', contains: 'ips' }], nft: { table: 'sidecar_test', set4: 'v4' }, learn: { set4: 'learned4' } }],
-    resolve: { enabled: false },
-    admin: { socket: join(stateDir, 'admin.sock') },
-  });
-  const daemon = await startDaemon(config, pino({ level: 'silent' }));
-  try {
-    const series = new Set<string>();
-    for (const m of await daemon.registry.getMetricsAsJSON()) {
-      series.add(m.name);
-      // PromQL queries a histogram through its _bucket/_sum/_count series, a summary through _sum/_count.
-      const type = String(m.type);
-      if (type === 'histogram') for (const s of ['_bucket', '_sum', '_count']) series.add(m.name + s);
-      if (type === 'summary') for (const s of ['_sum', '_count']) series.add(m.name + s);
-    }
-    return series;
-  } finally {
-    await daemon.stop();
-    rmSync(stateDir, { recursive: true, force: true });
-    if (saved === undefined) delete process.env.DBUS_SYSTEM_BUS_ADDRESS;
-    else process.env.DBUS_SYSTEM_BUS_ADDRESS = saved;
+  const series = new Set<string>();
+  for (const m of await fullDaemonMetrics()) {
+    series.add(m.name);
+    // PromQL queries a histogram through its _bucket/_sum/_count series, a summary through _sum/_count.
+    const type = String(m.type);
+    if (type === 'histogram') for (const s of ['_bucket', '_sum', '_count']) series.add(m.name + s);
+    if (type === 'summary') for (const s of ['_sum', '_count']) series.add(m.name + s);
   }
+  return series;
 }
 
 interface Panel { type?: unknown; title?: unknown; id?: unknown; targets?: unknown }
