@@ -7,8 +7,8 @@ const nftName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_./-]{0,255}$/, 'expected 
 const netnsName = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'expected a namespace name as in `ip netns list`');
 
 /**
- * `lists[].nft`: where one list's addresses go. The lead composes it into `lists[].nft` in
- * src/config/schema.ts. At least one of set4/set6; an `ip` table takes only set4, `ip6` only set6.
+ * `lists[].nft`: where one list's addresses go. src/config/schema.ts composes it into `lists[].nft`
+ * (blocklist config). At least one of set4/set6; an `ip` table takes only set4, `ip6` only set6.
  */
 export const setTargetConfigSchema = z
   .object({
@@ -55,7 +55,7 @@ export const DEFAULT_MAX_QUIET_TRANSACTION_PREFIXES = 24_000;
 
 /**
  * `setSync`: limits for every nftables transaction the daemon sends (lists, refills, learned
- * batches). The lead composes it as the top-level `setSync` block in src/config/schema.ts.
+ * batches). src/config/schema.ts composes it as the top-level `setSync` block.
  */
 export const setSyncConfigSchema = z
   .object({

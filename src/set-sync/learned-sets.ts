@@ -8,7 +8,8 @@ import { later, type Pending } from '../lib/concurrency/later.js';
 import { DEFAULT_MAX_TRANSACTION_PREFIXES } from './config.js';
 import { createLearnedReplay } from './learned-replay.js';
 import { createLearnedSetMetrics } from './metrics.js';
-import { addTableCommand, setRefText, type NftCommand, type NftFamily, type SetRef } from '../lib/nft/nft-json.js';
+import { addSetCommand, addTableCommand, AddressElements, elementCommand, setRefText, type AddressElement, type NftCommand, type NftFamily, type SetRef } from '../lib/nft/nft-json.js';
+import { parseAddress } from '../lib/ip-prefix/index.js';
 
 /**
  * Learned sets: single addresses with a per-element `timeout`, in sets declared
@@ -74,7 +75,8 @@ export interface LearnedSets {
   stop(): Promise<void>;
 }
 
-interface Op { set: SetKey; address: string; ttl: number; kind: 'add' | 'refresh' | 'remove' | 'replay'; done: (o: LearnedOutcome) => void }
+/** `words`: the address parsed once, at submission; netlink encodes from it (no text in between). */
+interface Op { set: SetKey; address: string; words: Uint32Array; ttl: number; kind: 'add' | 'refresh' | 'remove' | 'replay'; done: (o: LearnedOutcome) => void }
 interface SetKey { ref: SetRef; type: 'ipv4_addr' | 'ipv6_addr'; createSets: boolean; label: string }
 interface Lane { pending: Op[]; timer: Pending | undefined; running: Promise<void> | undefined }
 /** A refresh must push the expiry out by at least this fraction of the new timeout (and 30 s). */
@@ -125,8 +127,12 @@ export function createLearnedSets(opts: { logger: Logger; registry: Registry; ba
     return { ref, type: family === 'ipv4' ? 'ipv4_addr' : 'ipv6_addr', createSets: target.createSets, label: `${target.netns ?? ''}|${setRefText(ref)}` };
   }
 
-  function enqueue(netns: string | undefined, op: Omit<Op, 'done'>): Promise<LearnedOutcome> {
+  function enqueue(netns: string | undefined, submitted: Omit<Op, 'done' | 'words'>): Promise<LearnedOutcome> {
     if (stopped) return Promise.resolve({ kind: 'failed', error: 'set-sync: learned sets stopped' });
+    // Parsed here, once: an address that is not one of the set's family fails alone, not its batch.
+    const parsed = parseAddress(submitted.address);
+    if (!parsed || (parsed.family === 'ipv4') !== (submitted.set.type === 'ipv4_addr')) return Promise.resolve({ kind: 'failed', error: `set-sync: "${submitted.address}" is not an ${submitted.set.type === 'ipv4_addr' ? 'IPv4' : 'IPv6'} address` });
+    const op = { ...submitted, words: parsed.words };
     const key = netns ?? '';
     let lane = lanes.get(key);
     if (!lane) {
@@ -221,22 +227,22 @@ export function createLearnedSets(opts: { logger: Logger; registry: Registry; ba
       if (!s.createSets || created.has(s.label)) continue;
       // `add` of an existing table/set is a no-op, so creating is safe even when it exists.
       yield addTableCommand(s.ref.family, s.ref.table);
-      yield `{"add":{"set":{"family":${q(s.ref.family)},"table":${q(s.ref.table)},"name":${q(s.ref.set)},"type":${q(s.type)},"flags":["timeout"]}}}`;
+      yield addSetCommand(s.ref, s.type, ['timeout']);
     }
     // One command per set and verb (not per element): nft evaluates each command separately.
-    const bySet = new Map<string, { ref: SetRef; touch: string[]; drop: string[]; timed: string[] }>();
+    const bySet = new Map<string, { ref: SetRef; touch: AddressElement[]; drop: AddressElement[]; timed: AddressElement[] }>();
     for (const op of ops) {
       let g = bySet.get(op.set.label);
       if (!g) bySet.set(op.set.label, (g = { ref: op.set.ref, touch: [], drop: [], timed: [] }));
-      const val = q(op.address);
+      const family = op.set.type === 'ipv4_addr' ? 'ipv4' : 'ipv6';
+      const bare: AddressElement = { family, words: op.words, text: op.address };
       if (op.kind === 'refresh' || op.kind === 'remove') {
-        g.touch.push(val);
-        g.drop.push(val);
+        g.touch.push(bare);
+        g.drop.push(bare);
       }
-      if (op.kind !== 'remove') g.timed.push(`{"elem":{"val":${val},"timeout":${op.ttl}}}`);
+      if (op.kind !== 'remove') g.timed.push({ ...bare, timeoutSeconds: op.ttl });
     }
-    const cmd = (verb: 'add' | 'delete', r: SetRef, elems: string[]): string =>
-      `{"${verb}":{"element":{"family":${q(r.family)},"table":${q(r.table)},"name":${q(r.set)},"elem":[${elems.join(',')}]}}}`;
+    const cmd = (verb: 'add' | 'delete', r: SetRef, elems: AddressElement[]): NftCommand => elementCommand(verb, r, new AddressElements(elems));
     for (const g of bySet.values()) {
       // add (no-op when present) → delete (now always succeeds) → add with the new timeout.
       if (g.touch.length > 0) yield cmd('add', g.ref, g.touch);
@@ -325,8 +331,6 @@ export function createLearnedSets(opts: { logger: Logger; registry: Registry; ba
   };
   return api;
 }
-
-const q = JSON.stringify;
 
 /** Element operations an op costs the kernel in one transaction: a refresh is add + delete + add. */
 const weight = (op: Op): number => (op.kind === 'refresh' ? 3 : op.kind === 'remove' ? 2 : 1);

@@ -1,12 +1,13 @@
 import { SidecarError } from '../../errors.js';
-import { rangeToNftElement, type RangeSet } from '../ip-prefix/index.js';
+import { rangeToNftElement, type IpFamily, type RangeSet } from '../ip-prefix/index.js';
 import { isRecord } from '../narrow/is-record.js';
 
 /**
- * nft JSON (libnftables-json(5), schema version 1) for what set-sync needs: builders for the
- * commands it sends, and the one place where `nft -j list set` output (`unknown`) is narrowed.
- * Builders return strings or string pieces so a million elements stream to nft without ever being
- * a million objects in our heap.
+ * The commands set-sync sends, as typed values — what the netlink backend encodes (netlink/
+ * commands.ts) — that also iterate as their nft JSON (libnftables-json(5), schema version 1), which
+ * only the nft CLI backend reads, in pieces, so a million elements stream to nft without ever
+ * being a million objects in our heap. Also the one place where `nft -j list set` output
+ * (`unknown`) is narrowed.
  */
 
 export type NftFamily = 'inet' | 'ip' | 'ip6';
@@ -29,21 +30,45 @@ const q = JSON.stringify;
 
 export const setRefText = (r: SetRef): string => `${r.family} ${r.table} ${r.set}`;
 
-export function addTableCommand(family: NftFamily, table: string): string {
-  return `{"add":{"table":{"family":${q(family)},"name":${q(table)}}}}`;
+/** A table or set to create (`add` of one that exists changes nothing). */
+export type CreateSpec =
+  | { readonly op: 'table'; readonly family: NftFamily; readonly table: string }
+  | { readonly op: 'set'; readonly ref: SetRef; readonly type: NftSetType; readonly flags: readonly ('interval' | 'timeout')[] };
+
+export class CreateCommand implements Iterable<string> {
+  constructor(readonly spec: CreateSpec) {}
+
+  *[Symbol.iterator](): Iterator<string> {
+    const c = this.spec;
+    if (c.op === 'table') yield `{"add":{"table":{"family":${q(c.family)},"name":${q(c.table)}}}}`;
+    else yield `{"add":{"set":{"family":${q(c.ref.family)},"table":${q(c.ref.table)},"name":${q(c.ref.set)},"type":${q(c.type)},"flags":${q(c.flags)}}}}`;
+  }
+}
+
+export class FlushCommand implements Iterable<string> {
+  constructor(readonly ref: SetRef) {}
+
+  *[Symbol.iterator](): Iterator<string> {
+    yield `{"flush":{"set":{"family":${q(this.ref.family)},"table":${q(this.ref.table)},"name":${q(this.ref.set)}}}}`;
+  }
+}
+
+export function addTableCommand(family: NftFamily, table: string): CreateCommand {
+  return new CreateCommand({ op: 'table', family, table });
 }
 
 /**
- * `flags interval` and deliberately no `auto-merge`: nft folds adjacent elements of an auto-merge
- * set into one, and deleting an element that was folded fails the whole transaction (measured on
- * the router). Our model is already merged, so auto-merge has nothing to add.
+ * `flags interval` (lists) or `timeout` (learned sets), and deliberately no `auto-merge`: nft folds
+ * adjacent elements of an auto-merge set into one, and deleting an element that was folded fails
+ * the whole transaction (measured on the router). Our model is already merged, so auto-merge has
+ * nothing to add.
  */
-export function addSetCommand(ref: SetRef, type: NftSetType): string {
-  return `{"add":{"set":{"family":${q(ref.family)},"table":${q(ref.table)},"name":${q(ref.set)},"type":${q(type)},"flags":["interval"]}}}`;
+export function addSetCommand(ref: SetRef, type: NftSetType, flags: readonly ('interval' | 'timeout')[] = ['interval']): CreateCommand {
+  return new CreateCommand({ op: 'set', ref, type, flags });
 }
 
-export function flushSetCommand(ref: SetRef): string {
-  return `{"flush":{"set":{"family":${q(ref.family)},"table":${q(ref.table)},"name":${q(ref.set)}}}}`;
+export function flushSetCommand(ref: SetRef): FlushCommand {
+  return new FlushCommand(ref);
 }
 
 /**
@@ -80,6 +105,24 @@ export class RangeElements implements Iterable<string> {
 
   *[Symbol.iterator](): Iterator<string> {
     for (let i = 0; i < this.set.size; i++) yield q(rangeToNftElement(this.set, i));
+  }
+}
+
+/** One address, its words already parsed, with an optional per-element timeout (learned sets). */
+export interface AddressElement {
+  readonly family: IpFamily;
+  readonly words: Uint32Array;
+  /** As nft prints it (the JSON form uses it). */
+  readonly text: string;
+  readonly timeoutSeconds?: number;
+}
+
+/** Single addresses as nft JSON elements, lazily; `items` stays readable for netlink. */
+export class AddressElements implements Iterable<string> {
+  constructor(readonly items: readonly AddressElement[]) {}
+
+  *[Symbol.iterator](): Iterator<string> {
+    for (const a of this.items) yield a.timeoutSeconds === undefined ? q(a.text) : `{"elem":{"val":${q(a.text)},"timeout":${a.timeoutSeconds}}}`;
   }
 }
 

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { rangeSetOf } from '../../../src/lib/ip-prefix/index.js';
+import { parseAddress, rangeSetOf } from '../../../src/lib/ip-prefix/index.js';
 import { translate } from '../../../src/lib/nft/netlink/commands.js';
 import { NlWriter, parseAttrs } from '../../../src/lib/nft/netlink/nl-writer.js';
 import { encodeElemOp, itemOf, NFT_SET_INTERVAL } from '../../../src/lib/nft/netlink/set-elements.js';
-import { addSetCommand, addTableCommand, elementCommand, flushSetCommand, RangeElements } from '../../../src/lib/nft/nft-json.js';
+import { addSetCommand, addTableCommand, AddressElements, elementCommand, flushSetCommand, RangeElements } from '../../../src/lib/nft/nft-json.js';
 
 const ref = { family: 'inet', table: 't', set: 's' } as const;
 
@@ -48,4 +48,33 @@ test('translate: elements and flushes are netlink, creates go first, anything el
   assert.equal(translate([flushSetCommand(ref), addTableCommand('inet', 't')]), undefined, 'a create after an element op');
   assert.equal(translate(['{"delete":{"set":{"family":"inet","table":"t","name":"s"}}}']), undefined);
   assert.equal(translate([elementCommand('add', ref, ['{"concat":["a","b"]}'])]), undefined);
+});
+
+test('translate: typed commands are encoded from their values, the same ops their JSON form parses to', () => {
+  const a = parseAddress('2a00:1450::5');
+  assert.ok(a);
+  const typed = [
+    addTableCommand('inet', 't'),
+    addSetCommand({ ...ref, set: 'l6' }, 'ipv6_addr', ['timeout']),
+    elementCommand('add', { ...ref, set: 'l6' }, new AddressElements([{ family: 'ipv6', words: a.words, text: '2a00:1450::5', timeoutSeconds: 90 }])),
+    elementCommand('delete', { ...ref, set: 'l6' }, new AddressElements([{ family: 'ipv6', words: a.words, text: '2a00:1450::5' }])),
+  ];
+  const fromValues = translate(typed);
+  const fromJson = translate(typed.map((c) => [...c].join('')));
+  assert.ok(fromValues && fromJson);
+  assert.deepEqual(fromValues, fromJson);
+  assert.deepEqual(fromValues.create[1], { op: 'set', ref: { ...ref, set: 'l6' }, type: 'ipv6_addr', flags: ['timeout'] });
+  const add = fromValues.ops[0];
+  assert.ok(add && add.op === 'add' && add.elems.kind === 'items');
+  assert.equal(add.elems.items[0]?.timeoutMs, 90_000);
+  // No JSON is read for them: a typed command whose JSON form would not parse still translates.
+  const parse = JSON.parse;
+  JSON.parse = () => {
+    throw new Error('JSON.parse called');
+  };
+  try {
+    assert.deepEqual(translate(typed), fromValues);
+  } finally {
+    JSON.parse = parse;
+  }
 });

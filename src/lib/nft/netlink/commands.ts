@@ -1,4 +1,4 @@
-import { ElementCommand, RangeElements, type NftCommand, type SetRef } from '../nft-json.js';
+import { AddressElements, CreateCommand, ElementCommand, FlushCommand, RangeElements, type NftCommand, type SetRef } from '../nft-json.js';
 import type { CreateOp } from './set-create.js';
 import { itemOf, type ElemItem, type ElemOp } from './set-elements.js';
 import { isRecord } from '../../narrow/is-record.js';
@@ -54,8 +54,15 @@ function createOf(body: Record<string, unknown>): CreateOp | undefined {
 
 /** One command as an ElemOp, a create, or undefined (not ours). */
 function translateOne(c: NftCommand): ElemOp | { create: CreateOp } | undefined {
+  // Typed commands (all set-sync sends) are encoded from their values; JSON text is parsed only for others.
+  if (c instanceof CreateCommand) return { create: c.spec };
+  if (c instanceof FlushCommand) return { op: 'flush', ref: c.ref };
   if (c instanceof ElementCommand) {
     if (c.elements instanceof RangeElements) return { op: c.op, ref: c.ref, elems: { kind: 'ranges', set: c.elements.set } };
+    if (c.elements instanceof AddressElements) {
+      const items = c.elements.items.map((a): ElemItem => (a.timeoutSeconds === undefined ? { family: a.family, first: a.words, last: a.words } : { family: a.family, first: a.words, last: a.words, timeoutMs: Math.round(a.timeoutSeconds * 1000) }));
+      return { op: c.op, ref: c.ref, elems: { kind: 'items', items } };
+    }
     const parsed = items((function* () {
       for (const piece of c.elements) yield JSON.parse(piece) as unknown;
     })());

@@ -1,4 +1,4 @@
-import type { NftFamily, NftSetType, SetRef } from '../nft-json.js';
+import type { CreateSpec } from '../nft-json.js';
 import { NLM_F_CREATE, NLM_F_REQUEST, type NlWriter } from './nl-writer.js';
 import { NFNL_SUBSYS_NFTABLES, NFPROTO, NFT_SET_INTERVAL, NFT_SET_TIMEOUT, type SetInfo } from './set-elements.js';
 import { BYTEORDER_BIG_ENDIAN, NFTA_SET_FLAGS, NFTA_SET_ID, NFTA_SET_KEY_LEN, NFTA_SET_KEY_TYPE, NFTA_SET_NAME, NFTA_SET_TABLE, NFTA_SET_USERDATA, NFTA_TABLE_NAME, NFTNL_UDATA_SET_KEYBYTEORDER, TYPE_IP6ADDR, TYPE_IPADDR } from './set-info.js';
@@ -16,9 +16,8 @@ const NFT_MSG_NEWTABLE = 0;
 const NFT_MSG_NEWSET = 9;
 const NFTA_TABLE_FLAGS = 2;
 
-export type CreateOp =
-  | { readonly op: 'table'; readonly family: NftFamily; readonly table: string }
-  | { readonly op: 'set'; readonly ref: SetRef; readonly type: NftSetType; readonly flags: readonly ('interval' | 'timeout')[] };
+/** What a batch creates: the typed command's spec (nft-json.ts). */
+export type CreateOp = CreateSpec;
 
 /** What the kernel will say about a set this batch creates (for encoding its elements). */
 export function createdSetInfo(c: Extract<CreateOp, { op: 'set' }>): SetInfo {
