@@ -8,18 +8,26 @@ const USAGE = `unbound-sidecar — .local answers for Unbound (Avahi or mDNS), r
 
 Usage:
   unbound-sidecar run [--config FILE] [--listen HOST:PORT]... [--metrics HOST:PORT]
+      the daemon; --listen replaces dns.listen, --metrics replaces metrics.listen
   unbound-sidecar check-config FILE
-  unbound-sidecar domains add|remove|list LIST [NAME] [--config FILE]   runtime additions to a list
-  unbound-sidecar lookup NAME|IP [--config FILE]   which list matches, which set holds it, until when
-  unbound-sidecar sync [--config FILE] [--list NAME] [--dry-run]   download the lists and sync the nftables sets once
-  unbound-sidecar resolve NAME [TYPE] [--config FILE]     zone-file lines; exit 1 on NXDOMAIN
-  unbound-sidecar render unbound [--config FILE]          the Unbound snippet for the configured zones
+      validates FILE; exit 2 naming the JSON path of each bad field
+  unbound-sidecar resolve NAME [TYPE] [--config FILE]
+      zone-file lines from the mDNS backend; exit 1 on NXDOMAIN, 2 on SERVFAIL
+  unbound-sidecar render unbound [--config FILE]
+      the unbound.conf snippet for the configured zones
+  unbound-sidecar sync [--config FILE] [--list NAME] [--dry-run]
+      downloads the lists and syncs the nftables sets once; exit 1 when a list kept old data or failed
+  unbound-sidecar domains add|remove|list LIST [NAME] [--config FILE]
+      runtime additions to a list, through the running daemon's admin.socket
+  unbound-sidecar lookup NAME|IP [--config FILE] [--json]
+      which list matches, which set holds it, until when; exit 1 when nothing does
   unbound-sidecar status [--config FILE] [--metrics HOST:PORT] [--json]
-                                                          the running daemon's health; exit 1 unhealthy, 3 unreachable
+      the running daemon's health; exit 1 unhealthy, 3 unreachable
   unbound-sidecar --help | --version
 
-Without --config every setting has its default: DNS on 127.0.0.1:5335 for "local.",
-metrics on 127.0.0.1:9335, Avahi on the system bus (DBUS_SYSTEM_BUS_ADDRESS selects another).
+-c is short for --config. Without --config every setting has its default: DNS on 127.0.0.1:5335
+for "local.", metrics on 127.0.0.1:9335, .local answers through Avahi on the system bus
+(DBUS_SYSTEM_BUS_ADDRESS selects another) or, without Avahi, multicast DNS from this host.
 Docs: README.md; config keys: config/example.json.
 `;
 
@@ -77,7 +85,7 @@ async function main(argv: string[]): Promise<number> {
     case 'domains':
       return (await import('./cli/domains.js')).domainsCommand({ args: rest, socket: await adminSocket(values.config) });
     case 'lookup':
-      return (await import('./cli/lookup.js')).lookupCommand({ args: rest, socket: await adminSocket(values.config) });
+      return (await import('./cli/lookup.js')).lookupCommand({ args: rest, socket: await adminSocket(values.config), json: values.json === true });
     case 'sync':
       return (await import('./cli/sync.js')).syncCommand({ file: values.config, list: values.list, dryRun: values['dry-run'] === true });
     case 'status': {

@@ -1,7 +1,7 @@
 import { domainToASCII } from 'node:url';
 
 /**
- * Registry domain entries, normalised for the domains issue: lowercase ASCII (IDN -> punycode, the
+ * Registry domain entries, normalised for the learner's domain matcher: lowercase ASCII (IDN -> punycode, the
  * registry lists .рф names in Unicode), no trailing dot, a leading `*.` dropped — a wildcard entry
  * and its base name are both "this name and below" to a suffix matcher.
  */

@@ -15,7 +15,7 @@ export interface ListModel {
   list: string;
   ipv4: RangeSet;
   ipv6: RangeSet;
-  /** Normalised, sorted, unique; kept for the domains issue. */
+  /** Normalised, sorted, unique; the learner matches answers against them (src/learner/list-matchers.ts). */
   domains: readonly string[];
   /** When this model was built from downloaded data, ms since the epoch. */
   updatedAt: number;

@@ -80,7 +80,7 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
       }
       case '/api/lookup': {
         const q = (params.get('q') ?? '').trim();
-        if (!opts.lookup) return json(501, { error: 'lookup not available: no learner in this daemon yet' });
+        if (!opts.lookup) return json(501, { error: 'lookup not available: no list has "learn", so this daemon runs no learner' });
         if (q === '' || q.length > MAX_QUERY) return json(400, { error: `expected ?q=<domain or IP address> of at most ${MAX_QUERY} characters` });
         // The provider decides what is a name (the learner normalises IDNs to punycode, the same
         // function `unbound-sidecar lookup` goes through); a second, stricter check here called

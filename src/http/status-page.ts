@@ -56,7 +56,7 @@ function render(s) {
   lookupReady = s.lookup;
   document.getElementById('q').disabled = !s.lookup;
   document.getElementById('go').disabled = !s.lookup;
-  if (!s.lookup) fill('answer', [el('p', 'mut', 'lookup not available: this daemon has no learner yet')]);
+  if (!s.lookup) fill('answer', [el('p', 'mut', 'lookup not available: no list has "learn", so this daemon runs no learner')]);
   else if (document.getElementById('answer').dataset.state === undefined) fill('answer', []);
 }
 

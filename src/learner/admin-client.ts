@@ -6,7 +6,7 @@ export const DEFAULT_ADMIN_SOCKET = '/run/unbound-sidecar/admin.sock';
 
 /**
  * One request to the daemon's admin API (admin-api.ts). A daemon that is not running (no socket,
- * or a stale one) is a clear DAEMON_UNAVAILABLE-style usage error, not a stack trace.
+ * or a stale one) is a SidecarError('ADMIN_UNREACHABLE') saying so, not a stack trace.
  */
 export function adminRequest(socketPath: string, method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
   return new Promise((resolve, reject) => {

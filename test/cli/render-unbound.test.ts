@@ -8,7 +8,7 @@ import { repoRoot } from '../helpers/repo-root.js';
 
 test('render unbound prints exactly the README snippet for local. + 77.10.in-addr.arpa.', () => {
   const readme = readFileSync(join(repoRoot(), 'README.md'), 'utf8');
-  const snippet = /```\n(server:\n[\s\S]*?)```/.exec(readme)?.[1];
+  const snippet = /```unbound\n(server:\n[\s\S]*?)```/.exec(readme)?.[1];
   assert.ok(snippet, 'README has the snippet');
   const config = parseConfig({ dns: { listen: ['127.0.0.1:5335'], zones: ['local.', '77.10.in-addr.arpa.'] } });
   assert.equal(renderUnboundSnippet(config), snippet);

@@ -3,15 +3,17 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseConfig } from '../../src/config/index.js';
+import { parseHostPort } from '../../src/config/common.js';
+import { buildClientAcl } from '../../src/dns-front/client-acl.js';
 import { createAnswerPolicy } from '../../src/local-names/policy.js';
+import { fencedBlocks, readmes } from '../helpers/markdown.js';
 import { repoRoot } from '../helpers/repo-root.js';
 
 const root = repoRoot();
 
 /** Every JSON block in a markdown file that looks like a config (has a known top-level key). */
 function markdownConfigs(file: string): unknown[] {
-  const text = readFileSync(file, 'utf8');
-  const blocks = [...text.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => m[1] ?? '');
+  const blocks = fencedBlocks(root, file).filter((b) => b.lang === 'json').map((b) => b.text);
   return blocks.map((b) => JSON.parse(b) as unknown).filter((v) => typeof v === 'object' && v !== null && ['dns', 'mdns', 'metrics', 'lists', 'setSync', 'front'].some((k) => k in v));
 }
 
@@ -28,19 +30,29 @@ test('defaults make an empty config work', () => {
 test('every example in config/ and in READMEs parses (and its static records compile)', () => {
   const files = readdirSync(join(root, 'config')).filter((f) => f.endsWith('.json')).map((f) => join(root, 'config', f));
   const configs: [string, unknown][] = files.map((f) => [f, JSON.parse(readFileSync(f, 'utf8')) as unknown]);
-  const readmes = ['README.md', ...readdirSync(join(root, 'src'), { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => join('src', d.name, 'README.md'))];
-  for (const r of readmes) {
-    try {
-      for (const c of markdownConfigs(join(root, r))) configs.push([r, c]);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
-  }
+  for (const r of readmes(root)) for (const c of markdownConfigs(r)) configs.push([r, c]);
   assert.ok(configs.length >= 3, 'found the examples');
   for (const [where, value] of configs) {
     const c = parseConfig(value, where);
     assert.doesNotThrow(() => createAnswerPolicy(c.mdns.policy, c.mdns.ttl), where);
   }
+});
+
+test('config/example.json: a front on LAN addresses, answering their LAN, in front of the Unbound the README sets up', () => {
+  const example = parseConfig(JSON.parse(readFileSync(join(root, 'config', 'example.json'), 'utf8')) as unknown, 'config/example.json');
+  const front = example.front;
+  assert.ok(front, 'the example has a front block');
+  const hosts = front.listen.map((l) => parseHostPort(l)?.host ?? l);
+  for (const h of hosts) assert.ok(!/^(127\.|::1$|0\.0\.0\.0$|::$)/.test(h), `${h}: a LAN address, not loopback or a wildcard`);
+  const acl = buildClientAcl(hosts, front.allow, {});
+  for (const h of hosts) assert.ok(acl.allows(h), `allow covers the front's own network (${h})`);
+  assert.ok(!acl.allows('192.0.2.1') && !acl.allows('2001:db8::1'), 'and nothing outside the LAN');
+  const unbound = fencedBlocks(root, 'README.md').find((b) => b.lang === 'unbound' && b.text.includes('proxy-protocol-port:'))?.text ?? '';
+  const port = /proxy-protocol-port: (\d+)/.exec(unbound)?.[1];
+  assert.ok(port !== undefined, 'README sets up Unbound with a proxy-protocol-port');
+  assert.equal(front.upstream, `127.0.0.1:${port}`);
+  assert.ok(unbound.includes(`interface: 127.0.0.1@${port}`));
+  assert.equal(front.proxyProtocol, true);
 });
 
 const LIST = { name: 'vpn', refresh: '1h', sources: [{ url: 'https://reestr.rublacklist.net/api/v3/ips/', format: 'json', contains: 'ips' }], nft: { table: 'global', set4: 'a' } };

@@ -26,8 +26,8 @@ const readme = readFileSync(join(root, 'README.md'), 'utf8');
 const start = readme.indexOf('\n## Setting up the DNS front\n');
 const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
 const blocks = [...section.matchAll(/```(\w*)\n([\s\S]*?)```/g)].map((m) => ({ lang: m[1] ?? '', text: m[2] ?? '' }));
-const unboundSnippet = blocks.find((b) => b.lang === '' && b.text.startsWith('server:\n'))?.text ?? '';
-const dropIn = blocks.find((b) => b.lang === '' && b.text.startsWith('[Unit]\n'))?.text ?? '';
+const unboundSnippet = blocks.find((b) => b.lang === 'unbound' && b.text.startsWith('server:\n'))?.text ?? '';
+const dropIn = blocks.find((b) => b.lang === 'ini' && b.text.startsWith('[Unit]\n'))?.text ?? '';
 const jsonSnippet = blocks.find((b) => b.lang === 'json')?.text ?? '';
 const nixSnippet = blocks.find((b) => b.lang === 'nix')?.text ?? '';
 

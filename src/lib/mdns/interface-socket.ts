@@ -35,8 +35,8 @@ export interface InterfaceSocketHandlers {
  * - Its decoder is lossy for names (see response-reader.ts) and slow on junk (below), so it is
  *   detached and we read raw datagrams from the socket.
  * What it still does: the socket's error classification (EACCES/EADDRINUSE are errors, the rest
- * warnings) and `destroy()`. That is little; it stays because the issue builds on it and a later
- * responder (answering for the router itself) would use its send path.
+ * warnings) and `destroy()`. That is little; it stays so these sockets report errors the way
+ * multicast-dns reports them for its own.
  */
 export function openInterfaceSocket(target: QueryTarget, handlers: InterfaceSocketHandlers): Promise<InterfaceSocket> {
   const type = target.family === 4 ? 'udp4' : 'udp6';
