@@ -2,7 +2,7 @@ import { mapIPv4Mapped, type EntryGuard } from '../lib/ip-prefix/bogons.js';
 import { RangeSetBuilder } from '../lib/ip-prefix/builder.js';
 import { parseEntryInto, type EntryRejectReason } from '../lib/ip-prefix/entry.js';
 import type { RangeSet } from '../lib/ip-prefix/range-set.js';
-import { normaliseDomain, type DomainRejectReason } from './domain-name.js';
+import { normaliseDomain, type DomainRejectReason } from '../lib/domain-match/index.js';
 import { readSource, type EntrySink, type SourceContains, type SourceFormat } from './formats/index.js';
 
 /** Every reason an entry is not taken, as counted in `unbound_sidecar_list_rejected_entries_total`. */
@@ -70,9 +70,9 @@ class SourceAccumulator implements EntrySink {
     // Domain sources mix in literal addresses (sites listed by IP); those still route by address.
     if (this.contains === 'domains' && r === 'not-an-address') {
       const d = normaliseDomain(text);
-      if (typeof d !== 'string') this.count(d.error, text);
-      else if (this.domains.size >= this.budget.domains && !this.domains.has(d)) return this.full('domains', this.domains.size + 1);
-      else this.domains.add(d);
+      if (d.kind !== 'name') this.count(d.kind, text);
+      else if (this.domains.size >= this.budget.domains && !this.domains.has(d.name)) return this.full('domains', this.domains.size + 1);
+      else this.domains.add(d.name);
       return true;
     }
     this.count(r, text);

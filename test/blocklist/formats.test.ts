@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { normaliseDomain } from '../../src/blocklist/domain-name.js';
 import { parseSource, type ParsedSource } from '../../src/blocklist/source-parse.js';
+import { normaliseDomain } from '../../src/lib/domain-match/index.js';
 import { EntryGuard } from '../../src/lib/ip-prefix/bogons.js';
 import { rangeTexts } from '../../src/lib/ip-prefix/nft-element.js';
 
@@ -111,6 +111,6 @@ test('normaliseDomain', () => {
   ];
   for (const [input, want] of cases) {
     const r = normaliseDomain(input);
-    assert.equal(typeof r === 'string' ? r : `error:${r.error}`, want, input);
+    assert.equal(r.kind === 'name' ? r.name : `error:${r.kind}`, want, input);
   }
 });
