@@ -74,8 +74,9 @@ async function child(method: Method, file: string): Promise<void> {
     const big = (w: Uint32Array) => w.reduce((acc, x) => (acc << 32n) | BigInt(x), 0n);
     const scratch = new Uint32Array(8);
     for (const s of doc) {
-      const e = typeof s === 'string' ? parseEntry(s) : { error: 'x' };
-      if ('error' in e) continue;
+      if (typeof s !== 'string') continue;
+      const e = parseEntry(s);
+      if (e.kind !== 'entry') continue;
       // Same validation as the real path, so both build the same thing.
       scratch.set(e.first);
       scratch.set(e.last, e.first.length);

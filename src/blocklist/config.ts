@@ -64,7 +64,7 @@ export const listSourceSchema = z
   .strict();
 
 /** An address, CIDR or a-b range (what `exclude` holds). */
-const entryText = z.string().refine((s) => !('error' in parseEntry(s)), { message: 'expected an IP address, CIDR or "a-b" range' });
+const entryText = z.string().refine((s) => parseEntry(s).kind === 'entry', { message: 'expected an IP address, CIDR or "a-b" range' });
 
 export const listConfigSchema = z
   .object({
