@@ -92,13 +92,13 @@ async function child(method: Method, file: string): Promise<void> {
     v4 = merged.filter((x) => !x.v6).length;
     v6 = merged.length - v4;
   } else if (method === 'snapshot') {
-    const snap = await readSnapshot(file, 'bench');
-    if (snap === undefined || 'corrupt' in snap) throw new Error('bench snapshot unreadable');
-    v4 = snap.sources[0]?.ipv4.size ?? 0;
-    v6 = snap.sources[0]?.ipv6.size ?? 0;
+    const read = await readSnapshot(file, 'bench');
+    if (read.kind !== 'snapshot') throw new Error('bench snapshot unreadable');
+    v4 = read.snapshot.sources[0]?.ipv4.size ?? 0;
+    v6 = read.snapshot.sources[0]?.ipv6.size ?? 0;
   } else {
     const p = parseSource(body, { format: method, contains: 'ips' }, guard);
-    if ('error' in p) throw new Error(p.error);
+    if (p.kind !== 'parsed') throw new Error(p.error);
     v4 = p.ipv4.size;
     v6 = p.ipv6.size;
     const t1 = performance.now();
