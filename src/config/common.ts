@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseHostPort } from '../lib/net/host-port.js';
+import { NFT_NAME } from '../lib/nft/nft-name.js';
 
 /** Field types shared by the capability configs. */
 
@@ -25,6 +26,11 @@ export const regexString = z.string().refine(
   },
   { message: 'expected a valid regular expression' },
 );
+
+/** An nft table or set name (lib/nft/nft-name.ts); `example` goes into the error message. */
+export function nftNameSchema(example: string): z.ZodString {
+  return z.string().regex(NFT_NAME, `expected an nft name such as ${example}`);
+}
 
 export const nonNegativeInt = z.number().int().nonnegative();
 export const positiveInt = z.number().int().positive();
