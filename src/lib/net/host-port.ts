@@ -27,13 +27,9 @@ export function validatedHostPort(s: string): HostPort {
   return hp;
 }
 
-/** The host as it goes before `:port` (IPv6 bracketed). */
-export function hostText(host: string): string {
-  return host.includes(':') ? `[${host}]` : host;
-}
-
+/** `10.0.0.1:53`, `[fd01::1]:53`: what parseHostPort reads back. */
 export function formatHostPort(host: string, port: number): string {
-  return `${hostText(host)}:${port}`;
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 /** Where a client on this machine reaches a listener bound to `host`: a wildcard bind over loopback. */
