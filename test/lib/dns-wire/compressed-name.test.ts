@@ -4,6 +4,7 @@ import { decompressName, MAX_JUMPS, skipName, SKIP_BAD_NAME, SKIP_TRUNCATED } fr
 import { readResponseAnswers } from '../../../src/lib/dns-wire/response-reader.js';
 import { MAX_NAME } from '../../../src/lib/dns-wire/wire-name.js';
 import { readResponse } from '../../../src/lib/mdns/response-reader.js';
+import { longName } from '../../helpers/wire-names.js';
 
 /**
  * One table of hostile names, read by both callers of the decompressor: the dnstap answer reader
@@ -25,18 +26,6 @@ const RDATA = 23;
 const after = (bytes: number[], owner: number[]): number[] => [...header(2), 0, ...tail(bytes), ...owner, ...tail()];
 /** The owner offset in `after(bytes, …)`. */
 const ownerAt = (bytes: number[]): number => RDATA + bytes.length;
-
-/** 62-byte labels, then a shorter one, for a name of exactly `n` wire bytes (root included). */
-function longName(n: number): number[] {
-  const out: number[] = [];
-  let left = n - 1;
-  while (left > 0) {
-    const l = Math.min(63, left - 1);
-    out.push(l, ...new Array<number>(l).fill(0x61));
-    left -= l + 1;
-  }
-  return [...out, 0];
-}
 
 /** A root label then `n` pointers, each to the one before it: reading the last one takes n jumps. */
 function pointerChain(n: number): number[] {
