@@ -74,8 +74,9 @@ async function child(method: Method, file: string): Promise<void> {
     const big = (w: Uint32Array) => w.reduce((acc, x) => (acc << 32n) | BigInt(x), 0n);
     const scratch = new Uint32Array(8);
     for (const s of doc) {
-      const e = typeof s === 'string' ? parseEntry(s) : { error: 'x' };
-      if ('error' in e) continue;
+      if (typeof s !== 'string') continue;
+      const e = parseEntry(s);
+      if (e.kind !== 'entry') continue;
       // Same validation as the real path, so both build the same thing.
       scratch.set(e.first);
       scratch.set(e.last, e.first.length);
@@ -91,13 +92,13 @@ async function child(method: Method, file: string): Promise<void> {
     v4 = merged.filter((x) => !x.v6).length;
     v6 = merged.length - v4;
   } else if (method === 'snapshot') {
-    const snap = await readSnapshot(file, 'bench');
-    if (snap === undefined || 'corrupt' in snap) throw new Error('bench snapshot unreadable');
-    v4 = snap.sources[0]?.ipv4.size ?? 0;
-    v6 = snap.sources[0]?.ipv6.size ?? 0;
+    const read = await readSnapshot(file, 'bench');
+    if (read.kind !== 'snapshot') throw new Error('bench snapshot unreadable');
+    v4 = read.snapshot.sources[0]?.ipv4.size ?? 0;
+    v6 = read.snapshot.sources[0]?.ipv6.size ?? 0;
   } else {
     const p = parseSource(body, { format: method, contains: 'ips' }, guard);
-    if ('error' in p) throw new Error(p.error);
+    if (p.kind !== 'parsed') throw new Error(p.error);
     v4 = p.ipv4.size;
     v6 = p.ipv6.size;
     const t1 = performance.now();

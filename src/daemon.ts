@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import { parseHostPort } from './config/common.js';
+import { validatedHostPort } from './lib/net/host-port.js';
 import type { Config } from './config/schema.js';
 import { createDnsFront, type DnsFront } from './dns-front/index.js';
 import { createDnsServer, type DnsServer } from './dns-server/index.js';
@@ -25,12 +25,7 @@ export interface Daemon {
 }
 
 function hostPorts(list: readonly string[]): { host: string; port: number }[] {
-  // The schema already validated every entry; a miss here is a bug.
-  return list.map((s) => {
-    const hp = parseHostPort(s);
-    if (!hp) throw new Error(`unvalidated listen address ${s}`);
-    return hp;
-  });
+  return list.map((s) => validatedHostPort(s));
 }
 
 /**

@@ -111,13 +111,14 @@ export function createBlocklist(opts: BlocklistOptions): Blocklist {
   async function loadOne(st: ListState): Promise<ListModel | undefined> {
     const file = snapshotPath(opts.stateDir, st.config.name);
     await removeStaleTemps(file);
-    const snap = await readSnapshot(file, st.config.name);
-    if (snap === undefined) return undefined;
-    if ('corrupt' in snap) {
+    const read = await readSnapshot(file, st.config.name);
+    if (read.kind === 'none') return undefined;
+    if (read.kind === 'corrupt') {
       metrics.snapshotErrors.inc({ list: st.config.name, op: 'read' });
-      logger.warn({ list: st.config.name, file, problem: snap.corrupt }, `blocklist: ${st.config.name}: ignoring snapshot ${file}: ${snap.corrupt}; the list stays empty until the first download`);
+      logger.warn({ list: st.config.name, file, problem: read.problem }, `blocklist: ${st.config.name}: ignoring snapshot ${file}: ${read.problem}; the list stays empty until the first download`);
       return undefined;
     }
+    const snap = read.snapshot;
     const configured = new Set(st.config.sources.map((s) => s.url));
     for (const s of snap.sources) {
       if (!configured.has(s.url)) continue; // a source removed from the config takes its entries with it

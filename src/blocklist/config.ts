@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { positiveInt } from '../config/common.js';
 import { parseEntry } from '../lib/ip-prefix/entry.js';
+import { SOURCE_CONTAINS, SOURCE_FORMATS } from './formats/index.js';
 
 /**
  * One list without its `nft` block: src/config/schema.ts composes `lists: [{...this, nft: <set-sync's schema>}]`
@@ -53,9 +54,9 @@ export const listSourceSchema = z
   .object({
     url: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }),
     /** `json` (array of strings, or objects with a `domains` array), `lines` (.lst), `csv` (z-i dump). */
-    format: z.enum(['json', 'lines', 'csv']),
+    format: z.enum(SOURCE_FORMATS),
     /** What the source lists. Address-looking entries in a `domains` source still count as addresses. */
-    contains: z.enum(['ips', 'domains']),
+    contains: z.enum(SOURCE_CONTAINS),
     /** Deadline for the whole download, retries included (default 120 s). */
     timeoutMs: positiveInt.optional(),
     /** Limit on the decoded body (default 64 MiB). */
@@ -64,7 +65,7 @@ export const listSourceSchema = z
   .strict();
 
 /** An address, CIDR or a-b range (what `exclude` holds). */
-const entryText = z.string().refine((s) => !('error' in parseEntry(s)), { message: 'expected an IP address, CIDR or "a-b" range' });
+const entryText = z.string().refine((s) => parseEntry(s).kind === 'entry', { message: 'expected an IP address, CIDR or "a-b" range' });
 
 export const listConfigSchema = z
   .object({

@@ -109,7 +109,7 @@ function parseBody(
   c: { list: ListConfig; source: ListConfig['sources'][number]; guard: EntryGuard; budget: EntryBudget; deps: { logger: Logger; metrics: BlocklistMetrics; now: () => number }; report: SourceReport },
 ): SourceAttempt {
   const parsed = parseSource(res.body, c.source, c.guard, c.budget);
-  if ('error' in parsed) return parsed.overCap ? { kind: 'over-cap', error: parsed.error } : { kind: 'parse-failed', error: parsed.error };
+  if (parsed.kind !== 'parsed') return parsed;
   c.report.fetched = parsed.fetched;
   c.report.parsed = parsed.parsed;
   c.report.rejected = { ...parsed.rejected } as Record<string, number>;

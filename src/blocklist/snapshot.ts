@@ -74,27 +74,29 @@ export async function removeStaleTemps(file: string): Promise<void> {
   await Promise.all(names.filter((n) => n.startsWith(prefix) && n !== `${prefix}${process.pid}`).map((n) => unlink(join(dirname(file), n)).catch(() => undefined)));
 }
 
-/** The snapshot, `undefined` when there is none, or `{corrupt}` saying what is wrong with it. */
-export async function readSnapshot(file: string, list: string): Promise<ListSnapshot | undefined | { corrupt: string }> {
+export type SnapshotRead = { kind: 'snapshot'; snapshot: ListSnapshot } | { kind: 'none' } | { kind: 'corrupt'; problem: string };
+
+/** The snapshot, `none` when there is no file, or `corrupt` saying what is wrong with it. */
+export async function readSnapshot(file: string, list: string): Promise<SnapshotRead> {
   let buf: Buffer;
   try {
     buf = await readFile(file);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    return { corrupt: `unreadable: ${(err as Error).message}` };
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'none' };
+    return { kind: 'corrupt', problem: `unreadable: ${(err as Error).message}` };
   }
-  if (buf.length < MAGIC.length + 4 + 32 || !buf.subarray(0, MAGIC.length).equals(MAGIC)) return { corrupt: 'not a snapshot file (bad magic or too short)' };
+  if (buf.length < MAGIC.length + 4 + 32 || !buf.subarray(0, MAGIC.length).equals(MAGIC)) return { kind: 'corrupt', problem: 'not a snapshot file (bad magic or too short)' };
   const digest = createHash('sha256').update(buf.subarray(0, buf.length - 32)).digest();
-  if (!digest.equals(buf.subarray(buf.length - 32))) return { corrupt: 'checksum mismatch (truncated or damaged)' };
+  if (!digest.equals(buf.subarray(buf.length - 32))) return { kind: 'corrupt', problem: 'checksum mismatch (truncated or damaged)' };
   const hlen = buf.readUInt32LE(MAGIC.length);
   let off = MAGIC.length + 4 + hlen;
   let header: z.infer<typeof headerSchema>;
   try {
     header = headerSchema.parse(JSON.parse(buf.toString('utf8', MAGIC.length + 4, off)) as unknown);
   } catch (err) {
-    return { corrupt: `bad header: ${(err as Error).message.slice(0, 200)}` };
+    return { kind: 'corrupt', problem: `bad header: ${(err as Error).message.slice(0, 200)}` };
   }
-  if (header.list !== list) return { corrupt: `belongs to list "${header.list}"` };
+  if (header.list !== list) return { kind: 'corrupt', problem: `belongs to list "${header.list}"` };
   const end = buf.length - 32;
   const take = (n: number): Buffer | undefined => {
     if (off + n > end) return undefined;
@@ -108,7 +110,7 @@ export async function readSnapshot(file: string, list: string): Promise<ListSnap
     const ipv6 = rangeSetFromBytes('ipv6', take(h.ipv6 * 32));
     const domains = take(h.domainBytes);
     if (typeof ipv4 === 'string' || typeof ipv6 === 'string' || domains === undefined) {
-      return { corrupt: `source ${h.url}: ${typeof ipv4 === 'string' ? ipv4 : typeof ipv6 === 'string' ? ipv6 : 'domains cut short'}` };
+      return { kind: 'corrupt', problem: `source ${h.url}: ${typeof ipv4 === 'string' ? ipv4 : typeof ipv6 === 'string' ? ipv6 : 'domains cut short'}` };
     }
     const s: SourceState = { url: h.url, fetchedAt: h.fetchedAt, parsed: h.parsed, ipv4, ipv6, domains: h.domainBytes === 0 ? [] : domains.toString('utf8').split('\n') };
     if (h.etag !== undefined) s.etag = h.etag;
@@ -116,8 +118,8 @@ export async function readSnapshot(file: string, list: string): Promise<ListSnap
     if (h.bodyDigest !== undefined) s.bodyDigest = h.bodyDigest;
     sources.push(s);
   }
-  if (off !== end) return { corrupt: 'trailing bytes' };
+  if (off !== end) return { kind: 'corrupt', problem: 'trailing bytes' };
   const snap: ListSnapshot = { list, updatedAt: header.updatedAt, sources };
   if (header.lastSuccessAt !== undefined) snap.lastSuccessAt = header.lastSuccessAt;
-  return snap;
+  return { kind: 'snapshot', snapshot: snap };
 }

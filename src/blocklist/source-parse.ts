@@ -2,7 +2,7 @@ import { mapIPv4Mapped, type EntryGuard } from '../lib/ip-prefix/bogons.js';
 import { RangeSetBuilder } from '../lib/ip-prefix/builder.js';
 import { parseEntryInto, type EntryRejectReason } from '../lib/ip-prefix/entry.js';
 import type { RangeSet } from '../lib/ip-prefix/range-set.js';
-import { normaliseDomain, type DomainRejectReason } from './domain-name.js';
+import { normaliseDomain, type DomainRejectReason } from '../lib/domain-match/index.js';
 import { readSource, type EntrySink, type SourceContains, type SourceFormat } from './formats/index.js';
 
 /** Every reason an entry is not taken, as counted in `unbound_sidecar_list_rejected_entries_total`. */
@@ -10,6 +10,7 @@ export type RejectReason = EntryRejectReason | DomainRejectReason | 'not-a-strin
 
 /** One source's download, validated: the unit the guard keeps or replaces. */
 export interface ParsedSource {
+  kind: 'parsed';
   ipv4: RangeSet;
   ipv6: RangeSet;
   /** Normalised, sorted, unique. */
@@ -70,9 +71,9 @@ class SourceAccumulator implements EntrySink {
     // Domain sources mix in literal addresses (sites listed by IP); those still route by address.
     if (this.contains === 'domains' && r === 'not-an-address') {
       const d = normaliseDomain(text);
-      if (typeof d !== 'string') this.count(d.error, text);
-      else if (this.domains.size >= this.budget.domains && !this.domains.has(d)) return this.full('domains', this.domains.size + 1);
-      else this.domains.add(d);
+      if (d.kind !== 'name') this.count(d.kind, text);
+      else if (this.domains.size >= this.budget.domains && !this.domains.has(d.name)) return this.full('domains', this.domains.size + 1);
+      else this.domains.add(d.name);
       return true;
     }
     this.count(r, text);
@@ -107,6 +108,7 @@ class SourceAccumulator implements EntrySink {
   finish(): ParsedSource {
     const rejectedCount = Object.values(this.rejected).reduce((a, b) => a + (b ?? 0), 0);
     return {
+      kind: 'parsed',
       ipv4: this.guard.cut(this.v4.build()),
       ipv6: this.guard.cut(this.v6.build()),
       domains: [...this.domains].sort(),
@@ -118,16 +120,21 @@ class SourceAccumulator implements EntrySink {
   }
 }
 
-/** Parse and validate one body. `{error}` only for a document that is unusable as a whole (`overCap`: it holds more than the budget). */
+/**
+ * Parse and validate one body. Not `parsed` only for a document that is unusable as a whole:
+ * `over-cap` holds more than the budget, `parse-failed` is not a document of its format.
+ */
+export type SourceParse = ParsedSource | { kind: 'over-cap'; error: string } | { kind: 'parse-failed'; error: string };
+
 export function parseSource(
   body: Buffer,
   source: { format: SourceFormat; contains: SourceContains },
   guard: EntryGuard,
   budget: EntryBudget = UNLIMITED,
-): ParsedSource | { error: string; overCap?: true } {
+): SourceParse {
   const acc = new SourceAccumulator(source.contains, guard, budget);
   const r = readSource(source.format, source.contains, body, acc);
-  if (acc.overflow !== undefined) return { error: acc.overflow, overCap: true };
-  if (!r.ok) return { error: r.error };
+  if (acc.overflow !== undefined) return { kind: 'over-cap', error: acc.overflow };
+  if (r.kind === 'failed') return { kind: 'parse-failed', error: r.error };
   return acc.finish();
 }

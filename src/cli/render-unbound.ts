@@ -1,4 +1,4 @@
-import { parseHostPort } from '../config/common.js';
+import { connectHost, parseHostPort } from '../lib/net/host-port.js';
 import type { Config } from '../config/schema.js';
 
 /**
@@ -29,8 +29,7 @@ function forwardAddr(config: Config): string {
   const first = config.dns.listen[0];
   const hp = first === undefined ? undefined : parseHostPort(first);
   if (!hp) return '127.0.0.1@5335';
-  const host = hp.host === '0.0.0.0' ? '127.0.0.1' : hp.host === '::' ? '::1' : hp.host;
-  return `${host}@${hp.port}`;
+  return `${connectHost(hp.host)}@${hp.port}`;
 }
 
 function pad(text: string, width: number): string {

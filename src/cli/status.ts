@@ -1,4 +1,4 @@
-import { parseHostPort } from '../config/common.js';
+import { connectHost, formatHostPort, parseHostPort } from '../lib/net/host-port.js';
 import { loadConfig } from '../config/index.js';
 import { errorMessage, SidecarError } from '../errors.js';
 import { assessStatus, formatAge, statusSnapshotSchema, type Assessment, type StatusSnapshot } from '../http/status.js';
@@ -40,8 +40,7 @@ const defaultIo = (): Io => ({
 export function metricsBaseUrl(listen: string): string {
   const hp = parseHostPort(listen);
   if (!hp) throw new SidecarError('USAGE', 'status', `expected HOST:PORT of the metrics listener, e.g. 127.0.0.1:9335 (got "${listen}")`);
-  const host = hp.host === '0.0.0.0' ? '127.0.0.1' : hp.host === '::' ? '::1' : hp.host;
-  return `http://${host.includes(':') ? `[${host}]` : host}:${hp.port}`;
+  return `http://${formatHostPort(connectHost(hp.host), hp.port)}`;
 }
 
 export async function statusCommand(opts: StatusCommandOptions, io: Io = defaultIo()): Promise<number> {

@@ -1,15 +1,8 @@
 import { z } from 'zod';
-import { isIP } from 'node:net';
+import { parseHostPort } from '../lib/net/host-port.js';
+import { NFT_NAME } from '../lib/nft/nft-name.js';
 
 /** Field types shared by the capability configs. */
-
-export function parseHostPort(s: string): { host: string; port: number } | undefined {
-  const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(s) ?? /^([^:]+):(\d{1,5})$/.exec(s);
-  if (!m?.[1] || !m[2]) return undefined;
-  const port = Number(m[2]);
-  if (!isIP(m[1]) || port > 65535) return undefined;
-  return { host: m[1], port };
-}
 
 /** `host:port` or `[v6]:port`; the host must be a literal IP (we bind it, we do not resolve it). Port 0 = any free port. */
 export const hostPort = z.string().refine((s) => parseHostPort(s) !== undefined, {
@@ -33,6 +26,11 @@ export const regexString = z.string().refine(
   },
   { message: 'expected a valid regular expression' },
 );
+
+/** An nft table or set name (lib/nft/nft-name.ts); `example` goes into the error message. */
+export function nftNameSchema(example: string): z.ZodString {
+  return z.string().regex(NFT_NAME, `expected an nft name such as ${example}`);
+}
 
 export const nonNegativeInt = z.number().int().nonnegative();
 export const positiveInt = z.number().int().positive();

@@ -1,3 +1,2 @@
 export { loadConfig, parseConfig, readConfigJson } from './load.js';
-export { parseHostPort } from './common.js';
 export type { Config } from './schema.js';

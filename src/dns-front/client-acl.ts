@@ -1,6 +1,7 @@
 import { BlockList } from 'node:net';
 import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
-import { parseCidr } from './config.js';
+import { parseAllowEntry } from './config.js';
+import { formatAddress } from '../lib/ip-prefix/index.js';
 import { cidrOf } from '../lib/mdns/interfaces.js';
 
 /**
@@ -33,9 +34,9 @@ export function buildClientAcl(
   const prefixes: string[] = [];
   const unmatched: string[] = [];
   const add = (cidr: string): void => {
-    const c = parseCidr(cidr);
-    if (c === undefined || prefixes.includes(cidr)) return;
-    list.addSubnet(c.network, c.prefix, c.type);
+    const e = parseAllowEntry(cidr);
+    if (e === undefined || prefixes.includes(cidr)) return;
+    list.addRange(formatAddress(e.family, e.first, 0), formatAddress(e.family, e.last, 0), e.family);
     prefixes.push(cidr);
   };
   if (allow !== undefined) {

@@ -1,17 +1,18 @@
-import { isIP } from 'node:net';
 import { z } from 'zod';
 import { hostPort, nonNegativeInt, positiveInt } from '../config/common.js';
+import { parseEntry, type ParsedEntry } from '../lib/ip-prefix/index.js';
 
-/** `10.77.0.0/24`, `fd01::/64`, or a bare address (a /32 or /128); undefined when not one. */
-export function parseCidr(s: string): { network: string; prefix: number; type: 'ipv4' | 'ipv6' } | undefined {
-  const slash = s.indexOf('/');
-  const network = slash < 0 ? s : s.slice(0, slash);
-  const v = isIP(network);
-  if (v === 0) return undefined;
-  const max = v === 4 ? 32 : 128;
-  const text = slash < 0 ? String(max) : s.slice(slash + 1);
-  if (!/^\d{1,3}$/.test(text) || Number(text) > max) return undefined;
-  return { network, prefix: Number(text), type: v === 4 ? 'ipv4' : 'ipv6' };
+/**
+ * `10.77.0.0/24`, `fd01::/64`, or a bare address (a /32 or /128), read by the parser the lists'
+ * entries go through (lib/ip-prefix); undefined when not one. Ranges (`a-b`) and padding are that
+ * parser's extras for list data, not prefixes. An IPv6 zone (`fe80::1%br-lan/64`) is accepted and
+ * ignored, as node:net's BlockList did with it.
+ */
+export function parseAllowEntry(s: string): ParsedEntry | undefined {
+  const t = s.replace(/%[^/]+/, '');
+  if (t.includes('-') || t.trim() !== t) return undefined;
+  const e = parseEntry(t);
+  return e.kind === 'entry' ? e : undefined;
 }
 
 /**
@@ -37,7 +38,7 @@ export const dnsFrontConfigSchema = z
      * else gets REFUSED — the front is never an open resolver. Given, it replaces the default
      * (loopback is allowed only if listed).
      */
-    allow: z.array(z.string().refine((s) => parseCidr(s) !== undefined, { message: 'expected an address or CIDR prefix, e.g. "10.77.0.0/24" or "fd01::/64"' })).optional(),
+    allow: z.array(z.string().refine((s) => parseAllowEntry(s) !== undefined, { message: 'expected an address or CIDR prefix, e.g. "10.77.0.0/24" or "fd01::/64"' })).optional(),
     /**
      * How long an answer may wait for its addresses to reach the kernel, ms; then it goes out anyway
      * (fail-open). 0 = submit and never wait.

@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { parseHostPort } from '../config/common.js';
+import { validatedHostPort } from '../lib/net/host-port.js';
 import { errorMessage, SidecarError } from '../errors.js';
 import { mmsgUnavailable } from '../lib/net/mmsg-vector.js';
 import type { LearnAnswer } from '../learner/index.js';
@@ -49,19 +49,13 @@ export interface DnsFrontOptions {
   readonly registry: Registry;
 }
 
-function hostPort(s: string): { host: string; port: number } {
-  const hp = parseHostPort(s);
-  if (!hp) throw new Error(`unvalidated address ${s}`); // the schema validated it: a bug
-  return hp;
-}
-
 export function createDnsFront(opts: DnsFrontOptions): DnsFront {
   const { config } = opts;
   const logger = opts.logger.child({ capability: 'dns-front' });
   // udp is created below; the gauge reads it only at scrape time.
   const metrics = createFrontMetrics(opts.registry, { inflight: () => udp.inflight() });
-  const listen = config.listen.map(hostPort);
-  const upstream = hostPort(config.upstream);
+  const listen = config.listen.map((s) => validatedHostPort(s));
+  const upstream = validatedHostPort(config.upstream);
   const acl = buildClientAcl(listen.map((l) => l.host), config.allow);
   const gate = createInsertGate({ learnAnswer: opts.learnAnswer, deadlineMs: config.insertDeadlineMs, failClosed: config.failClosed, metrics, logger });
   const common = { upstream, proxyProtocol: config.proxyProtocol, acl, gate, upstreamTimeoutMs: config.upstreamTimeoutMs, metrics, logger };

@@ -1,5 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import { SidecarError } from '../errors.js';
+import { formatHostPort } from '../lib/net/host-port.js';
 import { listenErrorCode, listenHint } from '../lib/net/listen-hint.js';
 import { TCP_MESSAGE_TIMEOUT_MS } from './config.js';
 import type { DnsServer, DnsServerOptions } from './index.js';
@@ -95,7 +96,7 @@ export function createDnsServer(opts: DnsServerOptions): DnsServer {
         state = 'stopped';
         throw err;
       }
-      logger.info({ listen: bound.map((b) => hostPort(b.host, b.port)), zones: opts.zones }, 'dns-server: listening (udp+tcp)');
+      logger.info({ listen: bound.map((b) => formatHostPort(b.host, b.port)), zones: opts.zones }, 'dns-server: listening (udp+tcp)');
     },
     async stop() {
       if (state === 'stopped') return;
@@ -112,12 +113,8 @@ export function createDnsServer(opts: DnsServerOptions): DnsServer {
   };
 }
 
-function hostPort(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
 function listenFailed(proto: 'udp' | 'tcp', host: string, port: number, err: unknown): SidecarError {
   const hint = listenHint(err, { port, setting: 'dns.listen / --listen', unprivilegedPort: 5335 });
   const why = err instanceof Error ? err.message : String(err);
-  return new SidecarError('LISTEN_FAILED', 'dns', `cannot listen on ${proto} ${hostPort(host, port)}: ${why}; ${hint}`, { cause: err });
+  return new SidecarError('LISTEN_FAILED', 'dns', `cannot listen on ${proto} ${formatHostPort(host, port)}: ${why}; ${hint}`, { cause: err });
 }

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { SidecarError } from '../errors.js';
+import { formatHostPort } from '../lib/net/host-port.js';
 import { listenHint } from '../lib/net/listen-hint.js';
 import { HTTP_LIMITS } from './config.js';
 import { guardConnections, type ConnectionGuard } from './connection-guard.js';
@@ -142,7 +143,6 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
 }
 
 function listenFailed(host: string, port: number, err: Error): SidecarError {
-  const where = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
   const hint = listenHint(err, { port, setting: 'metrics.listen / --metrics', unprivilegedPort: 9335 });
-  return new SidecarError('LISTEN_FAILED', 'http', `cannot listen on ${where}: ${err.message}; ${hint}`, { cause: err });
+  return new SidecarError('LISTEN_FAILED', 'http', `cannot listen on ${formatHostPort(host, port)}: ${err.message}; ${hint}`, { cause: err });
 }

@@ -4,9 +4,10 @@ import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { errorMessage, SidecarError } from '../errors.js';
+import { normaliseDomain } from '../lib/domain-match/index.js';
 import type { LearnedSets } from '../set-sync/learned-sets.js';
 import { DOMAINS_FILE, saveAdditions, type LearnedStore } from './learned-store.js';
-import { normaliseName, type ListMatchers } from './list-matchers.js';
+import type { ListMatchers } from './list-matchers.js';
 import { lookup } from './lookup.js';
 import type { StateWrites } from './state-health.js';
 
@@ -50,8 +51,9 @@ export async function startAdminApi(opts: {
   async function edit(body: z.infer<typeof editSchema>): Promise<[number, unknown]> {
     const set = additions.get(body.list);
     if (!set) return [404, { error: `no list named "${body.list}"; configured: ${[...additions.keys()].join(', ')}` }];
-    const name = normaliseName(body.name);
-    if (name === undefined) return [400, { error: `"${body.name}" is not a domain name (a bare TLD is refused)` }];
+    const d = normaliseDomain(body.name);
+    if (d.kind !== 'name') return [400, { error: `"${body.name}" is not a domain name (a bare TLD is refused)` }];
+    const { name } = d;
     const adding = body.op === 'add';
     if (adding && set.has(name)) return [200, { list: body.list, name, changed: false }];
     if (!adding && !set.has(name)) {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { hostPort, positiveInt } from '../config/common.js';
+import { hostPort, nftNameSchema, positiveInt } from '../config/common.js';
 
 /**
  * The learner's config blocks, composed into src/config/schema.ts:
@@ -10,7 +10,7 @@ import { hostPort, positiveInt } from '../config/common.js';
  * A list without `learn` learns nothing (its domains are still matched by `lookup`).
  */
 
-const nftName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_./-]{0,255}$/, 'expected an nft name such as "learned4"');
+const nftName = nftNameSchema('"learned4"');
 const seconds = z.int().min(1).max(30 * 86_400);
 
 export const dnstapConfigSchema = z

@@ -1,5 +1,4 @@
-import { domainToASCII } from 'node:url';
-import { DomainMatcher, normaliseEntry } from '../lib/domain-match/index.js';
+import { DomainMatcher } from '../lib/domain-match/index.js';
 import { coversRange, emptyRangeSet, EntryGuard, WORDS, type IpFamily, type RangeSet } from '../lib/ip-prefix/index.js';
 import type { LearnedTarget } from '../set-sync/learned-sets.js';
 import type { LearnerListConfig } from './config.js';
@@ -32,16 +31,6 @@ export interface NameMatch {
   /** The listed entry that covers the name. */
   readonly entry: string;
   readonly source: 'registry' | 'added';
-}
-
-/** Lowercase ASCII (IDN → punycode), no `*.` or trailing dot; undefined when not a valid name. */
-export function normaliseName(raw: string): string | undefined {
-  let s = raw.trim().toLowerCase();
-  if (s.startsWith('*.')) s = s.slice(2);
-  if (s.endsWith('.')) s = s.slice(0, -1);
-  if (!/^[a-z0-9_.-]*$/.test(s)) s = domainToASCII(s);
-  if (s === '' || !s.includes('.')) return undefined; // a bare TLD would capture a whole country
-  return normaliseEntry(s);
 }
 
 export class ListMatchers {

@@ -1,8 +1,9 @@
 import { isIP } from 'node:net';
+import { normaliseDomain } from '../lib/domain-match/index.js';
 import { containsAddress } from '../lib/ip-prefix/index.js';
 import type { LearnedSets } from '../set-sync/learned-sets.js';
 import type { LearnedStore } from './learned-store.js';
-import { normaliseName, type ListMatchers } from './list-matchers.js';
+import type { ListMatchers } from './list-matchers.js';
 
 /**
  * `unbound-sidecar lookup NAME|IP`: the question a user asks when a site does
@@ -35,8 +36,9 @@ export function lookup(query: string, deps: { matchers: ListMatchers; store: Lea
       }),
     };
   }
-  const name = normaliseName(q);
-  if (name === undefined) return { kind: 'invalid', error: `"${query}" is neither an IP address nor a domain name` };
+  const d = normaliseDomain(q);
+  if (d.kind !== 'name') return { kind: 'invalid', error: `"${query}" is neither an IP address nor a domain name` };
+  const { name } = d;
   return {
     kind: 'name',
     name,

@@ -1,7 +1,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { connect } from 'node:net';
 import { randomInt } from 'node:crypto';
-import { parseHostPort } from '../config/common.js';
+import { parseHostPort } from '../lib/net/host-port.js';
 import { extractAnswers, type ResponseAnswers } from '../lib/dnstap/index.js';
 import { writeQuery } from '../lib/dns-wire/query-writer.js';
 

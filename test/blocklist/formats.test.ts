@@ -1,19 +1,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { normaliseDomain } from '../../src/blocklist/domain-name.js';
-import { parseSource, type ParsedSource } from '../../src/blocklist/source-parse.js';
+import type { SourceContains, SourceFormat } from '../../src/blocklist/formats/index.js';
+import { parseSource, type ParsedSource, type SourceParse } from '../../src/blocklist/source-parse.js';
+import { normaliseDomain } from '../../src/lib/domain-match/index.js';
 import { EntryGuard } from '../../src/lib/ip-prefix/bogons.js';
 import { rangeTexts } from '../../src/lib/ip-prefix/nft-element.js';
 
 const guard = new EntryGuard({ exclude: ['31.51.100.7'] });
-type Src = { format: 'json' | 'lines' | 'csv'; contains: 'ips' | 'domains' };
+type Src = { format: SourceFormat; contains: SourceContains };
 
-function parse(body: string | Buffer, src: Src): ParsedSource | { error: string } {
+function parse(body: string | Buffer, src: Src): SourceParse {
   return parseSource(typeof body === 'string' ? Buffer.from(body) : body, src, guard);
 }
 function ok(body: string | Buffer, src: Src): ParsedSource {
   const r = parse(body, src);
-  assert.ok(!('error' in r), `parse failed: ${'error' in r ? r.error : ''}`);
+  assert.ok(r.kind === 'parsed', `parse failed: ${r.kind !== 'parsed' ? r.error : ''}`);
   return r;
 }
 
@@ -63,7 +64,7 @@ test('json: a truncated or wrong document fails as a whole, never as a shorter l
   const cases = ['["31.0.2.1", "31.0.2.2", "192.0', '["31.0.2.1", "31.0.2.2",', '["31.0.2.1" "x"]', '{"error":"rate limited"}', '<html>503</html>', '', '["a"] trailing', '[1, 2'];
   for (const body of cases) {
     const r = parse(body, { format: 'json', contains: 'ips' });
-    assert.ok('error' in r, `should fail: ${JSON.stringify(body)}`);
+    assert.equal(r.kind, 'parse-failed', `should fail: ${JSON.stringify(body)}`);
   }
 });
 
@@ -94,7 +95,7 @@ test('csv: z-i dump in windows-1251, IPs | separated in column 1, domains in col
   // ёлка.рф, пример.рф
   assert.deepEqual(domains.domains, ['example.com', 'xn--80atc1g.xn--p1ai', 'xn--e1afmkfd.xn--p1ai']);
   const notDump = parse('<html>captive portal</html>', { format: 'csv', contains: 'ips' });
-  assert.ok('error' in notDump && /not a z-i dump/.test(notDump.error), 'refused');
+  assert.ok(notDump.kind === 'parse-failed' && /not a z-i dump/.test(notDump.error), 'refused');
 });
 
 test('normaliseDomain', () => {
@@ -111,6 +112,6 @@ test('normaliseDomain', () => {
   ];
   for (const [input, want] of cases) {
     const r = normaliseDomain(input);
-    assert.equal(typeof r === 'string' ? r : `error:${r.error}`, want, input);
+    assert.equal(r.kind === 'name' ? r.name : `error:${r.kind}`, want, input);
   }
 });

@@ -13,7 +13,7 @@ import pino from 'pino';
 import { Registry } from 'prom-client';
 import { createBlocklist, listConfigSchema, type ListModel } from '../../src/blocklist/index.js';
 import { snapshotPath } from '../../src/blocklist/snapshot.js';
-import type { FetchOutcome } from '../../src/lib/fetch/outcome.js';
+import type { FetchOutcome } from '../../src/lib/fetch/index.js';
 import { containsAddress } from '../../src/lib/ip-prefix/index.js';
 
 const IPS = 'https://registry.test/ips';

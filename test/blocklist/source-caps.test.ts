@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readSource } from '../../src/blocklist/formats/index.js';
+import { readSource, SOURCE_FORMATS, type SourceContains, type SourceFormat } from '../../src/blocklist/formats/index.js';
 import { parseSource, type EntryBudget } from '../../src/blocklist/source-parse.js';
 import { EntryGuard, mapIPv4Mapped } from '../../src/lib/ip-prefix/bogons.js';
 import { parseEntryInto } from '../../src/lib/ip-prefix/entry.js';
@@ -11,7 +11,7 @@ const guard = new EntryGuard();
 test('IPv4-mapped entries (RFC 4291 §2.5.5.2) go to the IPv4 set and through the IPv4 bogon list', () => {
   const body = JSON.stringify(['::ffff:31.3.3.3', '::FFFF:1f03:304', '::ffff:31.4.0.0/112', '::ffff:10.0.0.1', '::ffff:203.0.113.9', '::ffff:0:0/96', '2a0a:db8::1']);
   const r = parseSource(Buffer.from(body), { format: 'json', contains: 'ips' }, guard);
-  assert.ok(!('error' in r), JSON.stringify(r));
+  assert.ok(r.kind === 'parsed', JSON.stringify(r));
   assert.deepEqual(rangeTexts(r.ipv4), ['31.3.3.3-31.3.3.4', '31.4.0.0/16']);
   assert.deepEqual(rangeTexts(r.ipv6), ['2a0a:db8::1'], 'nothing of ::ffff:0:0/96 in the IPv6 set');
   // 10.0.0.1 and 203.0.113.9 are IPv4 bogons; ::ffff:0:0/96 is all of IPv4 (too broad once mapped).
@@ -31,7 +31,7 @@ function budget(addresses: number, domains: number): EntryBudget {
 test('the entry cap stops parsing at the cap, in every format, and says what ran over', () => {
   const n = 200_000;
   const ips = Array.from({ length: n }, (_, i) => `31.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
-  const cases: [string, Buffer, 'json' | 'lines' | 'csv', 'ips' | 'domains'][] = [
+  const cases: [string, Buffer, SourceFormat, SourceContains][] = [
     ['json', Buffer.from(JSON.stringify(ips)), 'json', 'ips'],
     ['json (general parser)', Buffer.from(JSON.stringify([1, ...ips])), 'json', 'ips'],
     ['lines', Buffer.from(ips.join('\n')), 'lines', 'ips'],
@@ -41,21 +41,21 @@ test('the entry cap stops parsing at the cap, in every format, and says what ran
   ];
   for (const [name, body, format, contains] of cases) {
     const r = parseSource(body, { format, contains }, guard, budget(1000, 1000));
-    assert.ok('error' in r && r.overCap === true, `${name}: refused`);
+    assert.ok(r.kind === 'over-cap', `${name}: refused`);
     assert.equal(r.error, `${contains === 'ips' ? 'addresses' : 'domains'}:1001`, name);
     // Under the cap nothing changes.
     const whole = parseSource(body, { format, contains }, guard, budget(n, n));
-    assert.ok(!('error' in whole), `${name}: at the cap it parses`);
+    assert.ok(whole.kind === 'parsed', `${name}: at the cap it parses`);
   }
   // Rejected entries and duplicate domains do not count against the cap.
   const mixed = Buffer.from(JSON.stringify(['10.0.0.1', '10.0.0.2', '31.0.0.1', 'a.example', 'a.example', 'b.example']));
   const r = parseSource(mixed, { format: 'json', contains: 'domains' }, guard, budget(1, 2));
-  assert.ok(!('error' in r), JSON.stringify(r));
+  assert.ok(r.kind === 'parsed', JSON.stringify(r));
 });
 
 test('a full sink stops every reader at once (no entry is read past the cap)', () => {
   const ips = Array.from({ length: 1000 }, (_, i) => `31.0.${i >> 8}.${i & 255}`);
-  const bodies: [string, Buffer, 'json' | 'lines' | 'csv', 'ips' | 'domains'][] = [
+  const bodies: [string, Buffer, SourceFormat, SourceContains][] = [
     ['json', Buffer.from(JSON.stringify(ips)), 'json', 'ips'],
     ['json escaped', Buffer.from(JSON.stringify(ips).replaceAll('.', '\\u002e')), 'json', 'ips'],
     ['json general', Buffer.from(JSON.stringify([1, ...ips])), 'json', 'ips'],
@@ -68,6 +68,7 @@ test('a full sink stops every reader at once (no entry is read past the cap)', (
     let calls = 0;
     const r = readSource(format, contains, body, { entry: () => ++calls < 10, reject: () => undefined, reset: () => (calls = 0) });
     assert.equal(calls, 10, name);
-    assert.ok(r.ok, name);
+    assert.equal(r.kind, 'read', name);
   }
+  assert.deepEqual([...new Set(bodies.map((b) => b[2]))].sort(), [...SOURCE_FORMATS].sort(), 'every format is covered');
 });

@@ -35,7 +35,17 @@ test('front.allow replaces the default; bad prefixes are config errors naming th
   assert.equal(acl.allows('2001:db8::5'), true);
   assert.equal(acl.allows('127.0.0.1'), false, 'loopback only if listed');
   assert.equal(acl.allows('10.77.0.5'), false);
-  for (const bad of ['10.0.0.0/33', 'lan', '::/129', '10.0.0.0/']) {
+  for (const bad of ['10.0.0.0/33', 'lan', '::/129', '10.0.0.0/', '10.0.0.1-10.0.0.9', ' 10.0.0.0/8', '010.0.0.0/8']) {
     assert.throws(() => parseConfig({ front: { listen: ['10.77.0.1:53'], allow: [bad] } }), /front\.allow\[0\]: expected an address or CIDR/, bad);
   }
+});
+
+test('front.allow: host bits and an IPv6 zone are ignored, as the list parser and BlockList read them', () => {
+  const acl = buildClientAcl(['10.77.0.1'], ['10.77.0.7/24', 'fe80::1%br-lan/64'], interfaces);
+  assert.equal(acl.allows('10.77.0.200'), true);
+  assert.equal(acl.allows('10.77.1.1'), false);
+  assert.equal(acl.allows('fe80::9%br-lan'), true);
+  assert.equal(acl.allows('fe81::9'), false);
+  assert.deepEqual(acl.prefixes, ['10.77.0.7/24', 'fe80::1%br-lan/64']);
+  assert.doesNotThrow(() => parseConfig({ front: { listen: ['10.77.0.1:53'], allow: ['fe80::1%br-lan/64'] } }));
 });

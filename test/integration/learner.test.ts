@@ -18,7 +18,7 @@ import pino from 'pino';
 import { Registry } from 'prom-client';
 import { createLearner, type Learner, type LearnerConfig } from '../../src/learner/index.js';
 import { adminRequest } from '../../src/learner/admin-client.js';
-import { normaliseName } from '../../src/learner/list-matchers.js';
+import { normaliseDomain } from '../../src/lib/domain-match/index.js';
 import { emptyRangeSet, rangeSetOf } from '../../src/lib/ip-prefix/index.js';
 import { createLearnedSets, type LearnedSets } from '../../src/set-sync/learned-sets.js';
 import { freePort } from '../lab/free-port.js';
@@ -34,7 +34,8 @@ const logger = pino({ level: process.env.LEARNER_TEST_LOG ?? 'silent' });
 
 
 const A = (name: string, ip: string, ttl = 600): string => `local-data: "${name}. ${ttl} IN ${ip.includes(':') ? 'AAAA' : 'A'} ${ip}"`;
-const IDN = normaliseName('пример.example.test') ?? 'idn-failed';
+const idn = normaliseDomain('пример.example.test');
+const IDN = idn.kind === 'name' ? idn.name : 'idn-failed';
 
 describe('learner with a real Unbound and real nft sets', { skip }, () => {
   let dir: string;

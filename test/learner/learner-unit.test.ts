@@ -9,10 +9,11 @@ import { learnConfigSchema, resolveConfigSchema } from '../../src/learner/config
 import { createDnstapIngest, createLearn } from '../../src/learner/dnstap-ingest.js';
 import { createLearnAnswer } from '../../src/learner/answer-learning.js';
 import { LearnedStore, loadAdditions, saveAdditions } from '../../src/learner/learned-store.js';
-import { addressVerdict, clampTtl, ListMatchers, normaliseName } from '../../src/learner/list-matchers.js';
+import { addressVerdict, clampTtl, ListMatchers } from '../../src/learner/list-matchers.js';
 import { createLearnerMetrics } from '../../src/learner/metrics.js';
 import { backoffSeconds, createResolverQueue } from '../../src/learner/resolver-queue.js';
 import type { QueryOutcome, UpstreamClient } from '../../src/learner/upstream-client.js';
+import { normaliseDomain } from '../../src/lib/domain-match/index.js';
 import { emptyRangeSet, parseAddress, rangeSetOf } from '../../src/lib/ip-prefix/index.js';
 import type { DnstapMessage } from '../../src/lib/dnstap/index.js';
 import type { LearnedSets, LearnedTarget } from '../../src/set-sync/learned-sets.js';
@@ -40,7 +41,11 @@ test('matching: apex, subdomains, wildcard apex, IDN, additions; never parents o
   assert.equal(m.matchIn(s, 'www.added.net')?.source, 'added');
 });
 
-test('normaliseName: case, trailing dot, *., IDN → punycode; bare TLDs and junk refused', () => {
+test('names the lookup and admin API take: case, trailing dot, *., IDN → punycode; bare TLDs and junk refused', () => {
+  const normaliseName = (raw: string): string | undefined => {
+    const d = normaliseDomain(raw);
+    return d.kind === 'name' ? d.name : undefined;
+  };
   assert.equal(normaliseName(' *.Пример.РФ. '), 'xn--e1afmkfd.xn--p1ai');
   assert.equal(normaliseName('Added.Example.Test.'), 'added.example.test');
   assert.equal(normaliseName('com'), undefined);

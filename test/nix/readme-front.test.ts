@@ -16,7 +16,7 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseConfig } from '../../src/config/index.js';
-import { parseHostPort } from '../../src/config/common.js';
+import { parseHostPort } from '../../src/lib/net/host-port.js';
 import { findBinary } from '../lab/prereqs.js';
 import { NIX, need, nixEval, nixInstantiate, nixStateDir, nixString, root, samples, useNixState } from './nix-helpers.js';
 

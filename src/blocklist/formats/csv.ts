@@ -12,7 +12,7 @@ export function readCsv(body: Buffer, contains: SourceContains, sink: EntrySink)
   const text = cp1251.decode(body);
   const firstEnd = text.indexOf('\n');
   const first = (firstEnd < 0 ? text : text.slice(0, firstEnd)).trim();
-  if (!first.startsWith('Updated:')) return { ok: false, error: `not a z-i dump: first line is ${JSON.stringify(first.slice(0, 60))}, expected "Updated: …"` };
+  if (!first.startsWith('Updated:')) return { kind: 'failed', error: `not a z-i dump: first line is ${JSON.stringify(first.slice(0, 60))}, expected "Updated: …"` };
   let start = firstEnd < 0 ? text.length : firstEnd + 1;
   const n = text.length;
   while (start < n) {
@@ -26,13 +26,13 @@ export function readCsv(body: Buffer, contains: SourceContains, sink: EntrySink)
       const col = semi < 0 ? line : line.slice(0, semi);
       for (const ip of col.split('|')) {
         const t = ip.trim();
-        if (t !== '' && !sink.entry(t)) return { ok: true };
+        if (t !== '' && !sink.entry(t)) return { kind: 'read' };
       }
     } else if (semi >= 0) {
       const next = line.indexOf(';', semi + 1);
       const domain = line.slice(semi + 1, next < 0 ? line.length : next).trim();
-      if (domain !== '' && !sink.entry(domain)) return { ok: true };
+      if (domain !== '' && !sink.entry(domain)) return { kind: 'read' };
     }
   }
-  return { ok: true };
+  return { kind: 'read' };
 }

@@ -3,7 +3,7 @@ import { readJson } from './json.js';
 import { readLines } from './lines.js';
 import type { EntrySink, FormatResult, SourceContains, SourceFormat } from './types.js';
 
-export type { EntrySink, FormatResult, SourceContains, SourceFormat } from './types.js';
+export { SOURCE_CONTAINS, SOURCE_FORMATS, type EntrySink, type FormatResult, type SourceContains, type SourceFormat } from './types.js';
 
 /** UTF-8 text without a byte-order mark (some exporters write one; JSON.parse rejects it). */
 function utf8(body: Buffer): string {
@@ -22,7 +22,7 @@ export function readSource(format: SourceFormat, contains: SourceContains, body:
       return readCsv(body, contains, sink);
     default: {
       const never: never = format;
-      return { ok: false, error: `unknown format ${String(never)}` };
+      return { kind: 'failed', error: `unknown format ${String(never)}` };
     }
   }
 }

@@ -14,23 +14,23 @@ export function readJson(text: string, contains: SourceContains, sink: EntrySink
   try {
     doc = JSON.parse(text) as unknown;
   } catch (err) {
-    return { ok: false, error: `invalid JSON: ${(err as Error).message}` };
+    return { kind: 'failed', error: `invalid JSON: ${(err as Error).message}` };
   }
-  if (!Array.isArray(doc)) return { ok: false, error: `expected a JSON array, got ${doc === null ? 'null' : typeof doc}` };
+  if (!Array.isArray(doc)) return { kind: 'failed', error: `expected a JSON array, got ${doc === null ? 'null' : typeof doc}` };
   for (const item of doc as unknown[]) {
     if (typeof item === 'string') {
       if (!sink.entry(item)) break;
     } else if (contains === 'domains' && typeof item === 'object' && item !== null && Array.isArray((item as { domains?: unknown }).domains)) {
       for (const d of (item as { domains: unknown[] }).domains) {
         if (typeof d === 'string') {
-          if (!sink.entry(d)) return { ok: true };
+          if (!sink.entry(d)) return { kind: 'read' };
         } else sink.reject('not-a-string', JSON.stringify(d) ?? String(d));
       }
     } else {
       sink.reject('not-a-string', (JSON.stringify(item) ?? String(item)).slice(0, 100));
     }
   }
-  return { ok: true };
+  return { kind: 'read' };
 }
 
 function isWs(c: number): boolean {
@@ -47,7 +47,7 @@ function scanStringArray(text: string, sink: EntrySink): FormatResult | 'not-pla
   const skip = () => {
     while (i < n && isWs(text.charCodeAt(i))) i++;
   };
-  const bad = (what: string): FormatResult => ({ ok: false, error: `invalid JSON: ${what} at position ${i}${i >= n ? ' (document truncated?)' : ''}` });
+  const bad = (what: string): FormatResult => ({ kind: 'failed', error: `invalid JSON: ${what} at position ${i}${i >= n ? ' (document truncated?)' : ''}` });
   skip();
   if (text.charCodeAt(i) !== 91) return 'not-plain';
   i++;
@@ -81,7 +81,7 @@ function scanStringArray(text: string, sink: EntrySink): FormatResult | 'not-pla
           return bad('bad escape in string');
         }
       }
-      if (!more) return { ok: true };
+      if (!more) return { kind: 'read' };
       i++;
       skip();
       const c = text.charCodeAt(i);
@@ -97,5 +97,5 @@ function scanStringArray(text: string, sink: EntrySink): FormatResult | 'not-pla
     }
   }
   skip();
-  return i === n ? { ok: true } : bad('trailing data');
+  return i === n ? { kind: 'read' } : bad('trailing data');
 }

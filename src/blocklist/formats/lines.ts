@@ -18,5 +18,5 @@ export function readLines(text: string, sink: EntrySink): FormatResult {
     line = line.trim();
     if (line !== '' && !sink.entry(line)) break;
   }
-  return { ok: true };
+  return { kind: 'read' };
 }

@@ -9,7 +9,14 @@ export interface EntrySink {
 }
 
 /** A document-level failure (truncated JSON, no array): the whole download is unusable. */
-export type FormatResult = { ok: true } | { ok: false; error: string };
+export type FormatResult = { kind: 'read' } | { kind: 'failed'; error: string };
 
-export type SourceFormat = 'json' | 'lines' | 'csv';
-export type SourceContains = 'ips' | 'domains';
+/**
+ * The source formats, once: the type and the config's enum derive from it, readSource switches over
+ * it, and the tests (test/blocklist/formats.test.ts, test/nix/module-schema.test.ts for the NixOS
+ * module's enum) hold everything else to it.
+ */
+export const SOURCE_FORMATS = ['json', 'lines', 'csv'] as const;
+export type SourceFormat = (typeof SOURCE_FORMATS)[number];
+export const SOURCE_CONTAINS = ['ips', 'domains'] as const;
+export type SourceContains = (typeof SOURCE_CONTAINS)[number];

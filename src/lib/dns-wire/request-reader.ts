@@ -1,4 +1,5 @@
 import { OPT_TYPE, optRdataValid, type EdnsInfo } from './edns.js';
+import { HEADER_SIZE, skipName, SKIP_TRUNCATED } from './compressed-name.js';
 import { MAX_LABEL, MAX_NAME } from './wire-name.js';
 
 /**
@@ -12,7 +13,7 @@ import { MAX_LABEL, MAX_NAME } from './wire-name.js';
  * are only *skipped*: a pointer ends a name and is checked to point backwards, never followed.
  */
 
-export const HEADER_SIZE = 12;
+export { HEADER_SIZE };
 
 /** Bounded set of reasons, used as a metric label. */
 export type MalformedReason =
@@ -107,7 +108,7 @@ function readSections(msg: Uint8Array, questionEnd: number): { edns: EdnsInfo | 
   for (let i = 0; i < total; i++) {
     const owner = off;
     off = skipName(msg, off, end);
-    if (off < 0) return off === TRUNCATED ? 'truncated' : 'bad-name';
+    if (off < 0) return off === SKIP_TRUNCATED ? 'truncated' : 'bad-name';
     if (off + 10 > end) return 'truncated';
     const type = u16(msg, off);
     const rdlen = u16(msg, off + 8);
@@ -150,8 +151,6 @@ function u16(msg: Uint8Array, off: number): number {
   return ((msg[off] as number) << 8) | (msg[off + 1] as number);
 }
 
-const TRUNCATED = -2;
-
 /**
  * The question name must be plain labels: a pointer can only point at earlier bytes (RFC 1035
  * §4.1.4), and before the question there is only the header. Returns the end offset, or -1.
@@ -165,27 +164,5 @@ function skipQuestionName(msg: Uint8Array, off: number, end: number): number {
     if (len > MAX_LABEL) return -1; // pointer (11) or the obsolete 01/10 label types (RFC 6891 §5)
     off += 1 + len;
     if (off - start >= MAX_NAME) return -1; // plus the zero byte would exceed 255
-  }
-}
-
-/**
- * Skip a name in a record without following pointers: a pointer ends the name (§4.1.4) and must
- * point backwards at least into the question, which rules out loops for anyone who does follow it.
- */
-function skipName(msg: Uint8Array, off: number, end: number): number {
-  const start = off;
-  for (;;) {
-    if (off >= end) return TRUNCATED;
-    const len = msg[off] as number;
-    if (len === 0) return off + 1;
-    if ((len & 0xc0) === 0xc0) {
-      if (off + 1 >= end) return TRUNCATED;
-      const target = ((len & 0x3f) << 8) | (msg[off + 1] as number);
-      if (target < HEADER_SIZE || target >= start) return -1;
-      return off + 2;
-    }
-    if (len > MAX_LABEL) return -1;
-    off += 1 + len;
-    if (off - start >= MAX_NAME) return -1;
   }
 }

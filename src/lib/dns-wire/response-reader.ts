@@ -1,14 +1,13 @@
-import { HEADER_SIZE } from './request-reader.js';
-import { lowerByte, MAX_LABEL, MAX_NAME, readName } from './wire-name.js';
+import { decompressName, HEADER_SIZE, type NameRead } from './compressed-name.js';
+import { lowerByte, MAX_NAME, readName } from './wire-name.js';
 
 /**
  * Reads the question and the answer section of a DNS *response* (RFC 1035 §4.1) that somebody
  * else produced — Unbound's replies as dnstap shows them — in one bounded pass. Unlike queries
  * (request-reader.ts), responses use compression everywhere, so names are followed through
- * pointers here; to keep that cheap on hostile input every pointer must aim strictly below the
- * previous one (no loop can be built, RFC 1035 §4.1.4 only allows pointers to earlier names) and a
- * name stops at 255 bytes. Authority and additional sections are not read: the learner only uses
- * answers. Never throws; `maxAnswers` caps the records kept (the rest is reported as `capped`).
+ * pointers here, under the loop and length guard of compressed-name.ts. Authority and additional
+ * sections are not read: the learner only uses answers. Never throws; `maxAnswers` caps the
+ * records kept (the rest is reported as `capped`).
  */
 
 export interface ResponseQuestion {
@@ -52,10 +51,6 @@ export type ResponseReadResult =
   | { readonly kind: 'malformed'; readonly reason: ResponseMalformedReason };
 
 export const DEFAULT_MAX_ANSWERS = 256;
-/** Pointer hops per name; with strictly decreasing targets this is already bounded, this is tighter. */
-const MAX_JUMPS = 64;
-const BAD_NAME = -1;
-const TRUNCATED = -2;
 
 export function readResponseAnswers(msg: Uint8Array, maxAnswers = DEFAULT_MAX_ANSWERS): ResponseReadResult {
   if (msg.length < HEADER_SIZE) return { kind: 'malformed', reason: 'short-header' };
@@ -68,8 +63,8 @@ export function readResponseAnswers(msg: Uint8Array, maxAnswers = DEFAULT_MAX_AN
   let off = HEADER_SIZE;
   let question: ResponseQuestion | undefined;
   if (qdcount === 1) {
-    const n = readWireName(msg, off, scratch);
-    if (n.end < 0) return malformed(n.end);
+    const n = readLowerName(msg, off, scratch);
+    if (n.kind !== 'name') return { kind: 'malformed', reason: n.kind };
     off = n.end;
     if (off + 4 > msg.length) return { kind: 'malformed', reason: 'truncated' };
     question = { name: readName(scratch, 0), type: u16(msg, off), class: u16(msg, off + 2) };
@@ -78,8 +73,8 @@ export function readResponseAnswers(msg: Uint8Array, maxAnswers = DEFAULT_MAX_AN
   const keep = Math.min(ancount, maxAnswers);
   const answers: ResponseRecord[] = [];
   for (let i = 0; i < keep; i++) {
-    const n = readWireName(msg, off, scratch);
-    if (n.end < 0) return malformed(n.end);
+    const n = readLowerName(msg, off, scratch);
+    if (n.kind !== 'name') return { kind: 'malformed', reason: n.kind };
     off = n.end;
     if (off + 10 > msg.length) return { kind: 'malformed', reason: 'truncated' };
     const rawTtl = u16(msg, off + 4) * 0x10000 + u16(msg, off + 6);
@@ -106,49 +101,14 @@ export function readResponseAnswers(msg: Uint8Array, maxAnswers = DEFAULT_MAX_AN
  */
 export function readCompressedName(msg: Uint8Array, offset: number, limit = msg.length): string | undefined {
   const scratch = new Uint8Array(MAX_NAME);
-  const n = readWireName(msg, offset, scratch, limit);
-  return n.end < 0 ? undefined : readName(scratch, 0);
+  return readLowerName(msg, offset, scratch, limit).kind === 'name' ? readName(scratch, 0) : undefined;
 }
 
-/**
- * Decompress the name at `offset` into `out` as lowercase uncompressed wire labels. `end` is the
- * offset after the name in place, or BAD_NAME / TRUNCATED.
- */
-function readWireName(msg: Uint8Array, offset: number, out: Uint8Array, limit = msg.length): { end: number } {
-  let len = 0;
-  let off = offset;
-  let end = -1;
-  let lowest = offset; // each pointer must aim below the previous jump (and below the name itself)
-  let jumps = 0;
-  for (;;) {
-    const bound = end < 0 ? limit : msg.length;
-    if (off >= bound) return { end: TRUNCATED };
-    const b = msg[off] as number;
-    if (b === 0) {
-      out[len] = 0;
-      return { end: end < 0 ? off + 1 : end };
-    }
-    if ((b & 0xc0) === 0xc0) {
-      if (off + 1 >= bound) return { end: TRUNCATED };
-      const target = ((b & 0x3f) << 8) | (msg[off + 1] as number);
-      if (target >= lowest || target < HEADER_SIZE || ++jumps > MAX_JUMPS) return { end: BAD_NAME };
-      if (end < 0) end = off + 2;
-      lowest = target;
-      off = target;
-      continue;
-    }
-    // 01 and 10 label types: extended labels (RFC 6891 §5 retired 0x40), never in real answers.
-    if (b > MAX_LABEL) return { end: BAD_NAME };
-    if (off + 1 + b > bound) return { end: TRUNCATED };
-    if (len + 1 + b + 1 > MAX_NAME) return { end: BAD_NAME };
-    out[len++] = b;
-    for (let i = 1; i <= b; i++) out[len++] = lowerByte(msg[off + i] as number);
-    off += 1 + b;
-  }
-}
-
-function malformed(code: number): ResponseReadResult {
-  return { kind: 'malformed', reason: code === TRUNCATED ? 'truncated' : 'bad-name' };
+/** decompressName into `out`, then ASCII-lowercased (RFC 4343) for the presentation form. */
+function readLowerName(msg: Uint8Array, offset: number, out: Uint8Array, limit = msg.length): NameRead {
+  const n = decompressName(msg, offset, out, limit);
+  if (n.kind === 'name') for (let i = 0; i < n.length; i++) out[i] = lowerByte(out[i] as number);
+  return n;
 }
 
 function u16(msg: Uint8Array, off: number): number {

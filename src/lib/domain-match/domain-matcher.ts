@@ -17,15 +17,14 @@
  * (FNV-1a over the *reversed* name), so the hash of every suffix that starts at a label boundary is
  * ready when the walk reaches that boundary: one probe per label, no allocation.
  *
- * Entries are expected normalised already (blocklist's `normaliseDomain`: lowercase, IDN →
+ * Entries are expected normalised already (`normaliseDomain` in domain-name.ts: lowercase, IDN →
  * punycode); here we only re-apply the cheap parts (case, `*.`, trailing dot) and reject anything
  * that is not LDH/underscore ASCII — a name with non-ASCII or escaped bytes can never equal a
  * punycode entry, so such lookups stop early instead of probing.
  */
 
-/** RFC 1035 §2.3.4: 255 wire bytes = at most 253 presentation characters without the trailing dot. */
-const MAX_TEXT = 253;
-const MAX_LABEL = 63;
+import { MAX_TEXT, writeEntry } from './domain-name.js';
+
 const FNV_OFFSET = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
 
@@ -188,49 +187,4 @@ function fmix(h: number): number {
   h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
   return h >>> 0;
-}
-
-/**
- * Normalise `raw` into `out` at `at` (lowercase; no surrounding whitespace, `*.` or trailing dot)
- * and validate it: labels 1–63 of `[a-z0-9_-]`, no hyphen at either end, ≤ 253 in all. Returns the
- * length, or -1. One pass over the characters: a regex per label cost ~1 µs an entry at 1M.
- */
-function writeEntry(raw: string, out: Uint8Array, at: number): number {
-  let start = 0;
-  let end = raw.length;
-  while (start < end && isSpace(raw.charCodeAt(start))) start++;
-  while (end > start && isSpace(raw.charCodeAt(end - 1))) end--;
-  if (end - start >= 2 && raw.charCodeAt(start) === 0x2a && raw.charCodeAt(start + 1) === 0x2e) start += 2;
-  if (end > start && raw.charCodeAt(end - 1) === 0x2e) end--;
-  const len = end - start;
-  if (len === 0 || len > MAX_TEXT) return -1;
-  let labelStart = 0;
-  for (let i = 0; i < len; i++) {
-    let c = raw.charCodeAt(start + i);
-    if (c === 0x2e) {
-      if (!labelOk(out, at + labelStart, i - labelStart)) return -1;
-      labelStart = i + 1;
-    } else if (c >= 0x41 && c <= 0x5a) {
-      c |= 0x20;
-    } else if (!((c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x5f)) {
-      return -1;
-    }
-    out[at + i] = c;
-  }
-  return labelOk(out, at + labelStart, len - labelStart) ? len : -1;
-}
-
-function labelOk(buf: Uint8Array, at: number, len: number): boolean {
-  return len > 0 && len <= MAX_LABEL && buf[at] !== 0x2d && buf[at + len - 1] !== 0x2d;
-}
-
-function isSpace(c: number): boolean {
-  return c === 0x20 || (c >= 0x09 && c <= 0x0d);
-}
-
-/** The form an entry is stored and reported in, or undefined when the matcher would reject it. */
-export function normaliseEntry(raw: string): string | undefined {
-  const buf = new Uint8Array(raw.length);
-  const len = writeEntry(raw, buf, 0);
-  return len < 0 ? undefined : String.fromCharCode(...buf.subarray(0, len));
 }

@@ -64,7 +64,7 @@ export class RangeSetBuilder {
   /** Any entry text parseEntry accepts (address, CIDR, a-b); throws on others — for trusted input. */
   add(text: string): this {
     const e = parseEntry(text);
-    if ('error' in e || e.family !== this.family) throw new TypeError(`ip-prefix: not an ${this.family} entry: ${text}`);
+    if (e.kind !== 'entry' || e.family !== this.family) throw new TypeError(`ip-prefix: not an ${this.family} entry: ${text}`);
     const t = new Uint32Array(2 * this.w);
     t.set(e.first);
     t.set(e.last, this.w);

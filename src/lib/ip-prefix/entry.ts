@@ -11,6 +11,7 @@ import { cmpWords, prefixToRange } from './words.js';
 export type EntryRejectReason = 'not-an-address' | 'bad-prefix-length' | 'bad-range' | 'too-broad' | 'bogon' | 'excluded';
 
 export interface ParsedEntry {
+  kind: 'entry';
   family: IpFamily;
   first: Uint32Array;
   last: Uint32Array;
@@ -63,11 +64,13 @@ function parsePrefixLength(s: string, start: number, end: number): number {
 
 const scratch = new Uint32Array(8);
 
-/** Parse one entry (trimmed here). `{error}` carries the reason it is not an entry. */
-export function parseEntry(text: string): ParsedEntry | { error: EntryRejectReason } {
+export type EntryParse = ParsedEntry | { kind: 'rejected'; reason: EntryRejectReason };
+
+/** Parse one entry (trimmed here); `rejected` carries the reason it is not an entry. */
+export function parseEntry(text: string): EntryParse {
   const s = text.trim();
   const r = parseEntryInto(s, scratch);
-  if (r !== 'ipv4' && r !== 'ipv6') return { error: r };
+  if (r !== 'ipv4' && r !== 'ipv6') return { kind: 'rejected', reason: r };
   const w = WORDS[r];
   const first = scratch.slice(0, w);
   const last = scratch.slice(w, 2 * w);
@@ -79,5 +82,5 @@ export function parseEntry(text: string): ParsedEntry | { error: EntryRejectReas
     parseAddressInto(r, s, 0, slash, raw, 0);
     normalised = cmpWords(raw, 0, first, 0, w) !== 0;
   }
-  return { family: r, first, last, normalised };
+  return { kind: 'entry', family: r, first, last, normalised };
 }

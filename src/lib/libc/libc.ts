@@ -62,9 +62,10 @@ export interface Libc {
   errno(): number;
 }
 
-let cached: Libc | { error: string } | undefined;
+type LibcLoad = { kind: 'loaded'; libc: Libc } | { kind: 'failed'; error: string };
+let cached: LibcLoad | undefined;
 
-function load(): Libc | { error: string } {
+function load(): LibcLoad {
   try {
     const lib = koffi.load('libc.so.6');
     const socket = lib.func('int socket(int, int, int)');
@@ -79,7 +80,7 @@ function load(): Libc | { error: string } {
     const sendmmsg = lib.func('int sendmmsg(int, uintptr_t, unsigned int, int)');
     const recvmmsg = lib.func('int recvmmsg(int, uintptr_t, unsigned int, int, uintptr_t)');
     const close = lib.func('int close(int)');
-    return {
+    const libc: Libc = {
       socket: (d, t, p) => socket(d, t, p) as number,
       bind: (fd, a, l) => bind(fd, a, l) as number,
       send: (fd, b, l, f) => Number(send(fd, b, l, f)),
@@ -103,15 +104,16 @@ function load(): Libc | { error: string } {
       close: (fd) => close(fd) as number,
       errno: () => koffi.errno(),
     };
+    return { kind: 'loaded', libc };
   } catch (err) {
-    return { error: err instanceof Error ? err.message : String(err) };
+    return { kind: 'failed', error: err instanceof Error ? err.message : String(err) };
   }
 }
 
 export function libc(): Libc {
   cached ??= load();
-  if ('error' in cached) throw new Error(`netlink: cannot load libc through koffi: ${cached.error}`);
-  return cached;
+  if (cached.kind === 'failed') throw new Error(`netlink: cannot load libc through koffi: ${cached.error}`);
+  return cached.libc;
 }
 
 /** undefined when the netlink backend can run here, else why not. */
@@ -120,7 +122,7 @@ export function netlinkUnavailable(): string | undefined {
   // nlmsghdr/nlattr are host byte order and nl-writer.ts writes little-endian: refuse big-endian hosts.
   if (endianness() !== 'LE') return 'the netlink encoder is little-endian only';
   cached ??= load();
-  return 'error' in cached ? cached.error : undefined;
+  return cached.kind === 'failed' ? cached.error : undefined;
 }
 
 /** `ENOENT (no such file or directory)` for errno 2. */

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isIPv4, isIPv6 } from 'node:net';
 import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
+import { cmpWords, parseAddress, parseEntry, WORDS } from '../ip-prefix/index.js';
 
 /**
  * Which interfaces the native querier sends on. Pure selection over a snapshot (`SystemInterface[]`),
@@ -82,20 +83,18 @@ function unusable(iface: SystemInterface, explicit: boolean): string | undefined
 
 /** RFC 1918 and RFC 3927 (link-local) IPv4. */
 export function isPrivateV4(address: string): boolean {
-  const o = v4Octets(address);
-  if (!o) return false;
-  const [a, b] = o;
-  return a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 169 && b === 254);
+  return PRIVATE_V4.some((c) => inCidr(address, c));
 }
+const PRIVATE_V4 = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '169.254.0.0/16'];
 
 /** fc00::/7, RFC 4193. */
 export function isUlaV6(address: string): boolean {
-  return isIPv6(stripScope(address)) && /^f[cd]/i.test(stripScope(address));
+  return inCidr(address, 'fc00::/7');
 }
 
-/** fe80::/10. */
+/** fe80::/10 (RFC 4291 §2.5.6). */
 export function isLinkLocalV6(address: string): boolean {
-  return isIPv6(stripScope(address)) && /^fe[89ab]/i.test(stripScope(address));
+  return inCidr(address, 'fe80::/10');
 }
 
 export function stripScope(address: string): string {
@@ -122,39 +121,13 @@ export function cidrOf(a: NetworkInterfaceInfo): string {
   return a.cidr ?? `${stripScope(a.address)}/${a.family === 'IPv4' ? 32 : 128}`;
 }
 
-function v4Octets(address: string): [number, number, number, number] | undefined {
-  if (!isIPv4(address)) return undefined;
-  const p = address.split('.').map(Number);
-  return [p[0] ?? 0, p[1] ?? 0, p[2] ?? 0, p[3] ?? 0];
-}
-
-function toBytes(address: string): Uint8Array | undefined {
-  if (isIPv4(address)) return Uint8Array.from(v4Octets(address) ?? []);
-  if (!isIPv6(address)) return undefined;
-  const [head = '', tail] = address.split('::');
-  const words = (s: string): number[] => (s === '' ? [] : s.split(':').flatMap((w) => (w.includes('.') ? v4Words(w) : [parseInt(w, 16)])));
-  const h = words(head);
-  const t = tail === undefined ? [] : words(tail);
-  const all = [...h, ...new Array<number>(8 - h.length - t.length).fill(0), ...t];
-  return Uint8Array.from(all.flatMap((w) => [w >> 8, w & 0xff]));
-}
-
-function v4Words(dotted: string): number[] {
-  const o = v4Octets(dotted) ?? [0, 0, 0, 0];
-  return [(o[0] << 8) | o[1], (o[2] << 8) | o[3]];
-}
-
+/** `address` inside `cidr` (host bits in `cidr` ignored, scope suffixes dropped), both by the list-entry parser. */
 export function inCidr(address: string, cidr: string): boolean {
-  const [net = '', lenText = ''] = cidr.split('/');
-  const a = toBytes(stripScope(address));
-  const n = toBytes(stripScope(net));
-  const len = Number(lenText);
-  if (!a || !n || a.length !== n.length || !Number.isInteger(len)) return false;
-  for (let bit = 0; bit < len; bit += 8) {
-    const mask = len - bit >= 8 ? 0xff : (0xff << (8 - (len - bit))) & 0xff;
-    if (((a[bit / 8] ?? 0) & mask) !== ((n[bit / 8] ?? 0) & mask)) return false;
-  }
-  return true;
+  const net = parseEntry(cidr.replace(/%[^/]*/, ''));
+  const a = parseAddress(stripScope(address));
+  if (net.kind !== 'entry' || a?.family !== net.family) return false;
+  const w = WORDS[a.family];
+  return cmpWords(net.first, 0, a.words, 0, w) <= 0 && cmpWords(a.words, 0, net.last, 0, w) <= 0;
 }
 
 /** The OS snapshot: `os.networkInterfaces()` (libuv lists interfaces that are up and running) plus flags. */

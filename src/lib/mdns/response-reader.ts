@@ -1,4 +1,5 @@
-import { lowerByte, MAX_LABEL, MAX_NAME } from '../dns-wire/wire-name.js';
+import { decompressName, HEADER_SIZE, skipName } from '../dns-wire/compressed-name.js';
+import { lowerByte, MAX_NAME } from '../dns-wire/wire-name.js';
 
 /**
  * Reads the answer section of a multicast DNS response into records whose rdata is raw wire bytes
@@ -8,9 +9,9 @@ import { lowerByte, MAX_LABEL, MAX_NAME } from '../dns-wire/wire-name.js';
  * containing a dot ("Printer v1.2._ipp._tcp.local", common in DNS-SD instance names) or non-UTF-8
  * bytes cannot be re-encoded losslessly, and known types come back as objects rather than bytes.
  *
- * One linear pass, bounded: at most `maxAnswers` records, names at most 255 bytes, compression
- * pointers must go strictly backwards from the previous jump (so no loop can be built) and at most
- * 128 jumps per name. Anything malformed drops the whole datagram (RFC 6762 §18: silently ignore).
+ * One linear pass, bounded: at most `maxAnswers` records, and names read under the loop and length
+ * guard of dns-wire/compressed-name.ts (the dnstap reader uses the same one). Anything malformed
+ * drops the whole datagram (RFC 6762 §18: silently ignore).
  */
 
 export interface MdnsAnswer {
@@ -34,9 +35,7 @@ export type ResponseRead =
   | { readonly kind: 'response'; readonly id: number; readonly answers: readonly MdnsAnswer[] }
   | { readonly kind: 'drop'; readonly reason: ResponseDropReason };
 
-const HEADER = 12;
 const FLUSH_BIT = 0x8000;
-const MAX_JUMPS = 128;
 
 /**
  * Where names sit inside rdata, for the types whose rdata may carry compressed names (RFC 6762
@@ -73,7 +72,7 @@ const MALFORMED = new Malformed('malformed mDNS response');
 
 /** `msg` as received; never throws. */
 export function readResponse(msg: Uint8Array, maxAnswers = 256): ResponseRead {
-  if (msg.length < HEADER) return { kind: 'drop', reason: 'short' };
+  if (msg.length < HEADER_SIZE) return { kind: 'drop', reason: 'short' };
   const u16 = (o: number): number => ((msg[o] as number) << 8) | (msg[o + 1] as number);
   const flags = u16(2);
   if ((flags & 0x8000) === 0) return { kind: 'drop', reason: 'not-response' };
@@ -83,10 +82,12 @@ export function readResponse(msg: Uint8Array, maxAnswers = 256): ResponseRead {
   const qdcount = u16(4);
   const ancount = Math.min(u16(6), maxAnswers);
   try {
-    let off = HEADER;
+    let off = HEADER_SIZE;
     for (let i = 0; i < qdcount; i++) {
-      off = skipName(msg, off) + 4;
-      if (off > msg.length) throw MALFORMED;
+      // Questions are only skipped; a pointer ends the name (and must point backwards).
+      const end = skipName(msg, off, msg.length);
+      if (end < 0 || end + 4 > msg.length) throw MALFORMED;
+      off = end + 4;
     }
     const answers: MdnsAnswer[] = [];
     for (let i = 0; i < ancount; i++) {
@@ -144,60 +145,16 @@ function readRdata(msg: Uint8Array, type: number, start: number, end: number): U
   return out;
 }
 
-/**
- * The (possibly compressed) name at `offset` as uncompressed wire bytes, and the offset after it in
- * place. `limit` bounds the in-place part (a name inside rdata must not run past RDLENGTH).
- */
-export function readName(msg: Uint8Array, offset: number, limit = msg.length): { wire: Uint8Array; next: number } {
-  const out = new Uint8Array(MAX_NAME);
-  let len = 0;
-  let off = offset;
-  let next = -1;
-  let lowestJump = offset; // every pointer must aim below the previous one: no loops
-  let jumps = 0;
-  for (;;) {
-    const bound = next < 0 ? limit : msg.length;
-    if (off >= bound) throw MALFORMED;
-    const b = msg[off] as number;
-    if (b === 0) {
-      out[len++] = 0;
-      if (next < 0) next = off + 1;
-      return { wire: out.slice(0, len), next };
-    }
-    const kind = b & 0xc0;
-    if (kind === 0xc0) {
-      if (off + 1 >= bound) throw MALFORMED;
-      const target = ((b & 0x3f) << 8) | (msg[off + 1] as number);
-      if (target >= lowestJump || ++jumps > MAX_JUMPS) throw MALFORMED;
-      if (next < 0) next = off + 2;
-      lowestJump = target;
-      off = target;
-      continue;
-    }
-    // 0x40 and 0x80 label types are not defined for mDNS (RFC 6891 §5 retired 0x40).
-    if (kind !== 0 || b > MAX_LABEL) throw MALFORMED;
-    if (off + 1 + b > bound || len + 1 + b + 1 > MAX_NAME) throw MALFORMED;
-    out.set(msg.subarray(off, off + 1 + b), len);
-    len += 1 + b;
-    off += 1 + b;
-  }
-}
+const scratch = new Uint8Array(MAX_NAME);
 
-/** Like readName without building the name (questions are only skipped): the offset after it in place. */
-function skipName(msg: Uint8Array, offset: number): number {
-  let off = offset;
-  for (;;) {
-    if (off >= msg.length) throw MALFORMED;
-    const b = msg[off] as number;
-    if (b === 0) return off + 1;
-    if ((b & 0xc0) === 0xc0) {
-      // The target is validated when (if ever) a name is read through it; here the pointer ends the name.
-      if (off + 1 >= msg.length || (((b & 0x3f) << 8) | (msg[off + 1] as number)) >= off) throw MALFORMED;
-      return off + 2;
-    }
-    if (b > MAX_LABEL) throw MALFORMED;
-    off += 1 + b;
-  }
+/**
+ * The (possibly compressed) name at `offset` as uncompressed wire bytes (a copy, case kept), and
+ * the offset after it in place. `limit` bounds the in-place part (RDLENGTH for a name in rdata).
+ */
+function readName(msg: Uint8Array, offset: number, limit = msg.length): { wire: Uint8Array; next: number } {
+  const n = decompressName(msg, offset, scratch, limit);
+  if (n.kind !== 'name') throw MALFORMED;
+  return { wire: scratch.slice(0, n.length), next: n.end };
 }
 
 function lower(wire: Uint8Array): Uint8Array {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { readCompressedName, readResponseAnswers } from '../../../src/lib/dns-wire/response-reader.js';
+import { longName } from '../../helpers/wire-names.js';
 
 const labels = (...ls: (string | number[])[]): number[] => ls.flatMap((l) => (typeof l === 'string' ? [Buffer.byteLength(l), ...Buffer.from(l)] : [l.length, ...l]));
 
@@ -21,17 +22,7 @@ test('question and answer owners: decompressed, lowercased, escapes as readName 
 });
 
 test('a 255-byte name is read; one byte more is refused', () => {
-  const long = (n: number): number[] => {
-    const out: number[] = [];
-    let left = n - 1;
-    while (left > 0) {
-      const l = Math.min(63, left - 1);
-      out.push(l, ...new Array<number>(l).fill(0x61));
-      left -= l + 1;
-    }
-    return [...out, 0];
-  };
   const msg = (name: number[]): Uint8Array => Uint8Array.from([0, 1, 0x81, 0x80, 0, 1, 0, 0, 0, 0, 0, 0, ...name, 0, 1, 0, 1]);
-  assert.equal(readResponseAnswers(msg(long(255))).kind, 'response');
-  assert.deepEqual(readResponseAnswers(msg(long(256))), { kind: 'malformed', reason: 'bad-name' });
+  assert.equal(readResponseAnswers(msg(longName(255))).kind, 'response');
+  assert.deepEqual(readResponseAnswers(msg(longName(256))), { kind: 'malformed', reason: 'bad-name' });
 });

@@ -6,7 +6,7 @@ import { parseEntry } from '../../../src/lib/ip-prefix/entry.js';
 /** Render a parse result as text so the table reads like the data. */
 function show(text: string): string {
   const e = parseEntry(text);
-  if ('error' in e) return `error:${e.error}`;
+  if (e.kind === 'rejected') return `error:${e.reason}`;
   const a = formatAddress(e.family, e.first, 0);
   const b = formatAddress(e.family, e.last, 0);
   return `${e.family} ${a}-${b}${e.normalised ? ' (normalised)' : ''}`;

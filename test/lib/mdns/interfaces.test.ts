@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { NetworkInterfaceInfo } from 'node:os';
-import { inCidr, isOnLink, selectInterfaces, type SystemInterface } from '../../../src/lib/mdns/interfaces.js';
+import { inCidr, isLinkLocalV6, isOnLink, isPrivateV4, isUlaV6, selectInterfaces, type SystemInterface } from '../../../src/lib/mdns/interfaces.js';
 
 const v4 = (address: string, prefix: number, internal = false): NetworkInterfaceInfo =>
   ({ address, netmask: '', family: 'IPv4', mac: '', internal, cidr: `${address}/${prefix}` }) as NetworkInterfaceInfo;
@@ -74,4 +74,13 @@ test('inCidr', () => {
   assert.equal(inCidr('fd77:0:0:1::2', 'fd77::1/64'), false);
   assert.equal(inCidr('::ffff:10.0.0.1', '::ffff:10.0.0.0/120'), true);
   assert.equal(inCidr('10.0.0.1', 'fd77::1/64'), false);
+  assert.equal(inCidr('fe80::1%br-lan', 'fe80::99%br-lan/64'), true, 'scope suffixes are dropped');
+  assert.equal(inCidr('10.0.0.2', '10.0.0.1'), false, 'a bare address is a /32, not /0');
+  assert.equal(inCidr('010.0.0.1', '10.0.0.0/8'), false, 'no octal look-alikes');
+});
+
+test('private, ULA and link-local are decided on the address, not on how its text starts', () => {
+  assert.deepEqual(['10.1.2.3', '172.16.0.1', '172.31.9.9', '192.168.0.1', '169.254.1.1', '172.32.0.1', '11.0.0.1'].map(isPrivateV4), [true, true, true, true, true, false, false]);
+  assert.deepEqual(['fd00::1', 'FC01::1', 'fc::1', 'fe80::1'].map(isUlaV6), [true, true, false, false]);
+  assert.deepEqual(['fe80::1%eth0', 'FEBF::1', 'fe8::1', 'fec0::1'].map(isLinkLocalV6), [true, true, false, false]);
 });

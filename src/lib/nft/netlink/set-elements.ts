@@ -1,4 +1,4 @@
-import { parseAddress, WORDS, type IpFamily, type RangeSet } from '../../ip-prefix/index.js';
+import { parseAddress, prefixToRange, WORDS, type IpFamily, type RangeSet } from '../../ip-prefix/index.js';
 import type { NftElementJson, SetRef } from '../nft-json.js';
 import { NlWriter } from './nl-writer.js';
 
@@ -132,15 +132,10 @@ export function itemOf(e: unknown): ElemItem | undefined {
     const a = parseAddress(String(j.prefix.addr));
     const wd = a && WORDS[a.family];
     if (!a || !wd || !Number.isInteger(j.prefix.len) || j.prefix.len < 0 || j.prefix.len > 32 * wd) return undefined;
-    const first = new Uint32Array(wd);
-    const last = new Uint32Array(wd);
-    for (let k = 0; k < wd; k++) {
-      const bits = Math.max(0, Math.min(32, j.prefix.len - 32 * k));
-      const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
-      first[k] = ((a.words[k] ?? 0) & mask) >>> 0;
-      last[k] = (first[k]! | (~mask >>> 0)) >>> 0;
-    }
-    return { family: a.family, first, last };
+    const range = new Uint32Array(2 * wd);
+    range.set(a.words, 0);
+    prefixToRange(range, 0, wd, wd, j.prefix.len);
+    return { family: a.family, first: range.subarray(0, wd), last: range.subarray(wd) };
   }
   if (typeof j === 'object' && j !== null && 'range' in j && Array.isArray(j.range)) {
     const a = parseAddress(String(j.range[0]));

@@ -69,7 +69,7 @@ export function createSetReader(opts: { deadlineMs?: number } = {}): SetReader {
     }
   }
 
-  async function dumpOnce(sock: NfnlSocket, ref: SetRef, s: KernelSet, family: IpFamily): Promise<{ sink: ElementSink; interrupted: boolean } | { missing: true }> {
+  async function dumpOnce(sock: NfnlSocket, ref: SetRef, s: KernelSet, family: IpFamily): Promise<{ kind: 'dumped'; sink: ElementSink; interrupted: boolean } | { kind: 'missing' }> {
     const w = new NlWriter(256);
     const seq = sock.nextSeq(1);
     const at = w.beginMsg((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETSETELEM, NLM_F_REQUEST | NLM_F_DUMP, seq, NFPROTO[ref.family], 0);
@@ -79,10 +79,10 @@ export function createSetReader(opts: { deadlineMs?: number } = {}): SetReader {
     const sink = new ElementSink(family, (s.flags & NFT_SET_TIMEOUT) !== 0);
     const r = await dump(sock, Buffer.from(w.bytes()), seq, (_type, payload) => sink.addMessage(payload), performance.now() + deadlineMs);
     if (r.kind === 'error') {
-      if (r.errno === 2) return { missing: true };
+      if (r.errno === 2) return { kind: 'missing' };
       throw Object.assign(new Error('GETSETELEM failed'), { errno: r.errno });
     }
-    return { sink, interrupted: r.interrupted };
+    return { kind: 'dumped', sink, interrupted: r.interrupted };
   }
 
   async function readSet(ref: SetRef, netns?: string): Promise<SetRead> {
@@ -97,7 +97,7 @@ export function createSetReader(opts: { deadlineMs?: number } = {}): SetReader {
         const t0 = performance.now();
         const got = await dumpOnce(sock, ref, s, family);
         // Deleted between GETSET and the dump: the next GETSET says which is missing now.
-        if ('missing' in got) {
+        if (got.kind === 'missing') {
           if (attempt < ATTEMPTS) continue;
           throw fail(`set ${setRefText(ref)} was deleted and re-created during every listing`);
         }
