@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseConfig } from '../../src/config/index.js';
-import { parseHostPort } from '../../src/config/common.js';
+import { parseHostPort } from '../../src/lib/net/host-port.js';
 import { buildClientAcl } from '../../src/dns-front/client-acl.js';
 import { createAnswerPolicy } from '../../src/local-names/policy.js';
 import { fencedBlocks, readmes } from '../helpers/markdown.js';
