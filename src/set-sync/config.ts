@@ -1,7 +1,8 @@
 import { z } from 'zod';
+import { nftNameSchema } from '../config/common.js';
 
-/** An nft identifier (table, set): what `nft` accepts unquoted. */
-const nftName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_./-]{0,255}$/, 'expected an nft name such as "global" or "force_vpn4"');
+/** An nft identifier (table, set): what `nft` accepts unquoted (one rule: lib/nft/nft-name.ts). */
+const nftName = nftNameSchema('"global" or "force_vpn4"');
 
 /** A named network namespace (`ip netns add NAME` → /run/netns/NAME). */
 const netnsName = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'expected a namespace name as in `ip netns list`');

@@ -1,4 +1,4 @@
-import { parseAddress, RangeSetBuilder, WORDS, type IpFamily, type RangeSet } from '../lib/ip-prefix/index.js';
+import { parseAddress, prefixToRange, RangeSetBuilder, WORDS, type IpFamily, type RangeSet } from '../lib/ip-prefix/index.js';
 import type { NftElementJson } from '../lib/nft/nft-json.js';
 
 /**
@@ -21,13 +21,8 @@ export function exactFromElements(family: IpFamily, elements: readonly NftElemen
     } else if ('prefix' in e) {
       const a = parseAddress(e.prefix.addr);
       if (a?.family !== family || e.prefix.len < 0 || e.prefix.len > 32 * w) return undefined;
-      for (let k = 0; k < w; k++) {
-        const bits = Math.min(32, Math.max(0, e.prefix.len - 32 * k));
-        const host = bits === 32 ? 0 : 0xffffffff >>> bits;
-        const v = a.words[k] ?? 0;
-        data[off + k] = (v & ~host) >>> 0;
-        data[off + w + k] = (v | host) >>> 0;
-      }
+      data.set(a.words, off);
+      prefixToRange(data, off, off + w, w, e.prefix.len);
     } else {
       const f = parseAddress(e.range[0]);
       const l = parseAddress(e.range[1]);
