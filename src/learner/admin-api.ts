@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { errorMessage, SidecarError } from '../errors.js';
 import { normaliseDomain } from '../lib/domain-match/index.js';
-import type { LearnedSets } from '../set-sync/learned-sets.js';
+import type { LearnedSets } from '../set-sync/index.js';
 import { DOMAINS_FILE, saveAdditions, type LearnedStore } from './learned-store.js';
 import type { ListMatchers } from './list-matchers.js';
 import { lookup } from './lookup.js';

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { AddressAnswer, DnstapMessage } from '../lib/dnstap/index.js';
 import type { LearnAnswer } from './answer-learning.js';
-import { MIN_FRESH_LEFT_MS, type LearnedSets } from '../set-sync/learned-sets.js';
+import { MIN_FRESH_LEFT_MS, type LearnedSets } from '../set-sync/index.js';
 import type { LearnedStore } from './learned-store.js';
 import { addressVerdict, clampTtl, type ListState } from './list-matchers.js';
 import type { LearnerMetrics } from './metrics.js';

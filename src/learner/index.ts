@@ -4,7 +4,7 @@ import type { Registry } from 'prom-client';
 import type { ListModel } from '../blocklist/index.js';
 import { errorMessage, SidecarError } from '../errors.js';
 import { startDnstapServer, type DnstapServer } from '../lib/dnstap/index.js';
-import type { LearnedSets } from '../set-sync/learned-sets.js';
+import type { LearnedSets } from '../set-sync/index.js';
 import { startAdminApi, type AdminApi, type AdminEvent } from './admin-api.js';
 import type { LearnerConfig } from './config.js';
 import { createLearnAnswer, type LearnAnswer } from './answer-learning.js';

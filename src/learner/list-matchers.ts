@@ -1,6 +1,6 @@
 import { DomainMatcher } from '../lib/domain-match/index.js';
 import { coversRange, emptyRangeSet, EntryGuard, WORDS, type IpFamily, type RangeSet } from '../lib/ip-prefix/index.js';
-import type { LearnedTarget } from '../set-sync/learned-sets.js';
+import type { LearnedTarget } from '../set-sync/index.js';
 import type { LearnerListConfig } from './config.js';
 
 /**

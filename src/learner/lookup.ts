@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { normaliseDomain } from '../lib/domain-match/index.js';
 import { containsAddress } from '../lib/ip-prefix/index.js';
-import type { LearnedSets } from '../set-sync/learned-sets.js';
+import type { LearnedSets } from '../set-sync/index.js';
 import type { LearnedStore } from './learned-store.js';
 import type { ListMatchers } from './list-matchers.js';
 
