@@ -73,8 +73,8 @@ interface ListState {
   lastSuccessAt?: number;
   lastSyncAt?: number;
   lastOutcome?: ListOutcome;
-  lastError?: string;
-  inflight?: Promise<ListSyncReport>;
+  lastError?: string | undefined;
+  inflight?: Promise<ListSyncReport> | undefined;
   timer?: NodeJS.Timeout;
 }
 

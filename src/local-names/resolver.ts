@@ -25,7 +25,7 @@ export interface LocalResolver {
    * asked has no records: NXDOMAIN or NODATA (RFC 2308 §2). Default: by the name's shape
    * (lookup-shape.ts `existenceTypes`); native asks one mDNS query for ANY (RFC 6762 §6.5).
    */
-  readonly existenceTypes?: (name: string) => readonly number[];
+  readonly existenceTypes?: ((name: string) => readonly number[]) | undefined;
   /** Called with the new state whenever `isUp()` changes. Returns an unsubscribe function. */
   onStateChange(listener: (up: boolean) => void): () => void;
   close(): Promise<void>;

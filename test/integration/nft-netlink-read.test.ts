@@ -76,7 +76,7 @@ describe('netlink reads and creates sets on a real kernel', { skip }, () => {
 
   test('timeouts and time left equal what nft reports', async () => {
     const raw = JSON.parse(await ns.nft(['-j', 'list', 'set', 'inet', 't', 'l4'])) as { nftables: { set?: { elem?: unknown[] } }[] };
-    const theirs = new Map<string, { timeout?: number; expires?: number }>();
+    const theirs = new Map<string, { timeout?: number | undefined; expires?: number | undefined }>();
     for (const e of raw.nftables.find((x) => x.set)?.set?.elem ?? []) {
       if (typeof e === 'string') theirs.set(e, {});
       else {

@@ -23,7 +23,7 @@ export interface ResponseSpec {
   readonly answers: readonly ResourceRecord[];
   readonly authority: readonly ResourceRecord[];
   /** Present iff the request carried an OPT (RFC 6891 §7: reply with one, never without being asked). */
-  readonly opt?: OptReply;
+  readonly opt?: OptReply | undefined;
   /** Largest message allowed (UDP limit, or 65535 over TCP). Above it: TC=1 and no records. */
   readonly maxSize: number;
   /** Prepend the 2-byte TCP length (RFC 1035 §4.2.2), avoiding a second copy for TCP. */
