@@ -37,3 +37,23 @@ export const configSchema = z
   .strict();
 
 export type Config = z.infer<typeof configSchema>;
+
+/**
+ * Which capability folder (src/<folder>/config.ts) owns each top-level key, where the key is not
+ * the folder's name: the keys are what users wrote before the folders existed (`mdns` for the
+ * .local answers, `metrics` for the HTTP server) and stay. `undefined`: the daemon's own (no
+ * capability). A test checks that every key is here and every folder exists.
+ */
+export const CONFIG_KEY_OWNERS: Readonly<Record<keyof Config, string | undefined>> = {
+  dns: 'dns-server',
+  front: 'dns-front',
+  mdns: 'local-names',
+  metrics: 'http',
+  log: undefined,
+  lists: 'blocklist',
+  setSync: 'set-sync',
+  dnstap: 'learner',
+  resolve: 'learner',
+  admin: 'learner',
+  stateDir: undefined,
+};

@@ -101,13 +101,16 @@ export interface ListStatusInput {
   learned?: number;
 }
 
+type DeepReadonly<T> = T extends readonly (infer E)[] ? readonly DeepReadonly<E>[] : T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> } : T;
+
 export interface StatusInputs {
   version: string;
   startedAt: number;
   mdns: StatusSnapshot['health']['mdns'];
   dnstap?: StatusSnapshot['health']['dnstap'];
   state?: { readonly dir: string; readonly writable: boolean; readonly failures: readonly { readonly file: string; readonly error: string; readonly at: number }[] };
-  front?: { readonly listen: readonly string[]; readonly upstream: string; readonly allow: readonly string[]; readonly inflight: number; readonly tcpConnections: number; readonly insertion: FrontStatus['insertion'] };
+  /** The schema's shape, read-only: the DNS front's status() (DnsFrontStatus) must be assignable to it, which the daemon's wiring type-checks. */
+  front?: DeepReadonly<FrontStatus>;
   lists: readonly ListStatusInput[];
   errors: readonly RecentError[];
   lookup?: boolean;

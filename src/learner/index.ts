@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { ListModel } from '../blocklist/index.js';
+import type { IpFamily } from '../lib/ip-prefix/index.js';
 import { errorMessage, SidecarError } from '../errors.js';
 import { startDnstapServer, type DnstapServer } from '../lib/dnstap/index.js';
 import type { LearnedSets } from '../set-sync/index.js';
@@ -27,9 +28,12 @@ export type { LearnAnswer, LearnReport } from './answer-learning.js';
  * proactive resolution both end in `learn` → set-sync's learned sets (the only nftables writer);
  * the store remembers what was learned (restart, `lookup`); the admin API edits runtime additions.
  */
+export interface LearnedCount { readonly list: string; readonly family: IpFamily; readonly count: number }
+
 export interface LearnerStatus {
   dnstap: { listening: boolean; connections: number; frames: number; errors: number } | undefined;
-  learned: Record<string, number>;
+  /** Learned addresses not yet expired, per list and family. */
+  learned: readonly LearnedCount[];
   resolve: { names: number; due: number; inFlight: number } | undefined;
   /** Whether the learned store and the runtime additions could be written in stateDir. */
   state: StateHealth;
@@ -115,10 +119,7 @@ export function createLearner(opts: { config: LearnerConfig; stateDir: string; l
     if (n > 0) metrics.expirations.inc(n);
     if (resolver) metrics.queueDepth.set(resolver.status().due);
     metrics.learnedElements.reset();
-    for (const [k, v] of store.counts()) {
-      const [list = '', family = ''] = k.split('|');
-      metrics.learnedElements.set({ list, family }, v);
-    }
+    for (const { list, family, count } of store.counts()) metrics.learnedElements.set({ list, family }, count);
     if (save) void saveStore(false);
   }
 
@@ -223,7 +224,7 @@ export function createLearner(opts: { config: LearnerConfig; stateDir: string; l
       const c = dnstap?.counters();
       return {
         dnstap: c ? { listening: true, connections: c.connectionsOpen, frames: c.frames, errors: Object.values(c.errors).reduce((a, b) => a + (b ?? 0), 0) } : undefined,
-        learned: Object.fromEntries(store.counts()),
+        learned: store.counts(),
         resolve: resolver?.status(),
         state: stateWrites.status(),
       };

@@ -86,10 +86,17 @@ export class LearnedStore {
     return this.entries.values();
   }
 
-  counts(now = Date.now()): Map<string, number> {
-    const c = new Map<string, number>();
-    for (const e of this.entries.values()) if (e.expires > now) c.set(`${e.list}|${e.family}`, (c.get(`${e.list}|${e.family}`) ?? 0) + 1);
-    return c;
+  /** Unexpired entries per list and family. */
+  counts(now = Date.now()): { list: string; family: IpFamily; count: number }[] {
+    const c = new Map<string, { list: string; family: IpFamily; count: number }>();
+    for (const e of this.entries.values()) {
+      if (e.expires <= now) continue;
+      const byList = `${e.family} ${e.list}`;
+      const row = c.get(byList);
+      if (row) row.count++;
+      else c.set(byList, { list: e.list, family: e.family, count: 1 });
+    }
+    return [...c.values()];
   }
 
   /** Loads the file, dropping expired and malformed rows (and temp files a killed process left). Missing file = empty. */

@@ -3,7 +3,7 @@ import type { Registry } from 'prom-client';
 import { createBlocklist, type Blocklist, type ListModel, type ListSyncReport } from '../blocklist/index.js';
 import type { Config } from '../config/schema.js';
 import { errorMessage } from '../errors.js';
-import { createSetSync, type SetSync, type SetTarget } from '../set-sync/index.js';
+import type { SetSync, SetTarget } from '../set-sync/index.js';
 
 /**
  * Where the registry pipeline meets the kernel: every model the blocklist publishes (a snapshot at
@@ -37,11 +37,12 @@ export function targetOf(list: ListConfig): SetTarget {
   };
 }
 
-export function createListPipeline(opts: { config: Config; logger: Logger; registry: Registry; onModel?: (m: ListModel) => void }): ListPipeline {
+/** `setSync`: the list half of set-sync's owner (createSetOwner), which the learned sets share a backend with. */
+export function createListPipeline(opts: { config: Config; logger: Logger; registry: Registry; setSync: SetSync; onModel?: (m: ListModel) => void }): ListPipeline {
   const { config, logger } = opts;
   const targets = new Map(config.lists.map((l) => [l.name, targetOf(l)]));
   const blocklist = createBlocklist({ lists: config.lists, stateDir: config.stateDir, logger: logger.child({ capability: 'blocklist' }), registry: opts.registry });
-  const setSync = createSetSync({ logger: logger.child({ capability: 'set-sync' }), registry: opts.registry, maxTransactionPrefixes: config.setSync.maxTransactionPrefixes, maxQuietTransactionPrefixes: config.setSync.maxQuietTransactionPrefixes });
+  const setSync = opts.setSync;
 
   interface Lane { running: Promise<void> | undefined; next: ListModel | undefined }
   const lanes = new Map<string, Lane>();

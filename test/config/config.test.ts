@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseConfig } from '../../src/config/index.js';
+import { CONFIG_KEY_OWNERS, configSchema } from '../../src/config/schema.js';
 import { parseHostPort } from '../../src/lib/net/host-port.js';
 import { buildClientAcl } from '../../src/dns-front/client-acl.js';
 import { createAnswerPolicy } from '../../src/local-names/policy.js';
@@ -92,5 +93,14 @@ test('errors name the JSON path and what was expected', () => {
   ];
   for (const [value, re] of cases) {
     assert.throws(() => parseConfig(value, 'test.json'), (e: unknown) => e instanceof Error && re.test(e.message) && e.message.startsWith('config: test.json: '), JSON.stringify(value));
+  }
+});
+
+test('every top-level config key names the capability folder that owns it', () => {
+  const keys = Object.keys(configSchema.shape).sort();
+  assert.deepEqual(Object.keys(CONFIG_KEY_OWNERS).sort(), keys);
+  for (const [key, folder] of Object.entries(CONFIG_KEY_OWNERS)) {
+    if (folder === undefined) continue;
+    assert.ok(existsSync(join(repoRoot(), 'src', folder, 'config.ts')), `${key}: src/${folder}/config.ts`);
   }
 });

@@ -259,7 +259,7 @@ describe('learner with a real Unbound and real nft sets', { skip }, () => {
     await learner.start();
     const t = await inSet('learned4', '31.0.113.1');
     assert.ok(t > 500, `remaining timeout restored (${t} s)`);
-    const n = learner.status().learned['vpn|ipv4'] ?? 0;
+    const n = learner.status().learned.find((l) => l.list === 'vpn' && l.family === 'ipv4')?.count ?? 0;
     assert.ok(n >= 6, `what was learned, less the 3 pruned above: ${n}`);
   });
 });

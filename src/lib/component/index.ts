@@ -1,0 +1,1 @@
+export { ComponentStartError, startInOrder, type Component, type StartedComponents } from './component.js';
