@@ -1,5 +1,4 @@
-import type { Socket } from 'node:net';
-import { TCPServer } from 'dns2';
+import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { DnsMetrics, TcpCloseReason } from './metrics.js';
 import type { QueryHandler, ReplyChannel } from './query-handler.js';
@@ -35,10 +34,12 @@ interface Conn {
 }
 
 /**
- * dns2's TCP server (a `net.Server` with `allowHalfOpen`, so a client that sends its query and
- * half-closes still gets the answer) with the per-connection path replaced: dns2's `handle`
- * destroys the connection on a parse error instead of answering FORMERR, never caps connections
- * or pipelined queries, and its idle timeout only half-closes (see tcp-framing.ts).
+ * A `net.Server` with `allowHalfOpen` (a client that sends its query and half-closes still gets
+ * the answer) feeding length-prefixed messages (RFC 1035 §4.2.2) to the query handler, which
+ * answers a message it cannot parse with FORMERR; connections and pipelined queries per
+ * connection are capped. (dns2's `TCPServer` once held this server; its connection path
+ * destroyed a connection on a parse error, capped nothing and re-concatenated its buffer on every
+ * chunk, so none of it was left in use.)
  *
  * Slow clients (RFC 7766 §6.2.3–§6.2.4: a server should manage its connections so that clients
  * cannot exhaust them, and may close idle ones): node's `socket.setTimeout` restarts on every
@@ -48,8 +49,9 @@ interface Conn {
  * been idle (or stuck in an unfinished message) the longest — only one with nothing in flight, so
  * an answer someone waits for is never cut off. Unbound sends whole messages, so it always gets in.
  */
-export class TcpListener extends TCPServer implements ReplyChannel<Conn> {
+export class TcpListener implements ReplyChannel<Conn> {
   readonly tcp = true;
+  private readonly server: Server;
   private readonly conns = new Set<Conn>();
   private sweeper: NodeJS.Timeout | undefined;
 
@@ -59,11 +61,10 @@ export class TcpListener extends TCPServer implements ReplyChannel<Conn> {
     private readonly metrics: DnsMetrics,
     private readonly logger: Logger,
   ) {
-    super();
+    this.server = createServer({ allowHalfOpen: true }, (socket) => this.accept(socket));
   }
 
-  /** Replaces dns2's `handle` (bound to 'connection' by its constructor). */
-  handle(socket: Socket): void {
+  private accept(socket: Socket): void {
     if (this.conns.size >= this.limits.maxConnections && !this.evictOne()) {
       socket.on('error', () => {});
       socket.destroy();
@@ -179,15 +180,16 @@ export class TcpListener extends TCPServer implements ReplyChannel<Conn> {
     this.sweeper = undefined;
   }
 
-  /** Listen; rejects with the socket error (dns2 leaves that to the caller). */
+  /** Listen; rejects with the socket error. */
   listenOn(host: string, port: number): Promise<number> {
+    const server = this.server;
     return new Promise((resolve, reject) => {
       const onError = (err: Error) => reject(err);
-      this.once('error', onError);
-      this.listen({ host, port, exclusive: true, backlog: 511 }, () => {
-        this.off('error', onError);
-        this.on('error', (err) => this.logger.warn({ err }, 'dns-server: tcp server error'));
-        const addr = this.address();
+      server.once('error', onError);
+      server.listen({ host, port, exclusive: true, backlog: 511 }, () => {
+        server.off('error', onError);
+        server.on('error', (err) => this.logger.warn({ err }, 'dns-server: tcp server error'));
+        const addr = server.address();
         resolve(typeof addr === 'object' && addr !== null ? addr.port : port);
       });
     });
@@ -196,7 +198,7 @@ export class TcpListener extends TCPServer implements ReplyChannel<Conn> {
   shutdown(): Promise<void> {
     this.stopSweeper();
     for (const conn of this.conns) conn.socket.destroy();
-    if (!this.listening) return Promise.resolve();
-    return new Promise((resolve) => this.close(() => resolve()));
+    if (!this.server.listening) return Promise.resolve();
+    return new Promise((resolve) => this.server.close(() => resolve()));
   }
 }

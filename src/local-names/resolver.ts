@@ -1,8 +1,8 @@
 import type { ResourceRecord } from '../lib/dns-wire/types.js';
 
 /**
- * The OS seam of `local-names`: one multicast-DNS source of records (Avahi over D-Bus, or native
- * multicast-dns). The cache, coalescing, queueing and answer policy sit above it and are shared.
+ * The OS seam of `local-names`: one multicast-DNS source of records (Avahi over D-Bus, or our own
+ * one-shot mDNS querier, `native`). The cache, coalescing, queueing and answer policy sit above it and are shared.
  *
  * Contract:
  * - `lookup` never throws and never outlives `timeoutMs` (plus a few ms; `auto` may add up to 300 ms to retry a lookup whose backend went away, see backend-selector.ts); it settles early when

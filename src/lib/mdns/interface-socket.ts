@@ -1,5 +1,4 @@
 import { createSocket, type RemoteInfo } from 'node:dgram';
-import makeMdns from 'multicast-dns';
 import type { QueryTarget } from './interfaces.js';
 
 export const MDNS_PORT = 5353;
@@ -19,71 +18,58 @@ export interface InterfaceSocket {
 export interface InterfaceSocketHandlers {
   /** Every datagram, raw (we parse it ourselves: see response-reader.ts). */
   readonly onMessage: (msg: Buffer, rinfo: RemoteInfo) => void;
-  /** Socket errors after opening (the socket is unusable; the owner should reopen it). */
+  /** Socket errors after opening that leave it unusable (EACCES, EADDRINUSE; see below): the owner should reopen it. */
   readonly onError: (err: Error) => void;
 }
 
 /**
- * A multicast-dns instance on a socket we create, bind and configure ourselves. What multicast-dns
- * (7.2) cannot do for a one-shot querier beside Avahi, and what we do instead:
- * - `port: 0` makes it skip `bind()` entirely, and after the first implicit bind it rewrites its
- *   default destination to the ephemeral port, so its `query()` would then go to 224.0.0.251:<eph>.
- *   We bind explicitly and send with an explicit destination.
- * - Its membership/`setMulticastInterface` logic assumes IPv4 addresses and the 5353 socket; a
- *   one-shot querier need not join the group at all (replies are unicast, RFC 6762 §5.1/§6.7), so
- *   `multicast: false` and we set the outgoing interface, TTL 255 (§11) and loopback here.
- * - Its decoder is lossy for names (see response-reader.ts) and slow on junk (below), so it is
- *   detached and we read raw datagrams from the socket.
- * What it still does: the socket's error classification (EACCES/EADDRINUSE are errors, the rest
- * warnings) and `destroy()`. That is little; it stays so these sockets report errors the way
- * multicast-dns reports them for its own.
+ * One node:dgram socket per interface and family, configured for a one-shot querier beside Avahi
+ * (RFC 6762 §5.1): an ephemeral port (replies come back by unicast, §6.7, so no group membership
+ * and no reuse of 5353, which Avahi holds), the outgoing multicast interface, TTL 255 (§11) and
+ * loopback (the router's own responder answers too). Raw datagrams go to `onMessage`, parsed by
+ * response-reader.ts.
+ *
+ * multicast-dns 7.2 used to wrap this socket; none of it was left doing work. Its decoder
+ * (dns-packet) spends ~0.86 ms of event-loop time on one random 12–1500-byte datagram against
+ * ~1.4 µs for our reader (bench/dns-decoders.bench.ts), so it was detached from the start; its
+ * `port: 0` path skips `bind()` and then rewrites its destination to the ephemeral port; its
+ * membership and interface logic assumes IPv4 and the 5353 socket. What remained was its error
+ * filter, kept here: after opening only EACCES and EADDRINUSE are errors, the rest (an ICMP-driven
+ * send error, say) is ignored as its 'warning' was
+ * (https://github.com/mafintosh/multicast-dns/blob/master/index.js).
  */
 export function openInterfaceSocket(target: QueryTarget, handlers: InterfaceSocketHandlers): Promise<InterfaceSocket> {
-  const type = target.family === 4 ? 'udp4' : 'udp6';
-  const socket = createSocket({ type, reuseAddr: false });
-  const mdns = makeMdns({
-    socket,
-    type,
-    port: 0,
-    multicast: false,
-    ip: target.family === 4 ? GROUP_V4 : GROUP_V6,
-    // IPv6 requires `interface` (it throws without); it is not used with multicast: false.
-    interface: target.family === 4 ? target.address : `::%${target.ifname}`,
-  });
-  // Detach its decoder from our socket: dns-packet spends ~0.9 ms of event-loop time on one random
-  // 12–1500-byte datagram (measured, Node 20), so any LAN host could stall the whole daemon with
-  // ~1000 junk packets a second; our reader takes ~13 µs. (Its 'error'/'listening' handlers stay.)
-  socket.removeAllListeners('message');
-  mdns.on('warning', () => undefined);
+  const socket = createSocket({ type: target.family === 4 ? 'udp4' : 'udp6', reuseAddr: false });
   const destination = target.family === 4 ? GROUP_V4 : `${GROUP_V6}%${target.ifname}`;
+  let opened = false;
   let closed = false;
+  // From creation on, so no socket error is ever left without a listener (an unhandled one throws).
+  socket.on('error', (err: NodeJS.ErrnoException) => {
+    if (opened && !closed && (err.code === 'EACCES' || err.code === 'EADDRINUSE')) handlers.onError(err);
+  });
 
   return new Promise<InterfaceSocket>((resolve, reject) => {
     const failOpen = (err: Error): void => {
       closed = true;
-      mdns.destroy();
+      socket.close();
       reject(err);
     };
-    mdns.once('error', failOpen);
     socket.once('error', failOpen);
     // IPv4: bind the interface address, so replies to us are tied to this interface and the source
     // address responders see is the one on their link. IPv6: bind `::` (the link-local address may
     // still be tentative under DAD, which refuses a bind); the scope goes in the multicast interface.
     socket.bind({ port: 0, address: target.family === 4 ? target.address : '::' }, () => {
       socket.off('error', failOpen);
-      mdns.off('error', failOpen);
       try {
         socket.setMulticastInterface(target.family === 4 ? target.address : `::%${target.ifname}`);
         socket.setMulticastTTL(255);
-        socket.setMulticastLoopback(true); // the router's own responder (Avahi, resolved) answers too
+        socket.setMulticastLoopback(true);
       } catch (err) {
         failOpen(err instanceof Error ? err : new Error(String(err)));
         return;
       }
       socket.on('message', handlers.onMessage);
-      mdns.on('error', (err: Error) => {
-        if (!closed) handlers.onError(err);
-      });
+      opened = true;
       resolve({
         target,
         port: socket.address().port,
@@ -96,7 +82,7 @@ export function openInterfaceSocket(target: QueryTarget, handlers: InterfaceSock
           new Promise<void>((done) => {
             if (closed) return done();
             closed = true;
-            mdns.destroy(() => done());
+            socket.close(() => done());
           }),
       });
     });

@@ -29,8 +29,8 @@ export interface MdnsQuerierOptions {
 const MAX_DATAGRAM = 9000;
 
 /**
- * One-shot multicast DNS queries on every selected interface and family (multicast-dns sends
- * through one interface per instance, so one instance per interface and family), with answers
+ * One-shot multicast DNS queries on every selected interface and family (a socket sends
+ * through one multicast interface, so one socket per interface and family), with answers
  * from every socket delivered, parsed, to the `onAnswers` listeners. Interfaces are re-read every
  * `rescanMs`; `isUp()` is true while at least one socket is open.
  */

@@ -5,7 +5,7 @@ import { writeName } from '../dns-wire/wire-name.js';
  * from an ephemeral port, which makes it a "legacy unicast" query (§6.7): responders answer by
  * unicast to that port, repeat our ID and question, and cap TTLs at 10 s.
  *
- * Written here rather than with multicast-dns's `query()`: dns-packet splits names on every dot and
+ * Written here rather than with dns-packet (multicast-dns's codec): it splits names on every dot and
  * writes label text verbatim, so `My\032Printer._ipp._tcp.local` or a label containing `\.` would go
  * out wrong.
  */
