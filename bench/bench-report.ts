@@ -14,7 +14,9 @@ export const RESULTS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'result
 export function environment(): Record<string, string | number> {
   const unbound = spawnSync('unbound', ['-V'], { encoding: 'utf8' }).stdout?.split('\n')[0] ?? '?';
   const avahi = spawnSync('avahi-daemon', ['-V'], { encoding: 'utf8' }).stdout?.trim() ?? '?';
-  const load = loadavg().map((l) => l.toFixed(2)).join(' ');
+  const load = loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
   return { host: hostname(), cpu: cpus()[0]?.model ?? '?', cpus: cpus().length, loadavg: load, node: process.version, unbound, avahi };
 }
 
@@ -50,7 +52,12 @@ export function writeResults(name: string, result: Record<string, unknown>, summ
   if (!existsSync(md)) {
     appendFileSync(md, `# ${name}\n\nOne row per run of \`bench/${name}.bench.ts\`; details of the latest in \`${name}.json\`.\n\n`);
     appendFileSync(md, `${header}\n|${cols.map(() => '---').join('|')}|\n`);
-  } else if (readFileSync(md, 'utf8').split('\n').filter((l) => l.startsWith('| date |')).at(-1) !== header) {
+  } else if (
+    readFileSync(md, 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('| date |'))
+      .at(-1) !== header
+  ) {
     // The bench reports other columns than the last table has: start a new table under it.
     appendFileSync(md, `\n${header}\n|${cols.map(() => '---').join('|')}|\n`);
   }

@@ -112,7 +112,11 @@ try {
       rows.push([`avahi ${phase}`, m, s.n, s.p50, s.p90, s.max, s.p50 / anchor.p50]);
     }
   }
-  printTable('cold-lookup-native: A of a published name never asked before (same name for each method), router namespace', ['avahi cache', 'method', 'n', 'p50 ms', 'p90 ms', 'max ms', 'p50 / avahi-resolve'], rows);
+  printTable(
+    'cold-lookup-native: A of a published name never asked before (same name for each method), router namespace',
+    ['avahi cache', 'method', 'n', 'p50 ms', 'p90 ms', 'max ms', 'p50 / avahi-resolve'],
+    rows,
+  );
   const p50 = (phase: 'warm' | 'cold', m: Method): number => result[phase]?.[m]?.p50 ?? Number.NaN;
   const file = writeResults(
     'cold-lookup-native',

@@ -135,17 +135,21 @@ try {
   });
   printTable('cold-lookup-walk: through Unbound → sidecar (avahi) → Avahi; anchors: avahi-resolve / avahi-browse -r', ['what', 'n', 'p50 ms', 'p99 ms', 'target p50 ms', ''], rows);
   const p50 = (k: string): number => result[k]?.p50 ?? Number.NaN;
-  const file = writeResults('cold-lookup-walk', { settings: { samples: N }, ...result }, {
-    'A-only AF_UNSPEC cold p50 ms': p50('getaddrinfo A-only cold'),
-    'A-only AF_UNSPEC warm p50 ms': p50('getaddrinfo A-only warm'),
-    'dual-stack AF_UNSPEC cold p50 ms': p50('getaddrinfo dual-stack cold'),
-    'avahi-resolve p50 ms': p50('avahi-resolve -n A-only'),
-    'SRV cold p50 ms': p50('walk SRV cold'),
-    'TXT cold p50 ms': p50('walk TXT cold'),
-    'walk cold p50 ms': p50('walk total cold'),
-    'avahi-browse -r p50 ms': p50('avahi-browse -r -t'),
-    'walk / avahi-browse -r': p50('walk total cold') / p50('avahi-browse -r -t'),
-  });
+  const file = writeResults(
+    'cold-lookup-walk',
+    { settings: { samples: N }, ...result },
+    {
+      'A-only AF_UNSPEC cold p50 ms': p50('getaddrinfo A-only cold'),
+      'A-only AF_UNSPEC warm p50 ms': p50('getaddrinfo A-only warm'),
+      'dual-stack AF_UNSPEC cold p50 ms': p50('getaddrinfo dual-stack cold'),
+      'avahi-resolve p50 ms': p50('avahi-resolve -n A-only'),
+      'SRV cold p50 ms': p50('walk SRV cold'),
+      'TXT cold p50 ms': p50('walk TXT cold'),
+      'walk cold p50 ms': p50('walk total cold'),
+      'avahi-browse -r p50 ms': p50('avahi-browse -r -t'),
+      'walk / avahi-browse -r': p50('walk total cold') / p50('avahi-browse -r -t'),
+    },
+  );
   console.log(`wrote ${file}`);
 } finally {
   await lab.teardown();

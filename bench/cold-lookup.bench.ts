@@ -42,9 +42,7 @@ async function lookup(lab: Lab, sidecar: Sidecar, method: Method, name: string, 
     case 'sidecar (kdig process)':
     case 'avahi-resolve -4 -n': {
       // bash's EPOCHREALTIME: no fork for the clock, so only the lookup process is timed.
-      const cmd = method === 'avahi-resolve -4 -n'
-        ? `avahi-resolve -4 -n ${name}`
-        : `kdig @127.0.0.1 -p ${sidecar.dnsPort} +short +retry=0 +timeout=5 ${name} A`;
+      const cmd = method === 'avahi-resolve -4 -n' ? `avahi-resolve -4 -n ${name}` : `kdig @127.0.0.1 -p ${sidecar.dnsPort} +short +retry=0 +timeout=5 ${name} A`;
       const r = await lab.exec('router', ['bash', '-c', `s=$EPOCHREALTIME; out=$(${cmd}); e=$EPOCHREALTIME; echo "$out"; echo "T $s $e"`], {
         env: { DBUS_SYSTEM_BUS_ADDRESS: lab.routerBus },
       });

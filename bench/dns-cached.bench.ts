@@ -58,7 +58,9 @@ try {
     for (const t of targets) {
       const r = await runDnsperf(lab.router, { port: t.port, dataFile, seconds: SECONDS, outstanding: OUTSTANDING, ...cpu }, t.pid());
       runs[t.name].push(r);
-      console.log(`round ${round + 1}/${ROUNDS} ${t.name}: ${r.qps.toFixed(0)} qps, ${r.avgLatencyMs.toFixed(3)} ms avg, lost ${r.lost}, server cpu ${r.serverCpu?.toFixed(2) ?? '?'}, dnsperf cpu ${r.clientCpu?.toFixed(2) ?? '?'} (${r.rcodes})`);
+      console.log(
+        `round ${round + 1}/${ROUNDS} ${t.name}: ${r.qps.toFixed(0)} qps, ${r.avgLatencyMs.toFixed(3)} ms avg, lost ${r.lost}, server cpu ${r.serverCpu?.toFixed(2) ?? '?'}, dnsperf cpu ${r.clientCpu?.toFixed(2) ?? '?'} (${r.rcodes})`,
+      );
     }
   }
   const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
@@ -72,15 +74,26 @@ try {
   const u = agg(runs.unbound);
   const s = agg(runs.sidecar);
   const ratio = s.qps / u.qps;
-  printTable(`dns-cached: ${ROUNDS} × ${SECONDS} s each, dnsperf -c 1 -T 1 -q ${OUTSTANDING}, one static A record${PIN ? ', dnsperf on CPU 0, server on CPU 1' : ''}`, ['server', 'qps', 'avg latency ms', 'lost', 'server CPU (cores)', 'dnsperf CPU (cores)', 'ratio to Unbound'], [
-    ['unbound (local-data, 1 thread)', u.qps, u.avgLatencyMs, u.lost, u.serverCpu, u.clientCpu, 1],
-    ['unbound-sidecar (staticRecords)', s.qps, s.avgLatencyMs, s.lost, s.serverCpu, s.clientCpu, ratio],
-  ]);
+  printTable(
+    `dns-cached: ${ROUNDS} × ${SECONDS} s each, dnsperf -c 1 -T 1 -q ${OUTSTANDING}, one static A record${PIN ? ', dnsperf on CPU 0, server on CPU 1' : ''}`,
+    ['server', 'qps', 'avg latency ms', 'lost', 'server CPU (cores)', 'dnsperf CPU (cores)', 'ratio to Unbound'],
+    [
+      ['unbound (local-data, 1 thread)', u.qps, u.avgLatencyMs, u.lost, u.serverCpu, u.clientCpu, 1],
+      ['unbound-sidecar (staticRecords)', s.qps, s.avgLatencyMs, s.lost, s.serverCpu, s.clientCpu, ratio],
+    ],
+  );
   const pass = ratio >= TARGET;
   console.log(`\nratio ${ratio.toFixed(2)} (target ≥ ${TARGET}): ${pass ? 'PASS' : 'FAIL'}`);
   const file = writeResults(
     'dns-cached',
-    { settings: { seconds: SECONDS, rounds: ROUNDS, outstanding: OUTSTANDING, record: RECORD, pinned: PIN }, unbound: { ...u, runs: runs.unbound }, sidecar: { ...s, runs: runs.sidecar }, ratio, target: TARGET, pass },
+    {
+      settings: { seconds: SECONDS, rounds: ROUNDS, outstanding: OUTSTANDING, record: RECORD, pinned: PIN },
+      unbound: { ...u, runs: runs.unbound },
+      sidecar: { ...s, runs: runs.sidecar },
+      ratio,
+      target: TARGET,
+      pass,
+    },
     { 'unbound qps': u.qps, 'sidecar qps': s.qps, ratio, 'unbound cpu': u.serverCpu, 'sidecar cpu': s.serverCpu, 'dnsperf cpu (vs unbound)': u.clientCpu, pass },
   );
   console.log(`wrote ${file}`);

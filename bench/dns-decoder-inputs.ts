@@ -136,21 +136,51 @@ class Msg {
 const one = (name: string, kind: Kind, msg: Buffer): Input => ({ name, kind, messages: [msg] });
 const bytes = (s: string): number[] => [s.length, ...Buffer.from(s, 'latin1')];
 const fixed = (type: number, rdlength: number): number[] => [type >> 8, type & 0xff, 0, 1, 0, 0, 0, 120, rdlength >> 8, rdlength & 0xff];
-const head = (flags: number, qd: number, an: number, ns = 0, ar = 0): number[] => [0xab, 0xcd, flags >> 8, flags & 0xff, qd >> 8, qd & 0xff, an >> 8, an & 0xff, ns >> 8, ns & 0xff, ar >> 8, ar & 0xff];
+const head = (flags: number, qd: number, an: number, ns = 0, ar = 0): number[] => [
+  0xab,
+  0xcd,
+  flags >> 8,
+  flags & 0xff,
+  qd >> 8,
+  qd & 0xff,
+  an >> 8,
+  an & 0xff,
+  ns >> 8,
+  ns & 0xff,
+  ar >> 8,
+  ar & 0xff,
+];
 const R = 0x8400; // QR + AA: an mDNS response (RFC 6762 §18.4)
 
 export const VALID: readonly Input[] = [
   one('query printer.local A + OPT', 'query', new Msg(0x0100, [1, 0, 0, 1]).name('printer.local').u16(1).u16(1).raw(0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0).done()),
-  one('mDNS reply PTR+SRV+TXT+A+AAAA', 'response', new Msg(R, [1, 5, 0, 0]).name('_ipp._tcp.local').u16(12).u16(1)
-    .rr('_ipp._tcp.local', 12, (m) => m.name('Printer v1.2._ipp._tcp.local'))
-    .rr('Printer v1.2._ipp._tcp.local', 33, (m) => m.u16(0).u16(0).u16(631).name('printer.local'))
-    .rr('Printer v1.2._ipp._tcp.local', 16, (m) => m.raw(...bytes('rp=ipp/print'), ...bytes('ty=Printer v1.2')))
-    .rr('printer.local', 1, (m) => m.raw(192, 168, 1, 20))
-    .rr('printer.local', 28, (m) => m.raw(0xfe, 0x80, ...Array<number>(13).fill(0), 1)).done()),
-  one('Unbound reply CNAME+2 A + OPT', 'response', new Msg(0x8180, [1, 3, 0, 1]).name('www.example.com').u16(1).u16(1)
-    .rr('www.example.com', 5, (m) => m.name('edge.example.net'))
-    .rr('edge.example.net', 1, (m) => m.raw(93, 184, 216, 34))
-    .rr('edge.example.net', 1, (m) => m.raw(93, 184, 216, 35)).raw(0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0).done()),
+  one(
+    'mDNS reply PTR+SRV+TXT+A+AAAA',
+    'response',
+    new Msg(R, [1, 5, 0, 0])
+      .name('_ipp._tcp.local')
+      .u16(12)
+      .u16(1)
+      .rr('_ipp._tcp.local', 12, (m) => m.name('Printer v1.2._ipp._tcp.local'))
+      .rr('Printer v1.2._ipp._tcp.local', 33, (m) => m.u16(0).u16(0).u16(631).name('printer.local'))
+      .rr('Printer v1.2._ipp._tcp.local', 16, (m) => m.raw(...bytes('rp=ipp/print'), ...bytes('ty=Printer v1.2')))
+      .rr('printer.local', 1, (m) => m.raw(192, 168, 1, 20))
+      .rr('printer.local', 28, (m) => m.raw(0xfe, 0x80, ...Array<number>(13).fill(0), 1))
+      .done(),
+  ),
+  one(
+    'Unbound reply CNAME+2 A + OPT',
+    'response',
+    new Msg(0x8180, [1, 3, 0, 1])
+      .name('www.example.com')
+      .u16(1)
+      .u16(1)
+      .rr('www.example.com', 5, (m) => m.name('edge.example.net'))
+      .rr('edge.example.net', 1, (m) => m.raw(93, 184, 216, 34))
+      .rr('edge.example.net', 1, (m) => m.raw(93, 184, 216, 35))
+      .raw(0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0)
+      .done(),
+  ),
 ];
 
 const label63 = bytes('x'.repeat(63));

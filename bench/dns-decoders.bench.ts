@@ -134,16 +134,28 @@ async function main(): Promise<void> {
     for (const d of DECODERS) if (d.kinds.includes(input.kind)) row[d.name] = opsPerSecond(d, msg);
     throughput[input.name] = row;
   }
-  printTable('Valid messages: decodes/s (ratio = fastest of ours / this)', ['message', 'decoder', 'ops/s', 'ours ÷ this'], VALID.flatMap((input) => {
-    const row = throughput[input.name] ?? {};
-    const ours = Math.max(...Object.entries(row).filter(([k]) => k.startsWith('ours')).map(([, v]) => v));
-    return Object.entries(row).map(([k, v]) => [input.name, k, Math.round(v), ours / v]);
-  }));
+  printTable(
+    'Valid messages: decodes/s (ratio = fastest of ours / this)',
+    ['message', 'decoder', 'ops/s', 'ours ÷ this'],
+    VALID.flatMap((input) => {
+      const row = throughput[input.name] ?? {};
+      const ours = Math.max(
+        ...Object.entries(row)
+          .filter(([k]) => k.startsWith('ours'))
+          .map(([, v]) => v),
+      );
+      return Object.entries(row).map(([k, v]) => [input.name, k, Math.round(v), ours / v]);
+    }),
+  );
 
   const hostile: Record<string, Report[]> = {};
   for (const d of DECODERS) hostile[d.name] = await runHostile(d);
   const cell = (r: Report | undefined): string => (r === undefined ? '—' : `${r.outcome} ${r.ms < 1 ? '<1' : Math.round(r.ms)} ms`);
-  printTable('Hostile messages: outcome and time in the decoder', ['input', ...DECODERS.map((d) => d.name)], HOSTILE.map((input, i) => [input.name, ...DECODERS.map((d) => cell(hostile[d.name]?.find((r) => r.index === i)))]));
+  printTable(
+    'Hostile messages: outcome and time in the decoder',
+    ['input', ...DECODERS.map((d) => d.name)],
+    HOSTILE.map((input, i) => [input.name, ...DECODERS.map((d) => cell(hostile[d.name]?.find((r) => r.index === i)))]),
+  );
   console.log('\nWhat each returned / threw:');
   for (const [i, input] of HOSTILE.entries()) {
     console.log(`- ${input.name}`);

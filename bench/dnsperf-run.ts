@@ -58,9 +58,23 @@ function cpuSeconds(pid: number | undefined): number | undefined {
 
 export async function runDnsperf(host: NetnsHost, opts: DnsperfOptions, serverPid?: number, behindPid?: number): Promise<DnsperfResult> {
   const args = [
-    'dnsperf', '-s', opts.server ?? '127.0.0.1', '-p', String(opts.port), '-d', opts.dataFile,
-    '-c', '1', '-T', '1', '-l', String(opts.seconds), '-q', String(opts.outstanding),
-    '-t', String(opts.timeoutS ?? 5),
+    'dnsperf',
+    '-s',
+    opts.server ?? '127.0.0.1',
+    '-p',
+    String(opts.port),
+    '-d',
+    opts.dataFile,
+    '-c',
+    '1',
+    '-T',
+    '1',
+    '-l',
+    String(opts.seconds),
+    '-q',
+    String(opts.outstanding),
+    '-t',
+    String(opts.timeoutS ?? 5),
     ...(opts.maxQps ? ['-Q', String(opts.maxQps)] : []),
   ];
   const cpu0 = cpuSeconds(serverPid);

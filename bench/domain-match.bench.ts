@@ -26,7 +26,6 @@ const SIZE = envNumber('BENCH_DOMAINS', 1_000_000);
 const QUERIES = 1_000_000;
 const LINEAR_SAMPLE = 1000;
 
-
 const TLDS = ['com', 'com', 'com', 'net', 'org', 'ru', 'ru', 'info', 'io', 'xyz', 'top', 'de', 'co.uk', 'com.ua', 'online', 'site'];
 const SYL = ['ka', 'ro', 'net', 'bet', 'cdn', 'max', 'tube', 'win', 'pro', 'ex', 'lo', 'mi', 'zo', 'play', 'news', 'shop', 'vpn', 'go', 'top', 'az'];
 const CYR = ['каз', 'ино', 'ставк', 'торр', 'кино', 'рус', 'шоп'];
@@ -73,9 +72,7 @@ function queries(entries: readonly string[]): string[] {
   return out;
 }
 
-interface Lookup {
-  (name: string): boolean;
-}
+type Lookup = (name: string) => boolean;
 
 function buildSet(entries: readonly string[]): Lookup {
   const set = new Set<string>();
@@ -142,18 +139,20 @@ async function child(method: Method, dir: string): Promise<void> {
     done += n;
   }
   const secs = (performance.now() - t1) / 1000;
-  console.log(JSON.stringify({
-    buildMs: Math.round(buildMs),
-    heapMb: mb(after.heapUsed - before.heapUsed),
-    externalMb: mb(after.arrayBuffers - before.arrayBuffers),
-    rssMb: mb(after.rss - before.rss),
-    matcherMb: mb(matcherBytes),
-    peakRssMb,
-    processPeakRssMb: mb(process.resourceUsage().maxRSS * 1024),
-    lookupsPerSec: Math.round(done / secs),
-    hits,
-    queries: n,
-  }));
+  console.log(
+    JSON.stringify({
+      buildMs: Math.round(buildMs),
+      heapMb: mb(after.heapUsed - before.heapUsed),
+      externalMb: mb(after.arrayBuffers - before.arrayBuffers),
+      rssMb: mb(after.rss - before.rss),
+      matcherMb: mb(matcherBytes),
+      peakRssMb,
+      processPeakRssMb: mb(process.resourceUsage().maxRSS * 1024),
+      lookupsPerSec: Math.round(done / secs),
+      hits,
+      queries: n,
+    }),
+  );
 }
 
 function mb(bytes: number): number {

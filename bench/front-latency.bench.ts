@@ -42,7 +42,17 @@ function nameFor(kind: Kind, via: string, i: number, id: string): string {
   }
 }
 
-interface Row { kind: Kind; front: LatencySummary; direct: LatencySummary; bare: LatencySummary; addedP50: number; addedP99: number; bareAddedP50: number; bareAddedP99: number; failures: number }
+interface Row {
+  kind: Kind;
+  front: LatencySummary;
+  direct: LatencySummary;
+  bare: LatencySummary;
+  addedP50: number;
+  addedP99: number;
+  bareAddedP50: number;
+  bareAddedP99: number;
+  failures: number;
+}
 
 const BARE = { server: '10.77.0.1', port: 5399 } as const;
 const BARE_RELAY = `
@@ -60,7 +70,11 @@ async function measure(fl: FrontLab, kind: Kind, id: string): Promise<Row> {
   let failures = 0;
   const ask = (via: 'front' | 'direct' | 'bare', name: string) => (via === 'bare' ? fl.lab.dns('lan', { ...BARE, timeoutMs: 2000, name, type: 'A' }) : fl.ask(via, { name, type: 'A' }));
   for (const via of ['front', 'direct', 'bare'] as const) await ask(via, nameFor('unlisted, cached', via, 0, id)); // warm
-  const orders = [['front', 'direct', 'bare'], ['direct', 'bare', 'front'], ['bare', 'front', 'direct']] as const;
+  const orders = [
+    ['front', 'direct', 'bare'],
+    ['direct', 'bare', 'front'],
+    ['bare', 'front', 'direct'],
+  ] as const;
   for (let i = 0; i < SAMPLES; i++) {
     for (const via of orders[i % 3] ?? orders[0]) {
       const r = await ask(via, nameFor(kind, via, i, id));
@@ -94,23 +108,29 @@ try {
   await fl.teardown();
 }
 
-printTable(`front-latency: ${SAMPLES} samples per path and kind, ${GAP_MS} ms apart, alternating (2-core shared machine: see loadavg)`, ['answer', 'direct p50', 'direct p99', 'front p50', 'front p99', 'added p50', 'added p99', 'front/direct p50', 'bare relay added p50', 'bare relay added p99', 'failures'], rows.map((r) => [
-  r.kind, r.direct.p50, r.direct.p99, r.front.p50, r.front.p99, r.addedP50, r.addedP99, r.front.p50 / r.direct.p50, r.bareAddedP50, r.bareAddedP99, r.failures,
-]));
+printTable(
+  `front-latency: ${SAMPLES} samples per path and kind, ${GAP_MS} ms apart, alternating (2-core shared machine: see loadavg)`,
+  ['answer', 'direct p50', 'direct p99', 'front p50', 'front p99', 'added p50', 'added p99', 'front/direct p50', 'bare relay added p50', 'bare relay added p99', 'failures'],
+  rows.map((r) => [r.kind, r.direct.p50, r.direct.p99, r.front.p50, r.front.p99, r.addedP50, r.addedP99, r.front.p50 / r.direct.p50, r.bareAddedP50, r.bareAddedP99, r.failures]),
+);
 const row = (k: Kind): Row | undefined => rows.find((r) => r.kind === k);
 const unlisted = [row('unlisted, cached'), row('unlisted, fresh')];
 const listed = row('listed, fresh');
 const pass = unlisted.every((r) => r !== undefined && r.addedP50 <= 0.3 && r.addedP99 <= 1) && listed !== undefined && listed.addedP99 <= 5 && rows.every((r) => r.failures === 0);
 console.log(`targets: unlisted added ≤ 0.3 ms p50 / ≤ 1 ms p99, listed fresh added p99 ≤ 5 ms: ${pass ? 'PASS' : 'FAIL'}`);
-writeResults('front-latency', { samples: SAMPLES, gapMs: GAP_MS, rows, pass }, {
-  samples: SAMPLES,
-  'cached added p50 ms': row('unlisted, cached')?.addedP50 ?? Number.NaN,
-  'cached added p99 ms': row('unlisted, cached')?.addedP99 ?? Number.NaN,
-  'unlisted fresh added p50 ms': row('unlisted, fresh')?.addedP50 ?? Number.NaN,
-  'unlisted fresh added p99 ms': row('unlisted, fresh')?.addedP99 ?? Number.NaN,
-  'listed fresh added p50 ms': listed?.addedP50 ?? Number.NaN,
-  'listed fresh added p99 ms': listed?.addedP99 ?? Number.NaN,
-  'bare relay cached added p50 ms': row('unlisted, cached')?.bareAddedP50 ?? Number.NaN,
-  'bare relay cached added p99 ms': row('unlisted, cached')?.bareAddedP99 ?? Number.NaN,
-  pass,
-});
+writeResults(
+  'front-latency',
+  { samples: SAMPLES, gapMs: GAP_MS, rows, pass },
+  {
+    samples: SAMPLES,
+    'cached added p50 ms': row('unlisted, cached')?.addedP50 ?? Number.NaN,
+    'cached added p99 ms': row('unlisted, cached')?.addedP99 ?? Number.NaN,
+    'unlisted fresh added p50 ms': row('unlisted, fresh')?.addedP50 ?? Number.NaN,
+    'unlisted fresh added p99 ms': row('unlisted, fresh')?.addedP99 ?? Number.NaN,
+    'listed fresh added p50 ms': listed?.addedP50 ?? Number.NaN,
+    'listed fresh added p99 ms': listed?.addedP99 ?? Number.NaN,
+    'bare relay cached added p50 ms': row('unlisted, cached')?.bareAddedP50 ?? Number.NaN,
+    'bare relay cached added p99 ms': row('unlisted, cached')?.bareAddedP99 ?? Number.NaN,
+    pass,
+  },
+);

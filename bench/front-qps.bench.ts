@@ -24,7 +24,16 @@ const OUTSTANDING = argNumber('outstanding', 'BENCH_OUTSTANDING', 100);
 const TARGET = 0.5;
 const SETS = ['unlisted', 'listed'] as const;
 
-interface Row { set: string; path: 'front' | 'direct'; qps: number; avgLatencyMs: number; lost: number; serverCpu: number; clientCpu: number; rcodes: string }
+interface Row {
+  set: string;
+  path: 'front' | 'direct';
+  qps: number;
+  avgLatencyMs: number;
+  lost: number;
+  serverCpu: number;
+  clientCpu: number;
+  rcodes: string;
+}
 
 const fl = await createFrontLab({ logLevel: 'warn', front: frontOverrides() });
 await requireFrontAnswers('front-qps', fl);
@@ -54,14 +63,17 @@ try {
       for (const p of paths) {
         const r = await runDnsperf(fl.lab.lan, { server: p.target.server, port: p.target.port, dataFile, seconds: SECONDS, outstanding: OUTSTANDING }, p.pid(), p.behind());
         runs[p.path].push(r);
-        console.log(`${set} round ${round + 1}/${ROUNDS} ${p.path}: ${r.qps.toFixed(0)} qps, lost ${r.lost}, server cpu ${r.serverCpu?.toFixed(2) ?? '?'}${r.behindCpu === undefined ? '' : `, Unbound behind it ${r.behindCpu.toFixed(2)}`} (${r.rcodes})`);
+        console.log(
+          `${set} round ${round + 1}/${ROUNDS} ${p.path}: ${r.qps.toFixed(0)} qps, lost ${r.lost}, server cpu ${r.serverCpu?.toFixed(2) ?? '?'}${r.behindCpu === undefined ? '' : `, Unbound behind it ${r.behindCpu.toFixed(2)}`} (${r.rcodes})`,
+        );
       }
     }
     const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
     for (const path of ['direct', 'front'] as const) {
       const rs = runs[path];
       rows.push({
-        set, path,
+        set,
+        path,
         qps: mean(rs.map((r) => r.qps)),
         avgLatencyMs: mean(rs.map((r) => r.avgLatencyMs)),
         lost: rs.reduce((a, r) => a + r.lost, 0),
@@ -77,20 +89,26 @@ try {
 }
 
 const qps = (set: string, path: string): number => rows.find((r) => r.set === set && r.path === path)?.qps ?? Number.NaN;
-printTable(`front-qps: ${ROUNDS} × ${SECONDS} s per path and set, dnsperf -c 1 -T 1 -q ${OUTSTANDING} from the LAN namespace (2-core shared machine: see loadavg)`, ['answers', 'path', 'qps', 'avg latency ms', 'lost', 'server CPU (cores)', 'dnsperf CPU (cores)', 'ratio to direct'], rows.map((r) => [
-  r.set, r.path === 'front' ? 'front (sidecar CPU)' : 'Unbound directly', r.qps, r.avgLatencyMs, r.lost, r.serverCpu, r.clientCpu, r.qps / qps(r.set, 'direct'),
-]));
+printTable(
+  `front-qps: ${ROUNDS} × ${SECONDS} s per path and set, dnsperf -c 1 -T 1 -q ${OUTSTANDING} from the LAN namespace (2-core shared machine: see loadavg)`,
+  ['answers', 'path', 'qps', 'avg latency ms', 'lost', 'server CPU (cores)', 'dnsperf CPU (cores)', 'ratio to direct'],
+  rows.map((r) => [r.set, r.path === 'front' ? 'front (sidecar CPU)' : 'Unbound directly', r.qps, r.avgLatencyMs, r.lost, r.serverCpu, r.clientCpu, r.qps / qps(r.set, 'direct')]),
+);
 console.log(`front RSS: ${memory?.before.rss.toFixed(1)} MB before, ${memory?.after.rss.toFixed(1)} MB after, peak ${memory?.after.peak.toFixed(1)} MB`);
 const ratios = SETS.map((s) => qps(s, 'front') / qps(s, 'direct'));
 const pass = ratios.every((r) => r >= TARGET);
 console.log(`ratios ${ratios.map((r) => r.toFixed(2)).join(', ')} (target ≥ ${TARGET}): ${pass ? 'PASS' : 'FAIL'}`);
-writeResults('front-qps', { seconds: SECONDS, rounds: ROUNDS, outstanding: OUTSTANDING, rows, memory, pass }, {
-  'direct qps (unlisted)': qps('unlisted', 'direct'),
-  'front qps (unlisted)': qps('unlisted', 'front'),
-  'ratio unlisted': ratios[0] ?? Number.NaN,
-  'front qps (listed)': qps('listed', 'front'),
-  'ratio listed': ratios[1] ?? Number.NaN,
-  'front RSS MB': memory?.after.rss ?? Number.NaN,
-  'front peak RSS MB': memory?.after.peak ?? Number.NaN,
-  pass,
-});
+writeResults(
+  'front-qps',
+  { seconds: SECONDS, rounds: ROUNDS, outstanding: OUTSTANDING, rows, memory, pass },
+  {
+    'direct qps (unlisted)': qps('unlisted', 'direct'),
+    'front qps (unlisted)': qps('unlisted', 'front'),
+    'ratio unlisted': ratios[0] ?? Number.NaN,
+    'front qps (listed)': qps('listed', 'front'),
+    'ratio listed': ratios[1] ?? Number.NaN,
+    'front RSS MB': memory?.after.rss ?? Number.NaN,
+    'front peak RSS MB': memory?.after.peak ?? Number.NaN,
+    pass,
+  },
+);

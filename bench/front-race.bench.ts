@@ -49,7 +49,10 @@ interface Run {
 async function deadlineMisses(fl: FrontLab): Promise<number> {
   const m = await fl.lab.http('router', `http://127.0.0.1:${fl.sidecar.metricsPort}/metrics`, 3000);
   if (!m.ok) return Number.NaN;
-  return m.body.split('\n').filter((l) => l.startsWith('unbound_sidecar_dns_front_insert_deadline_misses_total')).reduce((a, l) => a + Number(l.split(' ').at(-1)), 0);
+  return m.body
+    .split('\n')
+    .filter((l) => l.startsWith('unbound_sidecar_dns_front_insert_deadline_misses_total'))
+    .reduce((a, l) => a + Number(l.split(' ').at(-1)), 0);
 }
 
 async function race(fl: FrontLab, path: Path, rate: number, tag: string): Promise<Run> {
@@ -76,7 +79,15 @@ async function race(fl: FrontLab, path: Path, rate: number, tag: string): Promis
   const inSet = now.inSet - from.inSet;
   const beat = now.notInSet - from.notInSet;
   return {
-    path, rate, names: NAMES, answered: ok.length, otherOutcomes, deadlineMisses: (await deadlineMisses(fl)) - misses0, connections: connects.length, inSet, beat,
+    path,
+    rate,
+    names: NAMES,
+    answered: ok.length,
+    otherOutcomes,
+    deadlineMisses: (await deadlineMisses(fl)) - misses0,
+    connections: connects.length,
+    inSet,
+    beat,
     beatShare: beat / Math.max(1, inSet + beat),
     answerMs: summarize(ok.map((r) => r.ms)),
     connectAfterReplyMs: summarize(connects.map((c) => c.afterReplyMs)),
@@ -93,9 +104,12 @@ try {
       const r = await race(fl, path, rate, `${path[0]}${rate}x${id}n`);
       // Both paths need the daemon (the dnstap path's learner is in it too): a run it did not survive means nothing.
       const c = fl.sidecar.child;
-      if (c.exitCode !== null || c.signalCode !== null) throw new Error(`front-race: the sidecar died during ${path} at ${rate}/s (exit ${c.exitCode}, signal ${c.signalCode}); see dmesg for the OOM killer`);
+      if (c.exitCode !== null || c.signalCode !== null)
+        throw new Error(`front-race: the sidecar died during ${path} at ${rate}/s (exit ${c.exitCode}, signal ${c.signalCode}); see dmesg for the OOM killer`);
       runs.push(r);
-      console.log(`${path} at ${rate}/s: ${r.beat} of ${r.inSet + r.beat} first packets beat insertion (${(r.beatShare * 100).toFixed(2)} %), ${r.answered}/${r.names} answered ${JSON.stringify(r.otherOutcomes)}, front deadline misses ${r.deadlineMisses}`);
+      console.log(
+        `${path} at ${rate}/s: ${r.beat} of ${r.inSet + r.beat} first packets beat insertion (${(r.beatShare * 100).toFixed(2)} %), ${r.answered}/${r.names} answered ${JSON.stringify(r.otherOutcomes)}, front deadline misses ${r.deadlineMisses}`,
+      );
     }
   }
 } finally {
@@ -103,18 +117,24 @@ try {
 }
 
 const share = (p: Path, rate: number): number => runs.find((r) => r.path === p && r.rate === rate)?.beatShare ?? Number.NaN;
-printTable(`front-race: ${NAMES} fresh names per path and rate, client connects at once (2-core shared machine: see loadavg)`, ['path', 'rate /s', 'answered', 'first packets', 'beat insertion', 'share beat %', 'front deadline misses', 'answer p50 ms', 'answer p99 ms', 'SYN after reply p50 ms'], runs.map((r) => [
-  r.path, r.rate, `${r.answered}/${r.names}`, r.inSet + r.beat, r.beat, r.beatShare * 100, r.deadlineMisses, r.answerMs.p50, r.answerMs.p99, r.connectAfterReplyMs.p50,
-]));
+printTable(
+  `front-race: ${NAMES} fresh names per path and rate, client connects at once (2-core shared machine: see loadavg)`,
+  ['path', 'rate /s', 'answered', 'first packets', 'beat insertion', 'share beat %', 'front deadline misses', 'answer p50 ms', 'answer p99 ms', 'SYN after reply p50 ms'],
+  runs.map((r) => [r.path, r.rate, `${r.answered}/${r.names}`, r.inSet + r.beat, r.beat, r.beatShare * 100, r.deadlineMisses, r.answerMs.p50, r.answerMs.p99, r.connectAfterReplyMs.p50]),
+);
 for (const rate of RATES) console.log(`at ${rate}/s: front beat share ${(share('front', rate) * 100).toFixed(2)} % vs dnstap ${(share('dnstap', rate) * 100).toFixed(2)} % (target for the front: 0)`);
 const pass = PATHS.includes('front') && RATES.every((rate) => share('front', rate) === 0) && runs.every((r) => r.answered === r.names);
 console.log(pass ? 'PASS' : 'FAIL');
-writeResults('front-race', { names: NAMES, rates: RATES, paths: PATHS, runs, pass }, {
-  names: NAMES,
-  paths: PATHS.join('+'),
-  'front beat % 10/s': share('front', 10) * 100,
-  'dnstap beat % 10/s': share('dnstap', 10) * 100,
-  'front beat % 50/s': share('front', 50) * 100,
-  'dnstap beat % 50/s': share('dnstap', 50) * 100,
-  pass,
-});
+writeResults(
+  'front-race',
+  { names: NAMES, rates: RATES, paths: PATHS, runs, pass },
+  {
+    names: NAMES,
+    paths: PATHS.join('+'),
+    'front beat % 10/s': share('front', 10) * 100,
+    'dnstap beat % 10/s': share('dnstap', 10) * 100,
+    'front beat % 50/s': share('front', 50) * 100,
+    'dnstap beat % 50/s': share('dnstap', 50) * 100,
+    pass,
+  },
+);

@@ -83,7 +83,7 @@ try {
 
   const nxFile = join(lab.dir, 'router', 'nx.txt');
   const tag = randomBytes(3).toString('hex');
-  writeFileSync(nxFile, Array.from({ length: 50_000 }, (_, i) => `nx-${tag}-${i}.local A`).join('\n') + '\n');
+  writeFileSync(nxFile, `${Array.from({ length: 50_000 }, (_, i) => `nx-${tag}-${i}.local A`).join('\n')}\n`);
   const floodSeconds = Math.ceil((2 * SAMPLES * (GAP_MS + 2)) / 1000) + 10;
   const flood = lab.spawnIn('router', ['dnsperf', '-s', '127.0.0.1', '-p', '53', '-d', nxFile, '-c', '1', '-T', '1', '-q', String(IN_FLIGHT), '-t', '5', '-l', String(floodSeconds)]);
   let floodOut = '';
@@ -101,18 +101,44 @@ try {
 
   const delta = loaded.latency.p99 - idle.latency.p99;
   const pass = delta <= TARGET_MS && loaded.failures === 0;
-  printTable(`head-of-line: ${SAMPLES} sequential queries for ${NAME} (TTL 0) through Unbound, ${GAP_MS} ms apart`, ['phase', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'failures', 'sidecar requests in phase'], [
-    ['idle', idle.latency.p50, idle.latency.p90, idle.latency.p99, idle.latency.max, idle.failures, `${idle.forwarded}/${SAMPLES}`],
-    [`${IN_FLIGHT} misses in flight`, loaded.latency.p50, loaded.latency.p90, loaded.latency.p99, loaded.latency.max, loaded.failures, `${loaded.forwarded}/${SAMPLES}`],
-    ['direct to sidecar, idle', idleDirect.latency.p50, idleDirect.latency.p90, idleDirect.latency.p99, idleDirect.latency.max, idleDirect.failures, '-'],
-    [`direct to sidecar, ${IN_FLIGHT} misses in flight`, loadedDirect.latency.p50, loadedDirect.latency.p90, loadedDirect.latency.p99, loadedDirect.latency.max, loadedDirect.failures, '-'],
-  ]);
+  printTable(
+    `head-of-line: ${SAMPLES} sequential queries for ${NAME} (TTL 0) through Unbound, ${GAP_MS} ms apart`,
+    ['phase', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'failures', 'sidecar requests in phase'],
+    [
+      ['idle', idle.latency.p50, idle.latency.p90, idle.latency.p99, idle.latency.max, idle.failures, `${idle.forwarded}/${SAMPLES}`],
+      [`${IN_FLIGHT} misses in flight`, loaded.latency.p50, loaded.latency.p90, loaded.latency.p99, loaded.latency.max, loaded.failures, `${loaded.forwarded}/${SAMPLES}`],
+      ['direct to sidecar, idle', idleDirect.latency.p50, idleDirect.latency.p90, idleDirect.latency.p99, idleDirect.latency.max, idleDirect.failures, '-'],
+      [`direct to sidecar, ${IN_FLIGHT} misses in flight`, loadedDirect.latency.p50, loadedDirect.latency.p90, loadedDirect.latency.p99, loadedDirect.latency.max, loadedDirect.failures, '-'],
+    ],
+  );
   console.log(`\nmiss flood: ${nxQps.toFixed(0)} qps of unique names (${nxCodes}); ${handedOff} slow UDP questions handed off to TCP (dns.udpHandoffMs)`);
   console.log(`p99 loaded − idle = ${delta.toFixed(2)} ms (target ≤ ${TARGET_MS} ms, no failures): ${pass ? 'PASS' : 'FAIL'}`);
   const file = writeResults(
     'head-of-line',
-    { settings: { samples: SAMPLES, gapMs: GAP_MS, inFlight: IN_FLIGHT, name: NAME, udpHandoffMs: HANDOFF_MS }, idle, loaded, idleDirect, loadedDirect, missFlood: { qps: nxQps, rcodes: nxCodes, udpHandoffs: handedOff }, p99DeltaMs: delta, targetMs: TARGET_MS, pass },
-    { samples: SAMPLES, 'udp hand-off ms': HANDOFF_MS, 'idle p99 ms': idle.latency.p99, 'loaded p99 ms': loaded.latency.p99, 'delta ms': delta, 'loaded failures': loaded.failures, 'direct p99 idle/loaded ms': `${idleDirect.latency.p99} / ${loadedDirect.latency.p99}`, 'miss qps': nxQps, 'miss rcodes': nxCodes, 'udp hand-offs': handedOff, pass },
+    {
+      settings: { samples: SAMPLES, gapMs: GAP_MS, inFlight: IN_FLIGHT, name: NAME, udpHandoffMs: HANDOFF_MS },
+      idle,
+      loaded,
+      idleDirect,
+      loadedDirect,
+      missFlood: { qps: nxQps, rcodes: nxCodes, udpHandoffs: handedOff },
+      p99DeltaMs: delta,
+      targetMs: TARGET_MS,
+      pass,
+    },
+    {
+      samples: SAMPLES,
+      'udp hand-off ms': HANDOFF_MS,
+      'idle p99 ms': idle.latency.p99,
+      'loaded p99 ms': loaded.latency.p99,
+      'delta ms': delta,
+      'loaded failures': loaded.failures,
+      'direct p99 idle/loaded ms': `${idleDirect.latency.p99} / ${loadedDirect.latency.p99}`,
+      'miss qps': nxQps,
+      'miss rcodes': nxCodes,
+      'udp hand-offs': handedOff,
+      pass,
+    },
   );
   console.log(`wrote ${file}`);
 } finally {

@@ -28,7 +28,15 @@ import { createNftNetns } from '../test/lab/nft-netns.js';
 import { envNumber, printTable, writeResults } from './bench-report.js';
 import { summarize } from './latency-stats.js';
 
-interface Run { backend: string; rate: number; samples: number[]; batches: number; applyMs: number; kernelMB: number; rssMB: number }
+interface Run {
+  backend: string;
+  rate: number;
+  samples: number[];
+  batches: number;
+  applyMs: number;
+  kernelMB: number;
+  rssMB: number;
+}
 
 const logger = pino({ level: 'silent' });
 const seconds = envNumber('BENCH_SECONDS', 5);
@@ -44,7 +52,10 @@ async function run(backend: 'cli' | 'netlink', rate: number, ns: string, table: 
   const registry = new Registry();
   const learnedSets = createLearnedSets({ logger, registry, backend: backend === 'cli' ? createNftBackend({ timeoutMs: 30_000 }) : createNetlinkBackend() });
   const metrics = createLearnerMetrics(registry);
-  const matchers = new ListMatchers([{ name: 'vpn', exclude: [], minPrefix: { ipv4: 8, ipv6: 16 }, nft: { family: 'inet', table, netns: ns, createSets: true }, learn: learnConfigSchema.parse({ set4: 'l4' }) }], { minTtl: 300, maxTtl: 86_400 });
+  const matchers = new ListMatchers(
+    [{ name: 'vpn', exclude: [], minPrefix: { ipv4: 8, ipv6: 16 }, nft: { family: 'inet', table, netns: ns, createSets: true }, learn: learnConfigSchema.parse({ set4: 'l4' }) }],
+    { minTtl: 300, maxTtl: 86_400 },
+  );
   matchers.setModel('vpn', { ipv4: emptyRangeSet('ipv4'), ipv6: emptyRangeSet('ipv6'), domains: ['example.com'] });
   const samples: number[] = [];
   const learn = createLearn({ learnedSets, store: new LearnedStore('/nonexistent'), metrics, logger });
@@ -106,13 +117,31 @@ try {
     const s = summarize(r.samples);
     return [r.backend, `${r.rate}/s`, s.n, r.batches, r.applyMs.toFixed(1), s.p50, s.p90, s.p99, s.max, (a.p50 / s.p50).toFixed(1), r.kernelMB.toFixed(1), r.rssMB.toFixed(0)];
   });
-  printTable(`answer → set latency, ms (${seconds} s per rate; anchor: one nft process per answer p50 ${a.p50} ms, p99 ${a.p99} ms)`, ['backend', 'rate', 'answers', 'transactions', 'ms/transaction', 'p50', 'p90', 'p99', 'max', 'anchor p50 ×', 'kernel MB (SUnreclaim rise)', 'RSS MB (peak so far)'], rows);
+  printTable(
+    `answer → set latency, ms (${seconds} s per rate; anchor: one nft process per answer p50 ${a.p50} ms, p99 ${a.p99} ms)`,
+    ['backend', 'rate', 'answers', 'transactions', 'ms/transaction', 'p50', 'p90', 'p99', 'max', 'anchor p50 ×', 'kernel MB (SUnreclaim rise)', 'RSS MB (peak so far)'],
+    rows,
+  );
   const nl = runs.filter((r) => r.backend === 'netlink');
   const sum = (i: number) => summarize(nl[i]?.samples ?? []);
-  writeResults('learner-latency', { seconds, anchor: a, runs: runs.map((r) => ({ backend: r.backend, rate: r.rate, transactions: r.batches, msPerTransaction: r.applyMs, latencyMs: summarize(r.samples), kernelMB: r.kernelMB, rssMB: r.rssMB })) }, {
-    'p50 1k': sum(0).p50, 'p99 1k': sum(0).p99, 'p50 10k': sum(1).p50, 'p99 10k': sum(1).p99, 'anchor p50': a.p50, 'p99 10k ≤ 20 ms': sum(1).p99 <= 20,
-    'kernel MB 10k': nl[1]?.kernelMB ?? NaN, 'RSS MB': nl[1]?.rssMB ?? NaN,
-  });
+  writeResults(
+    'learner-latency',
+    {
+      seconds,
+      anchor: a,
+      runs: runs.map((r) => ({ backend: r.backend, rate: r.rate, transactions: r.batches, msPerTransaction: r.applyMs, latencyMs: summarize(r.samples), kernelMB: r.kernelMB, rssMB: r.rssMB })),
+    },
+    {
+      'p50 1k': sum(0).p50,
+      'p99 1k': sum(0).p99,
+      'p50 10k': sum(1).p50,
+      'p99 10k': sum(1).p99,
+      'anchor p50': a.p50,
+      'p99 10k ≤ 20 ms': sum(1).p99 <= 20,
+      'kernel MB 10k': nl[1]?.kernelMB ?? NaN,
+      'RSS MB': nl[1]?.rssMB ?? NaN,
+    },
+  );
 } finally {
   await listener.stop();
   await nsHandle.teardown();

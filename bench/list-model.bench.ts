@@ -24,7 +24,6 @@ import { prng } from './prng.js';
 const SIZES = [300_000, 1_000_000];
 type Method = 'json' | 'lines' | 'snapshot' | 'anchor';
 
-
 /**
  * Registry-like mix: 60% v4 hosts, 15% v4 prefixes (mostly /24, a few up to /16), 2% v4 a-b ranges inside a /24,
  * 20% v6 (/32, /48, /64, /128), ~1% junk and bogons (rejected), 2% duplicates of earlier entries.
@@ -46,8 +45,7 @@ export function generate(n: number): string[] {
     else if (k < 0.77) {
       const [b, c, x] = [o(), o(), Math.floor(r() * 128)];
       out.push(`${a}.${b}.${c}.${x}-${a}.${b}.${c}.${x + 1 + Math.floor(r() * 120)}`);
-    }
-    else if (k < 0.97) out.push(`2a0${Math.floor(r() * 10)}:${h()}:${h()}:${h()}::${r() < 0.5 ? '' : h()}/${[32, 48, 64, 128][Math.floor(r() * 4)]}`);
+    } else if (k < 0.97) out.push(`2a0${Math.floor(r() * 10)}:${h()}:${h()}:${h()}::${r() < 0.5 ? '' : h()}/${[32, 48, 64, 128][Math.floor(r() * 4)]}`);
     else if (k < 0.98) out.push(['10.1.2.3', '192.168.1.1', 'fe80::1', '0.0.0.0/0', 'not-an-ip', 'example.com'][Math.floor(r() * 6)] ?? '');
     else out.push(out[Math.floor(r() * out.length)] ?? '1.1.1.1');
   }
@@ -86,6 +84,7 @@ async function child(method: Method, file: string): Promise<void> {
     const merged: typeof ranges = [];
     for (const x of ranges) {
       const m = merged[merged.length - 1];
+      // biome-ignore lint/complexity/useMathMinMax: bigint bounds; Math.max takes numbers only.
       if (m && m.v6 === x.v6 && x.first <= m.last + 1n) m.last = x.last > m.last ? x.last : m.last;
       else merged.push({ ...x });
     }
@@ -153,7 +152,18 @@ async function main(): Promise<void> {
   printTable(
     'list model: parse + validate + build (json/lines), snapshot load, anchor = JSON.parse + BigInt objects + sort + merge',
     ['entries', 'method', 'ms', 'vs anchor', 'peak RSS MB', 'RSS before MB', 'v4 ranges', 'v6 ranges', 'snapshot write ms', 'snapshot MB'],
-    rows.map((r) => [r.size, r.method, r.ms, r.method === 'anchor' ? '1' : (r.ms / anchorMs(r.size)).toFixed(2), mb(r.peakRss), mb(r.rssBefore), r.v4, r.v6, r.snapshotWriteMs ?? '', r.snapshotBytes ? mb(r.snapshotBytes) : '']),
+    rows.map((r) => [
+      r.size,
+      r.method,
+      r.ms,
+      r.method === 'anchor' ? '1' : (r.ms / anchorMs(r.size)).toFixed(2),
+      mb(r.peakRss),
+      mb(r.rssBefore),
+      r.v4,
+      r.v6,
+      r.snapshotWriteMs ?? '',
+      r.snapshotBytes ? mb(r.snapshotBytes) : '',
+    ]),
   );
   const at = (size: number, m: Method) => rows.find((r) => r.size === size && r.method === m);
   const file = writeResults(

@@ -29,7 +29,16 @@ const READERS = (process.env.BENCH_READERS?.split(',') ?? ALL_READERS).filter((r
 const TIMEOUT_MS = 1_800_000;
 const REF: SetRef = { family: 'inet', table: 'bench', set: 'v4' };
 
-interface ChildResult { ms: number; userMs: number; sysMs: number; maxLagMs: number; exact: boolean; elements: number; rssBeforeMB: number; maxRssMB: number }
+interface ChildResult {
+  ms: number;
+  userMs: number;
+  sysMs: number;
+  maxLagMs: number;
+  exact: boolean;
+  elements: number;
+  rssBeforeMB: number;
+  maxRssMB: number;
+}
 
 /** Child mode: `--child READER N NETNS`, one read, measured on itself. */
 async function child(reader: Reader, n: number, netns: string): Promise<void> {
@@ -44,7 +53,10 @@ async function child(reader: Reader, n: number, netns: string): Promise<void> {
   }, 10);
   const c0 = process.cpuUsage();
   const t0 = performance.now();
-  const r = reader === 'netlink-ranges' ? await createNetlinkBackend({ timeoutMs: TIMEOUT_MS }).readRanges!(REF, netns) : await (reader === 'netlink-list' ? createNetlinkBackend({ timeoutMs: TIMEOUT_MS }) : createNftBackend({ timeoutMs: TIMEOUT_MS })).listSet(REF, netns);
+  const r =
+    reader === 'netlink-ranges'
+      ? await createNetlinkBackend({ timeoutMs: TIMEOUT_MS }).readRanges!(REF, netns)
+      : await (reader === 'netlink-list' ? createNetlinkBackend({ timeoutMs: TIMEOUT_MS }) : createNftBackend({ timeoutMs: TIMEOUT_MS })).listSet(REF, netns);
   const ms = performance.now() - t0;
   const cpu = process.cpuUsage(c0);
   clearInterval(tick);
@@ -88,7 +100,19 @@ async function measure(reader: Reader, n: number, netns: string): Promise<Record
   clearInterval(sampler);
   if (c.code !== 0) throw new Error(`child ${reader} failed: ${c.err.slice(-2000)}`);
   const r = JSON.parse(c.out.trim().split('\n').pop() ?? '{}') as ChildResult;
-  return { ranges: n, reader, s: r.ms / 1000, userS: r.userMs / 1000, sysS: r.sysMs / 1000, readRssMB: r.maxRssMB - r.rssBeforeMB, treeMaxRssMB: Number(c.err.trim().split('\n').pop()) / 1024, maxLagMs: r.maxLagMs, kernelPeakMB: (peak - base) / 1024, exact: r.exact, elements: r.elements };
+  return {
+    ranges: n,
+    reader,
+    s: r.ms / 1000,
+    userS: r.userMs / 1000,
+    sysS: r.sysMs / 1000,
+    readRssMB: r.maxRssMB - r.rssBeforeMB,
+    treeMaxRssMB: Number(c.err.trim().split('\n').pop()) / 1024,
+    maxLagMs: r.maxLagMs,
+    kernelPeakMB: (peak - base) / 1024,
+    exact: r.exact,
+    elements: r.elements,
+  };
 }
 
 if (process.argv[2] === '--child') {
@@ -114,10 +138,26 @@ if (process.argv[2] === '--child') {
   } finally {
     await ns.teardown();
   }
-  printTable('set-listing: read an interval set back (fresh process each; system time = the kernel dump)', ['ranges', 'reader', 's', 'user s', 'sys s', 'RSS added by the read MB', 'tree peak RSS MB', 'max loop stall ms', 'SUnreclaim peak MB', 'exact'],
-    rows.map((r) => [String(r.ranges), String(r.reader), fmt(Number(r.s)), fmt(Number(r.userS)), fmt(Number(r.sysS)), fmt(Number(r.readRssMB)), fmt(Number(r.treeMaxRssMB)), fmt(Number(r.maxLagMs)), fmt(Number(r.kernelPeakMB)), String(r.exact)]));
+  printTable(
+    'set-listing: read an interval set back (fresh process each; system time = the kernel dump)',
+    ['ranges', 'reader', 's', 'user s', 'sys s', 'RSS added by the read MB', 'tree peak RSS MB', 'max loop stall ms', 'SUnreclaim peak MB', 'exact'],
+    rows.map((r) => [
+      String(r.ranges),
+      String(r.reader),
+      fmt(Number(r.s)),
+      fmt(Number(r.userS)),
+      fmt(Number(r.sysS)),
+      fmt(Number(r.readRssMB)),
+      fmt(Number(r.treeMaxRssMB)),
+      fmt(Number(r.maxLagMs)),
+      fmt(Number(r.kernelPeakMB)),
+      String(r.exact),
+    ]),
+  );
   const at = (reader: Reader) => rows.filter((r) => r.reader === reader).at(-1);
   const big = at('netlink-ranges');
   const anchor = at('cli-list');
-  console.log(`results: ${writeResults('set-listing', { rows }, { ranges: Number(big?.ranges), netlinkS: Number(big?.s), netlinkAddedRssMB: Number(big?.readRssMB), listAddedRssMB: Number(at('netlink-list')?.readRssMB), cliS: Number(anchor?.s), cliAddedRssMB: Number(anchor?.readRssMB), cliTreeRssMB: Number(anchor?.treeMaxRssMB), loadavg: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ') })}`);
+  console.log(
+    `results: ${writeResults('set-listing', { rows }, { ranges: Number(big?.ranges), netlinkS: Number(big?.s), netlinkAddedRssMB: Number(big?.readRssMB), listAddedRssMB: Number(at('netlink-list')?.readRssMB), cliS: Number(anchor?.s), cliAddedRssMB: Number(anchor?.readRssMB), cliTreeRssMB: Number(anchor?.treeMaxRssMB), loadavg: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ') })}`,
+  );
 }

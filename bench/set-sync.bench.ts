@@ -63,8 +63,21 @@ const models = (n: number, churned: boolean) => {
 };
 
 interface ChildResult {
-  coldMs: number; coldMode: string; coldTx: number; coldKernelMB: number; coldKernelEndMB: number; churnMs: number; churnMode: string; churnTx: number; churnKernelMB: number;
-  churnAdded: number; churnRemoved: number; restartMs?: number; restartKernelMB?: number; selfMaxRssMB: number; ranges: number;
+  coldMs: number;
+  coldMode: string;
+  coldTx: number;
+  coldKernelMB: number;
+  coldKernelEndMB: number;
+  churnMs: number;
+  churnMode: string;
+  churnTx: number;
+  churnKernelMB: number;
+  churnAdded: number;
+  churnRemoved: number;
+  restartMs?: number;
+  restartKernelMB?: number;
+  selfMaxRssMB: number;
+  ranges: number;
 }
 
 /** Child mode: `--child N NETNS` — what the daemon process does, measured on itself. */
@@ -84,10 +97,19 @@ async function child(n: number, netns: string, table: string): Promise<void> {
   const ch = await withKernelMemory(() => sync.apply(target, m1));
   const churnMs = performance.now() - t;
   const res: ChildResult = {
-    coldMs, coldMode: cold.result.map((r) => r.mode).join('+'), coldTx: tx(cold.result), coldKernelMB: cold.kernel.peakRiseMB, coldKernelEndMB: cold.kernel.endDeltaMB,
-    churnMs, churnMode: ch.result.map((r) => r.mode).join('+'), churnTx: tx(ch.result), churnKernelMB: ch.kernel.peakRiseMB,
-    churnAdded: ch.result.reduce((a, r) => a + r.added, 0), churnRemoved: ch.result.reduce((a, r) => a + r.removed, 0),
-    selfMaxRssMB: process.resourceUsage().maxRSS / 1024, ranges: m0.ipv4.size + m0.ipv6.size,
+    coldMs,
+    coldMode: cold.result.map((r) => r.mode).join('+'),
+    coldTx: tx(cold.result),
+    coldKernelMB: cold.kernel.peakRiseMB,
+    coldKernelEndMB: cold.kernel.endDeltaMB,
+    churnMs,
+    churnMode: ch.result.map((r) => r.mode).join('+'),
+    churnTx: tx(ch.result),
+    churnKernelMB: ch.kernel.peakRiseMB,
+    churnAdded: ch.result.reduce((a, r) => a + r.added, 0),
+    churnRemoved: ch.result.reduce((a, r) => a + r.removed, 0),
+    selfMaxRssMB: process.resourceUsage().maxRSS / 1024,
+    ranges: m0.ipv4.size + m0.ipv6.size,
   };
   if (n <= RESTART_MAX) {
     const again = createSetSync({ logger: pino({ level: 'warn' }), registry: new Registry(), maxTransactionPrefixes: MAX_TX });
@@ -123,7 +145,9 @@ function staleRanges(cov: RangeSet, old: RangeSet, now: RangeSet): number {
   const nowSet = new Set(rangeTexts(now));
   const covSet = coverageHas(cov);
   let stale = 0;
-  for (let i = 0; i < old.size; i++) if (!nowSet.has(rangeTexts({ family: old.family, size: 1, data: old.data.subarray(i * 2 * (old.family === 'ipv4' ? 1 : 4), (i + 1) * 2 * (old.family === 'ipv4' ? 1 : 4)) })[0]!) && covSet(old, i)) stale++;
+  for (let i = 0; i < old.size; i++)
+    if (!nowSet.has(rangeTexts({ family: old.family, size: 1, data: old.data.subarray(i * 2 * (old.family === 'ipv4' ? 1 : 4), (i + 1) * 2 * (old.family === 'ipv4' ? 1 : 4)) })[0]!) && covSet(old, i))
+      stale++;
   return stale;
 }
 
@@ -147,7 +171,20 @@ function coverageHas(cov: RangeSet): (s: RangeSet, i: number) => boolean {
 }
 
 async function runChild(n: number, ns: NftNetns, backend: string): Promise<{ r: ChildResult; treeMaxRssMB: number }> {
-  const c = await run('/usr/bin/time', ['-f', '%M', 'env', `UNBOUND_SIDECAR_NFT_BACKEND=${backend}`, process.execPath, '--import', 'tsx', new URL(import.meta.url).pathname, '--child', String(n), ns.name, `b_${backend}`]);
+  const c = await run('/usr/bin/time', [
+    '-f',
+    '%M',
+    'env',
+    `UNBOUND_SIDECAR_NFT_BACKEND=${backend}`,
+    process.execPath,
+    '--import',
+    'tsx',
+    new URL(import.meta.url).pathname,
+    '--child',
+    String(n),
+    ns.name,
+    `b_${backend}`,
+  ]);
   if (c.code !== 0) throw new Error(`child (${backend}) failed: ${c.err.slice(-2000)}`);
   return { r: JSON.parse(c.out.trim().split('\n').pop() ?? '{}') as ChildResult, treeMaxRssMB: Number(c.err.trim().split('\n').pop()) / 1024 };
 }
@@ -156,8 +193,11 @@ async function measure(n: number): Promise<Record<string, number | string | bool
   const ns = createNftNetns();
   const dir = mkdtempSync(join(tmpdir(), 'set-sync-bench-'));
   try {
-    await ns.nft(['-f', '-'], 'table inet bench {\n set o4 { type ipv4_addr; flags interval; auto-merge; }\n set o6 { type ipv6_addr; flags interval; auto-merge; }\n}\n' +
-      BACKENDS.map((b) => `table inet b_${b} {\n set v4 { type ipv4_addr; flags interval; }\n set v6 { type ipv6_addr; flags interval; }\n}\n`).join(''));
+    await ns.nft(
+      ['-f', '-'],
+      'table inet bench {\n set o4 { type ipv4_addr; flags interval; auto-merge; }\n set o6 { type ipv6_addr; flags interval; auto-merge; }\n}\n' +
+        BACKENDS.map((b) => `table inet b_${b} {\n set v4 { type ipv4_addr; flags interval; }\n set v6 { type ipv6_addr; flags interval; }\n}\n`).join(''),
+    );
     const children = [];
     const listener = FOREIGN_LISTENER ? await startNftListener(ns.host) : undefined;
     try {
@@ -182,10 +222,28 @@ async function measure(n: number): Promise<Record<string, number | string | bool
     const rows: Record<string, number | string | boolean>[] = [];
     for (const { backend, r, treeMaxRssMB } of children) {
       const row: Record<string, number | string | boolean> = {
-        entries: n, backend, maxTx: MAX_TX, ranges: r.ranges, coldMs: r.coldMs, coldMode: r.coldMode, coldTx: r.coldTx, coldKernelMB: r.coldKernelMB, coldKernelEndMB: r.coldKernelEndMB, selfMaxRssMB: r.selfMaxRssMB, treeMaxRssMB,
-        churnMs: r.churnMs, churnMode: r.churnMode, churnTx: r.churnTx, churnKernelMB: r.churnKernelMB, churnAdded: r.churnAdded, churnRemoved: r.churnRemoved,
+        entries: n,
+        backend,
+        maxTx: MAX_TX,
+        ranges: r.ranges,
+        coldMs: r.coldMs,
+        coldMode: r.coldMode,
+        coldTx: r.coldTx,
+        coldKernelMB: r.coldKernelMB,
+        coldKernelEndMB: r.coldKernelEndMB,
+        selfMaxRssMB: r.selfMaxRssMB,
+        treeMaxRssMB,
+        churnMs: r.churnMs,
+        churnMode: r.churnMode,
+        churnTx: r.churnTx,
+        churnKernelMB: r.churnKernelMB,
+        churnAdded: r.churnAdded,
+        churnRemoved: r.churnRemoved,
         ...(r.restartMs !== undefined ? { restartMs: r.restartMs, restartKernelMB: r.restartKernelMB ?? 0 } : {}),
-        origFillMs, origChurnMs, ratio: r.churnMs / origChurnMs, ...origExact,
+        origFillMs,
+        origChurnMs,
+        ratio: r.churnMs / origChurnMs,
+        ...origExact,
       };
       if (r.ranges <= VERIFY_MAX) {
         const t = `b_${backend}`;
@@ -215,17 +273,59 @@ if (process.argv[2] === '--child') {
       console.error(JSON.stringify(row));
     }
   }
-  printTable(`set-sync: cold load, 1% churn and restart (bound ${MAX_TX} ranges per transaction, ${FOREIGN_LISTENER ? 'an nft monitor and the daemon\'s subscription listening' : 'only the daemon\'s own subscription listening'}) vs the original pipeline (nft -f add of the whole list, auto-merge)`,
-    ['entries', 'backend', 'cold s (tx)', 'cold kernel MB (peak / kept)', 'RSS MB (ours / tree)', 'churn s (mode, tx)', 'churn kernel MB', 'restart s / kernel MB', 'original churn s', 'ratio', 'exact: ours / original (stale ranges kept)'],
-    rows.map((r) => [String(r.entries), String(r.backend), `${fmt(Number(r.coldMs) / 1000)} (${String(r.coldTx)})`, `${fmt(Number(r.coldKernelMB))} / ${fmt(Number(r.coldKernelEndMB))}`, `${fmt(Number(r.selfMaxRssMB))} / ${fmt(Number(r.treeMaxRssMB))}`,
-      `${fmt(Number(r.churnMs) / 1000)} (${r.churnMode}, ${String(r.churnTx)})`, fmt(Number(r.churnKernelMB)), r.restartMs === undefined ? 'not run' : `${fmt(Number(r.restartMs) / 1000)} / ${fmt(Number(r.restartKernelMB))}`,
-      fmt(Number(r.origChurnMs) / 1000), fmt(Number(r.ratio)), r.oursExact === undefined ? 'not read back' : `${r.oursExact} / ${r.origExact} (${r.origStaleRanges})`]));
+  printTable(
+    `set-sync: cold load, 1% churn and restart (bound ${MAX_TX} ranges per transaction, ${FOREIGN_LISTENER ? "an nft monitor and the daemon's subscription listening" : "only the daemon's own subscription listening"}) vs the original pipeline (nft -f add of the whole list, auto-merge)`,
+    [
+      'entries',
+      'backend',
+      'cold s (tx)',
+      'cold kernel MB (peak / kept)',
+      'RSS MB (ours / tree)',
+      'churn s (mode, tx)',
+      'churn kernel MB',
+      'restart s / kernel MB',
+      'original churn s',
+      'ratio',
+      'exact: ours / original (stale ranges kept)',
+    ],
+    rows.map((r) => [
+      String(r.entries),
+      String(r.backend),
+      `${fmt(Number(r.coldMs) / 1000)} (${String(r.coldTx)})`,
+      `${fmt(Number(r.coldKernelMB))} / ${fmt(Number(r.coldKernelEndMB))}`,
+      `${fmt(Number(r.selfMaxRssMB))} / ${fmt(Number(r.treeMaxRssMB))}`,
+      `${fmt(Number(r.churnMs) / 1000)} (${r.churnMode}, ${String(r.churnTx)})`,
+      fmt(Number(r.churnKernelMB)),
+      r.restartMs === undefined ? 'not run' : `${fmt(Number(r.restartMs) / 1000)} / ${fmt(Number(r.restartKernelMB))}`,
+      fmt(Number(r.origChurnMs) / 1000),
+      fmt(Number(r.ratio)),
+      r.oursExact === undefined ? 'not read back' : `${r.oursExact} / ${r.origExact} (${r.origStaleRanges})`,
+    ]),
+  );
   const big = rows.at(-1)!;
   const mid = rows.find((r) => r.entries === 300_000) ?? big;
   const anchored = [...rows].reverse().find((r) => Number.isFinite(Number(r.origChurnMs))) ?? big;
   const targets = { coldLoadS: 8, rssMB: 300, coldKernelMB: 256, churn300kKernelMB: 64, churnRatio: 0.2 };
-  console.log(`results: ${writeResults('set-sync', { rows, targets }, {
-    entries: `${String(big.entries)} (${String(big.backend)})`, maxTx: MAX_TX, coldS: Number(big.coldMs) / 1000, coldKernelMB: Number(big.coldKernelMB), coldKernelKeptMB: Number(big.coldKernelEndMB), rssMB: Number(big.selfMaxRssMB), treeRssMB: Number(big.treeMaxRssMB),
-    churnS: Number(big.churnMs) / 1000, 'churn 300k kernel MB': Number(mid.churnKernelMB), 'restart 300k s': Number(mid.restartMs ?? NaN) / 1000, 'restart 300k kernel MB': Number(mid.restartKernelMB ?? NaN), origS: Number(big.origChurnMs) / 1000, ratio: Number(big.ratio), [`ratio at ${String(anchored.entries)}`]: Number(anchored.ratio),
-  })}`);
+  console.log(
+    `results: ${writeResults(
+      'set-sync',
+      { rows, targets },
+      {
+        entries: `${String(big.entries)} (${String(big.backend)})`,
+        maxTx: MAX_TX,
+        coldS: Number(big.coldMs) / 1000,
+        coldKernelMB: Number(big.coldKernelMB),
+        coldKernelKeptMB: Number(big.coldKernelEndMB),
+        rssMB: Number(big.selfMaxRssMB),
+        treeRssMB: Number(big.treeMaxRssMB),
+        churnS: Number(big.churnMs) / 1000,
+        'churn 300k kernel MB': Number(mid.churnKernelMB),
+        'restart 300k s': Number(mid.restartMs ?? NaN) / 1000,
+        'restart 300k kernel MB': Number(mid.restartKernelMB ?? NaN),
+        origS: Number(big.origChurnMs) / 1000,
+        ratio: Number(big.ratio),
+        [`ratio at ${String(anchored.entries)}`]: Number(anchored.ratio),
+      },
+    )}`,
+  );
 }

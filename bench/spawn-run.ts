@@ -1,7 +1,12 @@
 import { spawn } from 'node:child_process';
 
 /** A child process run to its end: what it printed, its exit code, and its wall time in ms. */
-export interface RunResult { readonly out: string; readonly err: string; readonly code: number | null; readonly ms: number }
+export interface RunResult {
+  readonly out: string;
+  readonly err: string;
+  readonly code: number | null;
+  readonly ms: number;
+}
 
 export function run(cmd: string, args: readonly string[]): Promise<RunResult> {
   const t = performance.now();

@@ -27,13 +27,14 @@ import { repoRoot } from '../test/helpers/repo-root.js';
 import { fmt, printTable, writeResults } from './bench-report.js';
 import { run } from './spawn-run.js';
 
-const SIZES = (process.env.BENCH_SIZES ?? '300000').split(',').map(Number).filter((n) => n > 0);
+const SIZES = (process.env.BENCH_SIZES ?? '300000')
+  .split(',')
+  .map(Number)
+  .filter((n) => n > 0);
 
 const models = (n: number, churned: boolean): { ipv4: RangeSet; ipv6: RangeSet } => {
   const n4 = Math.round(n * 0.7);
-  return churned
-    ? { ipv4: churn('ipv4', n4, 0.01, 11), ipv6: churn('ipv6', n - n4, 0.01, 12) }
-    : { ipv4: model('ipv4', n4, 11), ipv6: model('ipv6', n - n4, 12) };
+  return churned ? { ipv4: churn('ipv4', n4, 0.01, 11), ipv6: churn('ipv6', n - n4, 0.01, 12) } : { ipv4: model('ipv4', n4, 11), ipv6: model('ipv6', n - n4, 12) };
 };
 const listBody = (m: { ipv4: RangeSet; ipv6: RangeSet }): string => `${[...rangeTexts(m.ipv4), ...rangeTexts(m.ipv6)].join('\n')}\n`;
 
@@ -67,8 +68,11 @@ async function measure(n: number): Promise<Record<string, number | string | bool
   const dir = mkdtempSync(join(tmpdir(), 'sync-oneshot-bench-'));
   const server = await startFixtureServer();
   try {
-    await ns.nft(['-f', '-'], 'table inet ours {\n set v4 { type ipv4_addr; flags interval; }\n set v6 { type ipv6_addr; flags interval; }\n}\n' +
-      'table inet orig {\n set o4 { type ipv4_addr; flags interval; auto-merge; }\n set o6 { type ipv6_addr; flags interval; auto-merge; }\n}\n');
+    await ns.nft(
+      ['-f', '-'],
+      'table inet ours {\n set v4 { type ipv4_addr; flags interval; }\n set v6 { type ipv6_addr; flags interval; }\n}\n' +
+        'table inet orig {\n set o4 { type ipv4_addr; flags interval; auto-merge; }\n set o6 { type ipv6_addr; flags interval; auto-merge; }\n}\n',
+    );
     const m0 = models(n, false);
     const m1 = models(n, true);
     let body = listBody(m0);
@@ -76,22 +80,31 @@ async function measure(n: number): Promise<Record<string, number | string | bool
     // The registry's CSV as the script consumed it: one entry per line, each ending with a comma.
     server.route('/list.csv', (_req, res) => res.writeHead(200, { 'content-type': 'text/csv' }).end(body.replace(/\n/g, ',\n')));
     const config = join(dir, 'config.json');
-    writeFileSync(config, JSON.stringify({
-      stateDir: join(dir, 'state'),
-      lists: [{ name: 'bench', sources: [{ url: server.url('/list'), format: 'lines', contains: 'ips' }], nft: { family: 'inet', table: 'ours', set4: 'v4', set6: 'v6', netns: ns.name } }],
-    }));
+    writeFileSync(
+      config,
+      JSON.stringify({
+        stateDir: join(dir, 'state'),
+        lists: [{ name: 'bench', sources: [{ url: server.url('/list'), format: 'lines', contains: 'ips' }], nft: { family: 'inet', table: 'ours', set4: 'v4', set6: 'v6', netns: ns.name } }],
+      }),
+    );
     const main = join(repoRoot(), 'dist', 'src', 'main.js');
     const sync = async (what: string, want: { ipv4: RangeSet; ipv6: RangeSet }): Promise<{ ms: number; kernelMB: number; summary: string; exact: boolean }> => {
       const { result, kernel } = await withKernelMemory(() => run(process.execPath, [main, 'sync', '--config', config]));
       if (result.code !== 0) throw new Error(`sync (${what}) exited ${result.code}: ${result.out}${result.err.slice(-2000)}`);
       const got = await readBack(ns);
       const exact = rangeSetsEqual(got.ipv4, want.ipv4) && rangeSetsEqual(got.ipv6, want.ipv6);
-      const summary = result.out.split('\n').filter((l) => l.includes('set ')).map((l) => l.trim()).join('; ');
+      const summary = result.out
+        .split('\n')
+        .filter((l) => l.includes('set '))
+        .map((l) => l.trim())
+        .join('; ');
       console.error(`sync-oneshot ${n} ${what}: ${fmt(result.ms)} ms, kernel +${fmt(kernel.peakRiseMB)} MB, exact ${exact}: ${summary}`);
       return { ms: result.ms, kernelMB: kernel.peakRiseMB, summary, exact };
     };
     const listener = await startNftListener(ns.host);
-    let cold, again, churned;
+    let cold: Awaited<ReturnType<typeof sync>>;
+    let again: Awaited<ReturnType<typeof sync>>;
+    let churned: Awaited<ReturnType<typeof sync>>;
     try {
       cold = await sync('cold', m0);
       again = await sync('unchanged', m0);
@@ -111,12 +124,20 @@ async function measure(n: number): Promise<Record<string, number | string | bool
     if (orig.code !== 0) throw new Error(`original script (churn) failed: ${orig.err.slice(-1000)}`);
     return {
       entries: n,
-      coldS: cold.ms / 1000, coldKernelMB: cold.kernelMB, coldExact: cold.exact,
-      unchangedS: again.ms / 1000, unchangedKernelMB: again.kernelMB, unchangedNoop: /noop/.test(again.summary) && !/added [1-9]/.test(again.summary), unchangedExact: again.exact,
-      churnS: churned.ms / 1000, churnKernelMB: churned.kernelMB, churnExact: churned.exact,
+      coldS: cold.ms / 1000,
+      coldKernelMB: cold.kernelMB,
+      coldExact: cold.exact,
+      unchangedS: again.ms / 1000,
+      unchangedKernelMB: again.kernelMB,
+      unchangedNoop: /noop/.test(again.summary) && !/added [1-9]/.test(again.summary),
+      unchangedExact: again.exact,
+      churnS: churned.ms / 1000,
+      churnKernelMB: churned.kernelMB,
+      churnExact: churned.exact,
       origChurnS: orig.ms / 1000,
       churnRatio: churned.ms / orig.ms,
-      unchangedSummary: again.summary, churnSummary: churned.summary,
+      unchangedSummary: again.summary,
+      churnSummary: churned.summary,
     };
   } finally {
     await server.close();
@@ -132,10 +153,35 @@ if (missing) {
 }
 const rows: Record<string, number | string | boolean>[] = [];
 for (const n of SIZES) rows.push(await measure(n));
-printTable('oneshot `unbound-sidecar sync` (whole CLI process) vs the original timer script (curl + grep + nft -f), same list from a loopback HTTP server',
+printTable(
+  'oneshot `unbound-sidecar sync` (whole CLI process) vs the original timer script (curl + grep + nft -f), same list from a loopback HTTP server',
   ['ranges', 'cold s', 'unchanged s (noop?)', 'target ≤ 1 s', '1% churn s', 'original churn s', 'ratio', 'target ≤ 0.2', 'kernel MB cold / unchanged / churn', 'exact'],
-  rows.map((r) => [String(r.entries), fmt(Number(r.coldS)), `${fmt(Number(r.unchangedS))} (${String(r.unchangedNoop)})`, Number(r.unchangedS) <= 1 ? 'met' : 'MISSED', fmt(Number(r.churnS)), fmt(Number(r.origChurnS)), fmt(Number(r.churnRatio)), Number(r.churnRatio) <= 0.2 ? 'met' : 'MISSED',
-    `${fmt(Number(r.coldKernelMB))} / ${fmt(Number(r.unchangedKernelMB))} / ${fmt(Number(r.churnKernelMB))}`, String(r.coldExact === true && r.unchangedExact === true && r.churnExact === true)]));
+  rows.map((r) => [
+    String(r.entries),
+    fmt(Number(r.coldS)),
+    `${fmt(Number(r.unchangedS))} (${String(r.unchangedNoop)})`,
+    Number(r.unchangedS) <= 1 ? 'met' : 'MISSED',
+    fmt(Number(r.churnS)),
+    fmt(Number(r.origChurnS)),
+    fmt(Number(r.churnRatio)),
+    Number(r.churnRatio) <= 0.2 ? 'met' : 'MISSED',
+    `${fmt(Number(r.coldKernelMB))} / ${fmt(Number(r.unchangedKernelMB))} / ${fmt(Number(r.churnKernelMB))}`,
+    String(r.coldExact === true && r.unchangedExact === true && r.churnExact === true),
+  ]),
+);
 for (const r of rows) {
-  writeResults('sync-oneshot', { rows }, { entries: Number(r.entries), coldS: Number(r.coldS), unchangedS: Number(r.unchangedS), unchangedNoop: Boolean(r.unchangedNoop), churnS: Number(r.churnS), origChurnS: Number(r.origChurnS), ratio: Number(r.churnRatio), exact: r.coldExact === true && r.unchangedExact === true && r.churnExact === true });
+  writeResults(
+    'sync-oneshot',
+    { rows },
+    {
+      entries: Number(r.entries),
+      coldS: Number(r.coldS),
+      unchangedS: Number(r.unchangedS),
+      unchangedNoop: Boolean(r.unchangedNoop),
+      churnS: Number(r.churnS),
+      origChurnS: Number(r.origChurnS),
+      ratio: Number(r.churnRatio),
+      exact: r.coldExact === true && r.unchangedExact === true && r.churnExact === true,
+    },
+  );
 }

@@ -96,15 +96,10 @@ export async function startDaemon(config: Config, logger: Logger, opts: DaemonOp
         })
       : undefined;
   const learnedSets = sets?.learned;
-  const learner: Learner | undefined = learnedSets
-    ? createLearner({ config, stateDir: config.stateDir, logger, registry, learnedSets })
-    : undefined;
+  const learner: Learner | undefined = learnedSets ? createLearner({ config, stateDir: config.stateDir, logger, registry, learnedSets }) : undefined;
   // The front asks the learner for every answer; without learning lists it is a pure PROXYv2 relay.
-  const front: DnsFront | undefined = config.front
-    ? createDnsFront({ config: config.front, learnAnswer: learner?.learnAnswer, logger, registry })
-    : undefined;
-  const lists: ListPipeline | undefined =
-    sets ? createListPipeline({ config, logger, registry, setSync: sets.lists, onModel: (m) => learner?.setListModel(m) }) : undefined;
+  const front: DnsFront | undefined = config.front ? createDnsFront({ config: config.front, learnAnswer: learner?.learnAnswer, logger, registry }) : undefined;
+  const lists: ListPipeline | undefined = sets ? createListPipeline({ config, logger, registry, setSync: sets.lists, onModel: (m) => learner?.setListModel(m) }) : undefined;
 
   const listStatus = (): ListStatusInput[] => {
     if (!lists) return [];
@@ -163,10 +158,18 @@ export async function startDaemon(config: Config, logger: Logger, opts: DaemonOp
       // A read-only or full stateDir keeps DNS and the sets working but loses what is learned or
       // added at the next restart: not ready until a write there succeeds again.
       ...(learner
-        ? [{ name: 'state', check: () => {
-            const s = learner.state();
-            return { ok: s.writable, detail: s.writable ? `${s.dir} writable` : `${s.failures.map((f) => `${f.file}: ${f.error}`).join('; ')} (learned addresses and runtime additions are not saved)` };
-          } }]
+        ? [
+            {
+              name: 'state',
+              check: () => {
+                const s = learner.state();
+                return {
+                  ok: s.writable,
+                  detail: s.writable ? `${s.dir} writable` : `${s.failures.map((f) => `${f.file}: ${f.error}`).join('; ')} (learned addresses and runtime additions are not saved)`,
+                };
+              },
+            },
+          ]
         : []),
       {
         name: 'mdns',

@@ -103,7 +103,13 @@ test('the metric-name lint also covers the list pipeline and the learner (their 
   try {
     const metrics = await daemon.registry.getMetricsAsJSON();
     const names = metrics.map((m) => m.name);
-    for (const required of ['unbound_sidecar_list_last_success_timestamp_seconds', 'unbound_sidecar_set_sync_elements', 'unbound_sidecar_set_sync_apply_failures_total', 'unbound_sidecar_learner_learned_elements', 'unbound_sidecar_learner_dnstap_frames_total']) {
+    for (const required of [
+      'unbound_sidecar_list_last_success_timestamp_seconds',
+      'unbound_sidecar_set_sync_elements',
+      'unbound_sidecar_set_sync_apply_failures_total',
+      'unbound_sidecar_learner_learned_elements',
+      'unbound_sidecar_learner_dnstap_frames_total',
+    ]) {
       assert.ok(names.includes(required), `${required} is exported`);
     }
     lintMetricNames(metrics);
@@ -137,7 +143,14 @@ test('front without any learning list is a pure PROXYv2 relay: answers, /api/sta
     assert.equal(status.health.front?.upstream, `127.0.0.1:${up.port}`);
     const metrics = await daemon.registry.getMetricsAsJSON();
     const names = metrics.map((m) => m.name);
-    for (const required of ['unbound_sidecar_dns_front_queries_total', 'unbound_sidecar_dns_front_upstream_duration_seconds', 'unbound_sidecar_dns_front_insert_wait_seconds', 'unbound_sidecar_dns_front_insert_deadline_misses_total', 'unbound_sidecar_dns_front_refused_clients_total', 'unbound_sidecar_dns_front_dropped_total']) {
+    for (const required of [
+      'unbound_sidecar_dns_front_queries_total',
+      'unbound_sidecar_dns_front_upstream_duration_seconds',
+      'unbound_sidecar_dns_front_insert_wait_seconds',
+      'unbound_sidecar_dns_front_insert_deadline_misses_total',
+      'unbound_sidecar_dns_front_refused_clients_total',
+      'unbound_sidecar_dns_front_dropped_total',
+    ]) {
       assert.ok(names.includes(required), `${required} is exported`);
     }
     lintMetricNames(metrics);

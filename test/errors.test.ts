@@ -23,6 +23,9 @@ test('every error code is in the README table, raised in src/, and nothing else 
   const table = section.slice(0, section.indexOf('\n#'));
   const rows = [...table.matchAll(/^\| `([A-Z_]+)` \|/gm)].map((m) => m[1] ?? '');
   assert.deepEqual([...rows].sort(), [...codes].sort(), 'README "Error codes" rows vs SidecarErrorCode');
-  const src = sources(join(root, 'src')).filter((f) => !f.endsWith('errors.ts')).map((f) => readFileSync(f, 'utf8')).join('\n');
+  const src = sources(join(root, 'src'))
+    .filter((f) => !f.endsWith('errors.ts'))
+    .map((f) => readFileSync(f, 'utf8'))
+    .join('\n');
   for (const c of codes) assert.ok(src.includes(`'${c}'`), `${c} is declared but never raised`);
 });

@@ -64,7 +64,7 @@ describe('README snippets', () => {
     }
   });
 
-  it('ts: type-checks against the sources with the repository\'s compiler options', () => {
+  it("ts: type-checks against the sources with the repository's compiler options", () => {
     const ts_ = tagged('ts', 'typescript');
     assert.ok(ts_.length >= 3);
     const out = join(root, 'dist', 'readme-snippets');
@@ -88,7 +88,14 @@ describe('README snippets', () => {
     const shell = tagged('sh', 'bash', 'console');
     assert.ok(shell.length >= 5);
     for (const b of shell) {
-      const script = b.lang === 'console' ? b.text.split('\n').filter((l) => l.startsWith('$ ')).map((l) => l.slice(2)).join('\n') : b.text;
+      const script =
+        b.lang === 'console'
+          ? b.text
+              .split('\n')
+              .filter((l) => l.startsWith('$ '))
+              .map((l) => l.slice(2))
+              .join('\n')
+          : b.text;
       assert.ok(script.trim() !== '', `${where(b)}: a console block shows its commands after "$ "`);
       const r = run('bash', ['-n'], script);
       assert.equal(r.status, 0, `${where(b)}: ${r.out}`);
@@ -125,7 +132,7 @@ describe('README snippets', () => {
       if (stated !== undefined) assert.equal(exposure, stated, `${where(b)}: the exposure the README states`);
     }
     const shipped = blocks.find((b) => b.lang === 'text' && b.text.startsWith('→ Overall exposure level for unbound-sidecar.service:'));
-    assert.ok(shipped, 'README shows the shipped unit\'s exposure');
+    assert.ok(shipped, "README shows the shipped unit's exposure");
     assert.equal(/: ([0-9.]+) /.exec(shipped.text)?.[1], analyze().exposure, `${where(shipped)}: the shipped unit's exposure`);
   });
 

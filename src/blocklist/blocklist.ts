@@ -88,9 +88,7 @@ export function createBlocklist(opts: BlocklistOptions): Blocklist {
   const listeners = new Set<(m: ListModel) => void>();
   const abort = new AbortController();
   let running = false;
-  const lists = new Map<string, ListState>(
-    opts.lists.map((c) => [c.name, { config: c, guard: new EntryGuard({ minPrefix: c.minPrefix, exclude: c.exclude }), sources: new Map() }]),
-  );
+  const lists = new Map<string, ListState>(opts.lists.map((c) => [c.name, { config: c, guard: new EntryGuard({ minPrefix: c.minPrefix, exclude: c.exclude }), sources: new Map() }]));
 
   for (const c of opts.lists) metrics.refreshInterval.set({ list: c.name }, c.refresh / 1000);
 
@@ -133,13 +131,19 @@ export function createBlocklist(opts: BlocklistOptions): Blocklist {
     metrics.missingSources.set({ list: st.config.name }, missing.length);
     if (missing.length > 0) {
       // The per-source data stays for the union once the missing sources deliver.
-      logger.warn({ list: st.config.name, file, missing }, `blocklist: ${st.config.name}: snapshot ${file} has no data for ${missing.join(', ')}; not restoring an incomplete list, the sets are left as they are until every source has delivered`);
+      logger.warn(
+        { list: st.config.name, file, missing },
+        `blocklist: ${st.config.name}: snapshot ${file} has no data for ${missing.join(', ')}; not restoring an incomplete list, the sets are left as they are until every source has delivered`,
+      );
       return undefined;
     }
     const model = buildModel(st.config.name, [...st.sources.values()], snap.updatedAt);
     if (model) {
       publish(st, model);
-      logger.info({ list: st.config.name, ipv4: model.ipv4.size, ipv6: model.ipv6.size, domains: model.domains.length, updatedAt: new Date(model.updatedAt).toISOString() }, `blocklist: ${st.config.name}: restored from snapshot`);
+      logger.info(
+        { list: st.config.name, ipv4: model.ipv4.size, ipv6: model.ipv6.size, domains: model.domains.length, updatedAt: new Date(model.updatedAt).toISOString() },
+        `blocklist: ${st.config.name}: restored from snapshot`,
+      );
     }
     return model;
   }
@@ -179,15 +183,7 @@ export function createBlocklist(opts: BlocklistOptions): Blocklist {
     }
     if (changed) publish(st, candidate);
     const outcome: ListOutcome =
-      missing.length === st.config.sources.length
-        ? 'failed'
-        : missing.length > 0
-          ? 'partial'
-          : changed
-            ? 'updated'
-            : outcomes.includes('kept-last-good')
-              ? 'kept-last-good'
-              : 'unchanged';
+      missing.length === st.config.sources.length ? 'failed' : missing.length > 0 ? 'partial' : changed ? 'updated' : outcomes.includes('kept-last-good') ? 'kept-last-good' : 'unchanged';
     metrics.refreshes.inc({ list: name, outcome });
     st.lastSyncAt = now();
     st.lastOutcome = outcome;
@@ -201,7 +197,14 @@ export function createBlocklist(opts: BlocklistOptions): Blocklist {
       st.lastError = why;
     }
     const model = st.model;
-    return { list: name, outcome, missing, sources: results.map((r) => r.report), entries: { ipv4: model?.ipv4.size ?? 0, ipv6: model?.ipv6.size ?? 0 }, durationMs: Math.round(performance.now() - t0) };
+    return {
+      list: name,
+      outcome,
+      missing,
+      sources: results.map((r) => r.report),
+      entries: { ipv4: model?.ipv4.size ?? 0, ipv6: model?.ipv6.size ?? 0 },
+      durationMs: Math.round(performance.now() - t0),
+    };
   }
 
   /** One refresh per list at a time: a SIGHUP during the hourly run joins it. */

@@ -35,20 +35,18 @@ export const DEFAULT_MAX_ENTRIES = 500_000;
 export const DEFAULT_MAX_DOMAINS = 2_000_000;
 
 /** Duration text -> milliseconds; at least a minute, so a typo cannot hammer a volunteer-run registry. */
-export const refreshDuration = z
-  .string()
-  .transform((s, ctx) => {
-    const ms = parseDuration(s);
-    if (ms === undefined) {
-      ctx.addIssue({ code: 'custom', message: 'expected a duration such as "30m", "1h" or "1h30m"' });
-      return z.NEVER;
-    }
-    if (ms < MIN_REFRESH_MS) {
-      ctx.addIssue({ code: 'custom', message: `refresh must be at least 1m (got ${s})` });
-      return z.NEVER;
-    }
-    return ms;
-  });
+export const refreshDuration = z.string().transform((s, ctx) => {
+  const ms = parseDuration(s);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: 'expected a duration such as "30m", "1h" or "1h30m"' });
+    return z.NEVER;
+  }
+  if (ms < MIN_REFRESH_MS) {
+    ctx.addIssue({ code: 'custom', message: `refresh must be at least 1m (got ${s})` });
+    return z.NEVER;
+  }
+  return ms;
+});
 
 export const listSourceSchema = z
   .object({

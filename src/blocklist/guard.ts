@@ -40,8 +40,7 @@ export type SourceDecision =
   | { outcome: 'failed'; reason: SourceFailureReason; error: string };
 
 export function decideSource(prev: SourceState | undefined, attempt: SourceAttempt, minRatio: number): SourceDecision {
-  const keepOrFail = (reason: SourceFailureReason, error: string): SourceDecision =>
-    prev ? { outcome: 'kept-last-good', state: prev, reason, error } : { outcome: 'failed', reason, error };
+  const keepOrFail = (reason: SourceFailureReason, error: string): SourceDecision => (prev ? { outcome: 'kept-last-good', state: prev, reason, error } : { outcome: 'failed', reason, error });
   switch (attempt.kind) {
     case 'fetch-failed':
       return keepOrFail(attempt.reason, attempt.error);

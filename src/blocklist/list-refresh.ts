@@ -116,7 +116,17 @@ function parseBody(
   for (const [reason, n] of Object.entries(parsed.rejected)) c.deps.metrics.rejected.inc({ list: c.list.name, reason }, n);
   // One line per source, with a sample of each kind of rejected entry.
   c.deps.logger.info(
-    { list: c.list.name, source: c.source.url, fetched: parsed.fetched, parsed: parsed.parsed, ipv4: parsed.ipv4.size, ipv6: parsed.ipv6.size, domains: parsed.domains.length, rejected: parsed.rejected, samples: parsed.samples },
+    {
+      list: c.list.name,
+      source: c.source.url,
+      fetched: parsed.fetched,
+      parsed: parsed.parsed,
+      ipv4: parsed.ipv4.size,
+      ipv6: parsed.ipv6.size,
+      domains: parsed.domains.length,
+      rejected: parsed.rejected,
+      samples: parsed.samples,
+    },
     `blocklist: ${c.list.name}: read ${c.source.url}`,
   );
   const state: SourceState = { url: c.source.url, fetchedAt: c.deps.now(), parsed: parsed.parsed, bodyDigest: digest, ipv4: parsed.ipv4, ipv6: parsed.ipv6, domains: parsed.domains };

@@ -54,7 +54,17 @@ export async function writeSnapshot(file: string, snap: ListSnapshot): Promise<v
   const sources = snap.sources.map((s) => {
     const domains = Buffer.from(s.domains.join('\n'), 'utf8');
     body.push(rangeSetBytes(s.ipv4), rangeSetBytes(s.ipv6), domains);
-    return { url: s.url, etag: s.etag, lastModified: s.lastModified, fetchedAt: s.fetchedAt, parsed: s.parsed, bodyDigest: s.bodyDigest, ipv4: s.ipv4.size, ipv6: s.ipv6.size, domainBytes: domains.length };
+    return {
+      url: s.url,
+      etag: s.etag,
+      lastModified: s.lastModified,
+      fetchedAt: s.fetchedAt,
+      parsed: s.parsed,
+      bodyDigest: s.bodyDigest,
+      ipv4: s.ipv4.size,
+      ipv6: s.ipv6.size,
+      domainBytes: domains.length,
+    };
   });
   const header = Buffer.from(JSON.stringify({ version: 1, list: snap.list, updatedAt: snap.updatedAt, lastSuccessAt: snap.lastSuccessAt, sources }), 'utf8');
   const len = Buffer.alloc(4);
@@ -86,7 +96,9 @@ export async function readSnapshot(file: string, list: string): Promise<Snapshot
     return { kind: 'corrupt', problem: `unreadable: ${(err as Error).message}` };
   }
   if (buf.length < MAGIC.length + 4 + 32 || !buf.subarray(0, MAGIC.length).equals(MAGIC)) return { kind: 'corrupt', problem: 'not a snapshot file (bad magic or too short)' };
-  const digest = createHash('sha256').update(buf.subarray(0, buf.length - 32)).digest();
+  const digest = createHash('sha256')
+    .update(buf.subarray(0, buf.length - 32))
+    .digest();
   if (!digest.equals(buf.subarray(buf.length - 32))) return { kind: 'corrupt', problem: 'checksum mismatch (truncated or damaged)' };
   const hlen = buf.readUInt32LE(MAGIC.length);
   let off = MAGIC.length + 4 + hlen;

@@ -126,12 +126,7 @@ class SourceAccumulator implements EntrySink {
  */
 export type SourceParse = ParsedSource | { kind: 'over-cap'; error: string } | { kind: 'parse-failed'; error: string };
 
-export function parseSource(
-  body: Buffer,
-  source: { format: SourceFormat; contains: SourceContains },
-  guard: EntryGuard,
-  budget: EntryBudget = UNLIMITED,
-): SourceParse {
+export function parseSource(body: Buffer, source: { format: SourceFormat; contains: SourceContains }, guard: EntryGuard, budget: EntryBudget = UNLIMITED): SourceParse {
   const acc = new SourceAccumulator(source.contains, guard, budget);
   const r = readSource(source.format, source.contains, body, acc);
   if (acc.overflow !== undefined) return { kind: 'over-cap', error: acc.overflow };

@@ -51,7 +51,9 @@ export async function resolveCommand(name: string, typeText: string, file: strin
         process.stdout.write(`; ${fqdn}: NXDOMAIN (nothing answered within ${config.mdns.timeoutMs} ms)\n`);
         return 1;
       case 'servfail':
-        process.stderr.write(`resolve: SERVFAIL: ${answer.reason} (with the Avahi backend: is avahi-daemon running? \`systemctl status avahi-daemon\`; with native: is a LAN interface up? see mdns.interfaces)\n`);
+        process.stderr.write(
+          `resolve: SERVFAIL: ${answer.reason} (with the Avahi backend: is avahi-daemon running? \`systemctl status avahi-daemon\`; with native: is a LAN interface up? see mdns.interfaces)\n`,
+        );
         return 2;
       default: {
         const never: never = answer;

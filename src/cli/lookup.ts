@@ -23,7 +23,8 @@ export async function lookupCommand(opts: { args: readonly string[]; socket?: st
   const rows = (v: unknown): Record<string, unknown>[] => (Array.isArray(v) ? v.filter((x): x is Record<string, unknown> => typeof x === 'object' && x !== null) : []);
   const out: string[] = [];
   if (b.kind === 'name') {
-    for (const m of rows(b.matches)) out.push(`${String(b.name)}: list ${String(m.list)} via ${m.source === 'added' ? 'runtime addition' : 'registry entry'} ${String(m.entry)}${m.learns ? '' : ' (list does not learn addresses)'}`);
+    for (const m of rows(b.matches))
+      out.push(`${String(b.name)}: list ${String(m.list)} via ${m.source === 'added' ? 'runtime addition' : 'registry entry'} ${String(m.entry)}${m.learns ? '' : ' (list does not learn addresses)'}`);
     for (const l of rows(b.learned)) out.push(`  learned ${String(l.address)} in ${String(l.list)} until ${String(l.expires)}`);
     if (out.length === 0) out.push(`${String(b.name)}: no list matches`);
   } else {

@@ -50,4 +50,3 @@ export function changedPaths(a: Config, b: Config): string[] {
   }
   return out;
 }
-

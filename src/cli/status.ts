@@ -81,7 +81,7 @@ export async function statusCommand(opts: StatusCommandOptions, io: Io = default
 const safe = (s: string | number): string => String(s).replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
 
 function when(ms: number | undefined): string {
-  return ms === undefined ? 'never' : new Date(ms).toISOString().replace('T', ' ').slice(0, 19) + 'Z';
+  return ms === undefined ? 'never' : `${new Date(ms).toISOString().replace('T', ' ').slice(0, 19)}Z`;
 }
 
 export function renderStatusText(s: StatusSnapshot, a: Assessment, color: boolean): string {
@@ -103,7 +103,9 @@ export function renderStatusText(s: StatusSnapshot, a: Assessment, color: boolea
   if (f) {
     const ins = f.insertion;
     const state = ins.state === 'ok' ? green('inserting before answering') : ins.state === 'off' ? dim('relay only (no learning list)') : red(safe(ins.problem ?? ins.state));
-    lines.push(`  front    ${safe(f.listen.join(', '))} → ${safe(f.upstream)} · ${state} · ${ins.deadlineMisses} deadline miss(es) (${ins.failOpen} fail-open, ${ins.failClosed} fail-closed) · ${f.inflight} in flight · ${f.tcpConnections} tcp`);
+    lines.push(
+      `  front    ${safe(f.listen.join(', '))} → ${safe(f.upstream)} · ${state} · ${ins.deadlineMisses} deadline miss(es) (${ins.failOpen} fail-open, ${ins.failClosed} fail-closed) · ${f.inflight} in flight · ${f.tcpConnections} tcp`,
+    );
   }
   const st = s.health.state;
   if (st) lines.push(`  state    ${st.writable ? green(`${safe(st.dir)} writable`) : red(`${safe(st.dir)}: ${st.failures.length} file(s) not saved`)}`);
@@ -115,7 +117,9 @@ export function renderStatusText(s: StatusSnapshot, a: Assessment, color: boolea
     const outcome = l.outcome ?? 'restored from snapshot';
     const paintOutcome = l.outcome === 'failed' || l.outcome === 'partial' ? red : l.outcome === 'kept-last-good' ? yellow : green;
     lines.push(`  ${bold(safe(l.name))}  ${paintOutcome(outcome)}${l.lastError ? ` ${dim(safe(l.lastError))}` : ''}`);
-    lines.push(`    last sync ${when(l.lastSyncAt)} · fresh ${stale ? red(`${formatAge(l.ageSeconds)} ago (stale)`) : `${formatAge(l.ageSeconds)} ago`} · refresh every ${formatAge(l.refreshSeconds)}${l.learned !== undefined ? ` · learned ${l.learned}` : ''}`);
+    lines.push(
+      `    last sync ${when(l.lastSyncAt)} · fresh ${stale ? red(`${formatAge(l.ageSeconds)} ago (stale)`) : `${formatAge(l.ageSeconds)} ago`} · refresh every ${formatAge(l.refreshSeconds)}${l.learned !== undefined ? ` · learned ${l.learned}` : ''}`,
+    );
     if (l.sets.length === 0) lines.push(dim('    sets: not applied yet'));
     for (const set of l.sets) lines.push(`    ${safe(set.set)}: ${set.elements} element(s)${set.lastError ? ` ${red(safe(set.lastError))}` : ''}`);
   }

@@ -35,7 +35,13 @@ export async function syncCommand(opts: { file: string | undefined; list: string
   const registry = new Registry();
   const blocklist = createBlocklist({ lists, stateDir, logger, registry });
   // What this run leaves in the sets is recorded there: the next run skips reading them back while nothing else committed (src/set-sync/README.md).
-  const setSync = createSetSync({ logger, registry, maxTransactionPrefixes: config.setSync.maxTransactionPrefixes, maxQuietTransactionPrefixes: config.setSync.maxQuietTransactionPrefixes, recordDir: join(stateDir, 'set-sync') });
+  const setSync = createSetSync({
+    logger,
+    registry,
+    maxTransactionPrefixes: config.setSync.maxTransactionPrefixes,
+    maxQuietTransactionPrefixes: config.setSync.maxQuietTransactionPrefixes,
+    recordDir: join(stateDir, 'set-sync'),
+  });
   const started = performance.now();
   try {
     step('restoring snapshots');
@@ -66,7 +72,7 @@ export async function syncCommand(opts: { file: string | undefined; list: string
 const n = (v: number): string => v.toLocaleString('en-US');
 
 const BASIS: Readonly<Record<NonNullable<ApplyReport['basis']>, string>> = {
-  memory: 'against this run\'s last write',
+  memory: "against this run's last write",
   record: 'kernel unchanged since the last sync',
   readback: 'read back from the kernel',
 };
@@ -74,7 +80,10 @@ const BASIS: Readonly<Record<NonNullable<ApplyReport['basis']>, string>> = {
 function formatSummary(list: string, report: ListSyncReport | undefined, applied: ApplyReport[], dryRun: boolean): string {
   const lines = [`list ${list}: ${report?.outcome ?? 'no data'}${report ? ` — ${n(report.entries.ipv4)} IPv4 + ${n(report.entries.ipv6)} IPv6 ranges` : ''}`];
   for (const s of report?.sources ?? []) {
-    const rejected = Object.entries(s.rejected).filter(([, c]) => c > 0).map(([why, c]) => `${why} ${n(c)}`).join(', ');
+    const rejected = Object.entries(s.rejected)
+      .filter(([, c]) => c > 0)
+      .map(([why, c]) => `${why} ${n(c)}`)
+      .join(', ');
     const counts = s.fetched !== undefined ? ` fetched ${n(s.fetched)}, parsed ${n(s.parsed ?? 0)}` : '';
     const why = s.reason !== undefined ? ` (${s.reason}${s.error ? `: ${s.error}` : ''})` : '';
     const same = s.sameBody ? ' (the same body as the last download: its data kept, not parsed again)' : '';
@@ -82,7 +91,9 @@ function formatSummary(list: string, report: ListSyncReport | undefined, applied
   }
   for (const a of applied) {
     const verb = dryRun ? 'would add' : 'added';
-    lines.push(`  set ${a.set}: ${a.mode}, ${verb} ${n(a.added)}, ${dryRun ? 'would remove' : 'removed'} ${n(a.removed)}, unchanged ${n(a.unchanged)} (${Math.round(a.durationMs)} ms${a.basis ? `; ${BASIS[a.basis]}` : ''})`);
+    lines.push(
+      `  set ${a.set}: ${a.mode}, ${verb} ${n(a.added)}, ${dryRun ? 'would remove' : 'removed'} ${n(a.removed)}, unchanged ${n(a.unchanged)} (${Math.round(a.durationMs)} ms${a.basis ? `; ${BASIS[a.basis]}` : ''})`,
+    );
   }
   return `${lines.join('\n')}\n`;
 }

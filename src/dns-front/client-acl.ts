@@ -25,11 +25,7 @@ export interface ClientAcl {
   readonly unmatched: readonly string[];
 }
 
-export function buildClientAcl(
-  listenHosts: readonly string[],
-  allow: readonly string[] | undefined,
-  interfaces: NodeJS.Dict<NetworkInterfaceInfo[]> = networkInterfaces(),
-): ClientAcl {
+export function buildClientAcl(listenHosts: readonly string[], allow: readonly string[] | undefined, interfaces: NodeJS.Dict<NetworkInterfaceInfo[]> = networkInterfaces()): ClientAcl {
   const list = new BlockList();
   const prefixes: string[] = [];
   const unmatched: string[] = [];

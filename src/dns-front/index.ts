@@ -56,7 +56,10 @@ export function createDnsFront(opts: DnsFrontOptions): DnsFront {
   const metrics = createFrontMetrics(opts.registry, { inflight: () => udp.inflight() });
   const listen = config.listen.map((s) => validatedHostPort(s));
   const upstream = validatedHostPort(config.upstream);
-  const acl = buildClientAcl(listen.map((l) => l.host), config.allow);
+  const acl = buildClientAcl(
+    listen.map((l) => l.host),
+    config.allow,
+  );
   const gate = createInsertGate({ learnAnswer: opts.learnAnswer, deadlineMs: config.insertDeadlineMs, failClosed: config.failClosed, metrics, logger });
   const common = { upstream, proxyProtocol: config.proxyProtocol, acl, gate, upstreamTimeoutMs: config.upstreamTimeoutMs, metrics, logger };
   const udp = new UdpFront({ ...common, maxInflight: config.maxInflight, maxInflightPerClient: config.maxInflightPerClient, batching: config.udpBatching });
@@ -66,7 +69,10 @@ export function createDnsFront(opts: DnsFrontOptions): DnsFront {
   return {
     async start() {
       if (acl.unmatched.length > 0) {
-        logger.warn({ listen: acl.unmatched, allow: acl.prefixes }, 'dns-front: no interface network found for these listen addresses (wildcard, or not configured yet): only the prefixes shown may ask; set front.allow to the LAN prefixes');
+        logger.warn(
+          { listen: acl.unmatched, allow: acl.prefixes },
+          'dns-front: no interface network found for these listen addresses (wildcard, or not configured yet): only the prefixes shown may ask; set front.allow to the LAN prefixes',
+        );
       }
       // One port for UDP and TCP on each address: port 0 resolves from the UDP bind.
       try {
@@ -75,12 +81,29 @@ export function createDnsFront(opts: DnsFrontOptions): DnsFront {
       } catch (err) {
         await Promise.allSettled([udp.stop(), tcp.stop()]);
         const code = (err as NodeJS.ErrnoException).code;
-        const hint = code === 'EACCES' ? ' (port < 1024 needs CAP_NET_BIND_SERVICE)' : code === 'EADDRINUSE' ? ' (something else listens there: Unbound still on the LAN address?)' : code === 'EADDRNOTAVAIL' ? ' (no interface has that address yet)' : '';
+        const hint =
+          code === 'EACCES'
+            ? ' (port < 1024 needs CAP_NET_BIND_SERVICE)'
+            : code === 'EADDRINUSE'
+              ? ' (something else listens there: Unbound still on the LAN address?)'
+              : code === 'EADDRNOTAVAIL'
+                ? ' (no interface has that address yet)'
+                : '';
         throw new SidecarError('LISTEN_FAILED', 'dns-front', `cannot listen on ${config.listen.join(', ')}: ${errorMessage(err)}${hint}`, { cause: err });
       }
       started = true;
       const noBatching = config.udpBatching ? mmsgUnavailable() : 'front.udpBatching is false';
-      logger.info({ listen: config.listen, upstream: config.upstream, proxyProtocol: config.proxyProtocol, allow: acl.prefixes, learning: opts.learnAnswer !== undefined, udpBatching: noBatching === undefined ? 'sendmmsg/recvmmsg' : `off: ${noBatching}` }, 'dns-front: listening');
+      logger.info(
+        {
+          listen: config.listen,
+          upstream: config.upstream,
+          proxyProtocol: config.proxyProtocol,
+          allow: acl.prefixes,
+          learning: opts.learnAnswer !== undefined,
+          udpBatching: noBatching === undefined ? 'sendmmsg/recvmmsg' : `off: ${noBatching}`,
+        },
+        'dns-front: listening',
+      );
     },
     async stop() {
       if (!started) return;

@@ -43,9 +43,12 @@ export function createInsertGate(opts: { learnAnswer: LearnAnswer | undefined; d
   function note(r: LearnReport): void {
     if (r.held > 0) metrics.insertUnavailable.inc({ reason: 'set-missing' }, 1);
     else if (r.failed > 0) metrics.insertUnavailable.inc({ reason: 'failed' }, 1);
-    const next = r.held > 0 ? { state: 'unavailable' as const, text: `${r.unavailable ?? 'learned set missing'}; answers are relayed without waiting` }
-      : r.failed > 0 ? { state: 'failing' as const, text: 'dns-front: writing learned addresses failed (see set-sync errors; the daemon needs CAP_NET_ADMIN); answers are relayed without waiting' }
-      : undefined;
+    const next =
+      r.held > 0
+        ? { state: 'unavailable' as const, text: `${r.unavailable ?? 'learned set missing'}; answers are relayed without waiting` }
+        : r.failed > 0
+          ? { state: 'failing' as const, text: 'dns-front: writing learned addresses failed (see set-sync errors; the daemon needs CAP_NET_ADMIN); answers are relayed without waiting' }
+          : undefined;
     if (next !== undefined && problem?.text !== next.text) logger.error(next.text);
     if (next === undefined && problem !== undefined && r.learned + r.unchanged > 0) logger.info('dns-front: learned-set insertion works again');
     if (next !== undefined || r.learned + r.unchanged > 0) problem = next;

@@ -30,7 +30,10 @@ export const REFUSED = 5;
  * of garbage must not lock out real clients. Other opcodes (NOTIFY…) go to Unbound, which decides.
  */
 /** `questionEnd`: where the question section ends (a QUERY), to match the answer against it. */
-export type Verdict = { readonly kind: 'forward'; readonly questionEnd?: number } | { readonly kind: 'drop'; readonly reason: 'malformed' | 'response' } | { readonly kind: 'reply'; readonly msg: Buffer };
+export type Verdict =
+  | { readonly kind: 'forward'; readonly questionEnd?: number }
+  | { readonly kind: 'drop'; readonly reason: 'malformed' | 'response' }
+  | { readonly kind: 'reply'; readonly msg: Buffer };
 
 export function classify(msg: Uint8Array): Verdict {
   const r = readRequest(msg);

@@ -14,9 +14,18 @@ export type DropReason = 'over-inflight' | 'client-over-inflight' | 'malformed' 
  */
 export function createFrontMetrics(registry: Registry, sources: { inflight(): number }) {
   const m = capabilityMetrics(registry, 'dns_front');
-  const queries = m.counter({ name: 'queries_total', help: 'Answers sent to clients by transport and rcode (Unbound\'s relayed ones and the front\'s own REFUSED/SERVFAIL).', labelNames: ['transport', 'rcode'] as const });
+  const queries = m.counter({
+    name: 'queries_total',
+    help: "Answers sent to clients by transport and rcode (Unbound's relayed ones and the front's own REFUSED/SERVFAIL).",
+    labelNames: ['transport', 'rcode'] as const,
+  });
   const byRcode = { udp: new Map<number, Counter.Internal>(), tcp: new Map<number, Counter.Internal>() };
-  const upstreamDuration = m.histogram({ name: 'upstream_duration_seconds', help: 'From a query forwarded to Unbound to its answer back.', labelNames: ['transport'] as const, buckets: [0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 3] });
+  const upstreamDuration = m.histogram({
+    name: 'upstream_duration_seconds',
+    help: 'From a query forwarded to Unbound to its answer back.',
+    labelNames: ['transport'] as const,
+    buckets: [0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 3],
+  });
   return {
     answered(transport: Transport, msg: Uint8Array): void {
       // The header's 4-bit RCODE: a bounded label (extended rcodes ride in OPT, RFC 6891 §6.1.3).
@@ -29,12 +38,32 @@ export function createFrontMetrics(registry: Registry, sources: { inflight(): nu
       c.inc();
     },
     upstreamDuration: { udp: upstreamDuration.labels('udp'), tcp: upstreamDuration.labels('tcp') },
-    upstreamTimeouts: m.counter({ name: 'upstream_timeouts_total', help: 'Queries Unbound did not answer within upstreamTimeoutMs (or could not take: refused, connection lost); the client got SERVFAIL.', labelNames: ['transport'] as const }),
-    insertWait: m.histogram({ name: 'insert_wait_seconds', help: 'How long a listed answer waited for its addresses to be in the kernel set before it was relayed (deadline misses included, at the deadline).', buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25] }),
-    deadlineMisses: m.counter({ name: 'insert_deadline_misses_total', help: 'Listed answers whose insertion outlived insertDeadlineMs, by what the client got: fail-open (the answer) or fail-closed (SERVFAIL).', labelNames: ['action'] as const }),
-    insertUnavailable: m.counter({ name: 'insert_unavailable_total', help: 'Listed answers relayed without their addresses in the set because insertion cannot work now: set-missing (held by set-sync for its retry) or failed (nftables refused, e.g. no CAP_NET_ADMIN).', labelNames: ['reason'] as const }),
+    upstreamTimeouts: m.counter({
+      name: 'upstream_timeouts_total',
+      help: 'Queries Unbound did not answer within upstreamTimeoutMs (or could not take: refused, connection lost); the client got SERVFAIL.',
+      labelNames: ['transport'] as const,
+    }),
+    insertWait: m.histogram({
+      name: 'insert_wait_seconds',
+      help: 'How long a listed answer waited for its addresses to be in the kernel set before it was relayed (deadline misses included, at the deadline).',
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25],
+    }),
+    deadlineMisses: m.counter({
+      name: 'insert_deadline_misses_total',
+      help: 'Listed answers whose insertion outlived insertDeadlineMs, by what the client got: fail-open (the answer) or fail-closed (SERVFAIL).',
+      labelNames: ['action'] as const,
+    }),
+    insertUnavailable: m.counter({
+      name: 'insert_unavailable_total',
+      help: 'Listed answers relayed without their addresses in the set because insertion cannot work now: set-missing (held by set-sync for its retry) or failed (nftables refused, e.g. no CAP_NET_ADMIN).',
+      labelNames: ['reason'] as const,
+    }),
     refused: m.counter({ name: 'refused_clients_total', help: 'Queries from clients outside front.allow, answered REFUSED.', labelNames: ['transport'] as const }),
-    dropped: m.counter({ name: 'dropped_total', help: 'Messages not answered: over-inflight (maxInflight reached), client-over-inflight (that client\'s maxInflightPerClient reached), malformed (shorter than a DNS header; malformed queries get FORMERR instead), response (QR=1: never reflected), late-answer (Unbound answered after the client got SERVFAIL).', labelNames: ['reason'] as const }),
+    dropped: m.counter({
+      name: 'dropped_total',
+      help: "Messages not answered: over-inflight (maxInflight reached), client-over-inflight (that client's maxInflightPerClient reached), malformed (shorter than a DNS header; malformed queries get FORMERR instead), response (QR=1: never reflected), late-answer (Unbound answered after the client got SERVFAIL).",
+      labelNames: ['reason'] as const,
+    }),
     tcpConnections: m.gauge({ name: 'tcp_connections', help: 'Client TCP connections open now (each with at most one upstream connection).' }),
     inflight: m.gauge({
       name: 'inflight_queries',

@@ -37,7 +37,11 @@ export interface TcpFrontOptions {
 const MAX_PIPELINE = 64;
 const MAX_UNSENT_BYTES = 256 * 1024;
 
-interface Entry { readonly query: Buffer; readonly sentAt: number; readonly timer: NodeJS.Timeout }
+interface Entry {
+  readonly query: Buffer;
+  readonly sentAt: number;
+  readonly timer: NodeJS.Timeout;
+}
 
 interface Conn {
   readonly socket: Socket;
@@ -89,17 +93,33 @@ export class TcpFront {
   private accept(socket: Socket): void {
     socket.on('error', (err) => this.o.logger.debug({ err }, 'dns-front: tcp client error'));
     if (this.conns.size >= this.o.maxConnections) {
-      const victim = longestIdle(this.conns, (c) => c.inFlight > 0, (c) => c.lastUseful);
+      const victim = longestIdle(
+        this.conns,
+        (c) => c.inFlight > 0,
+        (c) => c.lastUseful,
+      );
       if (victim === undefined) return void socket.destroy();
       this.close(victim);
     }
     const conn: Conn = {
-      socket, frames: new FrameSplitter(), allowed: this.o.acl.allows(socket.remoteAddress ?? ''), upstream: undefined, upFrames: new FrameSplitter(),
-      pending: new Map(), inFlight: 0, peerEnded: false, lastUseful: performance.now(),
+      socket,
+      frames: new FrameSplitter(),
+      allowed: this.o.acl.allows(socket.remoteAddress ?? ''),
+      upstream: undefined,
+      upFrames: new FrameSplitter(),
+      pending: new Map(),
+      inFlight: 0,
+      peerEnded: false,
+      lastUseful: performance.now(),
     };
     this.conns.add(conn);
     this.o.metrics.tcpConnections.set(this.conns.size);
-    feedFrames(socket, conn.frames, () => this.pump(conn), () => (conn.peerEnded = true));
+    feedFrames(
+      socket,
+      conn.frames,
+      () => this.pump(conn),
+      () => (conn.peerEnded = true),
+    );
     socket.on('close', () => this.close(conn));
   }
 

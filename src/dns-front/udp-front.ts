@@ -110,7 +110,14 @@ export class UdpFront {
       });
       socket.on('error', (err) => this.o.logger.warn({ err }, 'dns-front: udp socket error'));
       // A query beyond 4 KiB does not occur (clients send one question, RFC 9619); one is dropped as malformed.
-      const drain = createUdpDrain(socket, { enabled: this.o.batching, slots: 64, slotBytes: 4096, maxRounds: 4, connected: false, onTruncated: () => this.o.metrics.dropped.inc({ reason: 'malformed' }) });
+      const drain = createUdpDrain(socket, {
+        enabled: this.o.batching,
+        slots: 64,
+        slotBytes: 4096,
+        maxRounds: 4,
+        connected: false,
+        onTruncated: () => this.o.metrics.dropped.inc({ reason: 'malformed' }),
+      });
       const bound: Listener = { socket, sender: createUdpBatchSender(socket, { ipv6, enabled: this.o.batching }), drain, host, port: socket.address().port, headers: new Map() };
       const each = (m: Buffer, from: UdpPeer): void => this.fromClient(bound, m, from);
       const drainError = (err: NodeJS.ErrnoException): void => this.o.logger.warn({ err }, 'dns-front: udp socket error');
@@ -252,11 +259,13 @@ export class UdpFront {
     this.pending.clear();
     this.perClient.clear();
     // Each sender first (it flushes what is queued and lets go of the descriptor), then its socket.
-    await Promise.all(this.listeners.splice(0).map((l) => {
-      l.sender.close();
-      l.drain.close();
-      return new Promise<void>((r) => l.socket.close(() => r()));
-    }));
+    await Promise.all(
+      this.listeners.splice(0).map((l) => {
+        l.sender.close();
+        l.drain.close();
+        return new Promise<void>((r) => l.socket.close(() => r()));
+      }),
+    );
     const up = this.upstream;
     this.upstream = undefined;
     if (up) {

@@ -215,8 +215,14 @@ export function createQueryHandler(opts: QueryHandlerOptions): QueryHandler {
             // so NOTIMP echoes the opcode alone. An OPT is answered with ours (RFC 6891 §7).
             const echoed = r.rcode === Rcode.NOTIMP ? r.flags & OPCODE_BITS : r.flags & (OPCODE_BITS | RD_BIT | CD_BIT);
             const spec: ResponseSpec = {
-              id: r.id, requestFlags: echoed, aa: false, rcode: r.rcode,
-              answers: NONE, authority: NONE, maxSize: 512, lengthPrefix: channel.tcp,
+              id: r.id,
+              requestFlags: echoed,
+              aa: false,
+              rcode: r.rcode,
+              answers: NONE,
+              authority: NONE,
+              maxSize: 512,
+              lengthPrefix: channel.tcp,
               ...(r.edns !== undefined ? { opt: r.edns.dnssecOk ? OPT_DO : OPT_NO_DO } : {}),
             };
             return send(channel, ctx, spec, -1, -1, t0);

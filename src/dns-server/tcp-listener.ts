@@ -82,7 +82,12 @@ export class TcpListener implements ReplyChannel<Conn> {
       this.metrics.tcpConnections(this.conns.size);
       if (this.conns.size === 0) this.stopSweeper();
     });
-    feedFrames(socket, conn.frames, () => this.pump(conn), () => (conn.peerEnded = true));
+    feedFrames(
+      socket,
+      conn.frames,
+      () => this.pump(conn),
+      () => (conn.peerEnded = true),
+    );
   }
 
   /** Take as many messages as the in-flight cap allows, then decide whether to keep reading. */
@@ -143,7 +148,11 @@ export class TcpListener implements ReplyChannel<Conn> {
    * waits for an answer: then the newcomer is refused instead.
    */
   private evictOne(): boolean {
-    const victim = longestIdle(this.conns, (c) => c.inFlight > 0 || c.socket.destroyed, (c) => c.lastUseful);
+    const victim = longestIdle(
+      this.conns,
+      (c) => c.inFlight > 0 || c.socket.destroyed,
+      (c) => c.lastUseful,
+    );
     if (victim === undefined) return false;
     this.drop(victim, 'evicted');
     return true;

@@ -32,7 +32,11 @@ export function guardConnections(server: Server, maxConnections: number, onClose
   const conns = new Map<Socket, Tracked>();
 
   function evictOne(): boolean {
-    const victim = longestIdle(conns, ([, t]) => t.active > 0, ([, t]) => t.lastIdle)?.[0];
+    const victim = longestIdle(
+      conns,
+      ([, t]) => t.active > 0,
+      ([, t]) => t.lastIdle,
+    )?.[0];
     if (victim === undefined) return false;
     conns.delete(victim);
     victim.destroy();

@@ -69,9 +69,7 @@ export const statusSnapshotSchema = z.object({
     /** dnstap ingest; absent while dnstap is not configured. */
     dnstap: z.object({ connected: z.boolean(), connections: z.number().int(), frames: z.number() }).optional(),
     /** Whether the learner's files in stateDir could be written; absent without a learner. */
-    state: z
-      .object({ dir: z.string(), writable: z.boolean(), failures: z.array(z.object({ file: z.string(), error: z.string(), at: z.number() })) })
-      .optional(),
+    state: z.object({ dir: z.string(), writable: z.boolean(), failures: z.array(z.object({ file: z.string(), error: z.string(), at: z.number() })) }).optional(),
     /** Absent without a `front` block. */
     front: frontStatusSchema.optional(),
   }),

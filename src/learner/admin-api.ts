@@ -68,7 +68,12 @@ export async function startAdminApi(opts: {
       opts.stateWrites.ok(DOMAINS_FILE);
     } catch (err) {
       const why = opts.stateWrites.failure(DOMAINS_FILE, err);
-      const e = new SidecarError('STATE_UNWRITABLE', 'learner', `${why}: "${name}" was not ${adding ? 'added to' : 'removed from'} ${body.list}, nothing changed; make the directory writable (stateDir in the config) and try again`, { cause: err });
+      const e = new SidecarError(
+        'STATE_UNWRITABLE',
+        'learner',
+        `${why}: "${name}" was not ${adding ? 'added to' : 'removed from'} ${body.list}, nothing changed; make the directory writable (stateDir in the config) and try again`,
+        { cause: err },
+      );
       logger.error({ err: errorMessage(err), list: body.list, name }, e.message);
       return [503, { error: e.message, code: e.code }];
     }

@@ -27,7 +27,16 @@ export function adminRequest(socketPath: string, method: 'GET' | 'POST', path: s
     req.on('timeout', () => req.destroy(new Error('timed out')));
     req.on('error', (err: NodeJS.ErrnoException) => {
       const down = err.code === 'ENOENT' || err.code === 'ECONNREFUSED';
-      reject(new SidecarError('ADMIN_UNREACHABLE', 'admin', down ? `the daemon is not running (no admin socket at ${socketPath}); start it with \`unbound-sidecar run\`, or pass the --config whose admin.socket it uses` : `admin socket ${socketPath}: ${err.message}`, { cause: err }));
+      reject(
+        new SidecarError(
+          'ADMIN_UNREACHABLE',
+          'admin',
+          down
+            ? `the daemon is not running (no admin socket at ${socketPath}); start it with \`unbound-sidecar run\`, or pass the --config whose admin.socket it uses`
+            : `admin socket ${socketPath}: ${err.message}`,
+          { cause: err },
+        ),
+      );
     });
     req.end(payload);
   });

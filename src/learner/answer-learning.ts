@@ -74,7 +74,8 @@ export function createLearnAnswer(deps: {
           unavailable ??= why;
           continue;
         }
-        if (typeof p === 'string') decided.push(p); // decided at once (already in the set, or skipped): nothing to wait for
+        if (typeof p === 'string')
+          decided.push(p); // decided at once (already in the set, or skipped): nothing to wait for
         else (waits ??= []).push(p);
       }
     }

@@ -11,7 +11,10 @@ import { hostPort, nftNameSchema, positiveInt } from '../config/common.js';
  */
 
 const nftName = nftNameSchema('"learned4"');
-const seconds = z.int().min(1).max(30 * 86_400);
+const seconds = z
+  .int()
+  .min(1)
+  .max(30 * 86_400);
 
 export const dnstapConfigSchema = z
   .object({
@@ -20,7 +23,10 @@ export const dnstapConfigSchema = z
     /** Socket file mode; default 0660 (Unbound runs as another user). */
     mode: z.int().min(0).max(0o777).optional(),
     /** Group name or numeric gid to chown the socket to (Unbound's group). */
-    group: z.string().regex(/^[A-Za-z0-9_.-]+$/).optional(),
+    group: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]+$/)
+      .optional(),
   })
   .strict();
 

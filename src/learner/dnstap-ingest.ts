@@ -17,18 +17,24 @@ import type { LearnerMetrics } from './metrics.js';
 /** What became of one address submitted for one list. */
 export type LearnOutcome = 'learned' | 'unchanged' | 'skipped' | 'failed';
 
-export interface Learn {
-  /**
-   * Submits one address for one list; resolves when it is in the kernel (or known not to be).
-   * `name` is what `lookup` shows (the chain's head); `matched` the chain name the list matched.
-   * A plain value (no Promise) when that is decided at once: skipped, or already in the set.
-   */
-  (list: ListState, a: Pick<AddressAnswer, 'family' | 'address' | 'words' | 'ttl'>, name: string, seenAt: number, matched?: string): LearnOutcome | Promise<LearnOutcome>;
-}
+/**
+ * Submits one address for one list; resolves when it is in the kernel (or known not to be).
+ * `name` is what `lookup` shows (the chain's head); `matched` the chain name the list matched.
+ * A plain value (no Promise) when that is decided at once: skipped, or already in the set.
+ */
+export type Learn = (list: ListState, a: Pick<AddressAnswer, 'family' | 'address' | 'words' | 'ttl'>, name: string, seenAt: number, matched?: string) => LearnOutcome | Promise<LearnOutcome>;
 
 export function createLearn(deps: { learnedSets: LearnedSets; store: LearnedStore; metrics: LearnerMetrics; logger: Logger }): Learn {
   const { learnedSets, store, metrics } = deps;
-  const submitted = async (list: ListState, target: NonNullable<ListState['target']>, a: Pick<AddressAnswer, 'family' | 'address'>, ttl: number, name: string, seenAt: number, matched: string): Promise<LearnOutcome> => {
+  const submitted = async (
+    list: ListState,
+    target: NonNullable<ListState['target']>,
+    a: Pick<AddressAnswer, 'family' | 'address'>,
+    ttl: number,
+    name: string,
+    seenAt: number,
+    matched: string,
+  ): Promise<LearnOutcome> => {
     const o = await learnedSets.submit(target, a.family, a.address, ttl);
     switch (o.kind) {
       case 'applied':

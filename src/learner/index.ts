@@ -28,7 +28,11 @@ export type { LearnAnswer, LearnReport } from './answer-learning.js';
  * proactive resolution both end in `learn` → set-sync's learned sets (the only nftables writer);
  * the store remembers what was learned (restart, `lookup`); the admin API edits runtime additions.
  */
-export interface LearnedCount { readonly list: string; readonly family: IpFamily; readonly count: number }
+export interface LearnedCount {
+  readonly list: string;
+  readonly family: IpFamily;
+  readonly count: number;
+}
 
 export interface LearnerStatus {
   dnstap: { listening: boolean; connections: number; frames: number; errors: number } | undefined;
@@ -92,25 +96,29 @@ export function createLearner(opts: { config: LearnerConfig; stateDir: string; l
    */
   let pruning: Promise<void> = Promise.resolve();
   function prune(list: string): Promise<void> {
-    pruning = pruning.then(async () => {
-      const s = matchers.get(list);
-      if (s?.target === undefined) return;
-      const gone: { family: 'ipv4' | 'ipv6'; address: string; matched: string }[] = [];
-      let seen = 0;
-      for (const e of [...store.all()]) {
-        if (++seen % 5000 === 0) await new Promise((r) => setImmediate(r));
-        if (e.list !== list || e.matched === undefined || matchers.matchIn(s, e.matched) !== undefined) continue;
-        gone.push({ family: e.family, address: e.address, matched: e.matched });
-      }
-      if (gone.length === 0) return;
-      const target = s.target;
-      await Promise.all(gone.map(async (g) => {
-        const r = await learnedSets.remove(target, g.family, g.address);
-        if (r.kind === 'applied' || r.kind === 'no-set') store.delete(list, g.address);
-      }));
-      metrics.pruned.inc({ list }, gone.length);
-      logger.info({ list, addresses: gone.length, names: [...new Set(gone.map((g) => g.matched))].slice(0, 10) }, 'learner: addresses learned for names no longer listed were removed from the set');
-    }).catch((err: unknown) => logger.warn({ err: errorMessage(err), list }, 'learner: pruning unlisted addresses failed'));
+    pruning = pruning
+      .then(async () => {
+        const s = matchers.get(list);
+        if (s?.target === undefined) return;
+        const gone: { family: 'ipv4' | 'ipv6'; address: string; matched: string }[] = [];
+        let seen = 0;
+        for (const e of [...store.all()]) {
+          if (++seen % 5000 === 0) await new Promise((r) => setImmediate(r));
+          if (e.list !== list || e.matched === undefined || matchers.matchIn(s, e.matched) !== undefined) continue;
+          gone.push({ family: e.family, address: e.address, matched: e.matched });
+        }
+        if (gone.length === 0) return;
+        const target = s.target;
+        await Promise.all(
+          gone.map(async (g) => {
+            const r = await learnedSets.remove(target, g.family, g.address);
+            if (r.kind === 'applied' || r.kind === 'no-set') store.delete(list, g.address);
+          }),
+        );
+        metrics.pruned.inc({ list }, gone.length);
+        logger.info({ list, addresses: gone.length, names: [...new Set(gone.map((g) => g.matched))].slice(0, 10) }, 'learner: addresses learned for names no longer listed were removed from the set');
+      })
+      .catch((err: unknown) => logger.warn({ err: errorMessage(err), list }, 'learner: pruning unlisted addresses failed'));
     return pruning;
   }
 

@@ -40,7 +40,10 @@ export class LearnedStore {
   private dirty = false;
   private readonly writer: SerialFileWriter;
 
-  constructor(stateDir: string, private readonly maxEntries = 1_000_000) {
+  constructor(
+    stateDir: string,
+    private readonly maxEntries = 1_000_000,
+  ) {
     this.writer = new SerialFileWriter(join(stateDir, LEARNED_FILE));
   }
 
@@ -160,7 +163,11 @@ export async function loadAdditions(stateDir: string): Promise<Map<string, strin
   const out = new Map<string, string[]>();
   if (!isRecord(doc) || doc.version !== 1 || !isRecord(doc.lists)) return out;
   for (const [list, names] of Object.entries(doc.lists)) {
-    if (Array.isArray(names)) out.set(list, names.filter((n): n is string => typeof n === 'string'));
+    if (Array.isArray(names))
+      out.set(
+        list,
+        names.filter((n): n is string => typeof n === 'string'),
+      );
   }
   return out;
 }
@@ -184,4 +191,3 @@ async function readJson(path: string): Promise<unknown> {
     return undefined; // a corrupt file is a fresh start, not a refusal to start
   }
 }
-

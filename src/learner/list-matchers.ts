@@ -39,9 +39,7 @@ export class ListMatchers {
   constructor(configs: readonly LearnerListConfig[], defaults: { minTtl: number; maxTtl: number }) {
     this.lists = configs.map((c) => ({
       name: c.name,
-      target: c.learn
-        ? { family: c.nft.family, table: c.nft.table, set4: c.learn.set4, set6: c.learn.set6, netns: c.nft.netns, createSets: c.nft.createSets }
-        : undefined,
+      target: c.learn ? { family: c.nft.family, table: c.nft.table, set4: c.learn.set4, set6: c.learn.set6, netns: c.nft.netns, createSets: c.nft.createSets } : undefined,
       minTtl: c.learn?.minTtl ?? defaults.minTtl,
       maxTtl: Math.max(c.learn?.maxTtl ?? defaults.maxTtl, c.learn?.minTtl ?? defaults.minTtl),
       resolve: c.learn?.resolve ?? false,

@@ -29,14 +29,28 @@ export interface ResolverQueue {
   idle(): Promise<void>;
 }
 
-interface Lane { list: ListState; names: readonly string[]; due: Float64Array; fails: Uint8Array; heap: MinHeap }
+interface Lane {
+  list: ListState;
+  names: readonly string[];
+  due: Float64Array;
+  fails: Uint8Array;
+  heap: MinHeap;
+}
 
 /** Re-resolve at this fraction of the learned timeout, so the refresh lands before the kernel drops it. */
 const REFRESH_AT = 0.9;
 /** First retry after a timeout (upstream down or restarting), doubling up to backoffMin. */
 const TRANSIENT_MIN_S = 2;
 
-export function createResolverQueue(opts: { config: ResolveConfig; matchers: ListMatchers; learn: Learn; metrics: LearnerMetrics; logger: Logger; client?: UpstreamClient; now?: () => number }): ResolverQueue {
+export function createResolverQueue(opts: {
+  config: ResolveConfig;
+  matchers: ListMatchers;
+  learn: Learn;
+  metrics: LearnerMetrics;
+  logger: Logger;
+  client?: UpstreamClient;
+  now?: () => number;
+}): ResolverQueue {
   const { config, matchers, learn, metrics } = opts;
   const now = opts.now ?? Date.now;
   const client = opts.client ?? createUpstreamClient(config.upstream, config.timeoutMs);

@@ -80,7 +80,8 @@ export function createUpstreamClient(upstream: string, timeoutMs: number): Upstr
           if (r.kind === 'answers' && (r.question !== want || r.qtype !== qtype)) return;
           pending.delete(id);
           clearTimeout(timer);
-          if (((msg[2] ?? 0) & 0x02) !== 0) void viaTcp(q).then(finish); // TC (RFC 1035 §4.2.1)
+          if (((msg[2] ?? 0) & 0x02) !== 0)
+            void viaTcp(q).then(finish); // TC (RFC 1035 §4.2.1)
           else finish(msg);
         });
         socket.send(q, port, host, (err) => {

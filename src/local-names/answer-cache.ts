@@ -21,7 +21,10 @@ interface Entry {
 export class AnswerCache {
   private readonly lru: LRUCache<string, Entry>;
 
-  constructor(maxEntries: number, private readonly now: () => number = () => performance.now()) {
+  constructor(
+    maxEntries: number,
+    private readonly now: () => number = () => performance.now(),
+  ) {
     this.lru = new LRUCache<string, Entry>({ max: maxEntries, ttlAutopurge: false, allowStale: false, perf: { now } });
   }
 

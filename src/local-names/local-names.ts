@@ -76,7 +76,7 @@ export function createLocalNamesCore(opts: {
   async function lookup(name: string, type: number, key: string, timeoutMs: number): Promise<TypeOutcome> {
     const backend = opts.backend();
     const backendKind = backend?.kind ?? 'none';
-    if (!backend || !backend.isUp()) {
+    if (!backend?.isUp()) {
       metrics.lookups.inc({ backend: backendKind, outcome: 'unavailable' });
       return { kind: 'servfail', reason: 'mDNS backend unavailable' };
     }
@@ -178,10 +178,12 @@ export function createLocalNamesCore(opts: {
     }
     // Never rejects: callers fan one outcome out to several `void p.then(…)` (first-with-records,
     // existence waits), where a rejection would be unhandled and end the process.
-    pending = lookup(name, type, key, timeoutMs).catch((err: unknown): TypeOutcome => ({ kind: 'servfail', reason: `lookup failed: ${err instanceof Error ? err.message : String(err)}` })).finally(() => {
-      inFlight.delete(key);
-      metrics.cacheEntries.set(cache.size);
-    });
+    pending = lookup(name, type, key, timeoutMs)
+      .catch((err: unknown): TypeOutcome => ({ kind: 'servfail', reason: `lookup failed: ${err instanceof Error ? err.message : String(err)}` }))
+      .finally(() => {
+        inFlight.delete(key);
+        metrics.cacheEntries.set(cache.size);
+      });
     inFlight.set(key, pending);
     return pending;
   }

@@ -228,10 +228,13 @@ export async function createNativeBackend(opts: NativeBackendOptions): Promise<L
       query.signal?.addEventListener('abort', onAbort, { once: true });
       timers.push(setTimeout(finishWithWhatWeHave, limit));
       timers.push(
-        setTimeout(() => {
-          // 'first' is still waiting for a usable record; 'collect' has heard nobody yet.
-          if (![...records.values()].some((c) => usable(c.rr.type, c.rr.data))) send();
-        }, Math.round(limit / 3)),
+        setTimeout(
+          () => {
+            // 'first' is still waiting for a usable record; 'collect' has heard nobody yet.
+            if (![...records.values()].some((c) => usable(c.rr.type, c.rr.data))) send();
+          },
+          Math.round(limit / 3),
+        ),
       );
       send();
     });

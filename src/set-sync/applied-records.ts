@@ -82,7 +82,13 @@ export async function readRecord(file: string): Promise<RecordRead> {
     return { kind: 'corrupt', reason: `unreadable: ${errorMessage(err)}` };
   }
   if (buf.length < MAGIC.length + 4 + 32 || !buf.subarray(0, MAGIC.length).equals(MAGIC)) return { kind: 'corrupt', reason: 'not a set-sync record (bad magic or too short)' };
-  if (!createHash('sha256').update(buf.subarray(0, buf.length - 32)).digest().equals(buf.subarray(buf.length - 32))) return { kind: 'corrupt', reason: 'checksum mismatch' };
+  if (
+    !createHash('sha256')
+      .update(buf.subarray(0, buf.length - 32))
+      .digest()
+      .equals(buf.subarray(buf.length - 32))
+  )
+    return { kind: 'corrupt', reason: 'checksum mismatch' };
   let off = MAGIC.length + 4 + buf.readUInt32LE(MAGIC.length);
   let header: z.infer<typeof headerSchema>;
   try {

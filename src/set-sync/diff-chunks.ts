@@ -37,7 +37,12 @@ const PIECES = 4;
 /** The smallest bound that always makes progress inside an oversized region. */
 export const MIN_BOUND = PIECES + 1;
 
-interface Region { i0: number; i1: number; j0: number; j1: number }
+interface Region {
+  i0: number;
+  i1: number;
+  j0: number;
+  j1: number;
+}
 
 function cmp(a: Uint32Array, ao: number, b: Uint32Array, bo: number, w: number): number {
   for (let k = 0; k < w; k++) {

@@ -31,9 +31,21 @@ export function createSetOwner(opts: {
   backend?: NftBackend;
 }): SetOwner {
   const backend = opts.backend ?? createDefaultNftBackend();
-  const lists = createSetSync({ logger: opts.logger, registry: opts.registry, backend, maxTransactionPrefixes: opts.maxTransactionPrefixes, maxQuietTransactionPrefixes: opts.maxQuietTransactionPrefixes });
+  const lists = createSetSync({
+    logger: opts.logger,
+    registry: opts.registry,
+    backend,
+    maxTransactionPrefixes: opts.maxTransactionPrefixes,
+    maxQuietTransactionPrefixes: opts.maxQuietTransactionPrefixes,
+  });
   const learned = opts.learned
-    ? createLearnedSets({ logger: opts.logger, registry: opts.registry, backend, maxTransactionPrefixes: opts.maxTransactionPrefixes, ...(opts.learned.batchMs !== undefined ? { batchMs: opts.learned.batchMs } : {}) })
+    ? createLearnedSets({
+        logger: opts.logger,
+        registry: opts.registry,
+        backend,
+        maxTransactionPrefixes: opts.maxTransactionPrefixes,
+        ...(opts.learned.batchMs !== undefined ? { batchMs: opts.learned.batchMs } : {}),
+      })
     : undefined;
   return { lists, learned };
 }

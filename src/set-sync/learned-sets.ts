@@ -76,9 +76,25 @@ export interface LearnedSets {
 }
 
 /** `words`: the address parsed once, at submission; netlink encodes from it (no text in between). */
-interface Op { set: SetKey; address: string; words: Uint32Array; ttl: number; kind: 'add' | 'refresh' | 'remove' | 'replay'; done: (o: LearnedOutcome) => void }
-interface SetKey { ref: SetRef; type: 'ipv4_addr' | 'ipv6_addr'; createSets: boolean; label: string }
-interface Lane { pending: Op[]; timer: Pending | undefined; running: Promise<void> | undefined }
+interface Op {
+  set: SetKey;
+  address: string;
+  words: Uint32Array;
+  ttl: number;
+  kind: 'add' | 'refresh' | 'remove' | 'replay';
+  done: (o: LearnedOutcome) => void;
+}
+interface SetKey {
+  ref: SetRef;
+  type: 'ipv4_addr' | 'ipv6_addr';
+  createSets: boolean;
+  label: string;
+}
+interface Lane {
+  pending: Op[];
+  timer: Pending | undefined;
+  running: Promise<void> | undefined;
+}
 /** A refresh must push the expiry out by at least this fraction of the new timeout (and 30 s). */
 const REFRESH_MARGIN = 0.1;
 /** Elements held for a missing set (beyond this, new ones are refused: memory is bounded). */
@@ -131,7 +147,8 @@ export function createLearnedSets(opts: { logger: Logger; registry: Registry; ba
     if (stopped) return Promise.resolve({ kind: 'failed', error: 'set-sync: learned sets stopped' });
     // Parsed here, once: an address that is not one of the set's family fails alone, not its batch.
     const parsed = parseAddress(submitted.address);
-    if (!parsed || (parsed.family === 'ipv4') !== (submitted.set.type === 'ipv4_addr')) return Promise.resolve({ kind: 'failed', error: `set-sync: "${submitted.address}" is not an ${submitted.set.type === 'ipv4_addr' ? 'IPv4' : 'IPv6'} address` });
+    if (!parsed || (parsed.family === 'ipv4') !== (submitted.set.type === 'ipv4_addr'))
+      return Promise.resolve({ kind: 'failed', error: `set-sync: "${submitted.address}" is not an ${submitted.set.type === 'ipv4_addr' ? 'IPv4' : 'IPv6'} address` });
     const op = { ...submitted, words: parsed.words };
     const key = netns ?? '';
     let lane = lanes.get(key);
@@ -208,7 +225,8 @@ export function createLearnedSets(opts: { logger: Logger; registry: Registry; ba
       const delay = Math.min((prev?.delay ?? 500) * 2, RETRY_MAX_MS);
       missing.set(label, { until: now() + delay, delay });
       m.failures.inc({ reason: 'missing' });
-      if (!prev) logger.error({ set: s.label, netns, what: d.what }, `set-sync: learned set ${setRefText(s.ref)} is missing (${d.what}); holding its elements and retrying (set createSets to create it)`);
+      if (!prev)
+        logger.error({ set: s.label, netns, what: d.what }, `set-sync: learned set ${setRefText(s.ref)} is missing (${d.what}); holding its elements and retrying (set createSets to create it)`);
     }
     if (anyMissing && !stopped) {
       lane.pending.unshift(...ops.slice(0, Math.max(0, MAX_HELD - lane.pending.length)));

@@ -12,11 +12,24 @@ import { RecordKeeper } from './record-keeper.js';
 import { checkFlags, dryRunSet } from './set-inspect.js';
 import { readKernel, SetState, writeGroup, type ApplyReport, type Member, type WriterDeps } from './set-sync.js';
 
-
-export interface SetTarget { list: string; family: 'inet' | 'ip' | 'ip6'; table: string; set4?: string; set6?: string; netns?: string; createSets: boolean }
+export interface SetTarget {
+  list: string;
+  family: 'inet' | 'ip' | 'ip6';
+  table: string;
+  set4?: string;
+  set6?: string;
+  netns?: string;
+  createSets: boolean;
+}
 
 /** `set` is the display label ("inet global force_vpn4 (netns vpn)"); `list` the list it serves. */
-export interface SetSyncStatus { set: string; list: string; elements: number; lastApplyAt?: number; lastError?: string }
+export interface SetSyncStatus {
+  set: string;
+  list: string;
+  elements: number;
+  lastApplyAt?: number;
+  lastError?: string;
+}
 
 export interface SetSync {
   /** Makes the target's sets equal to the model (dryRun: compare with the kernel, touch nothing). */
@@ -41,7 +54,15 @@ const RETRY_MAX_MS = 60_000;
  * `maxTransactionPrefixes` (setSync.maxTransactionPrefixes) bounds every transaction it sends;
  * `maxQuietTransactionPrefixes` those of a bulk write while nobody else listens (README: Kernel memory).
  */
-export function createSetSync(opts: { logger: Logger; registry: Registry; backend?: NftBackend; costs?: CostModel; maxTransactionPrefixes?: number; maxQuietTransactionPrefixes?: number; recordDir?: string }): SetSync {
+export function createSetSync(opts: {
+  logger: Logger;
+  registry: Registry;
+  backend?: NftBackend;
+  costs?: CostModel;
+  maxTransactionPrefixes?: number;
+  maxQuietTransactionPrefixes?: number;
+  recordDir?: string;
+}): SetSync {
   const logger = opts.logger.child({ component: 'set-sync' });
   const raw = opts.backend ?? createDefaultNftBackend();
   const costs = opts.costs ?? (raw.kind === 'netlink' ? NETLINK_COSTS : NFT_CLI_COSTS);
@@ -89,13 +110,15 @@ export function createSetSync(opts: { logger: Logger; registry: Registry; backen
 
   function enqueue<T>(group: string, job: () => Promise<T>): Promise<T> {
     const run = (queues.get(group) ?? Promise.resolve()).then(job, job);
-    queues.set(group, run.catch(() => undefined));
+    queues.set(
+      group,
+      run.catch(() => undefined),
+    );
     return run;
   }
 
   /** Every set of the group that has a model: what a refill writes. */
-  const membersOf = (group: string): Member[] =>
-    [...sets.values()].flatMap((s) => (groupOf(s) === group && s.desired !== undefined ? [{ s, desired: s.desired }] : []));
+  const membersOf = (group: string): Member[] => [...sets.values()].flatMap((s) => (groupOf(s) === group && s.desired !== undefined ? [{ s, desired: s.desired }] : []));
 
   function scheduleRetry(s: SetState): void {
     if (s.retryTimer || !started) return;

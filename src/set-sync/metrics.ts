@@ -35,8 +35,16 @@ export type SetSyncMetrics = ReturnType<typeof createSetSyncMetrics>;
 export function createLearnedSetMetrics(registry: Registry) {
   const m = capabilityMetrics(registry, 'set_sync');
   return {
-    ops: m.counter({ name: 'learned_ops_total', help: 'Learned-set element operations written: add (new), refresh (delete + add with a new timeout), remove, replay (written back after a flush or reload).', labelNames: ['op'] as const }),
-    failures: m.counter({ name: 'learned_failures_total', help: 'Learned-set transactions refused: missing (set or table absent; elements held and retried), nft (dropped).', labelNames: ['reason'] as const }),
+    ops: m.counter({
+      name: 'learned_ops_total',
+      help: 'Learned-set element operations written: add (new), refresh (delete + add with a new timeout), remove, replay (written back after a flush or reload).',
+      labelNames: ['op'] as const,
+    }),
+    failures: m.counter({
+      name: 'learned_failures_total',
+      help: 'Learned-set transactions refused: missing (set or table absent; elements held and retried), nft (dropped).',
+      labelNames: ['reason'] as const,
+    }),
     replayed: m.counter({ name: 'learned_replayed_total', help: 'Learned addresses written back after the kernel lost them (set flushed, table or set re-created), with the timeout they had left.' }),
     batchSize: m.histogram({ name: 'learned_batch_elements', help: 'Element operations per learned-set transaction.', buckets: [1, 4, 16, 64, 256, 1024, 4096, 16384] }),
     applyDuration: m.histogram({ name: 'learned_apply_duration_seconds', help: 'Duration of one learned-set transaction (nft run).', buckets: [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1] }),

@@ -5,7 +5,10 @@ import type { KernelStamp, NftBackend } from '../lib/nft/nft-backend.js';
 import { bootId, readRecord, recordHolds, recordPath, removeRecord, writeRecord, type NetnsRecord } from './applied-records.js';
 
 /** Our transactions during one write: `definite` ones certainly changed something (they added or deleted elements); any other or failed one is `uncertain`. */
-export interface WriteTally { definite: number; uncertain: number }
+export interface WriteTally {
+  definite: number;
+  uncertain: number;
+}
 
 /** base_seq skips 0 when it wraps (nf_tables_commit: `while (++nft_net->base_seq == 0);`). */
 const next = (g: number): number => (g + 1) >>> 0 || 1;
@@ -31,7 +34,10 @@ export class RecordKeeper {
   exclusive<T>(netns: string | undefined, job: () => Promise<T>): Promise<T> {
     const key = netns ?? '';
     const run = (this.locks.get(key) ?? Promise.resolve()).then(job, job);
-    this.locks.set(key, run.catch(() => undefined));
+    this.locks.set(
+      key,
+      run.catch(() => undefined),
+    );
     return run;
   }
 
@@ -71,7 +77,15 @@ export class RecordKeeper {
       }
       const kept = prev && recordHolds(prev, this.boot, before) ? prev : undefined;
       // Nothing committed and nothing new to say: leave the file as it is.
-      if (kept && tally.definite === 0 && [...written].every(([k, set]) => { const old = kept.sets.get(k); return old !== undefined && rangeSetsEqual(old, set); })) return;
+      if (
+        kept &&
+        tally.definite === 0 &&
+        [...written].every(([k, set]) => {
+          const old = kept.sets.get(k);
+          return old !== undefined && rangeSetsEqual(old, set);
+        })
+      )
+        return;
       const sets = new Map(kept?.sets ?? []);
       for (const [k, set] of written) sets.set(k, set);
       const rec: NetnsRecord = { bootId: this.boot, stamp: after, sets };

@@ -12,7 +12,10 @@ export async function dryRunSet(d: WriterDeps, s: SetState, desired: RangeSet): 
   const t0 = performance.now();
   const recorded = s.applied ?? (d.records ? await d.records.recall(s.netns, recordKey(s), await d.records.stamp(s.netns)) : undefined);
   const kernel: KernelContents = recorded ? { kind: 'exact', set: recorded } : await readKernel(d, s);
-  const plan: SyncPlan = kernel.kind === 'exact' ? planSync(kernel.set, desired, d.bound, d.costs, d.backend.quietWindow ? d.quietBound : undefined) : { mode: 'full', added: desired.size, removed: kernel.elements, unchanged: 0 };
+  const plan: SyncPlan =
+    kernel.kind === 'exact'
+      ? planSync(kernel.set, desired, d.bound, d.costs, d.backend.quietWindow ? d.quietBound : undefined)
+      : { mode: 'full', added: desired.size, removed: kernel.elements, unchanged: 0 };
   return { ...report(s, plan, performance.now() - t0), basis: s.applied ? 'memory' : recorded ? 'record' : 'readback' };
 }
 

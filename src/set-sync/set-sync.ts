@@ -14,7 +14,16 @@ import { chunkDiff, elementsJson, planSync, type CostModel, type DiffChunk, type
  * the kernel was taken to hold — this process's last write, the record of an earlier run's
  * (applied-records.ts: nothing committed in the namespace since), or a readback.
  */
-export interface ApplyReport { set: string; mode: 'full' | 'diff' | 'noop'; added: number; removed: number; unchanged: number; transactions: number; durationMs: number; basis?: KnownBasis }
+export interface ApplyReport {
+  set: string;
+  mode: 'full' | 'diff' | 'noop';
+  added: number;
+  removed: number;
+  unchanged: number;
+  transactions: number;
+  durationMs: number;
+  basis?: KnownBasis;
+}
 
 export type KnownBasis = 'memory' | 'record' | 'readback';
 
@@ -134,7 +143,11 @@ async function fullLoad(d: WriterDeps, members: readonly Member[]): Promise<void
     await d.backend.apply(cmds, first.s.netns);
     for (const done of dones) done(true);
     // Adds after a flush always make new elements; a flush alone may change nothing.
-    tallied(d, true, members.some((m) => m.desired.size > 0));
+    tallied(
+      d,
+      true,
+      members.some((m) => m.desired.size > 0),
+    );
   } catch (err) {
     for (const done of dones) done(false);
     tallied(d, false, false);
@@ -197,7 +210,11 @@ async function applyGroup(d: WriterDeps, members: readonly Member[], kernel: rea
   if (kernel.some((k) => k.kind === 'opaque')) {
     if (!fits) {
       const set = members.find((_, i) => kernel[i]?.kind === 'opaque')?.s.label ?? '?';
-      throw new SidecarError('NFT_APPLY_FAILED', 'set-sync', `set ${set} holds elements that cannot be diffed against (overlapping or of another family), and a flush + reload of ${groupSize + fullSize} ranges would exceed setSync.maxTransactionPrefixes (${d.bound}); flush the set by hand (nft flush set …) and it is refilled in bounded chunks`);
+      throw new SidecarError(
+        'NFT_APPLY_FAILED',
+        'set-sync',
+        `set ${set} holds elements that cannot be diffed against (overlapping or of another family), and a flush + reload of ${groupSize + fullSize} ranges would exceed setSync.maxTransactionPrefixes (${d.bound}); flush the set by hand (nft flush set …) and it is refilled in bounded chunks`,
+      );
     }
     await fullLoad(d, members);
     return fullPlans();
@@ -230,7 +247,10 @@ async function applyGroup(d: WriterDeps, members: readonly Member[], kernel: rea
 }
 
 /** A plan and the transactions it took (a bulk plan's count depends on who listened). */
-interface Planned { plan: SyncPlan; transactions: number }
+interface Planned {
+  plan: SyncPlan;
+  transactions: number;
+}
 
 /**
  * Reads the kernel set back. A missing set with createSets counts as empty (the first transaction
@@ -312,7 +332,17 @@ async function writeKnown(d: WriterDeps, members: readonly Member[], recall: Rec
       d.logger.warn({ sets: members.map((m) => m.s.label), err: errorMessage(err) }, 'set-sync: apply failed; reading the sets back to resync');
       for (const m of members) d.metrics.applyFailures.inc({ set: m.s.label, reason: 'nft' });
       // Not from the record either: a failed transaction may have committed part of what it carried.
-      plans = await applyGroup(d, members, await known(d, members, members.map(() => undefined), undefined, basis));
+      plans = await applyGroup(
+        d,
+        members,
+        await known(
+          d,
+          members,
+          members.map(() => undefined),
+          undefined,
+          basis,
+        ),
+      );
     }
   } catch (err) {
     // One transaction carries the whole group: a set the error is not about was not applied

@@ -44,7 +44,10 @@ export function createListPipeline(opts: { config: Config; logger: Logger; regis
   const blocklist = createBlocklist({ lists: config.lists, stateDir: config.stateDir, logger: logger.child({ capability: 'blocklist' }), registry: opts.registry });
   const setSync = opts.setSync;
 
-  interface Lane { running: Promise<void> | undefined; next: ListModel | undefined }
+  interface Lane {
+    running: Promise<void> | undefined;
+    next: ListModel | undefined;
+  }
   const lanes = new Map<string, Lane>();
   let isStarted = false;
   let stopped = false;

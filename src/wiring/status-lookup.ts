@@ -18,7 +18,7 @@ export function toPageLookup(query: string, r: LearnerLookupResult): LookupResul
       return { query, kind: 'domain', matches };
     }
     case 'address': {
-      const matches: LookupMatch[] = r.static.map((list) => ({ list, reason: 'inside the registry list\'s addresses' }));
+      const matches: LookupMatch[] = r.static.map((list) => ({ list, reason: "inside the registry list's addresses" }));
       for (const l of r.learned) matches.push({ list: l.list, reason: `learned from an answer for ${l.name}`, set: l.set, expiresAt: Date.parse(l.expires) });
       return { query, kind: 'ip', matches };
     }

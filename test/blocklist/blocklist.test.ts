@@ -34,7 +34,13 @@ function setup(name: string, sources: { path: string; contains?: 'ips' | 'domain
   const logger = pino({ level: 'debug' }, new Writable({ write: (c: Buffer, _e, cb) => (lines.push(JSON.parse(c.toString()) as Record<string, unknown>), cb()) }));
   const config = listConfigSchema.parse({
     name,
-    sources: sources.map((s) => ({ url: srv.url(s.path), format: 'json', contains: s.contains ?? 'ips', ...(s.timeoutMs ? { timeoutMs: s.timeoutMs } : {}), ...(s.maxBytes ? { maxBytes: s.maxBytes } : {}) })),
+    sources: sources.map((s) => ({
+      url: srv.url(s.path),
+      format: 'json',
+      contains: s.contains ?? 'ips',
+      ...(s.timeoutMs ? { timeoutMs: s.timeoutMs } : {}),
+      ...(s.maxBytes ? { maxBytes: s.maxBytes } : {}),
+    })),
     ...extra,
   });
   const registry = new Registry();
@@ -45,7 +51,10 @@ function setup(name: string, sources: { path: string; contains?: 'ips' | 'domain
 }
 
 async function metric(registry: Registry, name: string): Promise<string> {
-  return (await registry.getSingleMetricAsString(name)).split('\n').filter((l) => !l.startsWith('#')).join('\n');
+  return (await registry.getSingleMetricAsString(name))
+    .split('\n')
+    .filter((l) => !l.startsWith('#'))
+    .join('\n');
 }
 
 test('success: ips + domains sources become one model; one log line per source with samples; metrics', async () => {
@@ -55,10 +64,13 @@ test('success: ips + domains sources become one model; one log line per source w
   const [r] = await bl.refresh();
   assert.equal(r?.outcome, 'updated');
   assert.deepEqual(r?.entries, { ipv4: 21, ipv6: 1 });
-  assert.deepEqual(r?.sources.map((s) => [s.outcome, s.fetched, s.parsed, s.rejected]), [
-    ['updated', 23, 21, { bogon: 1, 'not-an-address': 1 }],
-    ['updated', 2, 2, {}],
-  ]);
+  assert.deepEqual(
+    r?.sources.map((s) => [s.outcome, s.fetched, s.parsed, s.rejected]),
+    [
+      ['updated', 23, 21, { bogon: 1, 'not-an-address': 1 }],
+      ['updated', 2, 2, {}],
+    ],
+  );
   const m = bl.current('ok');
   assert.ok(m && containsAddress(m.ipv4, '31.0.113.5') && containsAddress(m.ipv4, '5.0.38.255'), 'model has both sources');
   assert.deepEqual(m.domains, ['blocked.example']);
@@ -100,7 +112,13 @@ test('guard: truncated JSON, HTTP 500, a hang, a gzip bomb, a shrink to 2 → ke
   assert.equal((await bl.refresh('guard'))[0]?.outcome, 'updated');
   const good = bl.current('guard');
   assert.ok(good);
-  const expect: [string, string][] = [['truncated', 'parse'], ['500', 'http-status'], ['hang', 'timeout'], ['bomb', 'too-large'], ['shrunk', 'below-min-ratio']];
+  const expect: [string, string][] = [
+    ['truncated', 'parse'],
+    ['500', 'http-status'],
+    ['hang', 'timeout'],
+    ['bomb', 'too-large'],
+    ['shrunk', 'below-min-ratio'],
+  ];
   for (const [m, reason] of expect) {
     mode = m;
     const t0 = Date.now();
@@ -129,7 +147,10 @@ test('one failing source keeps its own last good entries; the other still update
   aEntries = ['7.0.0.1', '7.0.0.2'];
   const [r] = await bl.refresh('two');
   assert.equal(r?.outcome, 'updated');
-  assert.deepEqual(r?.sources.map((s) => s.outcome), ['updated', 'kept-last-good']);
+  assert.deepEqual(
+    r?.sources.map((s) => s.outcome),
+    ['updated', 'kept-last-good'],
+  );
   assert.deepEqual(rangeTexts(bl.current('two')?.ipv4 ?? { family: 'ipv4', size: 0, data: new Uint32Array() }), ['7.0.0.1-7.0.0.2', '8.0.0.0/24']);
 });
 
@@ -146,7 +167,11 @@ test('snapshot: written atomically, restored by a fresh instance with the regist
   const first = setup('snap', [{ path: '/snap' }], { exclude: ['5.0.0.7'] });
   await first.bl.refresh();
   const file = snapshotPath(stateDir, 'snap');
-  assert.deepEqual((await readdir(join(stateDir, 'lists'))).filter((f) => f.startsWith('snap')), ['snap.snapshot'], 'no temp file left');
+  assert.deepEqual(
+    (await readdir(join(stateDir, 'lists'))).filter((f) => f.startsWith('snap')),
+    ['snap.snapshot'],
+    'no temp file left',
+  );
   srv.route('/snap', (_req, res) => res.socket?.destroy()); // unreachable from now on
   const second = setup('snap', [{ path: '/snap' }], { exclude: ['5.0.0.7'] });
   const [restored] = await second.bl.loadSnapshots();
@@ -219,10 +244,16 @@ test('the same body again (no validators from the server): its data is kept with
   srv.route('/same', (_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(body));
   const { bl, registry, published } = setup('same', [{ path: '/same' }]);
   const [first] = await bl.refresh('same');
-  assert.deepEqual(first?.sources.map((s) => [s.outcome, s.fetched, s.sameBody]), [['updated', 21, undefined]]);
+  assert.deepEqual(
+    first?.sources.map((s) => [s.outcome, s.fetched, s.sameBody]),
+    [['updated', 21, undefined]],
+  );
   const [again] = await bl.refresh('same');
   assert.equal(again?.outcome, 'unchanged');
-  assert.deepEqual(again?.sources.map((s) => [s.outcome, s.fetched, s.parsed, s.sameBody]), [['updated', undefined, 20, true]]);
+  assert.deepEqual(
+    again?.sources.map((s) => [s.outcome, s.fetched, s.parsed, s.sameBody]),
+    [['updated', undefined, 20, true]],
+  );
   assert.match(await metric(registry, 'unbound_sidecar_list_rejected_entries_total'), /reason="bogon"} 1$/m, 'not counted twice: not parsed again');
   assert.equal(published.length, 1);
   // A fresh process (same snapshot) recognises it too.
@@ -231,7 +262,10 @@ test('the same body again (no validators from the server): its data is kept with
   assert.equal((await fresh.bl.refresh('same'))[0]?.sources[0]?.sameBody, true);
   body = JSON.stringify([...twenty.slice(1), '10.1.1.1']);
   const [changed] = await bl.refresh('same');
-  assert.deepEqual(changed?.sources.map((s) => [s.outcome, s.fetched, s.sameBody]), [['updated', 20, undefined]]);
+  assert.deepEqual(
+    changed?.sources.map((s) => [s.outcome, s.fetched, s.sameBody]),
+    [['updated', 20, undefined]],
+  );
   assert.equal(bl.current('same')?.ipv4.size, 19);
   // The guard is part of what the data depends on: another exclude parses the same body again.
   const excluding = setup('same', [{ path: '/same' }], { exclude: ['5.0.2.0/24'] });

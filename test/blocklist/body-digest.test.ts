@@ -35,5 +35,9 @@ function yieldDigest(): string {
 test(`parsing yields what PARSE_REVISION ${PARSE_REVISION} recorded (bump it when parsing changes)`, () => {
   const got = yieldDigest();
   const known = YIELDS[PARSE_REVISION];
-  assert.equal(known, got, known === undefined ? `add ${PARSE_REVISION}: '${got}' to YIELDS` : `parse output changed: bump PARSE_REVISION in src/blocklist/body-digest.ts and add ${PARSE_REVISION + 1}: '${got}' to YIELDS`);
+  assert.equal(
+    known,
+    got,
+    known === undefined ? `add ${PARSE_REVISION}: '${got}' to YIELDS` : `parse output changed: bump PARSE_REVISION in src/blocklist/body-digest.ts and add ${PARSE_REVISION + 1}: '${got}' to YIELDS`,
+  );
 });

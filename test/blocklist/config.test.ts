@@ -6,7 +6,18 @@ import { listConfigSchema, parseDuration } from '../../src/blocklist/index.js';
 import { repoRoot } from '../helpers/repo-root.js';
 
 test('parseDuration', () => {
-  const cases: [string, number | undefined][] = [['90s', 90_000], ['30m', 1_800_000], ['1h', 3_600_000], ['1h30m', 5_400_000], ['1d', 86_400_000], ['500ms', 500], ['1 h', undefined], ['h', undefined], ['', undefined], ['-1h', undefined]];
+  const cases: [string, number | undefined][] = [
+    ['90s', 90_000],
+    ['30m', 1_800_000],
+    ['1h', 3_600_000],
+    ['1h30m', 5_400_000],
+    ['1d', 86_400_000],
+    ['500ms', 500],
+    ['1 h', undefined],
+    ['h', undefined],
+    ['', undefined],
+    ['-1h', undefined],
+  ];
   for (const [text, ms] of cases) assert.equal(parseDuration(text), ms, text);
 });
 
@@ -20,7 +31,16 @@ test('list schema: defaults, and errors that name the field', () => {
     [{ name: 'v', sources: [] }, /^sources: /],
     [{ name: 'v', sources: [{ url: 'ftp://x/', format: 'json', contains: 'ips' }] }, /^sources\.0\.url: expected an http\(s\) URL/],
     [{ name: 'v', sources: [{ url: 'https://x/', format: 'xml', contains: 'ips' }] }, /^sources\.0\.format: /],
-    [{ name: 'v', sources: [{ url: 'https://x/', format: 'json', contains: 'ips' }, { url: 'https://x/', format: 'json', contains: 'domains' }] }, /^sources: a URL appears twice/],
+    [
+      {
+        name: 'v',
+        sources: [
+          { url: 'https://x/', format: 'json', contains: 'ips' },
+          { url: 'https://x/', format: 'json', contains: 'domains' },
+        ],
+      },
+      /^sources: a URL appears twice/,
+    ],
     [{ name: 'v', sources: [{ url: 'https://x/', format: 'json', contains: 'ips' }], exclude: ['vpn.example.com'] }, /^exclude\.0: expected an IP address/],
     [{ name: 'v', sources: [{ url: 'https://x/', format: 'json', contains: 'ips' }], minPrefix: { ipv4: 33 } }, /^minPrefix\.ipv4: /],
     [{ name: 'v', sources: [{ url: 'https://x/', format: 'json', contains: 'ips', retries: 3 }] }, /^sources\.0: Unrecognized key/],
@@ -33,7 +53,7 @@ test('list schema: defaults, and errors that name the field', () => {
   }
 });
 
-test('README examples: every ```json block with `lists` is valid (nft blocks are set-sync\'s)', () => {
+test("README examples: every ```json block with `lists` is valid (nft blocks are set-sync's)", () => {
   const text = readFileSync(join(repoRoot(), 'src/blocklist/README.md'), 'utf8');
   const docs = [...text.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => JSON.parse(m[1] ?? '') as { lists?: unknown[] });
   const withLists = docs.filter((d) => Array.isArray(d.lists));

@@ -20,14 +20,16 @@ function ok(body: string | Buffer, src: Src): ParsedSource {
 
 /** windows-1251 for the test fixture: ASCII as is, Cyrillic А..я at 0xC0.., Ё/ё at 0xA8/0xB8. */
 function cp1251(text: string): Buffer {
-  return Buffer.from([...text].map((ch) => {
-    const c = ch.codePointAt(0) ?? 0;
-    if (c < 0x80) return c;
-    if (c >= 0x410 && c <= 0x44f) return c - 0x410 + 0xc0;
-    if (c === 0x401) return 0xa8;
-    if (c === 0x451) return 0xb8;
-    throw new Error(`no cp1251 byte for ${ch}`);
-  }));
+  return Buffer.from(
+    [...text].map((ch) => {
+      const c = ch.codePointAt(0) ?? 0;
+      if (c < 0x80) return c;
+      if (c >= 0x410 && c <= 0x44f) return c - 0x410 + 0xc0;
+      if (c === 0x401) return 0xa8;
+      if (c === 0x451) return 0xb8;
+      throw new Error(`no cp1251 byte for ${ch}`);
+    }),
+  );
 }
 
 test('json: registry ips array; garbage, bogons, too-broad and excluded counted with samples', () => {
@@ -43,12 +45,7 @@ test('json: registry ips array; garbage, bogons, too-broad and excluded counted 
 });
 
 test('json: dpi shape (objects with domains), escapes, IPs inside a domains source', () => {
-  const dpi = JSON.stringify([
-    { domains: ['Example.COM', '*.blocked.example', 'пример.рф', '31.0.113.9'], name: 'x' },
-    { domains: ['bad..name', 42] },
-    'direct.example.',
-    7,
-  ]);
+  const dpi = JSON.stringify([{ domains: ['Example.COM', '*.blocked.example', 'пример.рф', '31.0.113.9'], name: 'x' }, { domains: ['bad..name', 42] }, 'direct.example.', 7]);
   const r = ok(dpi, { format: 'json', contains: 'domains' });
   assert.deepEqual(r.domains, ['blocked.example', 'direct.example', 'example.com', 'xn--e1afmkfd.xn--p1ai']);
   assert.deepEqual(rangeTexts(r.ipv4), ['31.0.113.9']);

@@ -50,12 +50,19 @@ function setup(name: string, order: readonly string[] = [IPS, DOMAINS], extra: R
   const published: ListModel[] = [];
   bl.onModel((m) => published.push(m));
   const serve = (ips: Canned, domains: Canned) => (answers.set(IPS, ips), answers.set(DOMAINS, domains));
-  const metric = async (n: string) => (await registry.getSingleMetricAsString(n)).split('\n').filter((l) => !l.startsWith('#')).join('\n');
+  const metric = async (n: string) =>
+    (await registry.getSingleMetricAsString(n))
+      .split('\n')
+      .filter((l) => !l.startsWith('#'))
+      .join('\n');
   return { bl, lines, published, serve, metric };
 }
 
 test('no snapshot, IP source failing, domains source fine → partial: nothing published, said in status, metrics and log (both source orders)', async () => {
-  for (const order of [[IPS, DOMAINS], [DOMAINS, IPS]]) {
+  for (const order of [
+    [IPS, DOMAINS],
+    [DOMAINS, IPS],
+  ]) {
     const name = `fresh-${order[0] === IPS ? 'ips-first' : 'domains-first'}`;
     const { bl, lines, published, serve, metric } = setup(name, order);
     serve('down', ok(domainBody));
@@ -69,7 +76,10 @@ test('no snapshot, IP source failing, domains source fine → partial: nothing p
     assert.match(st?.lastError ?? '', /incomplete: no good data yet from https:\/\/registry\.test\/ips; the sets are left as they are/);
     assert.match(await metric('unbound_sidecar_list_refreshes_total'), new RegExp(`list="${name}",outcome="partial"} 1`));
     assert.match(await metric('unbound_sidecar_list_sources_without_data'), new RegExp(`list="${name}"} 1`));
-    assert.ok(lines.some((l) => l.level === 40 && /incomplete/.test(String(l.msg))), 'warned');
+    assert.ok(
+      lines.some((l) => l.level === 40 && /incomplete/.test(String(l.msg))),
+      'warned',
+    );
 
     // Both down: the domains source keeps its data, the IP source still has none: still partial.
     serve('down', 'down');
@@ -143,7 +153,10 @@ test('over the cap: refused with the count, the cap and the key; the last good m
   const [r] = await bl.refresh();
   assert.equal(r?.outcome, 'kept-last-good');
   assert.equal(r?.sources[0]?.reason, 'too-many-entries');
-  assert.equal(r?.sources[0]?.error, 'more than 498 address entries beside the 2 the list\'s other sources hold: over the list\'s cap of 500 (raise "maxEntries" of list "capped" if it really is that large); parsing stopped, the last good data stays');
+  assert.equal(
+    r?.sources[0]?.error,
+    'more than 498 address entries beside the 2 the list\'s other sources hold: over the list\'s cap of 500 (raise "maxEntries" of list "capped" if it really is that large); parsing stopped, the last good data stays',
+  );
   assert.equal(bl.current('capped'), good);
   serve(NOT_MODIFIED, ok(JSON.stringify(['a.example', 'b.example', 'c.example', 'd.example', 'e.example', 'f.example'])));
   const [d] = await bl.refresh();

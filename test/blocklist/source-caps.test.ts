@@ -18,7 +18,12 @@ test('IPv4-mapped entries (RFC 4291 §2.5.5.2) go to the IPv4 set and through th
   assert.deepEqual(r.rejected, { bogon: 2, 'too-broad': 1 });
 
   const scratch = new Uint32Array(8);
-  for (const [text, mapped] of [['::ffff:1.2.3.4', true], ['::fffe:1.2.3.4', false], ['::ffff:0:0-::1:0:0:0', false], ['64:ff9b::1.2.3.4', false]] as const) {
+  for (const [text, mapped] of [
+    ['::ffff:1.2.3.4', true],
+    ['::fffe:1.2.3.4', false],
+    ['::ffff:0:0-::1:0:0:0', false],
+    ['64:ff9b::1.2.3.4', false],
+  ] as const) {
     assert.equal(parseEntryInto(text, scratch), 'ipv6', text);
     assert.equal(mapIPv4Mapped(scratch), mapped, text);
   }

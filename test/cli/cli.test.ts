@@ -39,7 +39,7 @@ test('render unbound uses the configured zones and listen address', () => {
   const r = cli('render', 'unbound', '--config', file);
   assert.equal(r.status, 0);
   assert.match(r.stdout, /local-zone: "1\.168\.192\.in-addr\.arpa\." transparent/);
-  assert.match(r.stdout, /forward-zone:\n  name: "1\.168\.192\.in-addr\.arpa\."\n  forward-addr: 127\.0\.0\.1@5400/);
+  assert.match(r.stdout, /forward-zone:\n {2}name: "1\.168\.192\.in-addr\.arpa\."\n {2}forward-addr: 127\.0\.0\.1@5400/);
 });
 
 test('run refuses a bad --listen override with the same validation', () => {

@@ -88,8 +88,8 @@ describe('production install (npm pack → npm ci --omit=dev) on a terminal', { 
       await waitFor('the daemon to be ready', () => (/unbound-sidecar ready/.test(output) ? true : child.exitCode !== null ? Promise.reject(new Error(output)) : undefined), { timeoutMs: 20_000 });
       // script(1) runs the command in a session of its own on the pty: signal the daemon itself.
       daemon = Number(readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(' ')[0]);
-      assert.ok(daemon > 0, 'the daemon is script\'s child');
-      assert.match(readFileSync(`/proc/${daemon}/cmdline`, 'utf8'), /main\.js/, 'script\'s child is the daemon, not a shell');
+      assert.ok(daemon > 0, "the daemon is script's child");
+      assert.match(readFileSync(`/proc/${daemon}/cmdline`, 'utf8'), /main\.js/, "script's child is the daemon, not a shell");
       process.kill(daemon, 'SIGTERM');
       assert.equal(await exited, 0, output);
     } finally {

@@ -30,36 +30,42 @@ function capture(color = false) {
 }
 
 test('status: the facts in plain text, exit 1 when unhealthy, hostile text made harmless', async () => {
-  await serve(() => fakeStatus(), async (base) => {
-    const c = capture();
-    assert.equal(await statusCommand({ file: undefined, json: false, metricsUrl: base }, c.io), EXIT_UNHEALTHY);
-    const text = c.out.join('');
-    assert.doesNotMatch(text, /\u001b/, 'no colour codes when not a TTY, and no escape from the network');
-    assert.match(text, /^unbound-sidecar 0\.1\.0-test · up 1d 6h/);
-    assert.match(text, /mdns {5}avahi up/);
-    assert.match(text, /dnstap {3}connected · 1 connection\(s\) · 12345 frames/);
-    assert.match(text, /ru-blocked {2}updated\n {4}last sync 2025-06-01 11:55:00Z · fresh 5m ago · refresh every 1h · learned 42\n {4}inet vpn force_vpn4: 12345 element\(s\)/);
-    assert.match(text, /fresh 5h ago \(stale\)/);
-    assert.match(text, /HTTP 502 from mirror <img src=x onerror="window.__xss=1">\?\[2J/);
-    assert.match(text, /error blocklist: blocklist: download failed/);
-    assert.match(text, /unhealthy:\n {2}- list evil.*stale/);
+  await serve(
+    () => fakeStatus(),
+    async (base) => {
+      const c = capture();
+      assert.equal(await statusCommand({ file: undefined, json: false, metricsUrl: base }, c.io), EXIT_UNHEALTHY);
+      const text = c.out.join('');
+      assert.doesNotMatch(text, /\u001b/, 'no colour codes when not a TTY, and no escape from the network');
+      assert.match(text, /^unbound-sidecar 0\.1\.0-test · up 1d 6h/);
+      assert.match(text, /mdns {5}avahi up/);
+      assert.match(text, /dnstap {3}connected · 1 connection\(s\) · 12345 frames/);
+      assert.match(text, /ru-blocked {2}updated\n {4}last sync 2025-06-01 11:55:00Z · fresh 5m ago · refresh every 1h · learned 42\n {4}inet vpn force_vpn4: 12345 element\(s\)/);
+      assert.match(text, /fresh 5h ago \(stale\)/);
+      assert.match(text, /HTTP 502 from mirror <img src=x onerror="window.__xss=1">\?\[2J/);
+      assert.match(text, /error blocklist: blocklist: download failed/);
+      assert.match(text, /unhealthy:\n {2}- list evil.*stale/);
 
-    const colored = capture(true);
-    await statusCommand({ file: undefined, json: false, metricsUrl: base }, colored.io);
-    assert.match(colored.out.join(''), /\u001b\[32mavahi up\u001b\[0m/);
+      const colored = capture(true);
+      await statusCommand({ file: undefined, json: false, metricsUrl: base }, colored.io);
+      assert.match(colored.out.join(''), /\u001b\[32mavahi up\u001b\[0m/);
 
-    const j = capture();
-    assert.equal(await statusCommand({ file: undefined, json: true, metricsUrl: `${base}/` }, j.io), EXIT_UNHEALTHY);
-    const parsed = JSON.parse(j.out.join('')) as { lists: unknown[]; assessment: { healthy: boolean; problems: string[] } };
-    assert.equal(parsed.lists.length, 2);
-    assert.equal(parsed.assessment.healthy, false);
-  });
+      const j = capture();
+      assert.equal(await statusCommand({ file: undefined, json: true, metricsUrl: `${base}/` }, j.io), EXIT_UNHEALTHY);
+      const parsed = JSON.parse(j.out.join('')) as { lists: unknown[]; assessment: { healthy: boolean; problems: string[] } };
+      assert.equal(parsed.lists.length, 2);
+      assert.equal(parsed.assessment.healthy, false);
+    },
+  );
 
-  await serve(() => ({ ...fakeStatus(), lists: fakeStatus().lists.slice(0, 1) }), async (base) => {
-    const c = capture();
-    assert.equal(await statusCommand({ file: undefined, json: false, metricsUrl: base }, c.io), 0);
-    assert.match(c.out.join(''), /\nhealthy\n$/);
-  });
+  await serve(
+    () => ({ ...fakeStatus(), lists: fakeStatus().lists.slice(0, 1) }),
+    async (base) => {
+      const c = capture();
+      assert.equal(await statusCommand({ file: undefined, json: false, metricsUrl: base }, c.io), 0);
+      assert.match(c.out.join(''), /\nhealthy\n$/);
+    },
+  );
 });
 
 test('status: unreachable, 404 and foreign JSON exit 3 with a clear message', async () => {
@@ -92,12 +98,15 @@ test('status finds the daemon through metrics.listen in the config', async () =>
   assert.equal(metricsBaseUrl('0.0.0.0:9335'), 'http://127.0.0.1:9335');
   assert.equal(metricsBaseUrl('[::]:9335'), 'http://[::1]:9335');
   assert.equal(metricsBaseUrl('[fd00::1]:9335'), 'http://[fd00::1]:9335');
-  await serve(() => fakeStatus(), async (base) => {
-    const dir = mkdtempSync(join(tmpdir(), 'us-status-'));
-    const file = join(dir, 'config.json');
-    writeFileSync(file, JSON.stringify({ metrics: { listen: base.replace('http://', '') } }));
-    assert.equal(await statusCommand({ file, json: true }, capture().io), EXIT_UNHEALTHY);
-  });
+  await serve(
+    () => fakeStatus(),
+    async (base) => {
+      const dir = mkdtempSync(join(tmpdir(), 'us-status-'));
+      const file = join(dir, 'config.json');
+      writeFileSync(file, JSON.stringify({ metrics: { listen: base.replace('http://', '') } }));
+      assert.equal(await statusCommand({ file, json: true }, capture().io), EXIT_UNHEALTHY);
+    },
+  );
 });
 
 test('reloadConfig: a valid file with what changed; an invalid one keeps the old config', async () => {

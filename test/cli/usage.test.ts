@@ -22,7 +22,11 @@ function usageSection(help: string): string {
   const start = help.indexOf('\nUsage:\n');
   assert.ok(start >= 0, `--help has a Usage: section:\n${help}`);
   const body = help.slice(start + '\nUsage:\n'.length);
-  return body.slice(0, body.indexOf('\n\n') + 1).split('\n').map((l) => l.replace(/^ {2}/, '')).join('\n');
+  return body
+    .slice(0, body.indexOf('\n\n') + 1)
+    .split('\n')
+    .map((l) => l.replace(/^ {2}/, ''))
+    .join('\n');
 }
 
 test('README "Command line" is the Usage: section of --help', () => {
@@ -43,7 +47,7 @@ test('every command in the usage prints the same help with --help, exit 0', () =
   }
 });
 
-test('lookup --json prints the admin API\'s answer as JSON (the flag was parsed and then dropped)', async (t) => {
+test("lookup --json prints the admin API's answer as JSON (the flag was parsed and then dropped)", async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'us-usage-'));
   const socket = join(dir, 'admin.sock');
   const answer = { kind: 'name', name: 'example.org', matches: [{ list: 'vpn', source: 'registry', entry: 'example.org', learns: true }], learned: [] };

@@ -14,7 +14,9 @@ const root = repoRoot();
 
 /** Every JSON block in a markdown file that looks like a config (has a known top-level key). */
 function markdownConfigs(file: string): unknown[] {
-  const blocks = fencedBlocks(root, file).filter((b) => b.lang === 'json').map((b) => b.text);
+  const blocks = fencedBlocks(root, file)
+    .filter((b) => b.lang === 'json')
+    .map((b) => b.text);
   return blocks.map((b) => JSON.parse(b) as unknown).filter((v) => typeof v === 'object' && v !== null && ['dns', 'mdns', 'metrics', 'lists', 'setSync', 'front'].some((k) => k in v));
 }
 
@@ -29,7 +31,9 @@ test('defaults make an empty config work', () => {
 });
 
 test('every example in config/ and in READMEs parses (and its static records compile)', () => {
-  const files = readdirSync(join(root, 'config')).filter((f) => f.endsWith('.json')).map((f) => join(root, 'config', f));
+  const files = readdirSync(join(root, 'config'))
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => join(root, 'config', f));
   const configs: [string, unknown][] = files.map((f) => [f, JSON.parse(readFileSync(f, 'utf8')) as unknown]);
   for (const r of readmes(root)) for (const c of markdownConfigs(r)) configs.push([r, c]);
   assert.ok(configs.length >= 3, 'found the examples');
@@ -59,12 +63,55 @@ test('config/example.json: a front on LAN addresses, answering their LAN, in fro
 const LIST = { name: 'vpn', refresh: '1h', sources: [{ url: 'https://reestr.rublacklist.net/api/v3/ips/', format: 'json', contains: 'ips' }], nft: { table: 'global', set4: 'a' } };
 
 test('zones: local. and below, home.arpa., and reverse zones of LAN space only', () => {
-  const allowed = ['local.', 'LAN.Local', 'home.arpa.', 'x.home.arpa.', '10.in-addr.arpa.', '77.10.in-addr.arpa.', '16.172.in-addr.arpa.', '31.172.in-addr.arpa.',
-    '168.192.in-addr.arpa.', '1.168.192.in-addr.arpa.', '0-25.1.168.192.in-addr.arpa.', '254.169.in-addr.arpa.', '64.100.in-addr.arpa.', '255.127.100.in-addr.arpa.',
-    'c.f.ip6.arpa.', 'd.f.ip6.arpa.', '9.8.7.6.5.4.3.2.1.0.d.f.ip6.arpa.', '8.e.f.ip6.arpa.', 'b.e.f.ip6.arpa.'];
-  const refused = ['com.', '.', 'arpa.', 'in-addr.arpa.', 'ip6.arpa.', 'example.local.com.', 'local.arpa.', '8.8.8.in-addr.arpa.', '172.in-addr.arpa.', '15.172.in-addr.arpa.',
-    '32.172.in-addr.arpa.', '192.in-addr.arpa.', '169.in-addr.arpa.', '100.in-addr.arpa.', '63.100.in-addr.arpa.', '128.100.in-addr.arpa.', '127.in-addr.arpa.',
-    '010.in-addr.arpa.', '256.in-addr.arpa.', 'x.10.in-addr.arpa.arpa.', 'f.ip6.arpa.', 'e.f.ip6.arpa.', 'c.e.f.ip6.arpa.', '8.b.d.0.1.0.0.2.ip6.arpa.', 'home.', 'arpa.home.'];
+  const allowed = [
+    'local.',
+    'LAN.Local',
+    'home.arpa.',
+    'x.home.arpa.',
+    '10.in-addr.arpa.',
+    '77.10.in-addr.arpa.',
+    '16.172.in-addr.arpa.',
+    '31.172.in-addr.arpa.',
+    '168.192.in-addr.arpa.',
+    '1.168.192.in-addr.arpa.',
+    '0-25.1.168.192.in-addr.arpa.',
+    '254.169.in-addr.arpa.',
+    '64.100.in-addr.arpa.',
+    '255.127.100.in-addr.arpa.',
+    'c.f.ip6.arpa.',
+    'd.f.ip6.arpa.',
+    '9.8.7.6.5.4.3.2.1.0.d.f.ip6.arpa.',
+    '8.e.f.ip6.arpa.',
+    'b.e.f.ip6.arpa.',
+  ];
+  const refused = [
+    'com.',
+    '.',
+    'arpa.',
+    'in-addr.arpa.',
+    'ip6.arpa.',
+    'example.local.com.',
+    'local.arpa.',
+    '8.8.8.in-addr.arpa.',
+    '172.in-addr.arpa.',
+    '15.172.in-addr.arpa.',
+    '32.172.in-addr.arpa.',
+    '192.in-addr.arpa.',
+    '169.in-addr.arpa.',
+    '100.in-addr.arpa.',
+    '63.100.in-addr.arpa.',
+    '128.100.in-addr.arpa.',
+    '127.in-addr.arpa.',
+    '010.in-addr.arpa.',
+    '256.in-addr.arpa.',
+    'x.10.in-addr.arpa.arpa.',
+    'f.ip6.arpa.',
+    'e.f.ip6.arpa.',
+    'c.e.f.ip6.arpa.',
+    '8.b.d.0.1.0.0.2.ip6.arpa.',
+    'home.',
+    'arpa.home.',
+  ];
   for (const z of allowed) assert.doesNotThrow(() => parseConfig({ dns: { zones: [z] } }), z);
   for (const z of refused) assert.throws(() => parseConfig({ dns: { zones: [z] } }), /dns\.zones\[0\]: /, z);
 });
@@ -86,13 +133,14 @@ test('errors name the JSON path and what was expected', () => {
     [{ dns: { zones: ['local.', 'com.'] } }, /dns\.zones\[1\]: "com\." is not a zone the sidecar may answer for: it is authoritative only for "local\." and names under it/],
     [{ lists: [{ name: 'vpn', refresh: '1h', sources: LIST.sources, nft: { table: 'global' } }] }, /lists\[0\]\.nft: set at least one of "set4" and "set6"/],
     [{ lists: [{ name: 'vpn', refresh: '10s', sources: LIST.sources, nft: { table: 'global', set4: 'a' } }] }, /lists\[0\]\.refresh: refresh must be at least 1m/],
-    [
-      { lists: [LIST, LIST] },
-      /lists\[1\]\.name: "vpn" is already the name of lists\[0\]; lists\[1\]\.nft: set inet global a is already kept by list "vpn"/,
-    ],
+    [{ lists: [LIST, LIST] }, /lists\[1\]\.name: "vpn" is already the name of lists\[0\]; lists\[1\]\.nft: set inet global a is already kept by list "vpn"/],
   ];
   for (const [value, re] of cases) {
-    assert.throws(() => parseConfig(value, 'test.json'), (e: unknown) => e instanceof Error && re.test(e.message) && e.message.startsWith('config: test.json: '), JSON.stringify(value));
+    assert.throws(
+      () => parseConfig(value, 'test.json'),
+      (e: unknown) => e instanceof Error && re.test(e.message) && e.message.startsWith('config: test.json: '),
+      JSON.stringify(value),
+    );
   }
 });
 

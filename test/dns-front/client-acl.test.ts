@@ -15,8 +15,16 @@ test('default ACL: loopback + the networks of the interfaces holding the listen 
   const acl = buildClientAcl(['10.77.0.1', 'fd01::1'], undefined, interfaces);
   assert.deepEqual(acl.prefixes, ['127.0.0.0/8', '::1/128', '10.77.0.1/24', 'fd01::1/64']);
   const table: [string, boolean][] = [
-    ['127.0.0.1', true], ['::1', true], ['10.77.0.200', true], ['::ffff:10.77.0.9', true], ['fd01::abcd', true],
-    ['10.77.1.1', false], ['203.0.113.9', false], ['fd02::1', false], ['8.8.8.8', false], ['fe80::1%br-lan', false],
+    ['127.0.0.1', true],
+    ['::1', true],
+    ['10.77.0.200', true],
+    ['::ffff:10.77.0.9', true],
+    ['fd01::abcd', true],
+    ['10.77.1.1', false],
+    ['203.0.113.9', false],
+    ['fd02::1', false],
+    ['8.8.8.8', false],
+    ['fe80::1%br-lan', false],
   ];
   for (const [addr, ok] of table) assert.equal(acl.allows(addr), ok, addr);
   assert.deepEqual(acl.unmatched, []);

@@ -43,8 +43,12 @@ function parseProxy(buf: Buffer): { proxy: SeenProxy; rest: Buffer } | undefined
   const ip = (b: Buffer) => (v4 ? [...b].join('.') : ipv6Text(b));
   const al = v4 ? 4 : 16;
   const proxy: SeenProxy = {
-    transport: (fam & 0x0f) === 1 ? 'tcp' : 'udp', family: fam,
-    src: ip(a.subarray(0, al)), dst: ip(a.subarray(al, 2 * al)), srcPort: a.readUInt16BE(2 * al), dstPort: a.readUInt16BE(2 * al + 2),
+    transport: (fam & 0x0f) === 1 ? 'tcp' : 'udp',
+    family: fam,
+    src: ip(a.subarray(0, al)),
+    dst: ip(a.subarray(al, 2 * al)),
+    srcPort: a.readUInt16BE(2 * al),
+    dstPort: a.readUInt16BE(2 * al + 2),
   };
   return { proxy, rest: buf.subarray(16 + len) };
 }
@@ -123,8 +127,16 @@ export async function startFakeUpstream(behave: (name: string) => 'answer' | 'tc
   });
   await new Promise<void>((r) => tcp.listen(port, '127.0.0.1', () => r()));
   return {
-    port, seen, ids,
-    get tcpConnections() { return state.tcpConnections; },
-    close: () => new Promise<void>((r) => { udp.close(); tcp.close(() => r()); }),
+    port,
+    seen,
+    ids,
+    get tcpConnections() {
+      return state.tcpConnections;
+    },
+    close: () =>
+      new Promise<void>((r) => {
+        udp.close();
+        tcp.close(() => r());
+      }),
   };
 }

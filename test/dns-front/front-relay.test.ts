@@ -54,7 +54,7 @@ test('UDP: relayed byte for byte with the client ID restored; Unbound sees the c
     const expected = Buffer.from(q);
     expected[2] = (q[2] as number) | 0x80;
     expected[3] = 0x80;
-    assert.deepEqual(reply, expected, 'answer = Unbound\'s, ID restored');
+    assert.deepEqual(reply, expected, "answer = Unbound's, ID restored");
     assert.deepEqual(up.seen[0], { transport: 'udp', family: 0x12, src: '127.0.0.1', srcPort: sock.address().port, dst: '127.0.0.1', dstPort: port });
     sock.close();
   });
@@ -89,7 +89,7 @@ test('UDP: TC from Unbound stays TC; a silent Unbound is SERVFAIL after upstream
   });
 });
 
-test('UDP: an answer under a reused ID whose question is not the query\'s (a late answer to a timed-out query) is dropped, never relayed', async () => {
+test("UDP: an answer under a reused ID whose question is not the query's (a late answer to a timed-out query) is dropped, never relayed", async () => {
   await withFront({ behave: (n) => (n.startsWith('stale') ? 'stale' : 'answer') }, async ({ port, registry }) => {
     const sock = dgram.createSocket('udp4');
     await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
@@ -98,7 +98,11 @@ test('UDP: an answer under a reused ID whose question is not the query\'s (a lat
     sock.send(buildQuery({ id: 9, name: 'stale.example', type: 1 }), port, '127.0.0.1');
     await new Promise((r) => setTimeout(r, 200));
     sock.close();
-    assert.deepEqual(got.map((m) => qname(m)), ['stale.example'], 'only the answer to this question');
+    assert.deepEqual(
+      got.map((m) => qname(m)),
+      ['stale.example'],
+      'only the answer to this question',
+    );
     assert.equal(await metric(registry, 'unbound_sidecar_dns_front_dropped_total', { reason: 'late-answer' }), 1);
   });
 });
@@ -178,7 +182,7 @@ test('UDP: one client flooding slow names takes at most maxInflightPerClient of 
     // Four slow queries would fill maxInflight (4) and lock everyone else out.
     const held = [1, 2, 3, 4].map((i) => udpExchange(port, buildQuery({ id: i, name: `quiet${i}.example`, type: 1 }), 500, '127.0.0.1'));
     await new Promise((r) => setTimeout(r, 50));
-    assert.equal(await metric(registry, 'unbound_sidecar_dns_front_dropped_total', { reason: 'client-over-inflight' }), 2, 'the flooder\'s third and fourth');
+    assert.equal(await metric(registry, 'unbound_sidecar_dns_front_dropped_total', { reason: 'client-over-inflight' }), 2, "the flooder's third and fourth");
     const other = await udpExchange(port, buildQuery({ id: 9, name: 'fine.example', type: 1 }), 1000, '127.0.0.2');
     assert.ok(other && other.readUInt16BE(0) === 9 && ((other[3] as number) & 0x0f) === 0, 'the other client is answered');
     await Promise.all(held);
@@ -213,7 +217,7 @@ test('TCP: pipelined queries on one upstream connection with one PROXYv2 header;
     const qs = ['a.example', 'b.example', 'c.example'].map((name, i) => buildQuery({ id: 100 + i, name, type: 1 }));
     const replies = await tcpExchange(port, qs);
     const ids = replies.map((r) => r.readUInt16BE(0));
-    assert.deepEqual(ids, [102, 101, 100], 'in Unbound\'s order');
+    assert.deepEqual(ids, [102, 101, 100], "in Unbound's order");
     assert.equal(up.tcpConnections, 1);
     assert.equal(up.seen.length, 1, 'one header per connection');
     assert.equal(up.seen[0]?.transport, 'tcp');
@@ -275,7 +279,8 @@ test('insert, then answer: a listed answer waits for learnAnswer; past the deadl
 });
 
 test('insertion unavailable (set missing): answers go out at once, status and metrics say why', async () => {
-  const learnAnswer: LearnAnswer = () => Promise.resolve({ listed: 1, learned: 0, unchanged: 0, skipped: 0, failed: 0, held: 1, unavailable: 'set-sync: learned set inet t l4 is missing (create it, or set createSets)' });
+  const learnAnswer: LearnAnswer = () =>
+    Promise.resolve({ listed: 1, learned: 0, unchanged: 0, skipped: 0, failed: 0, held: 1, unavailable: 'set-sync: learned set inet t l4 is missing (create it, or set createSets)' });
   await withFront({ learnAnswer, config: { insertDeadlineMs: 1000 } }, async ({ port, registry, front }) => {
     const t0 = performance.now();
     const r = await udpExchange(port, buildQuery({ id: 1, name: 'listed.example', type: 1 }));
@@ -320,7 +325,8 @@ test('garbage queries are answered FORMERR by the front and never take an in-fli
     const bad: Buffer[] = [];
     for (let i = 0; i < 20; i++) {
       const q = buildQuery({ id: i, name: 'x.example', type: 1 });
-      if (i % 2 === 0) q.writeUInt16BE(0, 4); // QDCOUNT 0
+      if (i % 2 === 0)
+        q.writeUInt16BE(0, 4); // QDCOUNT 0
       else q[12] = 0xc0; // a compression pointer in the question
       bad.push(q);
     }
@@ -336,7 +342,15 @@ test('garbage queries are answered FORMERR by the front and never take an in-fli
 
 test('TCP at maxTcpConnections: the longest-idle connection makes room for a newcomer', async () => {
   await withFront({ config: { maxTcpConnections: 2 } }, async ({ port, front }) => {
-    const idle = await Promise.all([0, 1].map(() => new Promise<net.Socket>((r) => { const s = net.connect(port, '127.0.0.1', () => r(s)); s.on('error', () => {}); })));
+    const idle = await Promise.all(
+      [0, 1].map(
+        () =>
+          new Promise<net.Socket>((r) => {
+            const s = net.connect(port, '127.0.0.1', () => r(s));
+            s.on('error', () => {});
+          }),
+      ),
+    );
     const closed = Promise.race(idle.map((s) => new Promise<void>((r) => s.once('close', () => r()))));
     await new Promise((r) => setTimeout(r, 20));
     const [a] = await tcpExchange(port, [buildQuery({ id: 5, name: 'new.example', type: 1 })]);

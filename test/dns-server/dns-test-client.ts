@@ -110,9 +110,7 @@ export function tcpExchange(port: number, msgs: Buffer[], expect = msgs.length, 
 export const silentLogger = pino({ level: 'silent' });
 
 /** A started server on 127.0.0.1:0 with defaults a test can override. */
-export async function startServer(
-  overrides: Partial<DnsServerOptions> & Pick<DnsServerOptions, 'resolve'>,
-): Promise<{ server: DnsServer; port: number; registry: Registry }> {
+export async function startServer(overrides: Partial<DnsServerOptions> & Pick<DnsServerOptions, 'resolve'>): Promise<{ server: DnsServer; port: number; registry: Registry }> {
   const registry = new Registry();
   const server = createDnsServer({
     listen: [{ host: '127.0.0.1', port: 0 }],

@@ -22,7 +22,12 @@ const TCP_CONNECTIONS = 300; // > the child's maxTcpConnections (64)
  */
 const MAX_STALL_MS = 1000;
 
-interface Status { maxDelayMs: number; rssMb: number; tcp: number; seen: number }
+interface Status {
+  maxDelayMs: number;
+  rssMb: number;
+  tcp: number;
+  seen: number;
+}
 
 let child: ChildProcess;
 let port = 0;

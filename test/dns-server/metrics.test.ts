@@ -33,7 +33,12 @@ test('requests_total labels: zone or "none", bounded qtype, rcode name', async (
     resolve: async (q) => (q.type === 1 ? { kind: 'answer', records: [{ name: q.name, type: 1, class: 1, ttl: 1, data: a('10.0.0.1') }] } : { kind: 'nxdomain' }),
   });
   try {
-    for (const [name, type] of [['x.local', 1], ['x.local', 1], ['y.local', 65000], ['example.com', 28]] as const) {
+    for (const [name, type] of [
+      ['x.local', 1],
+      ['x.local', 1],
+      ['y.local', 65000],
+      ['example.com', 28],
+    ] as const) {
       assert.ok(await udpExchange(port, buildQuery({ name, type })));
     }
     await udpExchange(port, Buffer.alloc(5), 100);

@@ -11,7 +11,10 @@ import { a, buildQuery, decode, silentLogger, startServer, tcpExchange, udpExcha
 
 const TXT = 16;
 const bigRecords = Array.from({ length: 40 }, (_, i) => ({
-  name: 'big.local.', type: TXT, class: 1, ttl: 60,
+  name: 'big.local.',
+  type: TXT,
+  class: 1,
+  ttl: 60,
   data: Uint8Array.from([30, ...Buffer.from(`txt-record-${String(i).padStart(3, '0')}`.padEnd(30, '.'))]),
 }));
 
@@ -60,7 +63,11 @@ describe('dns server (fake resolve, 127.0.0.1)', () => {
   });
 
   test('off-zone and non-IN are REFUSED', async () => {
-    for (const spec of [{ name: 'example.com', type: 1 }, { name: 'local.example.com', type: 1 }, { name: 'printer.local', type: 1, qclass: 3 }]) {
+    for (const spec of [
+      { name: 'example.com', type: 1 },
+      { name: 'local.example.com', type: 1 },
+      { name: 'printer.local', type: 1, qclass: 3 },
+    ]) {
       const { msg } = await ask(spec);
       assert.equal(msg.header.rcode, 5, spec.name);
       assert.equal(msg.header.aa, 0);
@@ -68,7 +75,10 @@ describe('dns server (fake resolve, 127.0.0.1)', () => {
   });
 
   test('NXDOMAIN and NODATA carry the zone SOA with the negative TTL as minimum', async () => {
-    for (const [name, rcode] of [['nope.local', 3], ['printer.local', 0]] as const) {
+    for (const [name, rcode] of [
+      ['nope.local', 3],
+      ['printer.local', 0],
+    ] as const) {
       const { msg } = await ask({ name, type: 28 });
       assert.equal(msg.header.rcode, rcode);
       assert.equal(msg.answers.length, 0);
@@ -143,7 +153,11 @@ describe('dns server (fake resolve, 127.0.0.1)', () => {
     const two = buildQuery({ id: 7, name: 'printer.local', type: 1 });
     two.writeUInt16BE(2, 4);
     const garbage = Buffer.concat([buildQuery({ id: 8, name: 'x', type: 1 }).subarray(0, 12), Buffer.from([0xc0, 0x0c, 0xff, 0x3f, 1, 2])]);
-    for (const [msg, id, rcode] of [[two, 7, 1], [garbage, 8, 1], [buildQuery({ id: 9, name: 'printer.local', type: 1, opcode: 2 }), 9, 4]] as const) {
+    for (const [msg, id, rcode] of [
+      [two, 7, 1],
+      [garbage, 8, 1],
+      [buildQuery({ id: 9, name: 'printer.local', type: 1, opcode: 2 }), 9, 4],
+    ] as const) {
       const raw = await udpExchange(port, msg);
       assert.ok(raw);
       assert.equal(raw.readUInt16BE(0), id);
@@ -197,7 +211,10 @@ describe('dns server (fake resolve, 127.0.0.1)', () => {
   test('TCP: pipelined queries on one connection all answered', async () => {
     const qs = Array.from({ length: 50 }, (_, i) => buildQuery({ id: i, name: i % 2 ? 'printer.local' : 'nope.local', type: 1 }));
     const replies = await tcpExchange(port, qs);
-    assert.deepEqual(replies.map((r) => r.readUInt16BE(0)).sort((x, y) => x - y), qs.map((_, i) => i));
+    assert.deepEqual(
+      replies.map((r) => r.readUInt16BE(0)).sort((x, y) => x - y),
+      qs.map((_, i) => i),
+    );
   });
 
   test('kdig agrees (UDP, TCP, EDNS, 0x20)', async (t) => {
@@ -219,8 +236,15 @@ describe('dns server (fake resolve, 127.0.0.1)', () => {
 test('start() rejects with LISTEN_FAILED naming the address when the port is taken', async () => {
   const first = await startServer({ resolve: fakeResolve });
   const second = createDnsServer({
-    listen: [{ host: '127.0.0.1', port: first.port }], zones: ['local.'], negativeTtl: 30, tcpIdleTimeoutMs: 1000,
-    maxTcpConnections: 4, udpHandoffMs: 25, logger: silentLogger, registry: new Registry(), resolve: fakeResolve,
+    listen: [{ host: '127.0.0.1', port: first.port }],
+    zones: ['local.'],
+    negativeTtl: 30,
+    tcpIdleTimeoutMs: 1000,
+    maxTcpConnections: 4,
+    udpHandoffMs: 25,
+    logger: silentLogger,
+    registry: new Registry(),
+    resolve: fakeResolve,
   });
   await assert.rejects(second.start(), (err: unknown) => isSidecarError(err, 'LISTEN_FAILED') && err.message.includes(`127.0.0.1:${first.port}`) && /ss -lntup/.test(err.message));
   await first.server.stop();

@@ -12,10 +12,14 @@ test('40 lookups in flight, each listening on the server signal as backends do: 
   const resolve = (_q: unknown, _zone: unknown, signal?: AbortSignal): Promise<ZoneAnswer> =>
     new Promise<ZoneAnswer>((done) => {
       listening++;
-      signal?.addEventListener('abort', () => {
-        aborted++;
-        done({ kind: 'servfail', reason: 'stopped' });
-      }, { once: true });
+      signal?.addEventListener(
+        'abort',
+        () => {
+          aborted++;
+          done({ kind: 'servfail', reason: 'stopped' });
+        },
+        { once: true },
+      );
     });
   const { server, port } = await startServer({ resolve, udpHandoffMs: 0 });
   try {
@@ -25,7 +29,10 @@ test('40 lookups in flight, each listening on the server signal as backends do: 
     await Promise.all(replies);
     // Node emits the warning on the next tick after the 11th listener.
     await new Promise((r) => setImmediate(r));
-    assert.deepEqual(warnings.map((w) => w.name), []);
+    assert.deepEqual(
+      warnings.map((w) => w.name),
+      [],
+    );
   } finally {
     await server.stop();
     process.off('warning', onWarning);

@@ -11,9 +11,7 @@ import { a, buildQuery, decode, startServer, tcpExchange } from './dns-test-clie
  */
 
 const resolve = async (q: { name: string; type: number }): Promise<ZoneAnswer> =>
-  q.name.toLowerCase() === 'printer.local.'
-    ? { kind: 'answer', records: [{ name: q.name, type: 1, class: 1, ttl: 120, data: a('10.77.0.5') }] }
-    : { kind: 'nxdomain' };
+  q.name.toLowerCase() === 'printer.local.' ? { kind: 'answer', records: [{ name: q.name, type: 1, class: 1, ttl: 120, data: a('10.77.0.5') }] } : { kind: 'nxdomain' };
 
 /** A connection that sends the first byte of a length prefix, then one zero byte every `everyMs`. */
 function trickler(port: number, everyMs: number): { sock: net.Socket; closed: Promise<number>; stop(): void } {
@@ -104,7 +102,10 @@ test('TCP: a connection waiting for an answer is never evicted; at a cap of such
     assert.equal(await counter(s.registry, 'refused'), 1);
     release();
     const replies = await Promise.all(waiting);
-    assert.deepEqual(replies.map((r) => r[0] && decode(r[0]).header.rcode), [3, 3]);
+    assert.deepEqual(
+      replies.map((r) => r[0] && decode(r[0]).header.rcode),
+      [3, 3],
+    );
   } finally {
     release();
     await s.server.stop();

@@ -37,10 +37,12 @@ test('UdpHandoff fires only unsettled entries, in order, after the delay; stop()
   const fired: number[] = [];
   const firedAfter: number[] = [];
   const t0 = performance.now();
-  const slots = Array.from({ length: 5000 }, (_, i) => h.add(() => {
-    fired.push(i);
-    firedAfter.push(performance.now() - t0);
-  }));
+  const slots = Array.from({ length: 5000 }, (_, i) =>
+    h.add(() => {
+      fired.push(i);
+      firedAfter.push(performance.now() - t0);
+    }),
+  );
   slots.forEach((s, i) => {
     if (i % 1000 !== 7) s.settled = true;
   });

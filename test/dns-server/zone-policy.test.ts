@@ -40,7 +40,10 @@ test('SOA: RFC 2308 shape with the negative TTL as TTL and MINIMUM', () => {
   const rname = Buffer.from('066e6f626f647907696e76616c696400', 'hex');
   assert.deepEqual(d.subarray(0, mname.length + rname.length), Buffer.concat([mname, rname]));
   const nums = d.subarray(mname.length + rname.length);
-  assert.deepEqual([0, 4, 8, 12, 16].map((o) => nums.readUInt32BE(o)), [0x01020304, 3600, 600, 86400, 45]);
+  assert.deepEqual(
+    [0, 4, 8, 12, 16].map((o) => nums.readUInt32BE(o)),
+    [0x01020304, 3600, 600, 86400, 45],
+  );
 });
 
 test('zones must be lowercase absolute', () => {

@@ -47,9 +47,10 @@ export const LEGACY_METRIC_NAMES: ReadonlyMap<string, string> = new Map([
     'snapshot_errors_total',
   ].map((n): [string, string] => [`${METRIC_PREFIX}list_${n}`, 'blocklist']),
   // dns-server: `dns_`, from when it was the only DNS listener (dns-front came later with its own prefix).
-  ...['requests_total', 'request_duration_seconds', 'malformed_total', 'tcp_connections', 'tcp_connections_closed_total', 'udp_handoffs_total'].map(
-    (n): [string, string] => [`${METRIC_PREFIX}dns_${n}`, 'dns-server'],
-  ),
+  ...['requests_total', 'request_duration_seconds', 'malformed_total', 'tcp_connections', 'tcp_connections_closed_total', 'udp_handoffs_total'].map((n): [string, string] => [
+    `${METRIC_PREFIX}dns_${n}`,
+    'dns-server',
+  ]),
   // local-names: Avahi's reachability, from before the native backend existed.
   [`${METRIC_PREFIX}avahi_up`, 'local-names'],
 ]);

@@ -27,14 +27,20 @@ export function testTables(ns: () => NftNetns, prefix: string): TestTables {
       return { list: 'vpn', family: 'inet', table, set4: 'v4', set6: 'v6', netns: ns().name, createSets: false };
     },
     async cleanup() {
-      for (const table of made.splice(0)) await ns().nft(['delete', 'table', 'inet', table]).catch(() => undefined);
+      for (const table of made.splice(0))
+        await ns()
+          .nft(['delete', 'table', 'inet', table])
+          .catch(() => undefined);
     },
   };
 }
 
 /** True when both sets are well-formed (no overlaps) and cover exactly the model. */
 export async function setsEqualModel(t: SetTarget, m: { ipv4: RangeSet; ipv6: RangeSet }): Promise<boolean> {
-  for (const [set, family] of [['v4', 'ipv4'], ['v6', 'ipv6']] as const) {
+  for (const [set, family] of [
+    ['v4', 'ipv4'],
+    ['v6', 'ipv6'],
+  ] as const) {
     const l = await createNftBackend().listSet({ family: t.family, table: t.table, set }, t.netns);
     const e = l.kind === 'ok' ? exactFromElements(family, l.set.elements) : undefined;
     if (!e || !rangeSetsEqual(coverageOf(e), m[family])) return false;

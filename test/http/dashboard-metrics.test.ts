@@ -38,7 +38,12 @@ async function exportedSeries(): Promise<Set<string>> {
   return series;
 }
 
-interface Panel { type?: unknown; title?: unknown; id?: unknown; targets?: unknown }
+interface Panel {
+  type?: unknown;
+  title?: unknown;
+  id?: unknown;
+  targets?: unknown;
+}
 
 test('the Grafana dashboard and the alert rules only query exported metrics', async () => {
   const root = repoRoot();
@@ -58,7 +63,10 @@ test('the Grafana dashboard and the alert rules only query exported metrics', as
   }
 
   const problems: string[] = [];
-  for (const [file, text] of [['config/grafana/unbound-sidecar.json', dashboardText], ['config/prometheus/alerts.yml', rulesText]] as const) {
+  for (const [file, text] of [
+    ['config/grafana/unbound-sidecar.json', dashboardText],
+    ['config/prometheus/alerts.yml', rulesText],
+  ] as const) {
     const names = referencedNames(text);
     assert.ok(names.size > 5, `${file} references metrics`);
     for (const name of names) {

@@ -4,7 +4,11 @@ import { renderStatusText } from '../../src/cli/status.js';
 import { assessStatus, buildStatusSnapshot, statusSnapshotSchema } from '../../src/http/status.js';
 
 const front = (state: 'ok' | 'off' | 'unavailable' | 'failing', problem?: string) => ({
-  listen: ['10.77.0.1:53'], upstream: '127.0.0.1:5301', allow: ['127.0.0.0/8', '10.77.0.1/24'], inflight: 2, tcpConnections: 1,
+  listen: ['10.77.0.1:53'],
+  upstream: '127.0.0.1:5301',
+  allow: ['127.0.0.0/8', '10.77.0.1/24'],
+  inflight: 2,
+  tcpConnections: 1,
   insertion: { state, ...(problem ? { problem } : {}), deadlineMisses: 3, failOpen: 3, failClosed: 0 },
 });
 

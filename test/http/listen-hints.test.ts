@@ -53,7 +53,9 @@ test('EACCES: a privileged port needs CAP_NET_BIND_SERVICE or a port of 1024 or 
     const { createHttpServer } = await import(${JSON.stringify(mod)});
     const s = createHttpServer({ host: '127.0.0.1', port: 81, registry: new Registry(), logger: pino({ level: 'silent' }), readiness: [] });
     try { await s.start(); console.log('LISTENING'); await s.stop(); } catch (err) { console.log(err.message); }`;
-  const { stdout } = await promisify(execFile)('setpriv', ['--bounding-set=-net_bind_service', '--inh-caps=-net_bind_service', process.execPath, '--input-type=module', '-e', script], { cwd: process.cwd() });
+  const { stdout } = await promisify(execFile)('setpriv', ['--bounding-set=-net_bind_service', '--inh-caps=-net_bind_service', process.execPath, '--input-type=module', '-e', script], {
+    cwd: process.cwd(),
+  });
   assert.match(stdout, /EACCES/);
   assert.match(stdout, /CAP_NET_BIND_SERVICE/);
   assert.match(stdout, /1024/);

@@ -105,11 +105,16 @@ test('recent errors: bounded, newest first, fed by a pino hook with the capabili
   logger.error(new Error('bare error'));
   assert.equal(lines.length, 5, 'every line is still logged');
   const got = ring.list();
-  assert.deepEqual(got.map((e) => e.message), ['bare error', 'w2', 'w1']);
+  assert.deepEqual(
+    got.map((e) => e.message),
+    ['bare error', 'w2', 'w1'],
+  );
   assert.equal(got[0]?.level, 'error');
   ring.push({ at: 1, level: 'warn', source: 's', message: 'x'.repeat(2000) });
   assert.ok((ring.list()[0]?.message.length ?? 0) <= 500);
   const r2 = createRecentErrors(5);
-  pino({ hooks: { logMethod: r2.logMethodHook() } }, { write: () => undefined }).child({ capability: 'blocklist' }).error({ err: 'HTTP 502' }, 'download failed');
+  pino({ hooks: { logMethod: r2.logMethodHook() } }, { write: () => undefined })
+    .child({ capability: 'blocklist' })
+    .error({ err: 'HTTP 502' }, 'download failed');
   assert.deepEqual([r2.list()[0]?.source, r2.list()[0]?.message], ['blocklist', 'download failed: HTTP 502']);
 });

@@ -23,7 +23,10 @@ export function fakeStatus(now = Date.UTC(2025, 5, 1, 12, 0, 0)): StatusSnapshot
         lastSyncAt: now - 5 * 60_000,
         outcome: 'updated',
         lastSuccessAt: now - 5 * 60_000,
-        sets: [{ set: 'inet vpn force_vpn4', elements: 12_345 }, { set: 'inet vpn force_vpn6', elements: 321 }],
+        sets: [
+          { set: 'inet vpn force_vpn4', elements: 12_345 },
+          { set: 'inet vpn force_vpn6', elements: 321 },
+        ],
         learned: 42,
       },
       {

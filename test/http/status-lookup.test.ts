@@ -17,12 +17,20 @@ import { toPageLookup } from '../../src/wiring/status-lookup.js';
  * the page exactly when it is one for the CLI.
  */
 
-const listCfg = { name: 'vpn', exclude: [], minPrefix: { ipv4: 8, ipv6: 16 }, nft: { family: 'inet' as const, table: 't', createSets: false }, learn: learnConfigSchema.parse({ set4: 'l4', set6: 'l6' }) };
+const listCfg = {
+  name: 'vpn',
+  exclude: [],
+  minPrefix: { ipv4: 8, ipv6: 16 },
+  nft: { family: 'inet' as const, table: 't', createSets: false },
+  learn: learnConfigSchema.parse({ set4: 'l4', set6: 'l6' }),
+};
 const learnedSets: LearnedSets = {
   submit: async () => ({ kind: 'applied', refreshed: false }),
   remove: async () => ({ kind: 'applied', refreshed: false }),
   flush: async () => undefined,
-  expiryOf: () => undefined, fresh: () => false, timeLeftMs: () => 0,
+  expiryOf: () => undefined,
+  fresh: () => false,
+  timeLeftMs: () => 0,
   unavailable: () => undefined,
   stop: async () => undefined,
 };
@@ -32,7 +40,11 @@ test('/api/lookup: Unicode IDNs are names (punycode-matched like the CLI); junk 
   matchers.setModel('vpn', { ipv4: rangeSetOf('ipv4', ['198.51.100.0/24']), ipv6: emptyRangeSet('ipv6'), domains: ['xn--e1afmkfd.xn--p1ai'] });
   const deps = { matchers, store: new LearnedStore('/nonexistent'), learnedSets };
   const server = createHttpServer({
-    host: '127.0.0.1', port: 0, registry: new Registry(), logger: pino({ level: 'silent' }), readiness: [],
+    host: '127.0.0.1',
+    port: 0,
+    registry: new Registry(),
+    logger: pino({ level: 'silent' }),
+    readiness: [],
     lookup: (q) => Promise.resolve(toPageLookup(q, lookup(q, deps))), // as src/daemon.ts wires it
   });
   await server.start();
@@ -45,7 +57,11 @@ test('/api/lookup: Unicode IDNs are names (punycode-matched like the CLI); junk 
     for (const q of ['пример.рф', 'www.Пример.РФ.', 'xn--e1afmkfd.xn--p1ai']) {
       const r = await ask(q);
       assert.equal(r.kind, 'domain', q);
-      assert.deepEqual(r.matches.map((m) => m.list), ['vpn'], q);
+      assert.deepEqual(
+        r.matches.map((m) => m.list),
+        ['vpn'],
+        q,
+      );
       // The CLI's answer for the same text: the same list through the same entry.
       const cli = lookup(q, deps);
       assert.ok(cli.kind === 'name' && cli.matches[0]?.entry === 'xn--e1afmkfd.xn--p1ai', q);

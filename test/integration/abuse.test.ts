@@ -17,7 +17,10 @@ const MAX_TCP = 64;
 
 let lab: Lab;
 let sidecar: Sidecar;
-const { viaUnbound, eventually } = labDns(() => lab, () => sidecar);
+const { viaUnbound, eventually } = labDns(
+  () => lab,
+  () => sidecar,
+);
 
 describe('the DNS front under abuse (Unbound → sidecar → Avahi)', { skip: labSkip({ sidecar: true }), timeout: 120_000 }, () => {
   before(async () => {
@@ -49,7 +52,7 @@ describe('the DNS front under abuse (Unbound → sidecar → Avahi)', { skip: la
         const misses = await Promise.all(Array.from({ length: 5 }, () => viaUnbound(unique('loris-miss'), 'A')));
         rcodes.push(...misses.map((m) => m.rcode));
       }
-      t.diagnostic(`rcodes during the attack: ${JSON.stringify(rcodes.reduce<Record<string, number>>((n, r) => ({ ...n, [r]: (n[r] ?? 0) + 1 }), {}))}`);
+      t.diagnostic(`rcodes during the attack: ${JSON.stringify(rcodes.reduce<Record<string, number>>((n, r) => ((n[r] = (n[r] ?? 0) + 1), n), {}))}`);
       assert.deepEqual(rcodes, Array(20).fill('NXDOMAIN'));
       const closed = (reason: string) => metric(lab, sidecar, 'unbound_sidecar_dns_tcp_connections_closed_total', `reason="${reason}"`);
       const [evicted, deadline] = [await closed('evicted'), await closed('message-timeout')];
@@ -65,12 +68,17 @@ describe('the DNS front under abuse (Unbound → sidecar → Avahi)', { skip: la
   test('a flood of misses does not starve a name answered before once its cache entry expires (native backend)', async (t) => {
     // Native mDNS: the lookup is a real query on the LAN link that the LAN host's Avahi answers,
     // and responders cap legacy-unicast TTLs at 10 s (RFC 6762 §6.7), so the entry expires soon.
-    const native = await startSidecar(lab, { dnsPort: 5336, metricsPort: 9336, logName: 'sidecar-native', config: { mdns: { backend: 'native', timeoutMs: 1000, maxConcurrentLookups: 64, reservedLookups: 16 } } });
+    const native = await startSidecar(lab, {
+      dnsPort: 5336,
+      metricsPort: 9336,
+      logName: 'sidecar-native',
+      config: { mdns: { backend: 'native', timeoutMs: 1000, maxConcurrentLookups: 64, reservedLookups: 16 } },
+    });
     try {
       const ask = (name: string, timeoutMs: number, followTc = true) => lab.dns('router', { server: '127.0.0.1', port: native.dnsPort, name, type: 'A', timeoutMs, followTc });
       const first = await eventually(async () => {
         const r = await ask(FIXTURES.printer.name, 3000);
-        return r.ok ? r.msg : { rcode: 'timeout', answers: [] } as unknown as Awaited<ReturnType<typeof viaUnbound>>;
+        return r.ok ? r.msg : ({ rcode: 'timeout', answers: [] } as unknown as Awaited<ReturnType<typeof viaUnbound>>);
       });
       assert.deepEqual(data(first, 'A'), [FIXTURES.printer.ipv4]);
       const ttl = first.answers[0]?.ttl ?? 10;

@@ -39,7 +39,8 @@ function startStream(workers: number): Stream {
       const r = await lab.dns('router', { server: '127.0.0.1', port: sidecar.dnsPort, name, type, timeoutMs: 3000 });
       total++;
       if (!r.ok) failures.push(`${new Date().toISOString()} ${name} ${type}: ${r.error}`);
-      else if (r.msg.rcode !== 'NOERROR' || !ok(r.msg)) failures.push(`${new Date().toISOString()} ${name} ${type}: ${r.msg.rcode} ${JSON.stringify(r.msg.answers.map((a) => a.data))} in ${r.ms.toFixed(0)} ms`);
+      else if (r.msg.rcode !== 'NOERROR' || !ok(r.msg))
+        failures.push(`${new Date().toISOString()} ${name} ${type}: ${r.msg.rcode} ${JSON.stringify(r.msg.answers.map((a) => a.data))} in ${r.ms.toFixed(0)} ms`);
       await sleep(20);
     }
   });
@@ -52,8 +53,7 @@ function startStream(workers: number): Stream {
   };
 }
 
-const active = async (backend: 'avahi' | 'native'): Promise<boolean> =>
-  (await metric(lab, sidecar, 'unbound_sidecar_local_names_backend_active', `backend="${backend}"`)) === 1;
+const active = async (backend: 'avahi' | 'native'): Promise<boolean> => (await metric(lab, sidecar, 'unbound_sidecar_local_names_backend_active', `backend="${backend}"`)) === 1;
 
 describe('backend auto switches between native and Avahi live', { skip: labSkip({ sidecar: true }), timeout: 120_000 }, () => {
   before(async () => {
@@ -69,7 +69,10 @@ describe('backend auto switches between native and Avahi live', { skip: labSkip(
   test('native → Avahi when avahi-daemon starts → native when it stops, no query lost', async (t) => {
     assert.ok(await active('native'), 'starts on native: the router has no Avahi');
     // Everything answers on native before the stream starts (the LAN host may still be announcing).
-    for (const [name, type] of [[FIXTURES.printer.name, 'A'], [lab.lanHostName, 'A']] as const) {
+    for (const [name, type] of [
+      [FIXTURES.printer.name, 'A'],
+      [lab.lanHostName, 'A'],
+    ] as const) {
       await waitFor(`${name} on native`, async () => (await lab.dns('router', { server: '127.0.0.1', port: sidecar.dnsPort, name, type })).ok);
     }
     const stream = startStream(4);

@@ -19,7 +19,11 @@ import { waitFor } from '../lab/wait.js';
 
 const logger = pino({ level: process.env.AVAHI_TEST_LOG ?? 'silent' });
 const [ONE, TWO] = FIXTURES.ipp.instances;
-const A = 1, PTR = 12, TXT = 16, AAAA = 28, SRV = 33;
+const A = 1,
+  PTR = 12,
+  TXT = 16,
+  AAAA = 28,
+  SRV = 33;
 
 let lab: Lab;
 let backend: AvahiBackend;
@@ -62,10 +66,14 @@ function records(r: BackendResult): { type: number; data: Uint8Array; name: stri
 
 /** Polls until `q` yields records: the router's Avahi may need one mDNS round to learn a name. */
 async function eventually(q: () => Promise<BackendResult>, timeoutMs = 8000): Promise<BackendResult> {
-  return waitFor('records', async () => {
-    const r = await q();
-    return r.kind === 'records' ? r : undefined;
-  }, { timeoutMs, intervalMs: 100 });
+  return waitFor(
+    'records',
+    async () => {
+      const r = await q();
+      return r.kind === 'records' ? r : undefined;
+    },
+    { timeoutMs, intervalMs: 100 },
+  );
 }
 
 /** Our connection's match rules as dbus-daemon counts them (org.freedesktop.DBus.Debug.Stats). */
@@ -74,10 +82,18 @@ async function matchRules(uniqueName: string): Promise<{ now: number; peak: numb
   bus.on('error', () => {});
   try {
     await waitForHello(bus, 2000);
-    const [stats] = await callOnBus(bus, {
-      destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', iface: 'org.freedesktop.DBus.Debug.Stats',
-      member: 'GetConnectionStats', signature: 's', body: [uniqueName],
-    }, 2000);
+    const [stats] = await callOnBus(
+      bus,
+      {
+        destination: 'org.freedesktop.DBus',
+        path: '/org/freedesktop/DBus',
+        iface: 'org.freedesktop.DBus.Debug.Stats',
+        member: 'GetConnectionStats',
+        signature: 's',
+        body: [uniqueName],
+      },
+      2000,
+    );
     const field = (k: string): number => {
       const v: unknown = (stats as Record<string, { value?: unknown }> | undefined)?.[k]?.value;
       return typeof v === 'number' ? v : -1;
@@ -92,7 +108,9 @@ describe('Avahi backend over D-Bus (real avahi-daemon in the lab)', { skip: labS
   before(async () => {
     lab = await createLab({ fixtures: true });
     backend = await createAvahiBackend({
-      logger, ttl: 120, busAddress: lab.routerBus,
+      logger,
+      ttl: 120,
+      busAddress: lab.routerBus,
       onLookup: (o) => outcomes.set(o, (outcomes.get(o) ?? 0) + 1),
     });
   });
@@ -107,24 +125,37 @@ describe('Avahi backend over D-Bus (real avahi-daemon in the lab)', { skip: labS
   });
 
   test('A of a published host: first answer, fast once cached', async () => {
-    await eventually(() => ask(FIXTURES.printer.name + '.', A));
-    const { value, ms } = await timed(ask(FIXTURES.printer.name + '.', A));
+    await eventually(() => ask(`${FIXTURES.printer.name}.`, A));
+    const { value, ms } = await timed(ask(`${FIXTURES.printer.name}.`, A));
     const rrs = records(value);
-    assert.deepEqual(rrs.map((r) => ipv4(r.data)), [FIXTURES.printer.ipv4]);
-    assert.deepEqual(rrs.map((r) => [r.name, r.type, r.class, r.ttl]), [[FIXTURES.printer.name + '.', A, 1, 120]]);
+    assert.deepEqual(
+      rrs.map((r) => ipv4(r.data)),
+      [FIXTURES.printer.ipv4],
+    );
+    assert.deepEqual(
+      rrs.map((r) => [r.name, r.type, r.class, r.ttl]),
+      [[`${FIXTURES.printer.name}.`, A, 1, 120]],
+    );
     assert.ok(ms < 100, `cached A took ${ms.toFixed(1)} ms`);
   });
 
   test('AAAA: the global and the link-local address (policy above drops fe80)', async () => {
-    const r = await eventually(() => ask(FIXTURES.dual.name + '.', AAAA, { mode: 'collect' }));
-    assert.deepEqual(records(r).map((x) => ipv6(x.data)).sort(), [FIXTURES.dual.ipv6, FIXTURES.dual.linkLocal].sort());
-    const first = await ask(FIXTURES.dual.name + '.', AAAA);
+    const r = await eventually(() => ask(`${FIXTURES.dual.name}.`, AAAA, { mode: 'collect' }));
+    assert.deepEqual(
+      records(r)
+        .map((x) => ipv6(x.data))
+        .sort(),
+      [FIXTURES.dual.ipv6, FIXTURES.dual.linkLocal].sort(),
+    );
+    const first = await ask(`${FIXTURES.dual.name}.`, AAAA);
     assert.ok(records(first).length >= 1);
   });
 
   test('PTR browse of _ipp._tcp returns both instances', async () => {
     const r = await eventually(() => ask('_ipp._tcp.local.', PTR));
-    const names = records(r).map((x) => readName(x.data).name).sort();
+    const names = records(r)
+      .map((x) => readName(x.data).name)
+      .sort();
     assert.deepEqual(names, [`${ONE?.name}._ipp._tcp.local.`, `${TWO?.name}._ipp._tcp.local.`].sort());
   });
 
@@ -147,7 +178,10 @@ describe('Avahi backend over D-Bus (real avahi-daemon in the lab)', { skip: labS
 
   test('reverse PTR of the LAN host address', async () => {
     const r = await eventually(() => ask('2.0.77.10.in-addr.arpa.', PTR));
-    assert.deepEqual(records(r).map((x) => readName(x.data).name), [`${lab.lanHostName}.`]);
+    assert.deepEqual(
+      records(r).map((x) => readName(x.data).name),
+      [`${lab.lanHostName}.`],
+    );
   });
 
   test('a name nobody has is none after about timeoutMs', async () => {
@@ -166,7 +200,7 @@ describe('Avahi backend over D-Bus (real avahi-daemon in the lab)', { skip: labS
         for (let i = 0; i < 1500; i++) {
           // Every 100th lookup times out (browser freed after the deadline), the rest hit the cache.
           const miss = i % 100 === 99;
-          const r = await be.lookup({ name: miss ? `miss-${i}.local.` : FIXTURES.printer.name + '.', type: A, mode: 'first', timeoutMs: miss ? 30 : 1000, windowMs: 1000 });
+          const r = await be.lookup({ name: miss ? `miss-${i}.local.` : `${FIXTURES.printer.name}.`, type: A, mode: 'first', timeoutMs: miss ? 30 : 1000, windowMs: 1000 });
           if (r.kind === (miss ? 'none' : 'records')) ok++;
         }
         // Avahi caps objects per client (objects-per-client-max, 1024 by default in 0.8): without
@@ -207,7 +241,7 @@ describe('Avahi backend over D-Bus (real avahi-daemon in the lab)', { skip: labS
       assert.equal(pending.value.kind, 'unavailable');
       assert.ok(performance.now() - downAt < 100, 'the in-flight lookup settled with the down event');
       assert.equal(backend.isUp(), false);
-      const fresh = await timed(ask(FIXTURES.printer.name + '.', A));
+      const fresh = await timed(ask(`${FIXTURES.printer.name}.`, A));
       assert.equal(fresh.value.kind, 'unavailable');
       assert.ok(fresh.ms < 100, `lookup while down took ${fresh.ms.toFixed(1)} ms`);
       await stopping;
@@ -224,9 +258,12 @@ describe('Avahi backend over D-Bus (real avahi-daemon in the lab)', { skip: labS
         // Avahi's return is seen through NameOwnerChanged on the same connection, not by reconnecting.
         assert.equal(late.debugState().busName, lateBusName);
         assert.equal(backend.debugState().busName, busNameBefore);
-        const again = await eventually(() => ask(FIXTURES.printer.name + '.', A, { timeoutMs: 2000 }), 10_000);
-        assert.deepEqual(records(again).map((r) => ipv4(r.data)), [FIXTURES.printer.ipv4]);
-        assert.equal((await late.lookup({ name: FIXTURES.printer.name + '.', type: A, mode: 'first', timeoutMs: 2000, windowMs: 2000 })).kind, 'records');
+        const again = await eventually(() => ask(`${FIXTURES.printer.name}.`, A, { timeoutMs: 2000 }), 10_000);
+        assert.deepEqual(
+          records(again).map((r) => ipv4(r.data)),
+          [FIXTURES.printer.ipv4],
+        );
+        assert.equal((await late.lookup({ name: `${FIXTURES.printer.name}.`, type: A, mode: 'first', timeoutMs: 2000, windowMs: 2000 })).kind, 'records');
       } finally {
         await late.close();
       }
@@ -256,7 +293,7 @@ describe('Avahi backend over D-Bus (real avahi-daemon in the lab)', { skip: labS
     const downAt = await wentDown;
     assert.ok(downAt - killedAt < 100, `down ${(downAt - killedAt).toFixed(0)} ms after the bus died`);
     assert.equal((await inflight).kind, 'unavailable');
-    assert.equal((await ask(FIXTURES.printer.name + '.', A)).kind, 'unavailable');
+    assert.equal((await ask(`${FIXTURES.printer.name}.`, A)).kind, 'unavailable');
     // A new bus at the same path. With enable-dbus=yes (Debian's default) avahi-daemon exits when
     // its bus dies ("Disconnected from D-Bus, exiting."; only enable-dbus=warn reconnects), so, as
     // systemd would, start it again; we reconnect to the bus on our own, with backoff.
@@ -265,7 +302,10 @@ describe('Avahi backend over D-Bus (real avahi-daemon in the lab)', { skip: labS
     await lab.stopRouterAvahi('SIGKILL'); // reaps it (a no-op if it already exited)
     await lab.startRouterAvahi();
     await waitFor('backend up on the new bus', () => backend.isUp(), { timeoutMs: 5000 });
-    const again = await eventually(() => ask(FIXTURES.printer.name + '.', A, { timeoutMs: 2000 }), 10_000);
-    assert.deepEqual(records(again).map((r) => ipv4(r.data)), [FIXTURES.printer.ipv4]);
+    const again = await eventually(() => ask(`${FIXTURES.printer.name}.`, A, { timeoutMs: 2000 }), 10_000);
+    assert.deepEqual(
+      records(again).map((r) => ipv4(r.data)),
+      [FIXTURES.printer.ipv4],
+    );
   });
 });

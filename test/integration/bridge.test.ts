@@ -18,7 +18,10 @@ const TIMEOUT_MS = 1000; // mdns.timeoutMs in the lab config
 let lab: Lab;
 let sidecar: Sidecar;
 
-const dns = labDns(() => lab, () => sidecar);
+const dns = labDns(
+  () => lab,
+  () => sidecar,
+);
 const { viaUnbound, direct, eventually } = dns;
 
 describe('the .local bridge end to end (Unbound → sidecar → Avahi)', { skip: labSkip({ sidecar: true }), timeout: 120_000 }, () => {
@@ -64,7 +67,10 @@ describe('the .local bridge end to end (Unbound → sidecar → Avahi)', { skip:
     const nx0 = await metric(lab, sidecar, 'unbound_sidecar_dns_requests_total', 'zone="local.",qtype="A",rcode="NXDOMAIN"');
     const MISSES = 20;
     const answers = await Promise.all(Array.from({ length: MISSES }, () => viaUnbound(unique('slow-miss'), 'A')));
-    assert.deepEqual(answers.map((a) => a.rcode), Array(MISSES).fill('NXDOMAIN'));
+    assert.deepEqual(
+      answers.map((a) => a.rcode),
+      Array(MISSES).fill('NXDOMAIN'),
+    );
     const handoffs = (await metric(lab, sidecar, 'unbound_sidecar_dns_udp_handoffs_total', 'zone="local.",qtype="A"')) - handoffs0;
     const nx = (await metric(lab, sidecar, 'unbound_sidecar_dns_requests_total', 'zone="local.",qtype="A",rcode="NXDOMAIN"')) - nx0;
     t.diagnostic(`${MISSES} misses: ${handoffs} UDP hand-offs, ${nx} NXDOMAIN replies sent`);
@@ -73,7 +79,11 @@ describe('the .local bridge end to end (Unbound → sidecar → Avahi)', { skip:
   });
 
   test('REFUSED off-zone, direct to the sidecar (never an open resolver)', async () => {
-    for (const [name, type] of [['example.com', 'A'], ['1.1.168.192.in-addr.arpa', 'PTR'], ['local.example', 'A']] as const) {
+    for (const [name, type] of [
+      ['example.com', 'A'],
+      ['1.1.168.192.in-addr.arpa', 'PTR'],
+      ['local.example', 'A'],
+    ] as const) {
       const m = await direct(name, type);
       assert.equal(m.rcode, 'REFUSED', `${name} ${type}`);
       assert.equal(m.answers.length, 0);
@@ -144,8 +154,7 @@ describe('the .local bridge end to end (Unbound → sidecar → Avahi)', { skip:
   });
 
   test('CLI resolve: zone-file lines through the configured backend; exit 1 on NXDOMAIN', async () => {
-    const cli = (...args: string[]) =>
-      lab.exec('router', [process.execPath, sidecarEntry(), 'resolve', ...args, '--config', sidecar.configFile], { env: { DBUS_SYSTEM_BUS_ADDRESS: lab.routerBus } });
+    const cli = (...args: string[]) => lab.exec('router', [process.execPath, sidecarEntry(), 'resolve', ...args, '--config', sidecar.configFile], { env: { DBUS_SYSTEM_BUS_ADDRESS: lab.routerBus } });
     const a = await cli(FIXTURES.printer.name, 'A');
     assert.equal(a.code, 0, a.stderr);
     assert.match(a.stdout, new RegExp(`^${FIXTURES.printer.name.replace(/\./g, '\\.')}\\.\\t\\d+\\tIN\\tA\\t${FIXTURES.printer.ipv4.replace(/\./g, '\\.')}$`, 'im'));

@@ -28,7 +28,6 @@ interface Seen {
   readonly msg: DnstapMessage;
 }
 
-
 describe('dnstap from a real Unbound', { skip }, () => {
   let dir: string;
   let dnstap: DnstapServer;
@@ -47,7 +46,8 @@ describe('dnstap from a real Unbound', { skip }, () => {
     children.push(child);
     return child;
   };
-  const ready = (port: number) => waitFor(`unbound on ${port}`, () => inNs(['kdig', '@127.0.0.1', '-p', String(port), '+timeout=1', '+retry=0', 'version.server', 'CH', 'TXT']).stdout.includes('NOERROR'));
+  const ready = (port: number) =>
+    waitFor(`unbound on ${port}`, () => inNs(['kdig', '@127.0.0.1', '-p', String(port), '+timeout=1', '+retry=0', 'version.server', 'CH', 'TXT']).stdout.includes('NOERROR'));
   const dig = (name: string, type: string): string => {
     const r = inNs(['kdig', '@127.0.0.1', '-p', '53', '+timeout=2', '+retry=0', name, type]);
     assert.equal(r.status, 0, `kdig ${name} ${type}: ${r.stderr}`);
@@ -55,19 +55,28 @@ describe('dnstap from a real Unbound', { skip }, () => {
   };
   /** The first CLIENT_RESPONSE for `name`/`qtype` seen after index `from`. */
   const clientResponse = (name: string, qtype: number, from: number, timeoutMs = 5000) =>
-    waitFor(`CLIENT_RESPONSE for ${name}`, () => {
-      for (const s of seen.slice(from)) {
-        if (s.msg.type !== 'CLIENT_RESPONSE' || s.msg.responseMessage === undefined) continue;
-        const a = extractAnswers(s.msg.responseMessage);
-        if (a.kind === 'answers' && a.question === name && a.qtype === qtype) return { seen: s, answers: a };
-      }
-      return undefined;
-    }, { timeoutMs });
+    waitFor(
+      `CLIENT_RESPONSE for ${name}`,
+      () => {
+        for (const s of seen.slice(from)) {
+          if (s.msg.type !== 'CLIENT_RESPONSE' || s.msg.responseMessage === undefined) continue;
+          const a = extractAnswers(s.msg.responseMessage);
+          if (a.kind === 'answers' && a.question === name && a.qtype === qtype) return { seen: s, answers: a };
+        }
+        return undefined;
+      },
+      { timeoutMs },
+    );
 
   before(async () => {
     if (skip) return;
     dir = mkdtempSync(join(tmpdir(), 'us-dnstap-lab-'));
-    untrack = track({ sweepSync: () => { deleteNetnsSync(NS); removeDirSync(dir); } });
+    untrack = track({
+      sweepSync: () => {
+        deleteNetnsSync(NS);
+        removeDirSync(dir);
+      },
+    });
     assert.equal(spawnSync('ip', ['netns', 'add', NS]).status, 0, 'ip netns add');
     assert.equal(spawnSync('ip', ['-n', NS, 'link', 'set', 'lo', 'up']).status, 0, 'lo up');
     dnstap = await startDnstapServer({
@@ -83,18 +92,30 @@ describe('dnstap from a real Unbound', { skip }, () => {
       'local-data: "e1.cdn.example.test. 60 IN AAAA 2001:db8::7"',
       'local-data: "apex.example.test. 3600 IN A 198.51.100.1"',
     ]);
-    resolverConf = server(dir, 53, [
-      'do-not-query-localhost: no',
-      'domain-insecure: "test."',
-      // Unbound serves the RFC 6761 names (test., invalid., …) as empty static zones by default.
-      'local-zone: "test." nodefault',
-      'local-zone: "direct.test." static',
-      'local-data: "a.direct.test. 90 IN A 192.0.2.55"',
-    ], [
-      'stub-zone:', '  name: "example.test."', '  stub-addr: 127.0.0.1@5301',
-      'dnstap:', '  dnstap-enable: yes', `  dnstap-socket-path: "${dnstap.socketPath}"`, '  dnstap-send-identity: yes', '  dnstap-identity: "lab-resolver"',
-      '  dnstap-log-client-response-messages: yes', '',
-    ].join('\n'));
+    resolverConf = server(
+      dir,
+      53,
+      [
+        'do-not-query-localhost: no',
+        'domain-insecure: "test."',
+        // Unbound serves the RFC 6761 names (test., invalid., …) as empty static zones by default.
+        'local-zone: "test." nodefault',
+        'local-zone: "direct.test." static',
+        'local-data: "a.direct.test. 90 IN A 192.0.2.55"',
+      ],
+      [
+        'stub-zone:',
+        '  name: "example.test."',
+        '  stub-addr: 127.0.0.1@5301',
+        'dnstap:',
+        '  dnstap-enable: yes',
+        `  dnstap-socket-path: "${dnstap.socketPath}"`,
+        '  dnstap-send-identity: yes',
+        '  dnstap-identity: "lab-resolver"',
+        '  dnstap-log-client-response-messages: yes',
+        '',
+      ].join('\n'),
+    );
     start(internet, 'internet.log');
     await ready(5301);
     resolver = start(resolverConf, 'resolver.log');
@@ -132,7 +153,10 @@ describe('dnstap from a real Unbound', { skip }, () => {
     dig('www.example.test', 'AAAA');
     const { answers } = await clientResponse('www.example.test.', 28, from);
     assertChain(answers);
-    assert.deepEqual(answers.addresses.map((x) => [x.family, x.address]), [['ipv6', '2001:db8::7']]);
+    assert.deepEqual(
+      answers.addresses.map((x) => [x.family, x.address]),
+      [['ipv6', '2001:db8::7']],
+    );
     const cached = seen.length;
     dig('www.example.test', 'A');
     const again = await clientResponse('www.example.test.', 1, cached);
@@ -144,7 +168,10 @@ describe('dnstap from a real Unbound', { skip }, () => {
     const from = seen.length;
     assert.match(dig('a.direct.test', 'A'), /192\.0\.2\.55/);
     const { answers } = await clientResponse('a.direct.test.', 1, from);
-    assert.deepEqual(answers.addresses.map((x) => [x.owner, x.address, x.ttl]), [['a.direct.test.', '192.0.2.55', 90]]);
+    assert.deepEqual(
+      answers.addresses.map((x) => [x.owner, x.address, x.ttl]),
+      [['a.direct.test.', '192.0.2.55', 90]],
+    );
   });
 
   test('Unbound restarted: STOP/FINISH or close, then a new connection with a new handshake', async () => {
@@ -162,16 +189,22 @@ describe('dnstap from a real Unbound', { skip }, () => {
     dig('apex.example.test', 'A');
     const { seen: s, answers } = await clientResponse('apex.example.test.', 1, from);
     assert.notEqual(s.conn, oldConn);
-    assert.deepEqual(answers.addresses.map((x) => x.address), ['198.51.100.1']);
+    assert.deepEqual(
+      answers.addresses.map((x) => x.address),
+      ['198.51.100.1'],
+    );
     assert.deepEqual(dnstap.counters().errors, {}, 'no protocol or decode errors with a real Unbound');
   });
 });
 
 function assertChain(a: ResponseAnswers): void {
-  assert.deepEqual(a.cnames.map((c) => [c.owner, c.target]), [
-    ['www.example.test.', 'edge.example.test.'],
-    ['edge.example.test.', 'e1.cdn.example.test.'],
-  ]);
+  assert.deepEqual(
+    a.cnames.map((c) => [c.owner, c.target]),
+    [
+      ['www.example.test.', 'edge.example.test.'],
+      ['edge.example.test.', 'e1.cdn.example.test.'],
+    ],
+  );
   const [first, second] = a.cnames;
   assert.ok(first !== undefined && first.ttl <= 300 && first.ttl >= 290, `CNAME TTL ${first?.ttl}`);
   assert.ok(second !== undefined && second.ttl <= 120 && second.ttl >= 110, `CNAME TTL ${second?.ttl}`);

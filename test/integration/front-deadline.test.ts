@@ -32,7 +32,10 @@ describe('DNS front: a stalled insertion meets the deadline', { skip, timeout: 1
   const metric = async (re: RegExp): Promise<number> => {
     const r = await fl.lab.http('router', `http://127.0.0.1:${fl.sidecar.metricsPort}/metrics`);
     assert.ok(r.ok, 'metrics');
-    return r.body.split('\n').filter((l) => re.test(l) && !l.startsWith('#')).reduce((a, l) => a + Number(l.split(' ').at(-1)), 0);
+    return r.body
+      .split('\n')
+      .filter((l) => re.test(l) && !l.startsWith('#'))
+      .reduce((a, l) => a + Number(l.split(' ').at(-1)), 0);
   };
 
   before(async () => {
@@ -70,7 +73,10 @@ describe('DNS front: a stalled insertion meets the deadline', { skip, timeout: 1
       const unlisted = answered(await fl.ask('front', { name: `free-${run}.unlisted.example`, type: 'A', timeoutMs: 5000 }), 'unlisted');
       const r = answered(await listed, 'listed, stalled');
       assert.equal(r.msg.rcode, 'NOERROR');
-      assert.ok(r.msg.answers.some((a) => a.type === 'A'), 'the answer itself, not an error');
+      assert.ok(
+        r.msg.answers.some((a) => a.type === 'A'),
+        'the answer itself, not an error',
+      );
       assert.ok(r.ms >= DEADLINE_MS - 5, `held until the deadline (${r.ms.toFixed(0)} ms)`);
       // Upper bounds sit a whole stall (3 s) away from the expected values, so load cannot flip them.
       assert.ok(r.ms < STALL_S * 1000 - 500, `released at the deadline, not when the kernel write ended (${r.ms.toFixed(0)} ms)`);

@@ -49,7 +49,7 @@ function tcpFrom(source: string, port: number, msgs: Buffer[]): Promise<Buffer[]
         out.push(buf.subarray(2, 2 + buf.readUInt16BE(0)));
         buf = buf.subarray(2 + buf.readUInt16BE(0));
       }
-      if (out.length === msgs.length) (clearTimeout(timer), s.destroy(), resolve(out));
+      if (out.length === msgs.length) clearTimeout(timer), s.destroy(), resolve(out);
     });
     s.on('error', reject);
   });
@@ -76,9 +76,9 @@ describe('DNS front → real Unbound with proxy-protocol-port', { skip }, () => 
       'access-control: 127.0.0.2/32 allow',
       'local-zone: "example.test." static',
       'local-data: "www.example.test. 300 IN A 192.0.2.7"',
-      'local-data: "big.example.test. 300 IN TXT \\"' + 'x'.repeat(200) + '\\""',
-      'local-data: "big.example.test. 300 IN TXT \\"' + 'y'.repeat(200) + '\\""',
-      'local-data: "big.example.test. 300 IN TXT \\"' + 'z'.repeat(200) + '\\""',
+      `local-data: "big.example.test. 300 IN TXT \\"${'x'.repeat(200)}\\""`,
+      `local-data: "big.example.test. 300 IN TXT \\"${'y'.repeat(200)}\\""`,
+      `local-data: "big.example.test. 300 IN TXT \\"${'z'.repeat(200)}\\""`,
     ]);
     const fd = openSync(join(dir, 'unbound.log'), 'a');
     unbound = spawn('unbound', ['-d', '-c', conf], { stdio: ['ignore', fd, fd], detached: true });
@@ -87,7 +87,9 @@ describe('DNS front → real Unbound with proxy-protocol-port', { skip }, () => 
     front = createDnsFront({ config, learnAnswer: undefined, logger: pino({ level: 'silent' }), registry: new Registry() });
     await front.start();
     frontPort = front.addresses().udp[0]?.port ?? 0;
-    await waitFor('unbound answering through the front', async () => rcode(await udpFrom('127.0.0.2', frontPort, buildQuery({ id: 1, name: 'www.example.test', type: 1 }))) === 0, { timeoutMs: 10_000 });
+    await waitFor('unbound answering through the front', async () => rcode(await udpFrom('127.0.0.2', frontPort, buildQuery({ id: 1, name: 'www.example.test', type: 1 }))) === 0, {
+      timeoutMs: 10_000,
+    });
   });
 
   after(async () => {
@@ -97,20 +99,24 @@ describe('DNS front → real Unbound with proxy-protocol-port', { skip }, () => 
     if (dir) removeDirSync(dir);
   });
 
-  test('UDP: Unbound\'s access-control decides by the real client address carried in PROXYv2', async () => {
+  test("UDP: Unbound's access-control decides by the real client address carried in PROXYv2", async () => {
     const ok = await udpFrom('127.0.0.2', frontPort, buildQuery({ id: 0x4242, name: 'www.example.test', type: 1 }));
     assert.equal(rcode(ok), 0);
     assert.equal(ok?.readUInt16BE(0), 0x4242);
     assert.deepEqual([...(ok ?? Buffer.alloc(0)).subarray(-4)], [192, 0, 2, 7]);
-    assert.equal(rcode(await udpFrom('127.0.0.3', frontPort, buildQuery({ id: 2, name: 'www.example.test', type: 1 }))), 5, `REFUSED by Unbound: ${readFileSync(join(dir, 'unbound.log'), 'utf8').slice(-500)}`);
+    assert.equal(
+      rcode(await udpFrom('127.0.0.3', frontPort, buildQuery({ id: 2, name: 'www.example.test', type: 1 }))),
+      5,
+      `REFUSED by Unbound: ${readFileSync(join(dir, 'unbound.log'), 'utf8').slice(-500)}`,
+    );
   });
 
-  test('UDP: an answer larger than the client\'s buffer comes back TC=1 as Unbound sent it; EDNS is passed through', async () => {
+  test("UDP: an answer larger than the client's buffer comes back TC=1 as Unbound sent it; EDNS is passed through", async () => {
     const small = await udpFrom('127.0.0.2', frontPort, buildQuery({ id: 3, name: 'big.example.test', type: 16, edns: { udpSize: 512 } }));
-    assert.ok(small && ((small[2] as number) & 0x02), 'TC=1');
+    assert.ok(small && (small[2] as number) & 0x02, 'TC=1');
     const big = await udpFrom('127.0.0.2', frontPort, buildQuery({ id: 4, name: 'big.example.test', type: 16, edns: { udpSize: 4096 } }));
     assert.ok(big && ((big[2] as number) & 0x02) === 0 && big.length > 600, 'whole answer with a big buffer');
-    assert.equal(big.readUInt16BE(10), 1, 'Unbound\'s OPT record relayed');
+    assert.equal(big.readUInt16BE(10), 1, "Unbound's OPT record relayed");
   });
 
   test('TCP: pipelined queries, one PROXYv2 header per connection, access-control by the real address', async () => {

@@ -38,7 +38,11 @@ describe('DNS front: insert, then answer (whole daemon, real Unbound + nftables)
     assert.equal(r.msg.rcode, 'NOERROR', name);
     const ips = addresses(r);
     assert.ok(ips.length > 0, `${name}: an address`);
-    assert.deepEqual(r.connects?.map((c) => c.outcome), ips.map(() => 'refused'), `${name}: the client's SYN reached the sink`);
+    assert.deepEqual(
+      r.connects?.map((c) => c.outcome),
+      ips.map(() => 'refused'),
+      `${name}: the client's SYN reached the sink`,
+    );
     return ips;
   };
 
@@ -68,7 +72,10 @@ describe('DNS front: insert, then answer (whole daemon, real Unbound + nftables)
 
   test('the CNAME chain is relayed whole, and what is learned is the address at its end', async () => {
     const r = answered(await fl.ask('front', { name: `chain-${run}.alias.listed.example`, type: 'A' }), 'chain');
-    assert.deepEqual(r.msg.answers.map((a) => a.type), ['CNAME', 'CNAME', 'A']);
+    assert.deepEqual(
+      r.msg.answers.map((a) => a.type),
+      ['CNAME', 'CNAME', 'A'],
+    );
     const [ip] = addresses(r);
     assert.ok(ip !== undefined && (await fl.learned(ip)), `${ip} learned`);
   });
@@ -128,10 +135,12 @@ describe('DNS front: insert, then answer (whole daemon, real Unbound + nftables)
       assert.equal(viaFront.raw, direct.raw, `${JSON.stringify(c)}: same bytes`);
     }
     // Three queries written at once on one TCP connection (RFC 7766 §6.2.1.1): three answers, the same bytes.
-    const piped = await Promise.all((['front', 'direct'] as const).map(async (via) => {
-      const r = answered(await fl.ask(via, { name: 'big.direct.example', type: 'TXT', tcp: true, pipeline: 3, qid: 0x5000 }), `pipelined via ${via}`);
-      return [...(r.pipelined ?? [])].sort();
-    }));
+    const piped = await Promise.all(
+      (['front', 'direct'] as const).map(async (via) => {
+        const r = answered(await fl.ask(via, { name: 'big.direct.example', type: 'TXT', tcp: true, pipeline: 3, qid: 0x5000 }), `pipelined via ${via}`);
+        return [...(r.pipelined ?? [])].sort();
+      }),
+    );
     assert.equal(piped[0]?.length, 3, 'three pipelined answers through the front');
     assert.deepEqual(piped[0], piped[1]);
     const tc = answered(await fl.ask('front', { name: 'big.direct.example', type: 'TXT', followTc: false }), 'tc');

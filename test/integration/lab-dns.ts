@@ -49,10 +49,14 @@ export function labDns(getLab: () => Lab, getSidecar: () => Sidecar | undefined)
     direct: (name, type, opts) => ask(getSidecar()?.dnsPort ?? 5335, name, type, opts),
     eventually(q, rcode = 'NOERROR', timeoutMs = 8000) {
       let last: DecodedMessage | undefined;
-      return waitFor(`an answer with ${rcode}`, async () => {
-        last = await q();
-        return last.rcode === rcode && (rcode !== 'NOERROR' || last.answers.length > 0) ? last : undefined;
-      }, { timeoutMs, intervalMs: 200 }).catch((err: Error) => assert.fail(`${err.message}; last: ${JSON.stringify(last)}`));
+      return waitFor(
+        `an answer with ${rcode}`,
+        async () => {
+          last = await q();
+          return last.rcode === rcode && (rcode !== 'NOERROR' || last.answers.length > 0) ? last : undefined;
+        },
+        { timeoutMs, intervalMs: 200 },
+      ).catch((err: Error) => assert.fail(`${err.message}; last: ${JSON.stringify(last)}`));
     },
   };
 }
@@ -86,7 +90,10 @@ export function sharedLocalCases(getLab: () => Lab, dns: LabDns, timeoutMs: numb
   test('AAAA never carries fe80::/10 (a unicast client cannot use an address without its scope)', async () => {
     const m = await dns.eventually(() => dns.viaUnbound(FIXTURES.dual.name, 'AAAA'));
     const addrs = data(m, 'AAAA');
-    assert.ok(addrs.every((a) => !/^fe[89ab]/i.test(a)), `link-local leaked: ${addrs.join(', ')}`);
+    assert.ok(
+      addrs.every((a) => !/^fe[89ab]/i.test(a)),
+      `link-local leaked: ${addrs.join(', ')}`,
+    );
     assert.deepEqual(addrs, [FIXTURES.dual.ipv6]);
   });
 
@@ -117,11 +124,14 @@ export function sharedLocalCases(getLab: () => Lab, dns: LabDns, timeoutMs: numb
     assert.deepEqual(data(m, 'PTR'), [`${lab.lanHostName}.`]);
   });
 
-  test('NXDOMAIN with SOA within the timeout, then from Unbound\'s cache in ≤ 50 ms', async (t) => {
+  test("NXDOMAIN with SOA within the timeout, then from Unbound's cache in ≤ 50 ms", async (t) => {
     const name = unique('nobody');
     const first = await dns.viaUnbound(name, 'A');
     assert.equal(first.rcode, 'NXDOMAIN');
-    assert.ok(first.authority.some((r) => r.type === 'SOA'), 'SOA in AUTHORITY (RFC 2308 §3)');
+    assert.ok(
+      first.authority.some((r) => r.type === 'SOA'),
+      'SOA in AUTHORITY (RFC 2308 §3)',
+    );
     assert.ok(first.ms < timeoutMs + 500, `first answer took ${first.ms.toFixed(0)} ms`);
     const again = await dns.viaUnbound(name, 'A');
     assert.equal(again.rcode, 'NXDOMAIN');

@@ -29,7 +29,6 @@ const NAMES_PER_ROUND = 20;
 const nameOf = (round: number, i: number): string => `n${round}-${i}.store.test`;
 const addressOf = (round: number, i: number): string => `45.90.${round}.${i + 1}`;
 
-
 interface Daemon {
   child: ChildProcess;
   out: () => string;
@@ -45,16 +44,26 @@ describe('learner state directory with the real daemon', { skip: labSkip({ sidec
 
   const configFile = (name: string, stateDir: string, metricsPort: number, resolverPort: number): string => {
     const file = join(dir, `${name}.json`);
-    writeFileSync(file, JSON.stringify({
-      dns: { listen: ['127.0.0.1:0'] },
-      mdns: { backend: 'avahi' },
-      metrics: { listen: `127.0.0.1:${metricsPort}` },
-      stateDir,
-      admin: { socket: join(dir, `${name}.sock`) },
-      resolve: { upstream: `127.0.0.1:${resolverPort}`, timeoutMs: 2000 },
-      // The source is a closed loopback port: no download, the static set is left alone.
-      lists: [{ name: 'vpn', sources: [{ url: 'http://127.0.0.1:9/none.json', format: 'json', contains: 'ips' }], nft: { table: 'lrn', set4: 'static4', netns: ns.name, createSets: true }, learn: { set4: 'learned4' } }],
-    }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        dns: { listen: ['127.0.0.1:0'] },
+        mdns: { backend: 'avahi' },
+        metrics: { listen: `127.0.0.1:${metricsPort}` },
+        stateDir,
+        admin: { socket: join(dir, `${name}.sock`) },
+        resolve: { upstream: `127.0.0.1:${resolverPort}`, timeoutMs: 2000 },
+        // The source is a closed loopback port: no download, the static set is left alone.
+        lists: [
+          {
+            name: 'vpn',
+            sources: [{ url: 'http://127.0.0.1:9/none.json', format: 'json', contains: 'ips' }],
+            nft: { table: 'lrn', set4: 'static4', netns: ns.name, createSets: true },
+            learn: { set4: 'learned4' },
+          },
+        ],
+      }),
+    );
     return file;
   };
 
@@ -67,7 +76,9 @@ describe('learner state directory with the real daemon', { skip: labSkip({ sidec
     child.stdout?.on('data', (b: Buffer) => (out += b.toString()));
     child.stderr?.on('data', (b: Buffer) => (out += b.toString()));
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-    await waitFor('the daemon to be ready', () => (/unbound-sidecar ready/.test(out) ? true : child.exitCode !== null ? Promise.reject(new Error(`daemon exited: ${out}`)) : undefined), { timeoutMs: 30_000 });
+    await waitFor('the daemon to be ready', () => (/unbound-sidecar ready/.test(out) ? true : child.exitCode !== null ? Promise.reject(new Error(`daemon exited: ${out}`)) : undefined), {
+      timeoutMs: 30_000,
+    });
     return { child, out: () => out, exited };
   };
 
@@ -104,13 +115,19 @@ describe('learner state directory with the real daemon', { skip: labSkip({ sidec
     for (let round = 0; round < ROUNDS; round++) {
       const d = await startDaemon(config);
       // Adds in flight at once; the admin API writes them one after another.
-      const adds = Array.from({ length: NAMES_PER_ROUND }, (_, i) => adminRequest(join(dir, 'burst.sock'), 'POST', '/v1/domains', { op: 'add', list: 'vpn', name: nameOf(round, i) }).catch(() => undefined));
+      const adds = Array.from({ length: NAMES_PER_ROUND }, (_, i) =>
+        adminRequest(join(dir, 'burst.sock'), 'POST', '/v1/domains', { op: 'add', list: 'vpn', name: nameOf(round, i) }).catch(() => undefined),
+      );
       // Stop once a few are in the kernel set while the rest are still being added and resolved.
-      const seen = await waitFor('addresses learned', async () => {
-        const found: string[] = [];
-        for (let i = 0; i < NAMES_PER_ROUND; i++) if (await inKernel(addressOf(round, i))) found.push(addressOf(round, i));
-        return found.length >= 3 ? found : undefined;
-      }, { timeoutMs: 20_000, intervalMs: 10 });
+      const seen = await waitFor(
+        'addresses learned',
+        async () => {
+          const found: string[] = [];
+          for (let i = 0; i < NAMES_PER_ROUND; i++) if (await inKernel(addressOf(round, i))) found.push(addressOf(round, i));
+          return found.length >= 3 ? found : undefined;
+        },
+        { timeoutMs: 20_000, intervalMs: 10 },
+      );
       learned.push(...seen);
       killGroupSync(d.child.pid, 'SIGTERM');
       assert.equal(await d.exited, 0, `round ${round}: exit status\n${d.out()}`);
@@ -120,7 +137,11 @@ describe('learner state directory with the real daemon', { skip: labSkip({ sidec
       assert.doesNotMatch(out, /saving learned addresses failed/, `round ${round}`);
       for (const line of out.split('\n').filter((l) => l !== '')) assert.doesNotThrow(() => JSON.parse(line), `round ${round}: not a JSON line: ${line}`);
       const files = readdirSync(stateDir);
-      assert.deepEqual(files.filter((f) => f.includes('.tmp')), [], `round ${round}: temp files left`);
+      assert.deepEqual(
+        files.filter((f) => f.includes('.tmp')),
+        [],
+        `round ${round}: temp files left`,
+      );
       const doc = JSON.parse(readFileSync(join(stateDir, 'learned.json'), 'utf8')) as { version: number; entries: unknown[][] };
       assert.equal(doc.version, 1);
       const stored = new Set(doc.entries.map((e) => e[1]));
@@ -149,7 +170,8 @@ describe('learner state directory with the real daemon', { skip: labSkip({ sidec
     assert.equal(list.status, 0, list.stderr);
     assert.equal(list.stdout, 'seeded.store.test\n', 'the failed add is not listed');
     const dirText = stateDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-    for (const add of adds) assert.match(add.stderr, new RegExp(`${dirText} is on a read-only file system \\(EROFS\\).*"ro\\.store\\.test" was not added to vpn, nothing changed; make the directory writable`));
+    for (const add of adds)
+      assert.match(add.stderr, new RegExp(`${dirText} is on a read-only file system \\(EROFS\\).*"ro\\.store\\.test" was not added to vpn, nothing changed; make the directory writable`));
     const lookup = await adminRequest(join(dir, 'ro.sock'), 'GET', '/v1/lookup?q=ro.store.test');
     assert.deepEqual((lookup.body as { matches: unknown[] }).matches, [], 'and no list matches it');
 

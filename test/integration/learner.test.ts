@@ -31,8 +31,6 @@ import { loopbackUnboundConf as unboundConf } from '../lab/loopback-unbound.js';
 const skip = labSkip({ binaries: { nft: 'nftables' } });
 const logger = pino({ level: process.env.LEARNER_TEST_LOG ?? 'silent' });
 
-
-
 const A = (name: string, ip: string, ttl = 600): string => `local-data: "${name}. ${ttl} IN ${ip.includes(':') ? 'AAAA' : 'A'} ${ip}"`;
 const idn = normaliseDomain('пример.example.test');
 const IDN = idn.kind === 'name' ? idn.name : 'idn-failed';
@@ -57,7 +55,10 @@ describe('learner with a real Unbound and real nft sets', { skip }, () => {
     return child;
   };
   const kdig = (port: number, name: string, type = 'A') => spawnSync('kdig', [`@127.0.0.1`, '-p', String(port), '+timeout=2', '+retry=0', name, type], { encoding: 'utf8' });
-  const ready = (port: number) => waitFor(`unbound on ${port}`, () => spawnSync('kdig', ['@127.0.0.1', '-p', String(port), '+timeout=1', '+retry=0', 'version.server', 'CH', 'TXT'], { encoding: 'utf8' }).stdout.includes('NOERROR'));
+  const ready = (port: number) =>
+    waitFor(`unbound on ${port}`, () =>
+      spawnSync('kdig', ['@127.0.0.1', '-p', String(port), '+timeout=1', '+retry=0', 'version.server', 'CH', 'TXT'], { encoding: 'utf8' }).stdout.includes('NOERROR'),
+    );
   const ask = (name: string, type = 'A'): string => {
     const r = kdig(resolverPort, name, type);
     assert.equal(r.status, 0, r.stderr);
@@ -112,17 +113,42 @@ describe('learner with a real Unbound and real nft sets', { skip }, () => {
       dnstap: { socket: join(dir, 'dnstap.sock') },
       resolve: { enabled: true, upstream: `127.0.0.1:${resolverPort}`, concurrency: 8, qps: 50, timeoutMs: 1000, minTtl: 2, maxTtl: 3600, backoffMin: 3600, backoffMax: 86_400 },
       admin: { socket: join(dir, 'admin.sock') },
-      lists: [{ name: 'vpn', exclude: ['31.0.113.99'], minPrefix: { ipv4: 8, ipv6: 16 }, nft: { family: 'inet', table: 'lrn', netns: ns.name, createSets: true }, learn: { set4: 'learned4', set6: 'learned6', resolve: true } }],
+      lists: [
+        {
+          name: 'vpn',
+          exclude: ['31.0.113.99'],
+          minPrefix: { ipv4: 8, ipv6: 16 },
+          nft: { family: 'inet', table: 'lrn', netns: ns.name, createSets: true },
+          learn: { set4: 'learned4', set6: 'learned6', resolve: true },
+        },
+      ],
     };
     registry = new Registry();
     learnedSets = createLearnedSets({ logger, registry });
     learner = createLearner({ config, stateDir: join(dir, 'state'), logger, registry, learnedSets });
-    learner.setListModel({ list: 'vpn', ipv4: rangeSetOf('ipv4', ['31.51.100.0/24']), ipv6: emptyRangeSet('ipv6'), domains: ['listed.example.test', 'wild.example.test', IDN, 'proactive.example.test', 'dead.example.test'].sort(), updatedAt: Date.now() });
+    learner.setListModel({
+      list: 'vpn',
+      ipv4: rangeSetOf('ipv4', ['31.51.100.0/24']),
+      ipv6: emptyRangeSet('ipv6'),
+      domains: ['listed.example.test', 'wild.example.test', IDN, 'proactive.example.test', 'dead.example.test'].sort(),
+      updatedAt: Date.now(),
+    });
     await learner.start();
-    resolverConf = unboundConf(dir, resolverPort, ['do-not-query-localhost: no', 'domain-insecure: "test."', 'local-zone: "test." nodefault'], [
-      'stub-zone:', '  name: "example.test."', `  stub-addr: 127.0.0.1@${internetPort}`,
-      'dnstap:', '  dnstap-enable: yes', `  dnstap-socket-path: "${config.dnstap?.socket ?? ''}"`, '  dnstap-log-client-response-messages: yes', '',
-    ].join('\n'));
+    resolverConf = unboundConf(
+      dir,
+      resolverPort,
+      ['do-not-query-localhost: no', 'domain-insecure: "test."', 'local-zone: "test." nodefault'],
+      [
+        'stub-zone:',
+        '  name: "example.test."',
+        `  stub-addr: 127.0.0.1@${internetPort}`,
+        'dnstap:',
+        '  dnstap-enable: yes',
+        `  dnstap-socket-path: "${config.dnstap?.socket ?? ''}"`,
+        '  dnstap-log-client-response-messages: yes',
+        '',
+      ].join('\n'),
+    );
     resolver = start(resolverConf, 'resolver.log');
     await ready(resolverPort);
     await waitFor('Unbound connects to dnstap', () => (learner.status().dnstap?.connections ?? 0) === 1);
@@ -156,7 +182,8 @@ describe('learner with a real Unbound and real nft sets', { skip }, () => {
   });
 
   test('unlisted look-alikes, the parent, static, bogon and excluded addresses are absent', async () => {
-    for (const n of ['notlisted.example.test', 'listed.example.test.evil.example.test', 'example.test', 'static.listed.example.test', 'bogon.listed.example.test', 'excluded.listed.example.test']) ask(n);
+    for (const n of ['notlisted.example.test', 'listed.example.test.evil.example.test', 'example.test', 'static.listed.example.test', 'bogon.listed.example.test', 'excluded.listed.example.test'])
+      ask(n);
     ask('later.listed.example.test'); // a listed marker sent last: once it is in, the ones before were processed
     await inSet('learned4', '31.0.113.40');
     const k = await kernel('learned4');
@@ -221,7 +248,13 @@ describe('learner with a real Unbound and real nft sets', { skip }, () => {
     assert.deepEqual((ip.body as { learned: unknown[] }).learned, [], 'not in the store either');
     // The registry stops listing wild.example.test: its apex and deep-subdomain addresses go; the rest stay.
     await inSet('learned4', '31.0.113.3');
-    learner.setListModel({ list: 'vpn', ipv4: rangeSetOf('ipv4', ['31.51.100.0/24']), ipv6: emptyRangeSet('ipv6'), domains: ['listed.example.test', IDN, 'proactive.example.test', 'dead.example.test'].sort(), updatedAt: Date.now() });
+    learner.setListModel({
+      list: 'vpn',
+      ipv4: rangeSetOf('ipv4', ['31.51.100.0/24']),
+      ipv6: emptyRangeSet('ipv6'),
+      domains: ['listed.example.test', IDN, 'proactive.example.test', 'dead.example.test'].sort(),
+      updatedAt: Date.now(),
+    });
     await gone('31.0.113.3');
     await gone('31.0.113.4');
     const kept = await kernel('learned4');
@@ -269,6 +302,8 @@ function learnerConfigOf(dir: string, port: number, netns: string): LearnerConfi
     dnstap: { socket: join(dir, 'dnstap.sock') },
     resolve: { enabled: false, upstream: `127.0.0.1:${port}`, concurrency: 8, qps: 50, timeoutMs: 1000, minTtl: 2, maxTtl: 3600, backoffMin: 3600, backoffMax: 86_400 },
     admin: { socket: join(dir, 'admin.sock') },
-    lists: [{ name: 'vpn', exclude: [], minPrefix: { ipv4: 8, ipv6: 16 }, nft: { family: 'inet', table: 'lrn', netns, createSets: true }, learn: { set4: 'learned4', set6: 'learned6', resolve: true } }],
+    lists: [
+      { name: 'vpn', exclude: [], minPrefix: { ipv4: 8, ipv6: 16 }, nft: { family: 'inet', table: 'lrn', netns, createSets: true }, learn: { set4: 'learned4', set6: 'learned6', resolve: true } },
+    ],
   };
 }

@@ -34,11 +34,15 @@ export async function startListDaemon(configFile: string, bus: string): Promise<
     await exited;
   };
   try {
-    const ready = await waitFor('the daemon to be ready', () => {
-      const line = log.split('\n').find((l) => l.includes('"unbound-sidecar ready"'));
-      if (line) return JSON.parse(line) as { metrics: { host: string; port: number } };
-      return child.exitCode !== null ? Promise.reject(new Error(`daemon exited: ${log}`)) : undefined;
-    }, { timeoutMs: 30_000, intervalMs: 50 });
+    const ready = await waitFor(
+      'the daemon to be ready',
+      () => {
+        const line = log.split('\n').find((l) => l.includes('"unbound-sidecar ready"'));
+        if (line) return JSON.parse(line) as { metrics: { host: string; port: number } };
+        return child.exitCode !== null ? Promise.reject(new Error(`daemon exited: ${log}`)) : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 50 },
+    );
     return { pid: child.pid, log: () => log, http: `http://${ready.metrics.host}:${ready.metrics.port}`, signal: (sig) => killGroupSync(child.pid, sig), stop };
   } catch (err) {
     await stop('SIGKILL');

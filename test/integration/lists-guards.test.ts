@@ -35,7 +35,10 @@ let configFile: string;
 let daemon: ListDaemon | undefined;
 let mdnsHost: NetnsHost | undefined;
 
-interface Status { lists: Array<{ outcome?: string; lastSyncAt?: number; lastError?: string; sets: Array<{ set: string; lastError?: string }> }>; assessment: { healthy: boolean; problems: string[] } }
+interface Status {
+  lists: Array<{ outcome?: string; lastSyncAt?: number; lastError?: string; sets: Array<{ set: string; lastError?: string }> }>;
+  assessment: { healthy: boolean; problems: string[] };
+}
 
 async function status(): Promise<Status> {
   return (await (await fetch(`${daemon?.http}/api/status`)).json()) as Status;
@@ -59,19 +62,31 @@ const ipRoute = (handler: 'good' | 'down') => server.route('/ips', handler === '
 /** Start and wait for the first scheduled refresh (~2 s after start) to have run. */
 async function startAndRefresh(): Promise<Status> {
   daemon = await startListDaemon(configFile, mdnsHost?.bus ?? '');
-  return waitFor('the first refresh', async () => {
-    const s = await status();
-    return s.lists[0]?.outcome !== undefined ? s : undefined;
-  }, { timeoutMs: 60_000, intervalMs: 100 });
+  return waitFor(
+    'the first refresh',
+    async () => {
+      const s = await status();
+      return s.lists[0]?.outcome !== undefined ? s : undefined;
+    },
+    { timeoutMs: 60_000, intervalMs: 100 },
+  );
 }
 
-describe('list guards (the whole daemon, real nft in a namespace)', { skip: labSkip({ sidecar: true, binaries: { nft: 'nftables', 'avahi-daemon': 'avahi-daemon', 'dbus-daemon': 'dbus' } }), timeout: 400_000 }, () => {
+describe('list guards (the whole daemon, real nft in a namespace)', {
+  skip: labSkip({ sidecar: true, binaries: { nft: 'nftables', 'avahi-daemon': 'avahi-daemon', 'dbus-daemon': 'dbus' } }),
+  timeout: 400_000,
+}, () => {
   before(async () => {
     ns = createNftNetns();
     await ns.nft(['-f', '-'], TABLE);
     dir = mkdtempSync(join(tmpdir(), 'us-list-guards-'));
     chmodSync(dir, 0o755); // avahi-daemon drops to its own user and reads its config from here
-    for (const cmd of [['link', 'add', 'mdns0', 'type', 'veth', 'peer', 'name', 'mdns1'], ['link', 'set', 'mdns1', 'up'], ['link', 'set', 'mdns0', 'up'], ['addr', 'add', '10.123.0.1/24', 'dev', 'mdns0']]) {
+    for (const cmd of [
+      ['link', 'add', 'mdns0', 'type', 'veth', 'peer', 'name', 'mdns1'],
+      ['link', 'set', 'mdns1', 'up'],
+      ['link', 'set', 'mdns0', 'up'],
+      ['addr', 'add', '10.123.0.1/24', 'dev', 'mdns0'],
+    ]) {
       const r = await ns.host.exec(['ip', ...cmd]);
       assert.equal(r.code, 0, r.stderr);
     }
@@ -82,20 +97,26 @@ describe('list guards (the whole daemon, real nft in a namespace)', { skip: labS
     ipRoute('good');
     server.route('/domains', serveBody(JSON.stringify(DOMAINS)));
     configFile = join(dir, 'config.json');
-    writeFileSync(configFile, JSON.stringify({
-      dns: { listen: ['127.0.0.1:0'] },
-      mdns: { backend: 'avahi' },
-      metrics: { listen: '127.0.0.1:0' },
-      stateDir: join(dir, 'state'),
-      lists: [{
-        name: 'vpn', refresh: '1h',
-        sources: [
-          { url: server.url('/ips'), format: 'json', contains: 'ips', timeoutMs: 30_000 },
-          { url: server.url('/domains'), format: 'json', contains: 'domains', timeoutMs: 30_000 },
+    writeFileSync(
+      configFile,
+      JSON.stringify({
+        dns: { listen: ['127.0.0.1:0'] },
+        mdns: { backend: 'avahi' },
+        metrics: { listen: '127.0.0.1:0' },
+        stateDir: join(dir, 'state'),
+        lists: [
+          {
+            name: 'vpn',
+            refresh: '1h',
+            sources: [
+              { url: server.url('/ips'), format: 'json', contains: 'ips', timeoutMs: 30_000 },
+              { url: server.url('/domains'), format: 'json', contains: 'domains', timeoutMs: 30_000 },
+            ],
+            nft: { family: 'inet', table: 'global', set4: 'force_vpn4', set6: 'force_vpn6', netns: ns.name },
+          },
         ],
-        nft: { family: 'inet', table: 'global', set4: 'force_vpn4', set6: 'force_vpn6', netns: ns.name },
-      }],
-    }));
+      }),
+    );
   });
   after(async () => {
     await daemon?.stop();
@@ -115,10 +136,14 @@ describe('list guards (the whole daemon, real nft in a namespace)', { skip: labS
     const before = s.lists[0]?.lastSyncAt ?? 0;
     ipRoute('down');
     daemon?.signal('SIGHUP');
-    const round = await waitFor('the round with the IP source down', async () => {
-      const l = (await status()).lists[0];
-      return l && (l.lastSyncAt ?? 0) > before ? l : undefined;
-    }, { timeoutMs: 60_000, intervalMs: 100 });
+    const round = await waitFor(
+      'the round with the IP source down',
+      async () => {
+        const l = (await status()).lists[0];
+        return l && (l.lastSyncAt ?? 0) > before ? l : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 100 },
+    );
     assert.equal(round.outcome, 'kept-last-good', JSON.stringify(round));
     assert.match(daemon?.log() ?? '', /\/ips not taken \((http-status|timeout)\); keeping its last good data/);
     assert.deepEqual(await elements('force_vpn4'), full);
@@ -135,7 +160,10 @@ describe('list guards (the whole daemon, real nft in a namespace)', { skip: labS
     assert.match(r.body, /FAIL lists: set inet global force_vpn4 \(netns [^)]+\) not applied: .*/);
     const s = await status();
     assert.equal(s.assessment.healthy, false);
-    assert.ok(s.assessment.problems.some((p) => p.startsWith('set inet global force_vpn4')), JSON.stringify(s.assessment));
+    assert.ok(
+      s.assessment.problems.some((p) => p.startsWith('set inet global force_vpn4')),
+      JSON.stringify(s.assessment),
+    );
     const t0 = Date.now();
     await ns.nft(['-f', '-'], TABLE);
     await waitFor('/readyz 200', async () => ((await readyz()).code === 200 ? true : undefined), { timeoutMs: 10_000, intervalMs: 50 });

@@ -53,7 +53,11 @@ async function startDaemon(): Promise<void> {
   child.stdout?.on('data', (b: Buffer) => (log += b.toString()));
   child.stderr?.on('data', (b: Buffer) => (log += b.toString()));
   daemon = child;
-  await waitFor('the daemon to be ready (snapshots applied)', () => (/unbound-sidecar ready/.test(log) ? true : child.exitCode !== null ? Promise.reject(new Error(`daemon exited: ${log}`)) : undefined), { timeoutMs: 30_000, intervalMs: 50 });
+  await waitFor(
+    'the daemon to be ready (snapshots applied)',
+    () => (/unbound-sidecar ready/.test(log) ? true : child.exitCode !== null ? Promise.reject(new Error(`daemon exited: ${log}`)) : undefined),
+    { timeoutMs: 30_000, intervalMs: 50 },
+  );
 }
 
 async function stopDaemon(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
@@ -93,12 +97,15 @@ describe('registry lists → nftables sets (the whole daemon, real nft in a name
       mdns: { backend: 'avahi' },
       metrics: { listen: metricsAddr },
       stateDir: join(dir, 'state'),
-      lists: [{
-        name: 'vpn', refresh: '1h',
-        sources: [{ url: server.url('/ips'), format: 'json', contains: 'ips', timeoutMs: 20_000 }],
-        exclude: ['31.51.100.7/32'],
-        nft: { family: 'inet', table: 'global', set4: 'force_vpn4', set6: 'force_vpn6', netns: ns.name },
-      }],
+      lists: [
+        {
+          name: 'vpn',
+          refresh: '1h',
+          sources: [{ url: server.url('/ips'), format: 'json', contains: 'ips', timeoutMs: 20_000 }],
+          exclude: ['31.51.100.7/32'],
+          nft: { family: 'inet', table: 'global', set4: 'force_vpn4', set6: 'force_vpn6', netns: ns.name },
+        },
+      ],
     };
     writeFileSync(configFile, JSON.stringify(config));
     await startDaemon();
@@ -120,7 +127,10 @@ describe('registry lists → nftables sets (the whole daemon, real nft in a name
     const status = (await (await fetch(`http://${metricsAddr}/api/status`)).json()) as { lists: Array<{ name: string; sets: Array<{ set: string; elements: number }> }> };
     const vpn = status.lists.find((l) => l.name === 'vpn');
     assert.deepEqual(vpn?.sets.map((x) => x.set.split(' ')[2]).sort(), ['force_vpn4', 'force_vpn6']);
-    assert.ok(vpn?.sets.every((x) => x.elements > 0), JSON.stringify(vpn));
+    assert.ok(
+      vpn?.sets.every((x) => x.elements > 0),
+      JSON.stringify(vpn),
+    );
   });
 
   test('a changed list (SIGHUP) is applied as a difference; a list shrinking to 2 entries is refused', async () => {
@@ -134,7 +144,7 @@ describe('registry lists → nftables sets (the whole daemon, real nft in a name
     server.route('/ips', serveBody(JSON.stringify(['1.1.1.1', '2.2.2.2']))); // 2 of the last good 10: below minRatio 0.5
     killGroupSync(daemon?.pid, 'SIGHUP');
     await waitFor('the refusal to be logged', () => (/below-min-ratio|kept-last-good/.test(log) ? true : undefined), { timeoutMs: 15_000, intervalMs: 100 });
-    assert.ok(await has('force_vpn4', '9.9.9.9') && (await has('force_vpn4', '5.6.7.8')), 'set unchanged');
+    assert.ok((await has('force_vpn4', '9.9.9.9')) && (await has('force_vpn4', '5.6.7.8')), 'set unchanged');
     assert.ok(!(await has('force_vpn4', '1.1.1.1')));
     server.route('/ips', serveBody(JSON.stringify(FIRST)));
   });
@@ -172,10 +182,14 @@ describe('registry lists → nftables sets (the whole daemon, real nft in a name
     await stopDaemon('SIGKILL');
     await startDaemon();
     let last = '';
-    await waitFor('the restarted daemon to converge', async () => {
-      last = await dryRun();
-      return /force_vpn4[^\n]*would add 0, would remove 0/.test(last) && /force_vpn6[^\n]*would add 0, would remove 0/.test(last) ? true : undefined;
-    }, { timeoutMs: 60_000, intervalMs: 1000 }).catch((err: Error) => assert.fail(`${err.message}\n${last}`));
+    await waitFor(
+      'the restarted daemon to converge',
+      async () => {
+        last = await dryRun();
+        return /force_vpn4[^\n]*would add 0, would remove 0/.test(last) && /force_vpn6[^\n]*would add 0, would remove 0/.test(last) ? true : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 1000 },
+    ).catch((err: Error) => assert.fail(`${err.message}\n${last}`));
     const probe = await ns.host.exec(['nft', 'get', 'element', 'inet', 'global', 'force_vpn4', '{ 20.0.0.1 }']);
     assert.equal(probe.code, 0, `20.0.0.1 covered; nft said: ${probe.stderr.slice(0, 500)}; dry run said:\n${last}`);
   });

@@ -70,7 +70,10 @@ async function lanShell(lab: Lab, script: string): Promise<{ stdout: string; std
 for (const backend of ['avahi', 'native'] as const) {
   let lab: Lab;
   let sidecar: Sidecar;
-  const dns = labDns(() => lab, () => sidecar);
+  const dns = labDns(
+    () => lab,
+    () => sidecar,
+  );
 
   describe(`.local answers exactly (${backend} backend, through Unbound and direct)`, { skip: labSkip({ sidecar: true }), timeout: 180_000 }, () => {
     before(async () => {
@@ -79,7 +82,12 @@ for (const backend of ['avahi', 'native'] as const) {
       sidecar = await startSidecar(lab, { config: { mdns: { backend, timeoutMs: 1000 } } });
       await startRenderedUnbound(lab, sidecar, LAN_UNBOUND);
       // The LAN host's records are published before the table is asked (the router may need a round).
-      for (const [name, type] of [[FIXTURES.printer.name, 'A'], [lab.lanHostName, 'A'], [FIXTURES.dual.name, 'AAAA'], [`${ONE?.name}.${FIXTURES.ipp.type}.local`, 'SRV']] as const) {
+      for (const [name, type] of [
+        [FIXTURES.printer.name, 'A'],
+        [lab.lanHostName, 'A'],
+        [FIXTURES.dual.name, 'AAAA'],
+        [`${ONE?.name}.${FIXTURES.ipp.type}.local`, 'SRV'],
+      ] as const) {
         await dns.eventually(() => dns.direct(name, type));
       }
       await dns.eventually(async () => {
@@ -134,20 +142,30 @@ for (const backend of ['avahi', 'native'] as const) {
       const getent = async (name: string): Promise<string[]> => {
         const r = await lanShell(lab, `getent ahosts ${name}`);
         assert.equal(r.code, 0, `getent ahosts ${name}: ${r.stdout} ${r.stderr}`);
-        return [...new Set(r.stdout.split('\n').map((l) => l.split(/\s+/)[0]).filter((a): a is string => a !== undefined && a !== ''))].sort();
+        return [
+          ...new Set(
+            r.stdout
+              .split('\n')
+              .map((l) => l.split(/\s+/)[0])
+              .filter((a): a is string => a !== undefined && a !== ''),
+          ),
+        ].sort();
       };
       assert.deepEqual(await getent(FIXTURES.printer.name), [FIXTURES.printer.ipv4]);
       assert.deepEqual(await getent(FIXTURES.dual.name), [FIXTURES.dual.ipv6]);
       assert.deepEqual(await getent(lab.lanHostName), [lab.lanIp, lab.lanIp6].sort());
       const missing = await lanShell(lab, `getent ahosts ${unique('nobody')}`);
       assert.equal(missing.code, 2, 'getent: key not found');
-      const py = await lanShell(lab, [
-        '/usr/bin/python3 -c "',
-        'import socket, sys',
-        'for n in sys.argv[1:]:',
-        '    print(n, sorted({a[4][0] for a in socket.getaddrinfo(n, 80, socket.AF_UNSPEC, socket.SOCK_STREAM)}))',
-        `" ${FIXTURES.printer.name} ${FIXTURES.dual.name} ${lab.lanHostName}`,
-      ].join('\n'));
+      const py = await lanShell(
+        lab,
+        [
+          '/usr/bin/python3 -c "',
+          'import socket, sys',
+          'for n in sys.argv[1:]:',
+          '    print(n, sorted({a[4][0] for a in socket.getaddrinfo(n, 80, socket.AF_UNSPEC, socket.SOCK_STREAM)}))',
+          `" ${FIXTURES.printer.name} ${FIXTURES.dual.name} ${lab.lanHostName}`,
+        ].join('\n'),
+      );
       assert.equal(py.code, 0, py.stderr);
       assert.match(py.stdout, new RegExp(`${FIXTURES.printer.name} \\['${FIXTURES.printer.ipv4}'\\]`));
       assert.match(py.stdout, new RegExp(`${FIXTURES.dual.name} \\['${FIXTURES.dual.ipv6}'\\]`));

@@ -17,7 +17,10 @@ const TIMEOUT_MS = 1000;
 
 let lab: Lab;
 let sidecar: Sidecar;
-const dns = labDns(() => lab, () => sidecar);
+const dns = labDns(
+  () => lab,
+  () => sidecar,
+);
 const { viaUnbound, direct, eventually } = dns;
 
 describe('.local through the native mDNS backend (router avahi-daemon stopped)', { skip: labSkip({ sidecar: true }), timeout: 120_000 }, () => {
@@ -47,7 +50,6 @@ describe('.local through the native mDNS backend (router avahi-daemon stopped)',
     assert.ok((d.answers[0]?.ttl ?? 0) <= 10, `TTL ${d.answers[0]?.ttl}`);
     t.diagnostic(`A answered with TTL ${d.answers[0]?.ttl}`);
   });
-
 
   test('PTR browse returns both instances, without waiting for the whole window', async (t) => {
     const want = FIXTURES.ipp.instances.map((i) => `${i.name.replace(/ /g, '\\032')}.${FIXTURES.ipp.type}.local.`).sort();

@@ -65,7 +65,10 @@ describe('netlink reads and creates sets on a real kernel', { skip }, () => {
     const m4 = model('ipv4', 20_000, 11);
     const m6 = model('ipv6', 8_000, 12);
     await nl.apply([flushSetCommand(ref('v4')), flushSetCommand(ref('v6')), elementCommand('add', ref('v4'), new RangeElements(m4)), elementCommand('add', ref('v6'), new RangeElements(m6))], ns.name);
-    for (const [s, m, family] of [['v4', m4, 'ipv4'], ['v6', m6, 'ipv6']] as const) {
+    for (const [s, m, family] of [
+      ['v4', m4, 'ipv4'],
+      ['v6', m6, 'ipv6'],
+    ] as const) {
       const r = await nl.readRanges?.(ref(s), ns.name);
       assert.ok(r?.kind === 'ok' && rangeSetsEqual(r.set, m), `readRanges ${s}`);
       const theirs = await cli.listSet(ref(s), ns.name);
@@ -104,7 +107,10 @@ describe('netlink reads and creates sets on a real kernel', { skip }, () => {
   });
 
   test('missing table vs missing set, for listSet, readRanges and describeSet', async () => {
-    for (const [r, what] of [[ref('nosuch'), 'set'], [ref('v4', 'notable'), 'table']] as const) {
+    for (const [r, what] of [
+      [ref('nosuch'), 'set'],
+      [ref('v4', 'notable'), 'table'],
+    ] as const) {
       assert.deepEqual(await nl.listSet(r, ns.name), { kind: 'missing', what });
       assert.deepEqual(await nl.readRanges?.(r, ns.name), { kind: 'missing', what });
       assert.deepEqual(await nl.describeSet(r, ns.name), { kind: 'missing', what });
@@ -123,14 +129,28 @@ describe('netlink reads and creates sets on a real kernel', { skip }, () => {
     const c4 = ref('c4', 'created');
     const c6 = ref('c6', 'created');
     const learned = `{"add":{"set":{"family":"inet","table":"created","name":"cl","type":"ipv6_addr","flags":["timeout"]}}}`;
-    const batch = [addTableCommand('inet', 'created'), addSetCommand(c4, 'ipv4_addr'), addSetCommand(c6, 'ipv6_addr'), learned, flushSetCommand(c4), flushSetCommand(c6), elementCommand('add', c4, new RangeElements(rangeSetOf('ipv4', ['10.0.0.0/8', '1.2.3.4'])))];
+    const batch = [
+      addTableCommand('inet', 'created'),
+      addSetCommand(c4, 'ipv4_addr'),
+      addSetCommand(c6, 'ipv6_addr'),
+      learned,
+      flushSetCommand(c4),
+      flushSetCommand(c6),
+      elementCommand('add', c4, new RangeElements(rangeSetOf('ipv4', ['10.0.0.0/8', '1.2.3.4']))),
+    ];
     await nl.apply(batch, ns.name);
     await nl.apply(batch, ns.name);
-    await ns.nft(['-f', '-'], 'table inet byhand {\n set c4 { type ipv4_addr; flags interval; elements = { 10.0.0.0/8, 1.2.3.4 } }\n set c6 { type ipv6_addr; flags interval; }\n set cl { type ipv6_addr; flags timeout; }\n}\n');
+    await ns.nft(
+      ['-f', '-'],
+      'table inet byhand {\n set c4 { type ipv4_addr; flags interval; elements = { 10.0.0.0/8, 1.2.3.4 } }\n set c6 { type ipv6_addr; flags interval; }\n set cl { type ipv6_addr; flags timeout; }\n}\n',
+    );
     const text = async (t: string) => (await ns.nft(['list', 'table', 'inet', t])).replace(`table inet ${t} `, 'table inet X ');
     assert.equal(await text('created'), await text('byhand'));
     // A set that exists with another type is refused, and the error names it.
-    await assert.rejects(nl.apply([addSetCommand(ref('v4'), 'ipv6_addr')], ns.name), (e: unknown) => e instanceof NftSetError && /add set inet t v4: EEXIST/.test(e.message) && e.sets.length === 1 && e.sets[0]?.set === 'v4');
+    await assert.rejects(
+      nl.apply([addSetCommand(ref('v4'), 'ipv6_addr')], ns.name),
+      (e: unknown) => e instanceof NftSetError && /add set inet t v4: EEXIST/.test(e.message) && e.sets.length === 1 && e.sets[0]?.set === 'v4',
+    );
   });
 
   test('a refused transaction names the set it was refused for, whatever its place in the batch', async () => {
@@ -138,12 +158,22 @@ describe('netlink reads and creates sets on a real kernel', { skip }, () => {
     const r4 = ref('force_vpn4', 'g');
     const r6 = ref('force_vpn6', 'g');
     const m4 = model('ipv4', 20_000, 5);
-    await nl.apply([flushSetCommand(r4), flushSetCommand(r6), elementCommand('add', r4, new RangeElements(m4)), elementCommand('add', r6, new RangeElements(rangeSetOf('ipv6', ['2001:db8::/48'])))], ns.name);
+    await nl.apply(
+      [flushSetCommand(r4), flushSetCommand(r6), elementCommand('add', r4, new RangeElements(m4)), elementCommand('add', r6, new RangeElements(rangeSetOf('ipv6', ['2001:db8::/48'])))],
+      ns.name,
+    );
     const clash6 = elementCommand('add', r6, new RangeElements(rangeSetOf('ipv6', ['2001:db8::/64'])));
     // Valid v4 ops spanning several messages, before and after the refused v6 one.
     const part4 = elementCommand('delete', r4, new RangeElements({ family: 'ipv4', size: 5_000, data: m4.data.slice(0, 10_000) }));
-    for (const cmds of [[part4, clash6], [clash6, part4], [flushSetCommand(r4), elementCommand('add', r4, new RangeElements(m4)), clash6]]) {
-      await assert.rejects(nl.apply(cmds, ns.name), (e: unknown) => e instanceof NftSetError && e.sets.map((s) => s.set).join() === 'force_vpn6' && /add element inet g force_vpn6: EEXIST/.test(e.message) && !/force_vpn4/.test(e.message));
+    for (const cmds of [
+      [part4, clash6],
+      [clash6, part4],
+      [flushSetCommand(r4), elementCommand('add', r4, new RangeElements(m4)), clash6],
+    ]) {
+      await assert.rejects(
+        nl.apply(cmds, ns.name),
+        (e: unknown) => e instanceof NftSetError && e.sets.map((s) => s.set).join() === 'force_vpn6' && /add element inet g force_vpn6: EEXIST/.test(e.message) && !/force_vpn4/.test(e.message),
+      );
     }
     const left = await nl.readRanges?.(r4, ns.name);
     assert.ok(left?.kind === 'ok' && rangeSetsEqual(left.set, m4), 'nothing of the refused batches applied');

@@ -43,13 +43,24 @@ const fill = (ref: SetRef, set: RangeSet) => nl.apply([flushSetCommand(ref), ele
 describe('netlink NftBackend on a real kernel', { skip }, () => {
   before(async () => {
     ns = createNftNetns();
-    await ns.nft(['-f', '-'], 'table inet t {\n set v4 { type ipv4_addr; flags interval; }\n set v6 { type ipv6_addr; flags interval; }\n set l4 { type ipv4_addr; flags timeout; }\n set l6 { type ipv6_addr; flags timeout; }\n}\n');
+    await ns.nft(
+      ['-f', '-'],
+      'table inet t {\n set v4 { type ipv4_addr; flags interval; }\n set v6 { type ipv6_addr; flags interval; }\n set l4 { type ipv4_addr; flags timeout; }\n set l6 { type ipv6_addr; flags timeout; }\n}\n',
+    );
   });
   after(() => ns?.teardown());
 
   test('boundary shapes read back exactly (v4 and v6: singles, prefixes, ranges, top and bottom of the space)', async () => {
     const v4 = rangeSetOf('ipv4', ['0.0.0.0', '1.2.3.4', '10.0.0.0/8', '20.0.0.1-20.0.0.9', '128.0.0.0/31', '255.255.255.0/25', '255.255.255.255']);
-    const v6 = rangeSetOf('ipv6', ['::', '::2-::ffff', '2001:db8::/32', '2001:db9::1', 'fe00::/9', 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ff00-ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe', 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff']);
+    const v6 = rangeSetOf('ipv6', [
+      '::',
+      '::2-::ffff',
+      '2001:db8::/32',
+      '2001:db9::1',
+      'fe00::/9',
+      'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ff00-ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe',
+      'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff',
+    ]);
     await fill(r4, v4);
     await fill(r6, v6);
     assert.ok(rangeSetsEqual(await kernel(r4, 'ipv4'), v4));
@@ -98,7 +109,10 @@ describe('netlink NftBackend on a real kernel', { skip }, () => {
       (e: unknown) => isSidecarError(e, 'NFT_APPLY_FAILED') && /delete element inet t v4: ENOENT/.test(e.message),
     );
     assert.ok(rangeSetsEqual(await kernel(r4, 'ipv4'), m), 'the add in the same batch was not applied');
-    await assert.rejects(nl.apply([elementCommand('add', { family: 'inet', table: 't', set: 'nosuch' }, ['"1.1.1.1"'])], ns.name), (e: unknown) => isSidecarError(e, 'NFT_APPLY_FAILED') && /ENOENT/.test(e.message));
+    await assert.rejects(
+      nl.apply([elementCommand('add', { family: 'inet', table: 't', set: 'nosuch' }, ['"1.1.1.1"'])], ns.name),
+      (e: unknown) => isSidecarError(e, 'NFT_APPLY_FAILED') && /ENOENT/.test(e.message),
+    );
     await assert.rejects(nl.apply([elementCommand('add', r4, ['"::1"'])], ns.name), (e: unknown) => isSidecarError(e, 'NFT_APPLY_FAILED') && /key is 4 bytes/.test(e.message));
     assert.ok(rangeSetsEqual(await kernel(r4, 'ipv4'), m));
   });
@@ -110,7 +124,10 @@ describe('netlink NftBackend on a real kernel', { skip }, () => {
     const fresh = createNetlinkBackend(); // opens its socket in the namespace now
     await fresh.apply([flushSetCommand(r4), elementCommand('add', r4, ['"100.100.100.100"'])], ns.name);
     assert.equal(currentNetns(), home, 'main thread back in its namespace');
-    assert.ok(threads().every((n) => n === home), 'no thread (libuv pool, V8 helpers) left elsewhere');
+    assert.ok(
+      threads().every((n) => n === home),
+      'no thread (libuv pool, V8 helpers) left elsewhere',
+    );
     const host = spawnSync('nft', ['list', 'table', 'inet', 't'], { encoding: 'utf8' });
     assert.ok(host.status !== 0 || !host.stdout.includes('100.100.100.100'), 'nothing written to the host namespace');
     assert.ok(rangeSetsEqual(await kernel(r4, 'ipv4'), rangeSetOf('ipv4', ['100.100.100.100'])), 'written inside the namespace');
@@ -132,7 +149,10 @@ describe('netlink NftBackend on a real kernel', { skip }, () => {
       await ns.nft(['flush', 'set', 'inet', 't', 'v4']);
       await nl.apply([elementCommand('add', r4, ['"198.51.100.1"'])], ns.name);
       await waitFor('all events', () => seenA.filter((e) => e.kind === 'element').reduce((n, e) => n + (e.kind === 'element' ? e.count : 0), 0) >= 1000 + 1000 + 2 + 1);
-      const summary = (seen: NftEvent[]) => seen.filter((e): e is Extract<NftEvent, { kind: 'element' }> => e.kind === 'element' && e.set === 'v4').reduce<Record<string, number>>((acc, e) => ({ ...acc, [`${e.op} ${e.origin}`]: (acc[`${e.op} ${e.origin}`] ?? 0) + e.count }), {});
+      const summary = (seen: NftEvent[]) =>
+        seen
+          .filter((e): e is Extract<NftEvent, { kind: 'element' }> => e.kind === 'element' && e.set === 'v4')
+          .reduce<Record<string, number>>((acc, e) => ((acc[`${e.op} ${e.origin}`] = (acc[`${e.op} ${e.origin}`] ?? 0) + e.count), acc), {});
       // Our fill: flush of the previous contents (own deletes) + 500 ranges = 1000 boundaries; nft's add (2 boundaries) and flush (all of them) are foreign.
       const got = summary(seenA);
       assert.equal(got['add foreign'], 2, JSON.stringify(got));

@@ -12,7 +12,10 @@ import { labDns } from './lab-dns.js';
 
 let lab: Lab;
 let sidecar: Sidecar;
-const dns = labDns(() => lab, () => sidecar);
+const dns = labDns(
+  () => lab,
+  () => sidecar,
+);
 
 describe('the daemon writes JSON lines only', { skip: labSkip({ sidecar: true }), timeout: 120_000 }, () => {
   before(async () => {
@@ -27,10 +30,16 @@ describe('the daemon writes JSON lines only', { skip: labSkip({ sidecar: true })
   test('32 misses in flight at once through Avahi: every line of stdout and stderr is JSON', async () => {
     await Promise.all(Array.from({ length: 32 }, (_, i) => dns.direct(`nobody-${i}.local`, 'A').catch(() => undefined)));
     await sidecar.stop();
-    const lines = sidecar.logs().split('\n').filter((l) => l.trim() !== '');
+    const lines = sidecar
+      .logs()
+      .split('\n')
+      .filter((l) => l.trim() !== '');
     assert.ok(lines.length > 0);
     for (const l of lines) assert.doesNotThrow(() => JSON.parse(l), `not a JSON line: ${l}`);
     // One 'abort' listener per browse in flight on the Avahi session's signal is by design, not a leak.
-    assert.deepEqual(lines.filter((l) => /MaxListenersExceededWarning/.test(l)), []);
+    assert.deepEqual(
+      lines.filter((l) => /MaxListenersExceededWarning/.test(l)),
+      [],
+    );
   });
 });

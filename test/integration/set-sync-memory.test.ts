@@ -42,7 +42,10 @@ let ns: NftNetns;
 let listener: { stop(): Promise<void> } | undefined;
 
 /** One transaction as sent: its range operations and the SUnreclaim rise while it ran. */
-interface Sent { ops: number; riseMB: number }
+interface Sent {
+  ops: number;
+  riseMB: number;
+}
 
 /**
  * The real backend, sizing every transaction it sends (added and deleted ranges, and what a flush
@@ -82,9 +85,17 @@ async function assertExact(t: SetTarget, m: { ipv4: RangeSet; ipv6: RangeSet }):
 function assertBounded(t: TestContext, what: string, sent: readonly Sent[]): void {
   const ops = sent.map((x) => x.ops);
   const worst = Math.max(0, ...sent.map((x) => x.riseMB));
-  t.diagnostic(`${what}: ${sent.length} transactions, largest ${Math.max(0, ...ops)} ranges; SUnreclaim rose by ${worst.toFixed(1)} MB at most during one (limit ${LIMIT_MB.toFixed(0)}); ranges:MB ${sent.map((x) => `${x.ops}:${x.riseMB.toFixed(0)}`).join(' ')}`);
-  assert.ok(ops.every((n) => n <= BOUND), `${what}: a transaction over the bound: ${JSON.stringify(ops.filter((n) => n > BOUND))}`);
-  assert.ok(worst <= LIMIT_MB, `${what}: SUnreclaim rose by ${worst.toFixed(0)} MB during one transaction (limit ${LIMIT_MB.toFixed(0)} MB): ${sent.map((x) => `${x.ops}:${x.riseMB.toFixed(0)}`).join(' ')}`);
+  t.diagnostic(
+    `${what}: ${sent.length} transactions, largest ${Math.max(0, ...ops)} ranges; SUnreclaim rose by ${worst.toFixed(1)} MB at most during one (limit ${LIMIT_MB.toFixed(0)}); ranges:MB ${sent.map((x) => `${x.ops}:${x.riseMB.toFixed(0)}`).join(' ')}`,
+  );
+  assert.ok(
+    ops.every((n) => n <= BOUND),
+    `${what}: a transaction over the bound: ${JSON.stringify(ops.filter((n) => n > BOUND))}`,
+  );
+  assert.ok(
+    worst <= LIMIT_MB,
+    `${what}: SUnreclaim rose by ${worst.toFixed(0)} MB during one transaction (limit ${LIMIT_MB.toFixed(0)} MB): ${sent.map((x) => `${x.ops}:${x.riseMB.toFixed(0)}`).join(' ')}`,
+  );
 }
 
 /**

@@ -47,7 +47,10 @@ const freshTable = (): Promise<SetTarget> => tables.fresh();
 const exact = setsEqualModel;
 
 /** One transaction as sent: its range operations and the SUnreclaim rise while it ran. */
-interface Sent { ops: number; riseMB: number }
+interface Sent {
+  ops: number;
+  riseMB: number;
+}
 
 /** The real netlink backend, sizing and measuring every transaction; `afterEach` runs after each one. */
 function counting(afterEach?: (s: Sent) => Promise<void>): { backend: NftBackend; sent: Sent[] } {
@@ -123,11 +126,21 @@ describe('set-sync: bulk loads while nobody else listens', { skip }, () => {
       try {
         const r = await sync.apply(target, m0);
         others = watch.stop();
-        assert.equal(r.reduce((n, x) => n + x.transactions, 0), c.sent.length, 'the report counts what was sent');
-        assert.ok(c.sent.every((x) => x.ops <= QUIET), describeSent(c.sent));
+        assert.equal(
+          r.reduce((n, x) => n + x.transactions, 0),
+          c.sent.length,
+          'the report counts what was sent',
+        );
+        assert.ok(
+          c.sent.every((x) => x.ops <= QUIET),
+          describeSent(c.sent),
+        );
         assert.ok(await exact(target, m0), 'the sets equal the model');
         assert.equal(otherNftListeners(ns.name, undefined).length, 1, 'our subscription joined NFNLGRP_NFTABLES again');
-        assert.deepEqual(sync.status().map((s) => s.lastError), [undefined, undefined]);
+        assert.deepEqual(
+          sync.status().map((s) => s.lastError),
+          [undefined, undefined],
+        );
       } finally {
         watch.stop();
         await sync.stop();
@@ -156,7 +169,10 @@ describe('set-sync: bulk loads while nobody else listens', { skip }, () => {
     await sync.start();
     try {
       await sync.apply(target, m0);
-      assert.ok(c.sent.every((x) => x.ops <= BOUND), `a transaction over ${BOUND}: ${describeSent(c.sent)}`);
+      assert.ok(
+        c.sent.every((x) => x.ops <= BOUND),
+        `a transaction over ${BOUND}: ${describeSent(c.sent)}`,
+      );
       assert.equal(c.sent.length, NORMAL_TX, describeSent(c.sent));
       assert.ok(await exact(target, m0));
     } finally {
@@ -169,7 +185,8 @@ describe('set-sync: bulk loads while nobody else listens', { skip }, () => {
     ['another set flushed', (other) => `flush set inet ${other.table} v4\n`],
     [
       'nft flush ruleset + re-create',
-      (other, target) => `flush ruleset\n${[other, target].map((x) => `table inet ${x.table} {\n set v4 { type ipv4_addr; flags interval; }\n set v6 { type ipv6_addr; flags interval; }\n}\n`).join('')}`,
+      (other, target) =>
+        `flush ruleset\n${[other, target].map((x) => `table inet ${x.table} {\n set v4 { type ipv4_addr; flags interval; }\n set v6 { type ipv6_addr; flags interval; }\n}\n`).join('')}`,
     ],
   ];
   for (const [name, change] of foreign) {

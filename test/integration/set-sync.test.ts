@@ -79,12 +79,22 @@ describe('set-sync on real nftables', { skip }, () => {
       const sync = createSetSync({ logger, registry: new Registry(), ...(costs ? { costs } : {}) });
       const first = await sync.apply(t, m0);
       // Into empty sets: one flush + add when it fits the bound and the costs favour it, else chunked adds.
-      assert.deepEqual(first.map((r) => r.mode), costs ? ['diff', 'diff'] : ['full', 'full']);
+      assert.deepEqual(
+        first.map((r) => r.mode),
+        costs ? ['diff', 'diff'] : ['full', 'full'],
+      );
       await assertExact(t, m0);
       const second = await sync.apply(t, m1);
-      if (costs) assert.deepEqual(second.map((r) => r.mode), ['diff', 'diff']);
+      if (costs)
+        assert.deepEqual(
+          second.map((r) => r.mode),
+          ['diff', 'diff'],
+        );
       await assertExact(t, m1);
-      assert.deepEqual((await sync.apply(t, m1)).map((r) => r.mode), ['noop', 'noop']);
+      assert.deepEqual(
+        (await sync.apply(t, m1)).map((r) => r.mode),
+        ['noop', 'noop'],
+      );
       assert.equal(sync.status()[0]?.elements, m1.ipv4.size);
     }
   });
@@ -125,11 +135,20 @@ describe('set-sync on real nftables', { skip }, () => {
       const t1 = Date.now();
       // What `systemctl reload nftables` does: one file, flush ruleset, then the tables again.
       await ns.nft(['-f', '-'], `flush ruleset\ntable inet ${t.table} {\n set v4 { type ipv4_addr; flags interval; }\n set v6 { type ipv6_addr; flags interval; }\n}\n`);
-      await waitFor('both sets refilled after reload', async () => rangeSetsEqual(await kernelCoverage(t, 'v4', 'ipv4'), m0.ipv4) && rangeSetsEqual(await kernelCoverage(t, 'v6', 'ipv6'), m0.ipv6), { timeoutMs: 2000, intervalMs: 50 });
+      await waitFor('both sets refilled after reload', async () => rangeSetsEqual(await kernelCoverage(t, 'v4', 'ipv4'), m0.ipv4) && rangeSetsEqual(await kernelCoverage(t, 'v6', 'ipv6'), m0.ipv6), {
+        timeoutMs: 2000,
+        intervalMs: 50,
+      });
       const reloadMs = Date.now() - t1;
       const refills = (await registry.getSingleMetric('unbound_sidecar_set_sync_refills_total')?.get())?.values ?? [];
-      assert.ok(refills.some((v) => v.labels.reason === 'flushed'), JSON.stringify(refills));
-      assert.ok(refills.some((v) => v.labels.reason === 'recreated'), JSON.stringify(refills));
+      assert.ok(
+        refills.some((v) => v.labels.reason === 'flushed'),
+        JSON.stringify(refills),
+      );
+      assert.ok(
+        refills.some((v) => v.labels.reason === 'recreated'),
+        JSON.stringify(refills),
+      );
       logger.info({ flushMs, reloadMs }, 'refill times');
     }));
 
@@ -151,7 +170,10 @@ describe('set-sync on real nftables', { skip }, () => {
         await ns.nft(['-f', '-'], ruleset);
         await applying;
         const equal = async () => rangeSetsEqual(await kernelCoverage(t, 'v4', 'ipv4'), m.ipv4) && rangeSetsEqual(await kernelCoverage(t, 'v6', 'ipv6'), m.ipv6);
-        const back = await waitFor(`round ${round}`, equal, { timeoutMs: 2000, intervalMs: 50 }).then(() => true, () => false);
+        const back = await waitFor(`round ${round}`, equal, { timeoutMs: 2000, intervalMs: 50 }).then(
+          () => true,
+          () => false,
+        );
         if (!back) missed.push(`round ${round} (reload ${delayMs} ms after the apply)`);
       }
       assert.deepEqual(missed, [], 'sets left unequal to the model for more than 2 s after a reload');
@@ -173,7 +195,10 @@ describe('set-sync on real nftables', { skip }, () => {
         clearInterval(sampler);
       }
       const refills = (await registry.getSingleMetric('unbound_sidecar_set_sync_refills_total')?.get())?.values ?? [];
-      assert.ok(refills.some((v) => v.labels.reason === 'lost'), JSON.stringify(refills));
+      assert.ok(
+        refills.some((v) => v.labels.reason === 'lost'),
+        JSON.stringify(refills),
+      );
       const grewMiB = (peak - rss0) / 2 ** 20;
       logger.info({ grewMiB }, 'RSS during a 300k-notification foreign change');
       assert.ok(grewMiB < 48, `RSS grew ${grewMiB.toFixed(1)} MiB`);

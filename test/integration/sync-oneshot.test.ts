@@ -56,10 +56,13 @@ describe('oneshot sync: a noop from the record while nothing else committed', { 
     server.route('/list', serveBody(`${LIST.join('\n')}\n`));
     dir = mkdtempSync(join(tmpdir(), 'us-sync-oneshot-'));
     configFile = join(dir, 'config.json');
-    writeFileSync(configFile, JSON.stringify({
-      stateDir: join(dir, 'state'),
-      lists: [{ name: 'vpn', sources: [{ url: server.url('/list'), format: 'lines', contains: 'ips' }], nft: { family: 'inet', table: 'global', set4: 'v4', set6: 'v6', netns: ns.name } }],
-    }));
+    writeFileSync(
+      configFile,
+      JSON.stringify({
+        stateDir: join(dir, 'state'),
+        lists: [{ name: 'vpn', sources: [{ url: server.url('/list'), format: 'lines', contains: 'ips' }], nft: { family: 'inet', table: 'global', set4: 'v4', set6: 'v6', netns: ns.name } }],
+      }),
+    );
   });
   after(async () => {
     await server?.close();
@@ -69,7 +72,11 @@ describe('oneshot sync: a noop from the record while nothing else committed', { 
 
   test('first run fills the sets, reading them back first', async () => {
     const out = await sync();
-    assert.deepEqual(setLines(out).map((l) => /read back from the kernel/.test(l)), [true, true], out);
+    assert.deepEqual(
+      setLines(out).map((l) => /read back from the kernel/.test(l)),
+      [true, true],
+      out,
+    );
     assert.ok(await has('v4', '1.2.3.4'));
     assert.ok(await has('v6', '2a00:1450::1'));
   });
@@ -106,7 +113,11 @@ describe('oneshot sync: a noop from the record while nothing else committed', { 
     for (let i = 0; (await generationOf(ns.name)) < want; i++) await ns.nft(['add', 'table', 'inet', `pad${i}`]);
     assert.equal(await generationOf(ns.name), want);
     const out = await sync();
-    assert.deepEqual(setLines(out).map((l) => /read back from the kernel/.test(l)), [true, true], out);
+    assert.deepEqual(
+      setLines(out).map((l) => /read back from the kernel/.test(l)),
+      [true, true],
+      out,
+    );
     assert.ok(await has('v4', '31.51.100.1'));
     assert.ok(await has('v6', '2a00:1450::1'));
   });

@@ -47,7 +47,10 @@ export class AvahiDaemon {
   private child: ChildProcess | undefined;
   private readonly conf: string;
 
-  constructor(private readonly host: NetnsHost, dir: string) {
+  constructor(
+    private readonly host: NetnsHost,
+    dir: string,
+  ) {
     this.conf = join(dir, 'avahi-daemon.conf');
     writeFileSync(this.conf, renderAvahiConfig(host.avahiHostName, host.ifname));
   }

@@ -14,16 +14,18 @@ import { waitFor } from './wait.js';
 export const SYSTEM_CONF = '/usr/share/dbus-1/system.conf';
 
 export function renderBusConfig(socketPath: string, systemConf = SYSTEM_CONF): string {
-  return readFileSync(systemConf, 'utf8')
-    .replace(/<user>[^<]*<\/user>/g, '')
-    .replace(/<fork\s*\/>/g, '')
-    .replace(/<pidfile>[^<]*<\/pidfile>/g, '')
-    .replace(/<syslog\s*\/>/g, '')
-    .replace(/<standard_system_servicedirs\s*\/>/g, '')
-    .replace(/<servicehelper>[^<]*<\/servicehelper>/g, '')
-    .replace(/<listen>[^<]*<\/listen>/g, `<listen>unix:path=${socketPath}</listen>`)
-    // Relative includedirs resolve against the config file's directory, which is now ours.
-    .replace(/<includedir>system\.d<\/includedir>/g, '<includedir>/usr/share/dbus-1/system.d</includedir>');
+  return (
+    readFileSync(systemConf, 'utf8')
+      .replace(/<user>[^<]*<\/user>/g, '')
+      .replace(/<fork\s*\/>/g, '')
+      .replace(/<pidfile>[^<]*<\/pidfile>/g, '')
+      .replace(/<syslog\s*\/>/g, '')
+      .replace(/<standard_system_servicedirs\s*\/>/g, '')
+      .replace(/<servicehelper>[^<]*<\/servicehelper>/g, '')
+      .replace(/<listen>[^<]*<\/listen>/g, `<listen>unix:path=${socketPath}</listen>`)
+      // Relative includedirs resolve against the config file's directory, which is now ours.
+      .replace(/<includedir>system\.d<\/includedir>/g, '<includedir>/usr/share/dbus-1/system.d</includedir>')
+  );
 }
 
 /** `dbus-send` against a given bus; `--bus=` registers with the bus (`--address` alone does not). */
@@ -32,10 +34,7 @@ export function dbusSendArgs(bus: string, dest: string, path: string, method: st
 }
 
 export async function nameHasOwner(host: NetnsHost, name: string): Promise<boolean> {
-  const r = await host.exec(
-    dbusSendArgs(host.bus, 'org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus.NameHasOwner', `string:${name}`),
-    { timeoutMs: 5000 },
-  );
+  const r = await host.exec(dbusSendArgs(host.bus, 'org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus.NameHasOwner', `string:${name}`), { timeoutMs: 5000 });
   return r.code === 0 && /boolean true/.test(r.stdout);
 }
 

@@ -6,7 +6,18 @@
  */
 
 export const QTYPE: Readonly<Record<string, number>> = {
-  A: 1, NS: 2, CNAME: 5, SOA: 6, PTR: 12, HINFO: 13, MX: 15, TXT: 16, AAAA: 28, SRV: 33, OPT: 41, ANY: 255,
+  A: 1,
+  NS: 2,
+  CNAME: 5,
+  SOA: 6,
+  PTR: 12,
+  HINFO: 13,
+  MX: 15,
+  TXT: 16,
+  AAAA: 28,
+  SRV: 33,
+  OPT: 41,
+  ANY: 255,
 };
 
 const TYPE_NAME = new Map(Object.entries(QTYPE).map(([k, v]) => [v, k]));
@@ -63,7 +74,10 @@ export interface DecodedMessage {
 }
 
 export function encodeQuery(q: QueryOptions): Buffer {
-  const labels = q.name.replace(/\.$/, '').split('.').filter((l) => l.length > 0);
+  const labels = q.name
+    .replace(/\.$/, '')
+    .split('.')
+    .filter((l) => l.length > 0);
   const parts: Buffer[] = [];
   const header = Buffer.alloc(12);
   header.writeUInt16BE(q.id & 0xffff, 0);
@@ -90,15 +104,40 @@ export function encodeQuery(q: QueryOptions): Buffer {
 }
 
 class Reader {
-  constructor(readonly buf: Buffer, public pos = 0) {}
+  constructor(
+    readonly buf: Buffer,
+    public pos = 0,
+  ) {}
   need(n: number): void {
     if (this.pos + n > this.buf.length) throw new Error(`truncated message at ${this.pos}+${n}`);
   }
-  u8(): number { this.need(1); return this.buf.readUInt8(this.pos++); }
-  u16(): number { this.need(2); const v = this.buf.readUInt16BE(this.pos); this.pos += 2; return v; }
-  u32(): number { this.need(4); const v = this.buf.readUInt32BE(this.pos); this.pos += 4; return v; }
-  bytes(n: number): Buffer { this.need(n); const b = this.buf.subarray(this.pos, this.pos + n); this.pos += n; return b; }
-  name(): string { const { name, end } = readName(this.buf, this.pos); this.pos = end; return name; }
+  u8(): number {
+    this.need(1);
+    return this.buf.readUInt8(this.pos++);
+  }
+  u16(): number {
+    this.need(2);
+    const v = this.buf.readUInt16BE(this.pos);
+    this.pos += 2;
+    return v;
+  }
+  u32(): number {
+    this.need(4);
+    const v = this.buf.readUInt32BE(this.pos);
+    this.pos += 4;
+    return v;
+  }
+  bytes(n: number): Buffer {
+    this.need(n);
+    const b = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return b;
+  }
+  name(): string {
+    const { name, end } = readName(this.buf, this.pos);
+    this.pos = end;
+    return name;
+  }
 }
 
 /** Reads a possibly compressed name; returns it with a trailing dot ("." for the root). */
@@ -143,10 +182,16 @@ function ipv6(b: Buffer): string {
   let best = -1;
   let bestLen = 0;
   for (let i = 0; i < 8; ) {
-    if (groups[i] !== '0') { i++; continue; }
+    if (groups[i] !== '0') {
+      i++;
+      continue;
+    }
     let j = i;
     while (j < 8 && groups[j] === '0') j++;
-    if (j - i > bestLen && j - i > 1) { best = i; bestLen = j - i; }
+    if (j - i > bestLen && j - i > 1) {
+      best = i;
+      bestLen = j - i;
+    }
     i = j;
   }
   if (best < 0) return groups.join(':');
@@ -164,9 +209,17 @@ function readRecord(r: Reader): DecodedRecord & { udpSize?: number; version?: nu
   let data: string;
   let txt: string[] | undefined;
   switch (type) {
-    case 1: data = Array.from(rd).join('.'); break;
-    case 28: data = ipv6(rd); break;
-    case 2: case 5: case 12: data = readName(r.buf, rdStart).name; break;
+    case 1:
+      data = Array.from(rd).join('.');
+      break;
+    case 28:
+      data = ipv6(rd);
+      break;
+    case 2:
+    case 5:
+    case 12:
+      data = readName(r.buf, rdStart).name;
+      break;
     case 33: {
       const target = readName(r.buf, rdStart + 6).name;
       data = `${rd.readUInt16BE(0)} ${rd.readUInt16BE(2)} ${rd.readUInt16BE(4)} ${target}`;
@@ -190,7 +243,8 @@ function readRecord(r: Reader): DecodedRecord & { udpSize?: number; version?: nu
       data = `${mname.name} ${rname.name} ${n(0)} ${n(1)} ${n(2)} ${n(3)} ${n(4)}`;
       break;
     }
-    default: data = rd.toString('hex');
+    default:
+      data = rd.toString('hex');
   }
   const rec = { name, type: typeName(type), class: klass, ttl, data, ...(txt ? { txt } : {}) };
   // OPT (RFC 6891 §6.1.2): class is the UDP payload size, TTL carries the version.

@@ -24,7 +24,10 @@ function udpExchange(req: DnsRequest, packet: Buffer, timeoutMs: number): Promis
   return new Promise((resolve, reject) => {
     const family = req.server.includes(':') ? 'udp6' : 'udp4';
     const sock = createSocket(family);
-    const timer = setTimeout(() => { sock.close(); reject(new Error(`timeout after ${timeoutMs} ms`)); }, timeoutMs);
+    const timer = setTimeout(() => {
+      sock.close();
+      reject(new Error(`timeout after ${timeoutMs} ms`));
+    }, timeoutMs);
     const id = packet.readUInt16BE(0);
     sock.on('message', (msg) => {
       if (msg.length < 2 || msg.readUInt16BE(0) !== id) return; // not ours: keep waiting (RFC 5452 §9.1)
@@ -32,7 +35,11 @@ function udpExchange(req: DnsRequest, packet: Buffer, timeoutMs: number): Promis
       sock.close();
       resolve(msg);
     });
-    sock.on('error', (err) => { clearTimeout(timer); sock.close(); reject(err); });
+    sock.on('error', (err) => {
+      clearTimeout(timer);
+      sock.close();
+      reject(err);
+    });
     const send = () => sock.send(packet, req.port, req.server);
     if (req.source !== undefined) sock.bind({ address: req.source, port: 0 }, send);
     else send();
@@ -43,15 +50,22 @@ function udpExchange(req: DnsRequest, packet: Buffer, timeoutMs: number): Promis
 function tcpExchange(req: DnsRequest, packets: readonly Buffer[], timeoutMs: number): Promise<Buffer[]> {
   return new Promise((resolve, reject) => {
     const sock = connect({ host: req.server, port: req.port, ...(req.source !== undefined ? { localAddress: req.source } : {}) });
-    const timer = setTimeout(() => { sock.destroy(); reject(new Error(`timeout after ${timeoutMs} ms`)); }, timeoutMs);
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new Error(`timeout after ${timeoutMs} ms`));
+    }, timeoutMs);
     let buf = Buffer.alloc(0);
     const replies: Buffer[] = [];
     sock.on('connect', () => {
-      sock.write(Buffer.concat(packets.flatMap((p) => {
-        const len = Buffer.alloc(2);
-        len.writeUInt16BE(p.length);
-        return [len, p];
-      })));
+      sock.write(
+        Buffer.concat(
+          packets.flatMap((p) => {
+            const len = Buffer.alloc(2);
+            len.writeUInt16BE(p.length);
+            return [len, p];
+          }),
+        ),
+      );
     });
     sock.on('data', (chunk) => {
       buf = Buffer.concat([buf, chunk]);
@@ -65,8 +79,14 @@ function tcpExchange(req: DnsRequest, packets: readonly Buffer[], timeoutMs: num
         resolve(replies);
       }
     });
-    sock.on('error', (err) => { clearTimeout(timer); reject(err); });
-    sock.on('close', () => { clearTimeout(timer); reject(new Error(`connection closed after ${replies.length} of ${packets.length} replies`)); });
+    sock.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    sock.on('close', () => {
+      clearTimeout(timer);
+      reject(new Error(`connection closed after ${replies.length} of ${packets.length} replies`));
+    });
   });
 }
 
@@ -76,32 +96,47 @@ function tcpExchange(req: DnsRequest, packets: readonly Buffer[], timeoutMs: num
  */
 function connectAll(msg: DecodedMessage, port: number, t0: bigint): Promise<ConnectAttempt[]> {
   const addrs = msg.answers.filter((r) => r.type === 'A' || r.type === 'AAAA').map((r) => r.data);
-  return Promise.all(addrs.map((address) => new Promise<ConnectAttempt>((resolve) => {
-    const sock = connect({ host: address, port });
-    const afterReplyMs = Number(process.hrtime.bigint() - t0) / 1e6;
-    const done = (outcome: ConnectAttempt['outcome']) => { sock.destroy(); resolve({ address, afterReplyMs, outcome }); };
-    sock.setTimeout(2000, () => done('error'));
-    sock.on('connect', () => done('connected'));
-    sock.on('error', (err: NodeJS.ErrnoException) => done(err.code === 'ECONNREFUSED' ? 'refused' : 'error'));
-  })));
+  return Promise.all(
+    addrs.map(
+      (address) =>
+        new Promise<ConnectAttempt>((resolve) => {
+          const sock = connect({ host: address, port });
+          const afterReplyMs = Number(process.hrtime.bigint() - t0) / 1e6;
+          const done = (outcome: ConnectAttempt['outcome']) => {
+            sock.destroy();
+            resolve({ address, afterReplyMs, outcome });
+          };
+          sock.setTimeout(2000, () => done('error'));
+          sock.on('connect', () => done('connected'));
+          sock.on('error', (err: NodeJS.ErrnoException) => done(err.code === 'ECONNREFUSED' ? 'refused' : 'error'));
+        }),
+    ),
+  );
 }
 
 async function handleDns(req: DnsRequest): Promise<ProbeReply> {
   const firstId = req.qid ?? randomInt(0, 65536);
-  const query = (id: number): Buffer => encodeQuery({
-    id,
-    name: req.name,
-    type: typeNumber(req.type),
-    class: req.qclass ?? 1,
-    rd: req.rd ?? true,
-    ...(req.ednsUdpSize !== undefined ? { ednsUdpSize: req.ednsUdpSize } : {}),
-  });
+  const query = (id: number): Buffer =>
+    encodeQuery({
+      id,
+      name: req.name,
+      type: typeNumber(req.type),
+      class: req.qclass ?? 1,
+      rd: req.rd ?? true,
+      ...(req.ednsUdpSize !== undefined ? { ednsUdpSize: req.ednsUdpSize } : {}),
+    });
   const packet = query(firstId);
   const timeoutMs = req.timeoutMs ?? 5000;
   const t0 = process.hrtime.bigint();
   try {
     const copies = req.tcp ? Math.max(1, req.pipeline ?? 1) : 1;
-    const tcpReplies = req.tcp ? await tcpExchange(req, Array.from({ length: copies }, (_, k) => query((firstId + k) & 0xffff)), timeoutMs) : undefined;
+    const tcpReplies = req.tcp
+      ? await tcpExchange(
+          req,
+          Array.from({ length: copies }, (_, k) => query((firstId + k) & 0xffff)),
+          timeoutMs,
+        )
+      : undefined;
     let raw = tcpReplies?.[0] ?? (await udpExchange(req, packet, timeoutMs));
     let retriedOverTcp = false;
     // TC=1 over UDP → ask again over TCP within what is left of the timeout (RFC 7766 §5).
@@ -114,7 +149,16 @@ async function handleDns(req: DnsRequest): Promise<ProbeReply> {
     const msg = decodeMessage(raw);
     const connects = req.connectPort === undefined ? undefined : await connectAll(msg, req.connectPort, process.hrtime.bigint());
     const pipelined = copies > 1 ? tcpReplies?.map((b) => b.toString('hex')) : undefined;
-    return { id: req.id, ok: true, ms, msg, raw: req.raw ? raw.toString('hex') : undefined, ...(retriedOverTcp ? { retriedOverTcp } : {}), ...(connects ? { connects } : {}), ...(pipelined ? { pipelined } : {}) };
+    return {
+      id: req.id,
+      ok: true,
+      ms,
+      msg,
+      raw: req.raw ? raw.toString('hex') : undefined,
+      ...(retriedOverTcp ? { retriedOverTcp } : {}),
+      ...(connects ? { connects } : {}),
+      ...(pipelined ? { pipelined } : {}),
+    };
   } catch (err) {
     return { id: req.id, ok: false, ms: Number(process.hrtime.bigint() - t0) / 1e6, error: (err as Error).message };
   }

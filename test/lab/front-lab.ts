@@ -33,10 +33,7 @@ export const LIST_DOMAINS = ['listed.example', '*.wild.example', 'пример.e
 export const TABLE = 'lab';
 
 /** Static answers from Unbound's own local-data: byte-for-byte stable, for pass-through checks. */
-const DIRECT_DATA = [
-  'direct.example. 3600 IN A 45.128.0.1',
-  ...Array.from({ length: 40 }, (_, i) => `big.direct.example. 3600 IN TXT "${String(i).padStart(2, '0')}${'x'.repeat(98)}"`),
-];
+const DIRECT_DATA = ['direct.example. 3600 IN A 45.128.0.1', ...Array.from({ length: 40 }, (_, i) => `big.direct.example. 3600 IN TXT "${String(i).padStart(2, '0')}${'x'.repeat(98)}"`)];
 
 export interface FrontLabOptions {
   /** Merged into the sidecar's `front` block; `false` runs the sidecar without a front. */
@@ -145,7 +142,12 @@ export async function createFrontLab(opts: FrontLabOptions = {}): Promise<FrontL
   const lab = await createLab();
   const auth = extraNetns(`us-r-${lab.id.replace('-', '-8')}`, 'router', 'up0', '10.78.0.2', join(lab.dir, 'router'));
   const sink = extraNetns(`us-r-${lab.id.replace('-', '-7')}`, 'lan', 'sink0', '10.79.0.2', join(lab.dir, 'lan'));
-  const untrack = track({ sweepSync: () => { deleteNetnsSync(auth.name); deleteNetnsSync(sink.name); } });
+  const untrack = track({
+    sweepSync: () => {
+      deleteNetnsSync(auth.name);
+      deleteNetnsSync(sink.name);
+    },
+  });
   let authority: ChildProcess | undefined;
   let refuse = opts.refuse ?? [];
   const down = async (): Promise<void> => {
@@ -172,9 +174,7 @@ export async function createFrontLab(opts: FrontLabOptions = {}): Promise<FrontL
     const dnstapSocket = join(lab.dir, 'router', 'dnstap.sock');
     let unboundPid: number | undefined;
     const startUnbound = async (): Promise<void> => {
-      const dnstap = opts.dnstap
-        ? ['dnstap:', '  dnstap-enable: yes', `  dnstap-socket-path: "${dnstapSocket}"`, '  dnstap-log-client-response-messages: yes']
-        : [];
+      const dnstap = opts.dnstap ? ['dnstap:', '  dnstap-enable: yes', `  dnstap-socket-path: "${dnstapSocket}"`, '  dnstap-log-client-response-messages: yes'] : [];
       ({ pid: unboundPid } = await lab.startUnbound({
         forwardZones: [],
         forwardTo: '',
@@ -187,12 +187,14 @@ export async function createFrontLab(opts: FrontLabOptions = {}): Promise<FrontL
     const sidecarConfig = (front: FrontLabOptions['front']): Record<string, unknown> => ({
       ...(front === false ? {} : { front: { listen: [`${FRONT.server}:${FRONT.port}`], upstream: UPSTREAM, ...front } }),
       ...(opts.dnstap ? { dnstap: { socket: dnstapSocket } } : {}),
-      lists: [{
-        name: 'lab',
-        sources: [{ url: `http://${auth.ipv4}:8080/domains`, format: 'json', contains: 'domains' }],
-        nft: { family: 'inet', table: TABLE, set4: 'vpn4', set6: 'vpn6' },
-        learn: { set4: 'learned4', set6: 'learned6', minTtl: ttl.min, maxTtl: ttl.max, resolve: false },
-      }],
+      lists: [
+        {
+          name: 'lab',
+          sources: [{ url: `http://${auth.ipv4}:8080/domains`, format: 'json', contains: 'domains' }],
+          nft: { family: 'inet', table: TABLE, set4: 'vpn4', set6: 'vpn6' },
+          learn: { set4: 'learned4', set6: 'learned6', minTtl: ttl.min, maxTtl: ttl.max, resolve: false },
+        },
+      ],
       resolve: { enabled: false },
       admin: { socket: join(lab.dir, 'router', 'admin.sock') },
       log: { level: opts.logLevel ?? 'info' },
@@ -210,10 +212,16 @@ export async function createFrontLab(opts: FrontLabOptions = {}): Promise<FrontL
       const s = await startSidecar(lab, { env: opts.sidecarEnv ?? {}, config: sidecarConfig(front) });
       // SIGHUP downloads every list now, instead of after the first refresh's start-up jitter (up to 8 s).
       if (s.child.pid !== undefined) process.kill(s.child.pid, 'SIGHUP');
-      await waitFor('the learning list downloaded', async () => {
-        const m = await metrics(s.metricsPort);
-        return new RegExp(`^unbound_sidecar_list_domains\\{list="lab"\\} ${LIST_DOMAINS.length}$`, 'm').test(m) && /^unbound_sidecar_list_last_success_timestamp_seconds\{list="lab"\} [1-9]/m.test(m);
-      }, { timeoutMs: 20_000, intervalMs: 100 });
+      await waitFor(
+        'the learning list downloaded',
+        async () => {
+          const m = await metrics(s.metricsPort);
+          return (
+            new RegExp(`^unbound_sidecar_list_domains\\{list="lab"\\} ${LIST_DOMAINS.length}$`, 'm').test(m) && /^unbound_sidecar_list_last_success_timestamp_seconds\{list="lab"\} [1-9]/m.test(m)
+          );
+        },
+        { timeoutMs: 20_000, intervalMs: 100 },
+      );
       if (opts.dnstap) {
         await startUnbound();
         await waitFor('Unbound connected to the dnstap socket', async () => /^unbound_sidecar_learner_dnstap_connections 1$/m.test(await metrics(s.metricsPort)));
@@ -226,7 +234,9 @@ export async function createFrontLab(opts: FrontLabOptions = {}): Promise<FrontL
       return doc.nftables.find((x) => x.counter)?.counter?.packets ?? Number.NaN;
     };
     return {
-      lab, auth, sink,
+      lab,
+      auth,
+      sink,
       get sidecar() {
         return sidecar;
       },

@@ -120,7 +120,10 @@ export async function createLab(opts: LabOptions = {}): Promise<Lab> {
   };
 
   const lab: Lab = {
-    id, router, lan, dir,
+    id,
+    router,
+    lan,
+    dir,
     routerBus: router.bus,
     lanBus: lan.bus,
     routerIp: router.ipv4,

@@ -27,7 +27,10 @@ export class Probe {
   private ready = false;
   private exited = false;
 
-  private constructor(private readonly child: ChildProcess, readonly host: NetnsHost) {
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly host: NetnsHost,
+  ) {
     const rl = createInterface({ input: child.stdout! });
     rl.on('line', (line) => {
       let msg: unknown;

@@ -59,8 +59,6 @@ export type DnsResult =
     }
   | { readonly ok: false; readonly ms: number; readonly error: string };
 
-export type HttpResult =
-  | { readonly ok: true; readonly ms: number; readonly status: number; readonly body: string }
-  | { readonly ok: false; readonly ms: number; readonly error: string };
+export type HttpResult = { readonly ok: true; readonly ms: number; readonly status: number; readonly body: string } | { readonly ok: false; readonly ms: number; readonly error: string };
 
 export type ProbeReply = { readonly id: number } & (DnsResult | HttpResult);

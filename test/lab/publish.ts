@@ -62,13 +62,5 @@ export function addressArgs(name: string, ip: string, reverse = false): string[]
 }
 
 export function serviceArgs(name: string, type: string, port: number, txt: readonly string[], opts: ServiceOptions = {}): string[] {
-  return [
-    '-s',
-    ...(opts.host ? ['-H', opts.host] : []),
-    ...(opts.subtypes ?? []).flatMap((s) => ['--subtype', s]),
-    name,
-    type,
-    String(port),
-    ...txt,
-  ];
+  return ['-s', ...(opts.host ? ['-H', opts.host] : []), ...(opts.subtypes ?? []).flatMap((s) => ['--subtype', s]), name, type, String(port), ...txt];
 }

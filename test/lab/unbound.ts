@@ -67,7 +67,10 @@ export function renderUnboundConfig(dir: string, opts: UnboundOptions): string {
 export class Unbound {
   private child: ChildProcess | undefined;
 
-  constructor(private readonly host: NetnsHost, private readonly dir: string) {}
+  constructor(
+    private readonly host: NetnsHost,
+    private readonly dir: string,
+  ) {}
 
   async start(opts: UnboundOptions, probe: Probe): Promise<{ addr: string; port: number; pid: number | undefined }> {
     await this.stop();

@@ -14,10 +14,22 @@ import type { LearnedOutcome, LearnedSets } from '../../src/set-sync/learned-set
 /** learnAnswer, what the DNS front awaits: decided synchronously when nothing is listed, else a report once the sets answered. */
 
 const logger = pino({ level: 'silent' });
-const listCfg = { name: 'vpn', exclude: [], minPrefix: { ipv4: 8, ipv6: 16 }, nft: { family: 'inet' as const, table: 't', createSets: false }, learn: learnConfigSchema.parse({ set4: 'l4', set6: 'l6' }) };
+const listCfg = {
+  name: 'vpn',
+  exclude: [],
+  minPrefix: { ipv4: 8, ipv6: 16 },
+  nft: { family: 'inet' as const, table: 't', createSets: false },
+  learn: learnConfigSchema.parse({ set4: 'l4', set6: 'l6' }),
+};
 
 function wireName(n: string): number[] {
-  return [...n.split('.').filter(Boolean).flatMap((l) => [l.length, ...Buffer.from(l)]), 0];
+  return [
+    ...n
+      .split('.')
+      .filter(Boolean)
+      .flatMap((l) => [l.length, ...Buffer.from(l)]),
+    0,
+  ];
 }
 function response(q: string, rrs: Array<[string, number, number, number[]]>): Uint8Array {
   const out = [0, 1, 0x81, 0x80, 0, 1, 0, rrs.length, 0, 0, 0, 0, ...wireName(q), 0, 1, 0, 1];
@@ -25,7 +37,12 @@ function response(q: string, rrs: Array<[string, number, number, number[]]>): Ui
   return new Uint8Array(out);
 }
 
-function setup(outcome: (addr: string) => LearnedOutcome | Promise<LearnedOutcome>, unavailable?: string, fresh: (addr: string) => boolean = () => false, timeLeftMs: (addr: string) => number = () => 0) {
+function setup(
+  outcome: (addr: string) => LearnedOutcome | Promise<LearnedOutcome>,
+  unavailable?: string,
+  fresh: (addr: string) => boolean = () => false,
+  timeLeftMs: (addr: string) => number = () => 0,
+) {
   const m = new ListMatchers([listCfg], { minTtl: 300, maxTtl: 86_400 });
   m.setModel('vpn', { ipv4: emptyRangeSet('ipv4'), ipv6: emptyRangeSet('ipv6'), domains: ['example.com', 'xn--e1afmkfd.xn--p1ai'] });
   const submitted: string[] = [];
@@ -56,7 +73,14 @@ test('unlisted, address-less, bogon-only-unlisted and malformed answers: undefin
 test('CNAME chain into an unlisted name and an IDN: every address learned; the report counts outcomes', async () => {
   let release: ((o: LearnedOutcome) => void) | undefined;
   const { learnAnswer, submitted } = setup((addr) => (addr === '31.0.113.6' ? new Promise((r) => (release = r)) : { kind: 'applied', refreshed: false }));
-  const p = learnAnswer(response('www.example.com', [['www.example.com', 5, 300, wireName('edge.cdn.net')], ['edge.cdn.net', 1, 20, [31, 0, 113, 5]], ['edge.cdn.net', 1, 20, [31, 0, 113, 6]], ['edge.cdn.net', 1, 20, [10, 0, 0, 1]]]));
+  const p = learnAnswer(
+    response('www.example.com', [
+      ['www.example.com', 5, 300, wireName('edge.cdn.net')],
+      ['edge.cdn.net', 1, 20, [31, 0, 113, 5]],
+      ['edge.cdn.net', 1, 20, [31, 0, 113, 6]],
+      ['edge.cdn.net', 1, 20, [10, 0, 0, 1]],
+    ]),
+  );
   assert.ok(p);
   let settled = false;
   void p.then(() => (settled = true));
@@ -71,16 +95,38 @@ test('CNAME chain into an unlisted name and an IDN: every address learned; the r
 });
 
 test('every listed address fresh in its set (set-sync says so synchronously): undefined — no Promise, no submit; one stale address: only it is awaited', async () => {
-  const { learnAnswer, submitted } = setup(() => ({ kind: 'applied', refreshed: false }), undefined, (addr) => addr !== '31.0.113.9');
-  assert.equal(learnAnswer(response('a.example.com', [['a.example.com', 1, 300, [31, 0, 113, 8]], ['a.example.com', 1, 300, [31, 0, 113, 7]]])), undefined);
+  const { learnAnswer, submitted } = setup(
+    () => ({ kind: 'applied', refreshed: false }),
+    undefined,
+    (addr) => addr !== '31.0.113.9',
+  );
+  assert.equal(
+    learnAnswer(
+      response('a.example.com', [
+        ['a.example.com', 1, 300, [31, 0, 113, 8]],
+        ['a.example.com', 1, 300, [31, 0, 113, 7]],
+      ]),
+    ),
+    undefined,
+  );
   assert.deepEqual(submitted, []);
-  const r = await learnAnswer(response('b.example.com', [['b.example.com', 1, 300, [31, 0, 113, 8]], ['b.example.com', 1, 300, [31, 0, 113, 9]]]));
+  const r = await learnAnswer(
+    response('b.example.com', [
+      ['b.example.com', 1, 300, [31, 0, 113, 8]],
+      ['b.example.com', 1, 300, [31, 0, 113, 9]],
+    ]),
+  );
   assert.deepEqual(submitted, ['31.0.113.9']);
   assert.deepEqual({ listed: r?.listed, learned: r?.learned, unchanged: r?.unchanged }, { listed: 2, learned: 1, unchanged: 1 });
 });
 
 test('in the set for over 10 s but worth refreshing: the refresh is submitted and not waited for; expiring sooner: waited for', async () => {
-  const { learnAnswer, submitted } = setup(() => new Promise(() => {}), undefined, () => false, (addr) => (addr === '31.0.113.8' ? 60_000 : 9_000));
+  const { learnAnswer, submitted } = setup(
+    () => new Promise(() => {}),
+    undefined,
+    () => false,
+    (addr) => (addr === '31.0.113.8' ? 60_000 : 9_000),
+  );
   assert.equal(learnAnswer(response('a.example.com', [['a.example.com', 1, 300, [31, 0, 113, 8]]])), undefined, 'nothing to wait for');
   assert.deepEqual(submitted, ['31.0.113.8'], 'the refresh still goes to set-sync');
   assert.ok(learnAnswer(response('b.example.com', [['b.example.com', 1, 300, [31, 0, 113, 9]]])), '9 s left: the answer waits for the write');

@@ -35,10 +35,13 @@ test('StateWrites: a file whose last write failed makes the directory unwritable
   const err = Object.assign(new Error('EROFS: read-only file system'), { code: 'EROFS' });
   assert.equal(s.failure('learned.json', err), '/var/lib/unbound-sidecar is on a read-only file system (EROFS)');
   s.failure('learner-domains.json', Object.assign(new Error('no space'), { code: 'ENOSPC' }));
-  assert.deepEqual(s.status().failures.map((f) => [f.file, f.error]), [
-    ['learned.json', '/var/lib/unbound-sidecar is on a read-only file system (EROFS)'],
-    ['learner-domains.json', '/var/lib/unbound-sidecar is full (ENOSPC)'],
-  ]);
+  assert.deepEqual(
+    s.status().failures.map((f) => [f.file, f.error]),
+    [
+      ['learned.json', '/var/lib/unbound-sidecar is on a read-only file system (EROFS)'],
+      ['learner-domains.json', '/var/lib/unbound-sidecar is full (ENOSPC)'],
+    ],
+  );
   s.ok('learned.json');
   assert.equal(s.status().writable, false, 'one file still failing');
   s.ok('learner-domains.json');
@@ -47,7 +50,16 @@ test('StateWrites: a file whose last write failed makes the directory unwritable
   assert.match(describeWriteError(new Error('odd'), '/d'), /^cannot write in \/d: odd$/);
 });
 
-const noSets = { submit: async () => ({ kind: 'no-set' }), remove: async () => ({ kind: 'no-set' }), flush: async () => undefined, expiryOf: () => undefined, fresh: () => false, timeLeftMs: () => 0, unavailable: () => undefined, stop: async () => undefined } as LearnedSets;
+const noSets = {
+  submit: async () => ({ kind: 'no-set' }),
+  remove: async () => ({ kind: 'no-set' }),
+  flush: async () => undefined,
+  expiryOf: () => undefined,
+  fresh: () => false,
+  timeLeftMs: () => 0,
+  unavailable: () => undefined,
+  stop: async () => undefined,
+} as LearnedSets;
 const bareLearner = (dir: string, stateDir: string) =>
   createLearner({
     config: { resolve: resolveConfigSchema.parse({ enabled: false }), admin: { socket: join(dir, 'admin.sock') }, lists: [] },
@@ -68,7 +80,10 @@ test('the learner reports a stateDir it cannot write: state() names the file and
     await learner.stop();
     const s = learner.state();
     assert.equal(s.writable, false);
-    assert.deepEqual(s.failures.map((f) => [f.file, f.error]), [['learned.json', `${stateDir} is not a directory (EEXIST)`]]); // mkdir -p of an existing file
+    assert.deepEqual(
+      s.failures.map((f) => [f.file, f.error]),
+      [['learned.json', `${stateDir} is not a directory (EEXIST)`]],
+    ); // mkdir -p of an existing file
     assert.deepEqual(learner.status().state, s);
   } finally {
     rmSync(dir, { recursive: true, force: true });

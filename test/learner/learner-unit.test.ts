@@ -19,7 +19,13 @@ import type { DnstapMessage } from '../../src/lib/dnstap/index.js';
 import type { LearnedSets, LearnedTarget } from '../../src/set-sync/learned-sets.js';
 
 const logger = pino({ level: 'silent' });
-const listCfg = { name: 'vpn', exclude: ['31.0.113.99'], minPrefix: { ipv4: 8, ipv6: 16 }, nft: { family: 'inet' as const, table: 't', createSets: false }, learn: learnConfigSchema.parse({ set4: 'l4', set6: 'l6' }) };
+const listCfg = {
+  name: 'vpn',
+  exclude: ['31.0.113.99'],
+  minPrefix: { ipv4: 8, ipv6: 16 },
+  nft: { family: 'inet' as const, table: 't', createSets: false },
+  learn: learnConfigSchema.parse({ set4: 'l4', set6: 'l6' }),
+};
 
 function matchers(): ListMatchers {
   const m = new ListMatchers([listCfg], { minTtl: 300, maxTtl: 86_400 });
@@ -32,9 +38,17 @@ test('matching: apex, subdomains, wildcard apex, IDN, additions; never parents o
   const m = matchers();
   const s = m.get('vpn')!;
   const table: Array<[string, string | undefined]> = [
-    ['example.com.', 'example.com'], ['a.b.example.com', 'example.com'], ['EXAMPLE.COM', 'example.com'], ['wild.org', 'wild.org'], ['x.y.wild.org.', 'wild.org'],
-    ['xn--e1afmkfd.xn--p1ai', 'xn--e1afmkfd.xn--p1ai'], ['www.added.net', 'added.net'],
-    ['notexample.com', undefined], ['com', undefined], ['example.com.evil.net', undefined], ['org', undefined],
+    ['example.com.', 'example.com'],
+    ['a.b.example.com', 'example.com'],
+    ['EXAMPLE.COM', 'example.com'],
+    ['wild.org', 'wild.org'],
+    ['x.y.wild.org.', 'wild.org'],
+    ['xn--e1afmkfd.xn--p1ai', 'xn--e1afmkfd.xn--p1ai'],
+    ['www.added.net', 'added.net'],
+    ['notexample.com', undefined],
+    ['com', undefined],
+    ['example.com.evil.net', undefined],
+    ['org', undefined],
   ];
   for (const [name, entry] of table) assert.equal(m.matchIn(s, name)?.entry, entry, name);
   assert.equal(m.anyMatches(s, ['edge.cdn.net.', 'www.example.com.']), 'www.example.com.');
@@ -62,11 +76,24 @@ test('address verdicts: static coverage, bogon, excluded; TTL clamp; backoff', (
   assert.equal(addressVerdict(s, 'ipv6', w('fe80::1')), 'bogon');
   assert.equal(addressVerdict(s, 'ipv4', w('31.0.113.1')), undefined);
   assert.deepEqual([clampTtl(5, 300, 86_400), clampTtl(600.7, 300, 86_400), clampTtl(10 ** 7, 300, 86_400)], [300, 600, 86_400]);
-  assert.deepEqual([1, 2, 3, 9, 200].map((f) => backoffSeconds(f, 3600, 604_800)), [3600, 7200, 14_400, 604_800, 604_800]);
+  assert.deepEqual(
+    [1, 2, 3, 9, 200].map((f) => backoffSeconds(f, 3600, 604_800)),
+    [3600, 7200, 14_400, 604_800, 604_800],
+  );
 });
 
 test('config: defaults and refusals', () => {
-  assert.deepEqual(resolveConfigSchema.parse({}), { enabled: true, upstream: '127.0.0.1:53', concurrency: 32, qps: 200, timeoutMs: 3000, minTtl: 300, maxTtl: 86_400, backoffMin: 3600, backoffMax: 604_800 });
+  assert.deepEqual(resolveConfigSchema.parse({}), {
+    enabled: true,
+    upstream: '127.0.0.1:53',
+    concurrency: 32,
+    qps: 200,
+    timeoutMs: 3000,
+    minTtl: 300,
+    maxTtl: 86_400,
+    backoffMin: 3600,
+    backoffMax: 604_800,
+  });
   assert.equal(resolveConfigSchema.safeParse({ minTtl: 900, maxTtl: 300 }).success, false);
   assert.equal(learnConfigSchema.safeParse({}).success, false);
 });
@@ -81,7 +108,10 @@ test('store: round trip, expired and malformed rows dropped, corrupt file is a f
   await a.save();
   const b = new LearnedStore(dir);
   assert.deepEqual(await b.load(), { loaded: 2, dropped: 0 }, 'expired rows are not even written');
-  assert.deepEqual(b.byAddress('2001:db8::1').map((e) => e.family), ['ipv6']);
+  assert.deepEqual(
+    b.byAddress('2001:db8::1').map((e) => e.family),
+    ['ipv6'],
+  );
   // `matched` (the chain name the list matched) survives a round trip; 4-column rows from before load without it.
   const c = new LearnedStore(dir);
   c.record({ list: 'vpn', family: 'ipv4', address: '31.0.113.9', expires: now + 600_000, name: 'www.shop.test', matched: 'cdn.example.com' });
@@ -108,7 +138,9 @@ function fakeSets(): { sets: LearnedSets; submitted: Array<[string, string, numb
     submit: async (_t: LearnedTarget, _f, addr, ttl) => (submitted.push([_t.set4 ?? '', addr, ttl]), { kind: 'applied', refreshed: false }),
     remove: async () => ({ kind: 'applied', refreshed: false }),
     flush: async () => undefined,
-    expiryOf: () => undefined, fresh: () => false, timeLeftMs: () => 0,
+    expiryOf: () => undefined,
+    fresh: () => false,
+    timeLeftMs: () => 0,
     unavailable: () => undefined,
     stop: async () => undefined,
   };
@@ -117,7 +149,13 @@ function fakeSets(): { sets: LearnedSets; submitted: Array<[string, string, numb
 
 /** A wire-format response: question + answers given as [owner, type, ttl, rdata bytes]. */
 function response(q: string, rrs: Array<[string, number, number, number[]]>): Uint8Array {
-  const name = (n: string) => [...n.split('.').filter(Boolean).flatMap((l) => [l.length, ...Buffer.from(l)]), 0];
+  const name = (n: string) => [
+    ...n
+      .split('.')
+      .filter(Boolean)
+      .flatMap((l) => [l.length, ...Buffer.from(l)]),
+    0,
+  ];
   const out = [0, 1, 0x81, 0x80, 0, 1, 0, rrs.length, 0, 0, 0, 0, ...name(q), 0, 1, 0, 1];
   for (const [o, type, ttl, rd] of rrs) out.push(...name(o), 0, type, 0, 1, (ttl >>> 24) & 255, (ttl >>> 16) & 255, (ttl >>> 8) & 255, ttl & 255, 0, rd.length, ...rd);
   return new Uint8Array(out);
@@ -128,9 +166,15 @@ test('ingest: CNAME chain head matches, target learned once per list with TTL cl
   const metrics = createLearnerMetrics(new Registry());
   const m = matchers();
   const learn = createLearn({ learnedSets: sets, store: new LearnedStore('/nonexistent'), metrics, logger });
-  const ingest = createDnstapIngest({ learnAnswer: createLearnAnswer({ matchers: m, learn, unavailable: () => undefined, malformed: (reason) => metrics.dnstapErrors.inc({ reason: `dns-${reason}` }) }) });
+  const ingest = createDnstapIngest({
+    learnAnswer: createLearnAnswer({ matchers: m, learn, unavailable: () => undefined, malformed: (reason) => metrics.dnstapErrors.inc({ reason: `dns-${reason}` }) }),
+  });
   const cname = [...'edge.cdn.net'.split('.').flatMap((l) => [l.length, ...Buffer.from(l)]), 0];
-  const msg = response('www.example.com', [['www.example.com', 5, 300, cname], ['edge.cdn.net', 1, 20, [31, 0, 113, 5]], ['other.net', 1, 20, [31, 0, 113, 6]]]);
+  const msg = response('www.example.com', [
+    ['www.example.com', 5, 300, cname],
+    ['edge.cdn.net', 1, 20, [31, 0, 113, 5]],
+    ['other.net', 1, 20, [31, 0, 113, 6]],
+  ]);
   const base = { type: 'CLIENT_RESPONSE', responseMessage: msg } as unknown as DnstapMessage;
   ingest(base);
   ingest({ ...base, type: 'RESOLVER_RESPONSE' });

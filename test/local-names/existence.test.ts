@@ -39,10 +39,14 @@ class TimedLan implements LocalResolver {
     return new Promise((resolve) => {
       const delay = hits.length > 0 ? Math.max(...hits.map((h) => h.delayMs)) : query.timeoutMs;
       const t = setTimeout(() => resolve(hits.length > 0 ? { kind: 'records', records: hits.map((h) => h.rr) } : { kind: 'none' }), delay);
-      query.signal?.addEventListener('abort', () => {
-        clearTimeout(t);
-        resolve({ kind: 'unavailable', reason: 'aborted' });
-      }, { once: true });
+      query.signal?.addEventListener(
+        'abort',
+        () => {
+          clearTimeout(t);
+          resolve({ kind: 'unavailable', reason: 'aborted' });
+        },
+        { once: true },
+      );
     });
   }
 }
@@ -96,7 +100,11 @@ for (const kind of ['avahi', 'native'] as const) {
       assert.equal(a.kind, want, `${name} ${type}: ${JSON.stringify(a)}`);
       if (a.kind === 'answer') assert.deepEqual([...new Set(a.records.map((r) => r.type))].sort(), types.sort(), `${name} ${type}`);
       // Avahi's RecordBrowser refuses ANY (AVAHI_ERR_IS_PATTERN): never ask it for one.
-      if (kind === 'avahi') assert.ok(backend.queries.every((x) => x.type !== RRType.ANY), `${name} ${type} asked Avahi for ANY`);
+      if (kind === 'avahi')
+        assert.ok(
+          backend.queries.every((x) => x.type !== RRType.ANY),
+          `${name} ${type} asked Avahi for ANY`,
+        );
     }
   });
 
@@ -118,7 +126,7 @@ for (const kind of ['avahi', 'native'] as const) {
   });
 }
 
-test('names learned from answers exist: owners\' ancestors, PTR and SRV targets', async () => {
+test("names learned from answers exist: owners' ancestors, PTR and SRV targets", async () => {
   const backend = lan('avahi');
   const { core } = setup(backend);
   assert.equal((await core.resolve(q('_ipp._tcp.local.', RRType.PTR))).kind, 'answer');
@@ -128,7 +136,10 @@ test('names learned from answers exist: owners\' ancestors, PTR and SRV targets'
   // their missing types need no existence lookup.
   assert.equal((await core.resolve(q('one._ipp._tcp.local.', RRType.HINFO))).kind, 'nodata');
   assert.equal((await core.resolve(q('printer.local.', RRType.TXT))).kind, 'nodata');
-  assert.deepEqual(backend.queries.map((x) => x.type), [RRType.HINFO, RRType.TXT]);
+  assert.deepEqual(
+    backend.queries.map((x) => x.type),
+    [RRType.HINFO, RRType.TXT],
+  );
   // A parent of a known name is an empty non-terminal, not a missing name.
   assert.equal((await core.resolve(q('_tcp.local.', RRType.A))).kind, 'nodata');
 });

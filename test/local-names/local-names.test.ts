@@ -52,7 +52,10 @@ test('unique records settle on the first answer; only a shared PTR browse collec
     backend.queries.length = 0;
     backend.add({ name, type, class: 1, ttl: 120, data: Buffer.from([0]) });
     await core.resolve(q(name, type));
-    assert.deepEqual(backend.queries.map((x) => [x.name, x.type, x.mode]), [[name, type, mode]]);
+    assert.deepEqual(
+      backend.queries.map((x) => [x.name, x.type, x.mode]),
+      [[name, type, mode]],
+    );
   }
 });
 
@@ -61,7 +64,10 @@ test('negative answers are cached for negativeCacheTtl; with no type at the name
   assert.deepEqual(await core.resolve(q('nope.local.')), { kind: 'nxdomain' });
   assert.deepEqual(await core.resolve(q('nope.local.')), { kind: 'nxdomain' });
   // The A, and the AAAA that tells whether the name exists at all; both cached.
-  assert.deepEqual(backend.queries.map((x) => x.type), [RRType.A, RRType.AAAA]);
+  assert.deepEqual(
+    backend.queries.map((x) => x.type),
+    [RRType.A, RRType.AAAA],
+  );
 });
 
 test('identical questions in flight share one lookup', async () => {
@@ -110,7 +116,10 @@ test('policy: static records, aliases, rejected names and types', async () => {
   assert.equal(aliased.kind === 'answer' && aliased.records[0]?.name, 'retracker.local.');
   const tv = await core.resolve(q('tv.local.'));
   assert.equal(tv.kind === 'answer' && tv.records[0]?.name, 'tv.local.');
-  assert.deepEqual(backend.queries.map((x) => x.name), ['livingroom-tv.local.']);
+  assert.deepEqual(
+    backend.queries.map((x) => x.name),
+    ['livingroom-tv.local.'],
+  );
   assert.deepEqual(await core.resolve(q('secret.local.')), { kind: 'nxdomain' });
   assert.deepEqual(await core.resolve(q('host.local.', RRType.HINFO)), { kind: 'nodata' });
 });
@@ -184,7 +193,7 @@ test('a miss flood does not starve names answered before: expired known names ge
     assert.ok(unknown === 'waiting' || unknown.kind === 'servfail');
     backend.release();
     const results = await Promise.all(misses);
-    assert.equal(results.filter((r) => r.kind === 'nxdomain').length, 256 + 4096 - 32, 'all but the 32 over the normal lane\'s 224 + 4096 ran');
+    assert.equal(results.filter((r) => r.kind === 'nxdomain').length, 256 + 4096 - 32, "all but the 32 over the normal lane's 224 + 4096 ran");
   } finally {
     backend.release();
   }

@@ -70,7 +70,10 @@ test('unusable records (fe80::) do not settle; they are returned at the timeout 
   const fe80 = [0xfe, 0x80, ...new Array(13).fill(0), 0x50];
   const ula = [0xfd, 0x77, ...new Array(13).fill(0), 0x50];
   const usable = (_t: number, d: Uint8Array): boolean => d[0] !== 0xfe;
-  lan.respond = () => [{ delayMs: 2, answers: [ans('dual.local', 28, fe80)] }, { delayMs: 30, answers: [ans('dual.local', 28, ula)] }];
+  lan.respond = () => [
+    { delayMs: 2, answers: [ans('dual.local', 28, fe80)] },
+    { delayMs: 30, answers: [ans('dual.local', 28, ula)] },
+  ];
   const r = await backend.lookup(q('dual.local.', 28, 'first', { usable }));
   assert.equal(r.kind, 'records');
   assert.equal(r.kind === 'records' && r.records.length, 2, 'settled on the ULA, with the fe80 alongside (policy drops it)');

@@ -23,7 +23,7 @@ function nixEnum(option: string): string[] {
   return [...m[1].matchAll(/"([^"]*)"/g)].map((x) => x[1] ?? '');
 }
 
-test('nftName: the module\'s types.strMatching is the daemon\'s NFT_NAME (builtins.match anchors the whole string)', () => {
+test("nftName: the module's types.strMatching is the daemon's NFT_NAME (builtins.match anchors the whole string)", () => {
   const m = /\bnftName = types\.strMatching "((?:[^"\\]|\\.)*)";/.exec(module);
   assert.ok(m?.[1] !== undefined, 'nix/module.nix defines nftName');
   assert.equal(`^${m[1]}$`, NFT_NAME.source);
@@ -39,7 +39,7 @@ test('nftName: the module\'s types.strMatching is the daemon\'s NFT_NAME (builti
   }
 });
 
-test('the module\'s enums are the schema\'s', () => {
+test("the module's enums are the schema's", () => {
   assert.deepEqual(nixEnum('format'), [...SOURCE_FORMATS]);
   assert.deepEqual(nixEnum('contains'), [...SOURCE_CONTAINS]);
   assert.deepEqual(nixEnum('family'), setTargetConfigSchema.shape.family.unwrap().options);

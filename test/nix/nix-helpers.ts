@@ -13,7 +13,9 @@ export const samples = join(root, 'test', 'nix', 'samples');
 
 /** The skip reason, or false; in CI a missing prerequisite throws (fails the suite) instead. */
 export function need(binaries: Readonly<Record<string, string>>, root_ = false): string | false {
-  const missing = Object.entries(binaries).filter(([bin]) => findBinary(bin) === undefined).map(([b, p]) => `${b} (${p})`);
+  const missing = Object.entries(binaries)
+    .filter(([bin]) => findBinary(bin) === undefined)
+    .map(([b, p]) => `${b} (${p})`);
   let reason: string | undefined;
   if (missing.length > 0) reason = `missing ${missing.join(', ')}`;
   else if (root_ && process.getuid?.() !== 0) reason = 'needs root (network namespace for nft -c)';

@@ -36,7 +36,7 @@ describe('nix files', { skip: need(NIX) }, () => {
 describe('nix/lib/net.nix: what the router module asserts', { skip: need(NIX) }, () => {
   const net = (call: string): unknown => nixEval(`let n = import ./nix/lib/net.nix; in ${call}`);
 
-  it('a multicast WAN MAC (the write-up\'s 11:22:33:44:55:66) is refused, saying why', () => {
+  it("a multicast WAN MAC (the write-up's 11:22:33:44:55:66) is refused, saying why", () => {
     const msg = net('n.macProblem "wan.macAddress" "11:22:33:44:55:66"');
     assert.match(String(msg), /multicast MAC address.*0x11.*Cannot assign requested address.*10:22:33:44:55:66/);
     assert.equal(net('n.macProblem "wan.macAddress" "00:11:22:33:44:55"'), null);
@@ -57,7 +57,9 @@ describe('nix/lib/net.nix: what the router module asserts', { skip: need(NIX) },
 
   it('the WAN-namespace transit /64 lies outside the LAN: subnet ffff, else 0; a /48 LAN is refused', () => {
     assert.deepEqual(
-      net('map (a: n.transit6Subnet (builtins.elemAt a 0) (builtins.elemAt a 1)) [ [ "fd01:2345:6789::1" 64 ] [ "fd01:2345:6789:ffff::1" 64 ] [ "fd01:2345:6789:ff00::1" 56 ] [ "fd01:2345:6789:8000::1" 49 ] [ "fd01:2345:6789:1::1" 49 ] [ "fd01:2345:6789::1" 48 ] ]'),
+      net(
+        'map (a: n.transit6Subnet (builtins.elemAt a 0) (builtins.elemAt a 1)) [ [ "fd01:2345:6789::1" 64 ] [ "fd01:2345:6789:ffff::1" 64 ] [ "fd01:2345:6789:ff00::1" 56 ] [ "fd01:2345:6789:8000::1" 49 ] [ "fd01:2345:6789:1::1" 49 ] [ "fd01:2345:6789::1" 48 ] ]',
+      ),
       ['fd01:2345:6789:ffff', 'fd01:2345:6789:0', 'fd01:2345:6789:0', 'fd01:2345:6789:0', 'fd01:2345:6789:ffff', null],
     );
     const problem = (v4: string, v6: string | null): unknown => net(`n.transitProblem "wan.namespace" { ipv4 = ${v4}; ipv6 = ${v6 ?? 'null'}; }`);
@@ -68,7 +70,7 @@ describe('nix/lib/net.nix: what the router module asserts', { skip: need(NIX) },
     assert.equal(problem(lan4, '{ address = "fd01:2345:6789:ffff::1"; prefixLength = 64; }'), null, 'gets subnet 0 instead');
     assert.match(String(problem(lan4, null)), /lan\.ipv6\), which is unset/);
     assert.match(String(problem('{ address = "100.64.255.9"; prefixLength = 24; }', '{ address = "fd01:2345:6789::1"; prefixLength = 64; }')), /overlaps 100\.64\.255\.0\/30/);
-    assert.equal(problem(lan4, '{ address = "2001:db8::1"; prefixLength = 64; }'), null, 'a non-ULA is ulaProblem\'s to report');
+    assert.equal(problem(lan4, '{ address = "2001:db8::1"; prefixLength = 64; }'), null, "a non-ULA is ulaProblem's to report");
   });
 
   it('prefix arithmetic the ruleset and Kea rely on', () => {
@@ -79,10 +81,10 @@ describe('nix/lib/net.nix: what the router module asserts', { skip: need(NIX) },
   });
 });
 
-describe('nix/lib/sidecar.nix: the module\'s own decisions', { skip: need(NIX) }, () => {
+describe("nix/lib/sidecar.nix: the module's own decisions", { skip: need(NIX) }, () => {
   const sc = (call: string): unknown => nixEval(`let s = import ./nix/lib/sidecar.nix; in ${call}`);
 
-  it('the JSON it writes has no nulls and no empty lists block, and the daemon\'s schema accepts it', () => {
+  it("the JSON it writes has no nulls and no empty lists block, and the daemon's schema accepts it", () => {
     // What the module's option defaults give for one list and dnstap: nft.netns, set6 unset.
     const merged = `{
       dns = { listen = [ "127.0.0.1:5335" ]; zones = [ "local." ]; };
@@ -101,9 +103,8 @@ describe('nix/lib/sidecar.nix: the module\'s own decisions', { skip: need(NIX) }
     parseConfig(empty);
   });
 
-  it('dnstap: the socket\'s group is Unbound\'s only when Unbound is here; otherwise an assertion says what to do', () => {
-    const g = (args: string): { group: string | null; problem: string | null } =>
-      sc(`s.dnstapGroup ${args}`) as { group: string | null; problem: string | null };
+  it("dnstap: the socket's group is Unbound's only when Unbound is here; otherwise an assertion says what to do", () => {
+    const g = (args: string): { group: string | null; problem: string | null } => sc(`s.dnstapGroup ${args}`) as { group: string | null; problem: string | null };
     // configureUnbound = false and no Unbound: before the fix the unit said Group=unbound anyway.
     const orphan = g('{ dnstap = true; unboundEnabled = false; groups = [ "wheel" ]; }');
     assert.equal(orphan.group, null);
@@ -117,9 +118,10 @@ describe('nix/lib/sidecar.nix: the module\'s own decisions', { skip: need(NIX) }
 
 describe('nix/lib/sidecar.nix: the DNS front', { skip: need(NIX) }, () => {
   const sc = (call: string): unknown => nixEval(`let s = import ./nix/lib/sidecar.nix; in ${call}`);
-  const args = (over: string): string => `({ listen = [ "10.77.0.1:53" "[fd01:2345:6789::1]:53" ]; allow = [ "10.77.0.0/24" ]; upstreamPort = 5301; unboundInterfaces = [ "127.0.0.1" "::1" "127.0.0.1@5301" ]; } // ${over})`;
+  const args = (over: string): string =>
+    `({ listen = [ "10.77.0.1:53" "[fd01:2345:6789::1]:53" ]; allow = [ "10.77.0.0/24" ]; upstreamPort = 5301; unboundInterfaces = [ "127.0.0.1" "::1" "127.0.0.1@5301" ]; } // ${over})`;
 
-  it('the front block it writes is what the daemon\'s schema accepts, upstream on the proxy-protocol port', () => {
+  it("the front block it writes is what the daemon's schema accepts, upstream on the proxy-protocol port", () => {
     const block = sc('s.frontBlock { listen = [ "10.77.0.1:53" "[fd01::1]:53" ]; upstreamPort = 5399; allow = [ "10.77.0.0/24" ]; insertDeadlineMs = 20; failClosed = true; }');
     assert.deepEqual(block, { listen: ['10.77.0.1:53', '[fd01::1]:53'], upstream: '127.0.0.1:5399', proxyProtocol: true, allow: ['10.77.0.0/24'], insertDeadlineMs: 20, failClosed: true });
     const c = parseConfig({ front: block });
@@ -189,10 +191,9 @@ describe('nix/lib/npm-lock.nix: a source for every package importNpmLock fetches
  * nix/tests/eval-upstream.nix against a nixpkgs checkout: opt-in (NIXPKGS=/path/to/nixpkgs, and
  * NIXPKGS_LIB=/path/to/lib to evaluate with another copy of nixpkgs' lib), never required in CI.
  */
-const nixpkgsPath = process.env['NIXPKGS'];
-const upstreamSkip: string | false = nixpkgsPath === undefined || nixpkgsPath === ''
-  ? 'set NIXPKGS=/path/to/nixpkgs to evaluate the modules against real NixOS modules (nix/tests/eval-upstream.nix)'
-  : need(NIX);
+const nixpkgsPath = process.env.NIXPKGS;
+const upstreamSkip: string | false =
+  nixpkgsPath === undefined || nixpkgsPath === '' ? 'set NIXPKGS=/path/to/nixpkgs to evaluate the modules against real NixOS modules (nix/tests/eval-upstream.nix)' : need(NIX);
 
 interface UpstreamSample {
   failedAssertions: string[];
@@ -207,7 +208,7 @@ describe('nix/tests/eval-upstream.nix: the modules inside a real NixOS', { skip:
     const hit = evaluated.get(attr);
     if (hit !== undefined) return hit;
     const args = ['--eval', '--strict', '--json', 'nix/tests/eval-upstream.nix', '--arg', 'nixpkgs', nixpkgsPath ?? '', '-A', attr];
-    const lib = process.env['NIXPKGS_LIB'];
+    const lib = process.env.NIXPKGS_LIB;
     if (lib !== undefined && lib !== '') args.push('--arg', 'lib', `import ${lib}`);
     const r = nixInstantiate(args, 600_000);
     assert.equal(r.status, 0, `nix-instantiate ${args.join(' ')}:\n${r.stderr}`);
@@ -241,7 +242,7 @@ describe('nix/tests/eval-upstream.nix: the modules inside a real NixOS', { skip:
     t.diagnostic(checked.join(', '));
   });
 
-  it('what each sample writes for the daemon passes the daemon\'s schema; systems that pass their assertions instantiate', () => {
+  it("what each sample writes for the daemon passes the daemon's schema; systems that pass their assertions instantiate", () => {
     const summary = upstream('summary') as Record<string, UpstreamSample>;
     assert.ok(Object.keys(summary).length >= 10, Object.keys(summary).join(', '));
     for (const [name, sample] of Object.entries(summary)) {

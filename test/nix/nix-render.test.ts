@@ -55,20 +55,26 @@ describe('nix/lib/ruleset.nix: rendered rulesets pass nft -c in a namespace', { 
   for (const file of files) {
     it(file, () => {
       const rendered = nixEval(`import ./nix/lib/ruleset.nix (builtins.fromJSON (builtins.readFile ./test/nix/samples/${file}))`) as Rendered;
-      const bundles = [['main', rendered.main], ['wanNamespace', rendered.wanNamespace]] as const;
+      const bundles = [
+        ['main', rendered.main],
+        ['wanNamespace', rendered.wanNamespace],
+      ] as const;
       for (const [where, bundle] of bundles) {
         if (bundle === null) continue;
         const path = join(nixStateDir(), `${file}.${where}.nft`);
         writeFileSync(path, bundle.text);
-        withNamespace(bundle.ingress.map((t) => t.device), (ns) => {
-          const check = nftIn(ns, ['-c', '-f', path]);
-          assert.equal(check.status, 0, `${file} (${where}): nft -c rejected it:\n${check.stderr}\n${bundle.text}`);
-          // Loaded twice: the create/delete/re-create preamble must make a reload idempotent.
-          for (const pass of [1, 2]) {
-            const load = nftIn(ns, ['-f', path]);
-            assert.equal(load.status, 0, `${file} (${where}): load ${pass} failed:\n${load.stderr}`);
-          }
-        });
+        withNamespace(
+          bundle.ingress.map((t) => t.device),
+          (ns) => {
+            const check = nftIn(ns, ['-c', '-f', path]);
+            assert.equal(check.status, 0, `${file} (${where}): nft -c rejected it:\n${check.stderr}\n${bundle.text}`);
+            // Loaded twice: the create/delete/re-create preamble must make a reload idempotent.
+            for (const pass of [1, 2]) {
+              const load = nftIn(ns, ['-f', path]);
+              assert.equal(load.status, 0, `${file} (${where}): load ${pass} failed:\n${load.stderr}`);
+            }
+          },
+        );
       }
       const mainText = rendered.main.text;
       assert.match(mainText, /fib saddr \. iif oif missing drop/);
@@ -87,14 +93,21 @@ describe('nix/lib/ruleset.nix: rendered rulesets pass nft -c in a namespace', { 
     assert.ok(t.lastIndexOf('@force_vpn4') > t.indexOf('ip saddr 10.77.0.50'), 'lists override per-client choices');
     assert.match(t, /ct mark set meta mark/);
     assert.match(t, /ip saddr 10\.77\.0\.0\/24 oifname \{ "wan0", "wg0" \} masquerade/);
-    assert.deepEqual(r.main.ingress.map((i) => i.device), ['lan0', 'wlan0', 'wan0']);
+    assert.deepEqual(
+      r.main.ingress.map((i) => i.device),
+      ['lan0', 'wlan0', 'wan0'],
+    );
     assert.equal(r.wanNamespace, null);
   });
 });
 
 /** Directive lines of an unbound.conf fragment, comments and blank lines dropped, sorted. */
 function directives(conf: string): string[] {
-  return conf.split('\n').map((l) => l.replace(/#.*$/, '').trim()).filter((l) => l !== '').sort();
+  return conf
+    .split('\n')
+    .map((l) => l.replace(/#.*$/, '').trim())
+    .filter((l) => l !== '')
+    .sort();
 }
 
 describe('nix/lib/unbound-settings.nix: what the module gives Unbound', { skip: need({ ...NIX, 'unbound-checkconf': 'unbound' }) }, () => {
@@ -134,11 +147,10 @@ describe('nix/lib/unbound-settings.nix: what the module gives Unbound', { skip: 
     assert.deepEqual(nix, ts);
   });
 
-  it('dnstap: Unbound is the Frame Streams client of the sidecar\'s socket', () => {
+  it("dnstap: Unbound is the Frame Streams client of the sidecar's socket", () => {
     const conf = render('/run/unbound-sidecar/dnstap.sock');
     assert.match(conf, /^dnstap:\n(\s+.*\n)*\s+dnstap-enable: yes$/m);
     assert.match(conf, /dnstap-socket-path: "\/run\/unbound-sidecar\/dnstap\.sock"/);
     assert.match(conf, /dnstap-log-client-response-messages: yes/);
   });
 });
-

@@ -33,24 +33,35 @@ const nixSnippet = blocks.find((b) => b.lang === 'nix')?.text ?? '';
 
 /** Directive lines, comments and blank lines dropped, sorted. */
 const directives = (conf: string): string[] =>
-  conf.split('\n').map((l) => l.replace(/#.*$/, '').trim()).filter((l) => l !== '' && l !== 'server:').sort();
+  conf
+    .split('\n')
+    .map((l) => l.replace(/#.*$/, '').trim())
+    .filter((l) => l !== '' && l !== 'server:')
+    .sort();
 
 describe('README: the DNS front section', () => {
   it('has the four snippets', () => {
     assert.ok(start > 0, 'the section exists');
-    assert.deepEqual([unboundSnippet, dropIn, jsonSnippet, nixSnippet].map((b) => b.length > 0), [true, true, true, true]);
+    assert.deepEqual(
+      [unboundSnippet, dropIn, jsonSnippet, nixSnippet].map((b) => b.length > 0),
+      [true, true, true, true],
+    );
     assert.equal(blocks.length, 4, 'every snippet in the section is one of them, so every one is checked');
   });
 
-  it('the sidecar config: the daemon\'s schema accepts it, and it points at the Unbound snippet\'s proxy port and prefixes', () => {
+  it("the sidecar config: the daemon's schema accepts it, and it points at the Unbound snippet's proxy port and prefixes", () => {
     const c = parseConfig(JSON.parse(jsonSnippet) as unknown, 'README.md');
     assert.ok(c.front, 'has a front block');
     const proxyPort = /proxy-protocol-port: (\d+)/.exec(unboundSnippet)?.[1];
     assert.equal(c.front.upstream, `127.0.0.1:${proxyPort}`);
     assert.ok(unboundSnippet.includes(`interface: 127.0.0.1@${proxyPort}`));
-    const acl = directives(unboundSnippet).filter((d) => d.startsWith('access-control:')).map((d) => d.split(/\s+/)[1]);
+    const acl = directives(unboundSnippet)
+      .filter((d) => d.startsWith('access-control:'))
+      .map((d) => d.split(/\s+/)[1]);
     assert.deepEqual(c.front.allow?.slice().sort(), acl.filter((p) => p !== '127.0.0.0/8' && p !== '::1/128').sort());
-    const unboundOn = directives(unboundSnippet).filter((d) => d.startsWith('interface:')).map((d) => d.split(/\s+/)[1]);
+    const unboundOn = directives(unboundSnippet)
+      .filter((d) => d.startsWith('interface:'))
+      .map((d) => d.split(/\s+/)[1]);
     for (const l of c.front.listen) assert.ok(!unboundOn.includes(parseHostPort(l)?.host ?? l), `Unbound is not on ${l}`);
   });
 
@@ -66,11 +77,13 @@ describe('README: the DNS front section', () => {
     const port = parseHostPort(front?.upstream ?? '')?.port;
     const settings = `(import ./nix/lib/unbound-settings.nix { front = { port = ${port}; allow = builtins.fromJSON ${nixString(JSON.stringify(front?.allow ?? []))}; }; }).server`;
     const server = nixEval(`let s = ${settings}; in { inherit (s) interface access-control proxy-protocol-port; }`) as Record<string, string | number | string[]>;
-    const fromNix = Object.entries(server).flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((x) => `${k}: ${String(x)}`)).sort();
+    const fromNix = Object.entries(server)
+      .flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((x) => `${k}: ${String(x)}`))
+      .sort();
     assert.deepEqual(directives(unboundSnippet), fromNix);
   });
 
-  it('the systemd drop-in: over the shipped unit it grants CAP_NET_BIND_SERVICE, and the exposure is the README\'s', { skip: need({ 'systemd-analyze': 'systemd' }) }, () => {
+  it("the systemd drop-in: over the shipped unit it grants CAP_NET_BIND_SERVICE, and the exposure is the README's", { skip: need({ 'systemd-analyze': 'systemd' }) }, () => {
     const stated = /exposure\s+with the drop-in is ([0-9.]+)/.exec(section.replace(/\n\s*/g, ' '))?.[1];
     assert.ok(stated !== undefined, 'the README states the exposure');
     const analyze = (withDropIn: boolean): { out: string; status: number | null; exposure: number } => {
@@ -79,8 +92,7 @@ describe('README: the DNS front section', () => {
       mkdirSync(join(unitDir, 'unbound-sidecar.service.d'), { recursive: true });
       copyFileSync(join(root, 'systemd', 'unbound-sidecar.service'), join(unitDir, 'unbound-sidecar.service'));
       if (withDropIn) writeFileSync(join(unitDir, 'unbound-sidecar.service.d', 'front.conf'), dropIn);
-      const r = spawnSync(findBinary('systemd-analyze') ?? 'systemd-analyze',
-        ['security', '--offline=true', `--root=${sysroot}`, '--threshold=20', 'unbound-sidecar.service'], { encoding: 'utf8' });
+      const r = spawnSync(findBinary('systemd-analyze') ?? 'systemd-analyze', ['security', '--offline=true', `--root=${sysroot}`, '--threshold=20', 'unbound-sidecar.service'], { encoding: 'utf8' });
       assert.doesNotMatch(r.stderr, /Unknown|Failed|Invalid/i, r.stderr);
       const exposure = Number(/Overall exposure level for unbound-sidecar\.service: ([0-9.]+)/.exec(r.stdout)?.[1]);
       return { out: r.stdout, status: r.status, exposure };
@@ -100,7 +112,12 @@ describe('README: the DNS front section', () => {
     writeFileSync(path, nixSnippet);
     const r = nixInstantiate(['--parse', path]);
     assert.equal(r.status, 0, r.stderr);
-    const code = (text: string): string => text.split('\n').filter((l) => !/^\s*#/.test(l) && !/system\.stateVersion/.test(l)).join('\n').trim();
+    const code = (text: string): string =>
+      text
+        .split('\n')
+        .filter((l) => !/^\s*#/.test(l) && !/system\.stateVersion/.test(l))
+        .join('\n')
+        .trim();
     assert.equal(code(nixSnippet), code(readFileSync(join(samples, 'nixos-front.nix'), 'utf8')));
   });
 });

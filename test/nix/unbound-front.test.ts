@@ -26,10 +26,18 @@ const PORT = 5301;
 function renderConf(extra: Readonly<Record<string, string | boolean>> = {}): string {
   const settings = `import ./nix/lib/unbound-settings.nix { front = { port = ${PORT}; allow = [ "10.77.0.0/24" "fd01:2345:6789::/64" ]; }; }`;
   const base = {
-    username: '""', chroot: '""', pidfile: '""', directory: JSON.stringify(nixStateDir()),
-    'do-daemonize': false, 'use-syslog': false, 'local-data': '"front.test. A 192.0.2.1"', ...extra,
+    username: '""',
+    chroot: '""',
+    pidfile: '""',
+    directory: JSON.stringify(nixStateDir()),
+    'do-daemonize': false,
+    'use-syslog': false,
+    'local-data': '"front.test. A 192.0.2.1"',
+    ...extra,
   };
-  const baseNix = `{ ${Object.entries(base).map(([k, v]) => `${k} = ${typeof v === 'boolean' ? String(v) : nixString(v)};`).join(' ')} }`;
+  const baseNix = `{ ${Object.entries(base)
+    .map(([k, v]) => `${k} = ${typeof v === 'boolean' ? String(v) : nixString(v)};`)
+    .join(' ')} }`;
   return nixEval(`import ./test/nix/unbound-conf.nix { settings = ${settings}; base = ${baseNix}; }`) as string;
 }
 
@@ -41,8 +49,15 @@ describe('nix/lib/unbound-settings.nix with the front: unbound-checkconf', { ski
     const r = spawnSync(findBinary('unbound-checkconf') ?? 'unbound-checkconf', [path], { encoding: 'utf8' });
     assert.equal(r.status, 0, `unbound-checkconf:\n${r.stderr}${r.stdout}\n${conf}`);
     const lines = conf.split('\n').map((l) => l.trim());
-    for (const want of ['interface: 127.0.0.1', 'interface: ::1', `interface: 127.0.0.1@${PORT}`, `proxy-protocol-port: ${PORT}`,
-      'access-control: 127.0.0.0/8 allow', 'access-control: 10.77.0.0/24 allow', 'access-control: fd01:2345:6789::/64 allow']) {
+    for (const want of [
+      'interface: 127.0.0.1',
+      'interface: ::1',
+      `interface: 127.0.0.1@${PORT}`,
+      `proxy-protocol-port: ${PORT}`,
+      'access-control: 127.0.0.0/8 allow',
+      'access-control: 10.77.0.0/24 allow',
+      'access-control: fd01:2345:6789::/64 allow',
+    ]) {
       assert.ok(lines.includes(want), `${want}\n${conf}`);
     }
     assert.ok(!lines.some((l) => /^interface: (10\.|fd01)/.test(l)), 'Unbound is off the LAN addresses');
@@ -67,8 +82,9 @@ describe('Unbound with those settings, in a namespace (real Unbound, PROXYv2 fro
     unbound = spawn('ip', ['netns', 'exec', ns, findBinary('unbound') ?? 'unbound', '-d', '-c', path], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     unbound.stdout?.setEncoding('utf8').on('data', (d: string) => (log += d));
     unbound.stderr?.setEncoding('utf8').on('data', (d: string) => (log += d));
-    await waitFor('Unbound answering on 127.0.0.1:53', () => probe(53, 'none').rcode === 'NOERROR', { timeoutMs: 20_000, intervalMs: 200 })
-      .catch((err: unknown) => { throw new Error(`${String(err)}\n${log}`); });
+    await waitFor('Unbound answering on 127.0.0.1:53', () => probe(53, 'none').rcode === 'NOERROR', { timeoutMs: 20_000, intervalMs: 200 }).catch((err: unknown) => {
+      throw new Error(`${String(err)}\n${log}`);
+    });
   });
   after(async () => {
     if (unbound !== undefined) await stopChild(unbound, 'SIGTERM', 2000);

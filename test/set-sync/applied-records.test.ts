@@ -37,7 +37,14 @@ test('records: a record reads back as written; damage and absence are told apart
   const dir = tempDir();
   const file = recordPath(dir, 'vpn');
   assert.deepEqual(await readRecord(file), { kind: 'none' });
-  await writeRecord(file, { bootId: boot, stamp: { netnsCookie: 'ab', generation: 42 }, sets: new Map([['inet|t|s4', v4], ['inet|t|s6', v6]]) });
+  await writeRecord(file, {
+    bootId: boot,
+    stamp: { netnsCookie: 'ab', generation: 42 },
+    sets: new Map([
+      ['inet|t|s4', v4],
+      ['inet|t|s6', v6],
+    ]),
+  });
   const r = await readRecord(file);
   assert.equal(r.kind, 'ok');
   if (r.kind !== 'ok') return;
@@ -91,7 +98,7 @@ test('records: a foreign or uncertain commit during the write forgets the namesp
   assert.equal(existsSync(recordPath(dir, undefined)), false, 'a failed transaction may still commit: nothing is recorded');
 });
 
-test('records: the namespace\'s other sets stay recorded only if the record held when the write began', { skip: boot === '' ? 'no /proc boot_id' : false }, async () => {
+test("records: the namespace's other sets stay recorded only if the record held when the write began", { skip: boot === '' ? 'no /proc boot_id' : false }, async () => {
   const dir = tempDir();
   const { k, backend } = fakeKernel();
   const keeper = new RecordKeeper(dir, backend, logger);
@@ -114,7 +121,7 @@ test('records: the namespace\'s other sets stay recorded only if the record held
   assert.ok(await reread.recall('n', 'inet|t|c', later));
 });
 
-test('records: the generation wraps past 0 as the kernel\'s does', { skip: boot === '' ? 'no /proc boot_id' : false }, async () => {
+test("records: the generation wraps past 0 as the kernel's does", { skip: boot === '' ? 'no /proc boot_id' : false }, async () => {
   const dir = tempDir();
   const { k, backend } = fakeKernel();
   k.generation = 0xffffffff;
@@ -153,15 +160,34 @@ test('set-sync: a later run takes the kernel from the record instead of reading 
 
   const first = await run();
   assert.equal(k.reads, 2, 'the first run reads both sets back');
-  assert.deepEqual(first.map((r) => r.basis), ['readback', 'readback']);
+  assert.deepEqual(
+    first.map((r) => r.basis),
+    ['readback', 'readback'],
+  );
   k.holds = model;
   const second = await run();
   assert.equal(k.reads, 2, 'nothing read back');
-  assert.deepEqual(second.map((r) => [r.mode, r.basis]), [['noop', 'record'], ['noop', 'record']]);
+  assert.deepEqual(
+    second.map((r) => [r.mode, r.basis]),
+    [
+      ['noop', 'record'],
+      ['noop', 'record'],
+    ],
+  );
   k.generation++; // nft add element … by hand
   const third = await run();
   assert.equal(k.reads, 4, 'read back after a foreign commit');
-  assert.deepEqual(third.map((r) => [r.mode, r.basis]), [['noop', 'readback'], ['noop', 'readback']]);
+  assert.deepEqual(
+    third.map((r) => [r.mode, r.basis]),
+    [
+      ['noop', 'readback'],
+      ['noop', 'readback'],
+    ],
+  );
   const fourth = await run();
-  assert.deepEqual(fourth.map((r) => r.basis), ['record', 'record'], 'the noop after a readback records what it saw');
+  assert.deepEqual(
+    fourth.map((r) => r.basis),
+    ['record', 'record'],
+    'the noop after a readback records what it saw',
+  );
 });

@@ -42,7 +42,10 @@ test('submissions within the batch window are one transaction; timeouts per elem
   const { backend, txs } = fakeBackend({ missing: false });
   const ls = createLearnedSets({ logger, registry: new Registry(), backend, batchMs: 5 });
   const r = await Promise.all([ls.submit(target, 'ipv4', '192.0.2.1', 300), ls.submit(target, 'ipv6', '2001:db8::1', 600), ls.submit({ ...target, set6: undefined }, 'ipv6', '2001:db8::2', 1)]);
-  assert.deepEqual(r.map((x) => x.kind), ['applied', 'applied', 'no-set']);
+  assert.deepEqual(
+    r.map((x) => x.kind),
+    ['applied', 'applied', 'no-set'],
+  );
   assert.equal(txs.length, 1);
   assert.deepEqual(txs[0], [
     { add: { element: { family: 'inet', table: 't', name: 'l4', elem: [{ elem: { val: '192.0.2.1', timeout: 300 } }] } } },
@@ -137,7 +140,10 @@ test('replay: after a flush or a re-created set, what the kernel lost is written
   await settle();
   assert.equal(txs.length, before + 2, 'one replay for the burst of events');
   const vals = (txs.at(-1) as { add: { element: { elem: { elem: { val: string; timeout: number } }[] } } }[]).flatMap((c) => c.add.element.elem.map((e) => [e.elem.val, e.elem.timeout]));
-  assert.deepEqual(vals.sort(), [['192.0.2.1', 300], ['192.0.2.2', 400]]);
+  assert.deepEqual(vals.sort(), [
+    ['192.0.2.1', 300],
+    ['192.0.2.2', 400],
+  ]);
 
   // Events for sets we never wrote are ignored.
   monitor.onEvent({ op: 'add', kind: 'set', family: 'inet', table: 'other', set: 'x' });
@@ -160,8 +166,14 @@ test('batches are cut so that no transaction carries more than maxTransactionPre
   txs.length = 0;
   const refreshes = await Promise.all(addresses.map((a) => ls.submit(target, 'ipv4', a, 300)));
   assert.ok(refreshes.every((r) => r.kind === 'applied' && r.refreshed));
-  assert.ok(txs.every((tx) => elementOps(tx) <= 10), JSON.stringify(txs.map(elementOps)));
-  assert.equal(txs.map(elementOps).reduce((a, b) => a + b, 0), 75);
+  assert.ok(
+    txs.every((tx) => elementOps(tx) <= 10),
+    JSON.stringify(txs.map(elementOps)),
+  );
+  assert.equal(
+    txs.map(elementOps).reduce((a, b) => a + b, 0),
+    75,
+  );
   await ls.stop();
 });
 
@@ -169,7 +181,10 @@ test('a known address is "unchanged" at once (no batch timer); concurrent submis
   const { backend, txs } = fakeBackend({ missing: false });
   const ls = createLearnedSets({ logger, registry: new Registry(), backend, batchMs: 200 });
   const burst = await Promise.all([1, 2, 3].map(() => ls.submit(target, 'ipv4', '192.0.2.9', 300)));
-  assert.deepEqual(burst.map((r) => r.kind), ['applied', 'applied', 'applied']);
+  assert.deepEqual(
+    burst.map((r) => r.kind),
+    ['applied', 'applied', 'applied'],
+  );
   assert.equal(txs.length, 1);
   assert.deepEqual(txs[0], [{ add: { element: { family: 'inet', table: 't', name: 'l4', elem: [{ elem: { val: '192.0.2.9', timeout: 300 } }] } } }]);
   // With a 200 ms batch window, an answer that waited for the timer would lose this race.

@@ -18,11 +18,20 @@ test('chunks cut only between regions: an interval that changed shape stays with
   const { removed, added } = diffRangeSets(applied, desired);
   // Regions of 2, 1, 2, 1, 1 operations; a bound of 5 takes the first three, not half of the third.
   const chunks = chunkDiff(removed, added, 5);
-  assert.deepEqual(chunks.map((c) => [rangeTexts(c.removed), rangeTexts(c.added)]), [
-    [['1.0.0.0-1.0.0.10', '2.0.0.0', '3.0.0.0-3.0.0.5'], ['1.0.0.0-1.0.0.20', '3.0.0.0-3.0.0.9']],
-    [['4.0.0.0'], ['5.0.0.0']],
-  ]);
-  assert.deepEqual(chunkDiff(removed, added, 6).map((c) => c.removed.size + c.added.size), [6, 1]);
+  assert.deepEqual(
+    chunks.map((c) => [rangeTexts(c.removed), rangeTexts(c.added)]),
+    [
+      [
+        ['1.0.0.0-1.0.0.10', '2.0.0.0', '3.0.0.0-3.0.0.5'],
+        ['1.0.0.0-1.0.0.20', '3.0.0.0-3.0.0.9'],
+      ],
+      [['4.0.0.0'], ['5.0.0.0']],
+    ],
+  );
+  assert.deepEqual(
+    chunkDiff(removed, added, 6).map((c) => c.removed.size + c.added.size),
+    [6, 1],
+  );
   assert.equal(chunkDiff(removed, added, 100).length, 1);
   assert.throws(() => chunkDiff(removed, added, 4), /cannot make progress/);
 });
@@ -39,7 +48,15 @@ test('chunks: every transaction within the bound, even inside a region bigger th
   for (let k = 0; k < 20; k++) cases.push([`random ${k}`, randomRanges(rnd, 3000), randomRanges(rnd, 3000)]);
   for (const [name, old, next] of cases) {
     // recut: chunks of a bigger (quiet) bound, each cut again by the bound, as the writer does when someone listens after all.
-    for (const [bound, recut] of [[5, 0], [6, 0], [17, 0], [1000, 0], [5, 7], [6, 40], [17, 100]] as const) {
+    for (const [bound, recut] of [
+      [5, 0],
+      [6, 0],
+      [17, 0],
+      [1000, 0],
+      [5, 7],
+      [6, 40],
+      [17, 100],
+    ] as const) {
       const { removed, added } = diffRangeSets(old, next);
       const chunks = recut === 0 ? chunkDiff(removed, added, bound) : chunkDiff(removed, added, recut).flatMap((c) => chunkDiff(c.removed, c.added, bound));
       const kernel = new Map<number, number>();
@@ -57,7 +74,11 @@ test('chunks: every transaction within the bound, even inside a region bigger th
         }
       }
       const final = [...kernel].sort((p, q) => p[0] - q[0]);
-      assert.deepEqual(final, Array.from({ length: next.size }, (_, i) => [next.data[2 * i]!, next.data[2 * i + 1]!]), `${name}, bound ${bound}: exactly the new elements`);
+      assert.deepEqual(
+        final,
+        Array.from({ length: next.size }, (_, i) => [next.data[2 * i]!, next.data[2 * i + 1]!]),
+        `${name}, bound ${bound}: exactly the new elements`,
+      );
     }
   }
 });
@@ -72,7 +93,14 @@ test('chunks: a split region in IPv6, cut where the words borrow (y - 1 = …:ff
   };
   // One old range across a 32-bit word boundary, replaced by small ones on both sides of it.
   const old = r6([[0xfff0n, 0x1_0000_0010n]]);
-  const next = r6([[0xfff2n, 0xfff3n], [0xfff6n, 0xfff9n], [0xfffcn, 0xffffn], [0x1_0000_0000n, 0x1_0000_0001n], [0x1_0000_0004n, 0x1_0000_0004n], [0x1_0000_0008n, 0x1_0000_000fn]]);
+  const next = r6([
+    [0xfff2n, 0xfff3n],
+    [0xfff6n, 0xfff9n],
+    [0xfffcn, 0xffffn],
+    [0x1_0000_0000n, 0x1_0000_0001n],
+    [0x1_0000_0004n, 0x1_0000_0004n],
+    [0x1_0000_0008n, 0x1_0000_000fn],
+  ]);
   const toBig = (d: Uint32Array, o: number): bigint => Array.from(d.subarray(o, o + 4)).reduce((n, w) => (n << 32n) | BigInt(w), 0n);
   const { removed, added } = diffRangeSets(old, next);
   const chunks = chunkDiff(removed, added, 5);
@@ -94,7 +122,10 @@ test('chunks: a split region in IPv6, cut where the words borrow (y - 1 = …:ff
     const at = (x: bigint): boolean => [...kernel].some(([f, l]) => f <= x && x <= l);
     assert.ok(at(base + 0x1_0000_0000n) && at(base + 0xffffn), 'addresses in both models stay covered');
   }
-  assert.deepEqual([...kernel].sort((p, q) => (p[0] < q[0] ? -1 : 1)), Array.from({ length: next.size }, (_, i) => [toBig(next.data, 8 * i), toBig(next.data, 8 * i + 4)]));
+  assert.deepEqual(
+    [...kernel].sort((p, q) => (p[0] < q[0] ? -1 : 1)),
+    Array.from({ length: next.size }, (_, i) => [toBig(next.data, 8 * i), toBig(next.data, 8 * i + 4)]),
+  );
 });
 
 test('plan: first load into an empty set is bounded chunks of adds; flush + add only when old + new fit in one transaction', () => {
@@ -103,11 +134,22 @@ test('plan: first load into an empty set is bounded chunks of adds; flush + add 
   const p = planSync(empty, big, 7000, NETLINK_COSTS);
   assert.equal(p.mode, 'diff');
   if (p.mode !== 'diff') return;
-  assert.deepEqual(p.chunks.map((c) => [c.removed.size, c.added.size]), [[0, 7000], [0, 7000], [0, 6000]]);
+  assert.deepEqual(
+    p.chunks.map((c) => [c.removed.size, c.added.size]),
+    [
+      [0, 7000],
+      [0, 7000],
+      [0, 6000],
+    ],
+  );
   // A quiet bound: the same load is bulk, in chunks of that bound; a diff within the bound is not.
   const quiet = planSync(empty, big, 7000, NETLINK_COSTS, 16_000);
   assert.ok(quiet.mode === 'diff' && quiet.bulk);
-  if (quiet.mode === 'diff') assert.deepEqual(quiet.chunks.map((c) => c.added.size), [16_000, 4000]);
+  if (quiet.mode === 'diff')
+    assert.deepEqual(
+      quiet.chunks.map((c) => c.added.size),
+      [16_000, 4000],
+    );
   const small = planSync(empty, raw([[1, 2]]), 7000, NETLINK_COSTS, 16_000);
   assert.ok(small.mode !== 'diff' || !small.bulk, 'one chunk is not a bulk write');
   assert.ok(p.mode === 'diff' && !p.bulk, 'no quiet bound: never bulk');
@@ -152,7 +194,13 @@ test('echo filter: our own flush + adds are ours, a later flush is not', () => {
 });
 
 test('config: defaults, and the families a table can hold; chunkSize is gone, the bound is setSync.maxTransactionPrefixes', () => {
-  assert.deepEqual(setTargetConfigSchema.parse({ table: 'global', set4: 'force_vpn4', set6: 'force_vpn6' }), { family: 'inet', table: 'global', set4: 'force_vpn4', set6: 'force_vpn6', createSets: false });
+  assert.deepEqual(setTargetConfigSchema.parse({ table: 'global', set4: 'force_vpn4', set6: 'force_vpn6' }), {
+    family: 'inet',
+    table: 'global',
+    set4: 'force_vpn4',
+    set6: 'force_vpn6',
+    createSets: false,
+  });
   assert.equal(setTargetConfigSchema.safeParse({ table: 'global' }).success, false);
   assert.equal(setTargetConfigSchema.safeParse({ family: 'ip', table: 'g', set6: 'x' }).success, false);
   assert.equal(setTargetConfigSchema.safeParse({ table: 'g', set4: 'bad name' }).success, false);
@@ -171,7 +219,7 @@ function raw(pairs: [number, number][]): RangeSet {
 
 function prng(seed: number): () => number {
   let x = seed;
-  return () => ((x = (x * 1103515245 + 12345) >>> 0) / 4294967296);
+  return () => (x = (x * 1103515245 + 12345) >>> 0) / 4294967296;
 }
 
 /** Sorted, disjoint, non-adjacent ranges below `max`, of very mixed lengths. */

@@ -19,19 +19,12 @@ export interface BusCall {
 }
 
 // The bus answers these when the callee is gone; they mean "unavailable", not "Avahi said no".
-const GONE = new Set([
-  'org.freedesktop.DBus.Error.ServiceUnknown',
-  'org.freedesktop.DBus.Error.NameHasNoOwner',
-  'org.freedesktop.DBus.Error.NoReply',
-  'org.freedesktop.DBus.Error.Disconnected',
-]);
+const GONE = new Set(['org.freedesktop.DBus.Error.ServiceUnknown', 'org.freedesktop.DBus.Error.NameHasNoOwner', 'org.freedesktop.DBus.Error.NoReply', 'org.freedesktop.DBus.Error.Disconnected']);
 
 export function toCallFailure(err: unknown): AvahiCallFailure {
   if (err instanceof AvahiCallError) return err.failure;
   if (err instanceof DBusError) {
-    return GONE.has(err.type)
-      ? { kind: 'unavailable', reason: err.type }
-      : { kind: 'dbus-error', name: err.type, message: err.text };
+    return GONE.has(err.type) ? { kind: 'unavailable', reason: err.type } : { kind: 'dbus-error', name: err.type, message: err.text };
   }
   // Anything else is the socket: "Cannot send message, stream is closed" and the like.
   return { kind: 'unavailable', reason: err instanceof Error ? err.message : String(err) };
@@ -43,12 +36,7 @@ function abortFailure(signal: AbortSignal): AvahiCallError {
 }
 
 /** Method call with a deadline; resolves with the reply body (unnarrowed), rejects with AvahiCallError. */
-export function callOnBus(
-  bus: MessageBus,
-  req: BusCall,
-  timeoutMs: number,
-  signal?: AbortSignal,
-): Promise<readonly unknown[]> {
+export function callOnBus(bus: MessageBus, req: BusCall, timeoutMs: number, signal?: AbortSignal): Promise<readonly unknown[]> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted === true) {
       reject(abortFailure(signal));
@@ -119,10 +107,7 @@ interface Closable {
 }
 
 const isClosable = (v: unknown): v is Closable =>
-  typeof v === 'object' &&
-  v !== null &&
-  typeof (v as { once?: unknown }).once === 'function' &&
-  typeof (v as { destroy?: unknown }).destroy === 'function';
+  typeof v === 'object' && v !== null && typeof (v as { once?: unknown }).once === 'function' && typeof (v as { destroy?: unknown }).destroy === 'function';
 
 function streamOf(bus: MessageBus): Closable | undefined {
   const conn: unknown = (bus as unknown as { _connection?: unknown })._connection;

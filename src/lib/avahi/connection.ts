@@ -6,16 +6,7 @@ import { ConcurrencyLimiter } from '../concurrency/limiter.js';
 import { callOnBus, destroyBus, onStreamClosed, toCallFailure, waitForHello } from './bus-call.js';
 import { defaultBusAddress, waitUntilRunning } from './server-state.js';
 import { SignalRouter } from './signal-router.js';
-import {
-  AVAHI_BUS_NAME,
-  AVAHI_RECORD_BROWSER_IFACE,
-  AVAHI_SERVER2_IFACE,
-  AVAHI_SERVER_PATH,
-  AvahiCallError,
-  DBUS_IFACE,
-  DBUS_NAME,
-  DBUS_PATH,
-} from './types.js';
+import { AVAHI_BUS_NAME, AVAHI_RECORD_BROWSER_IFACE, AVAHI_SERVER2_IFACE, AVAHI_SERVER_PATH, AvahiCallError, DBUS_IFACE, DBUS_NAME, DBUS_PATH } from './types.js';
 import type { AvahiSession, CallRequest } from './types.js';
 
 export interface AvahiConnectionOptions {
@@ -187,11 +178,7 @@ export class AvahiConnection {
     let server2 = false;
     try {
       if (this.useServer2) {
-        const [xml] = await callOnBus(
-          bus,
-          { destination: owner, path: AVAHI_SERVER_PATH, iface: 'org.freedesktop.DBus.Introspectable', member: 'Introspect' },
-          this.callTimeoutMs,
-        );
+        const [xml] = await callOnBus(bus, { destination: owner, path: AVAHI_SERVER_PATH, iface: 'org.freedesktop.DBus.Introspectable', member: 'Introspect' }, this.callTimeoutMs);
         server2 = typeof xml === 'string' && xml.includes(`"${AVAHI_SERVER2_IFACE}"`);
       }
     } catch (err) {

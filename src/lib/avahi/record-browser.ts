@@ -1,13 +1,5 @@
 import { toCallFailure } from './bus-call.js';
-import {
-  AVAHI_IF_UNSPEC,
-  AVAHI_PROTO_UNSPEC,
-  AVAHI_RECORD_BROWSER_IFACE,
-  AVAHI_SERVER2_IFACE,
-  AVAHI_SERVER_IFACE,
-  AVAHI_SERVER_PATH,
-  AvahiCallError,
-} from './types.js';
+import { AVAHI_IF_UNSPEC, AVAHI_PROTO_UNSPEC, AVAHI_RECORD_BROWSER_IFACE, AVAHI_SERVER2_IFACE, AVAHI_SERVER_IFACE, AVAHI_SERVER_PATH, AvahiCallError } from './types.js';
 import type { AvahiSession, RecordBrowserEvent } from './types.js';
 
 export interface BrowseRequest {
@@ -87,8 +79,7 @@ export function browseRecords(session: AvahiSession | undefined, req: BrowseRequ
         // Best effort: Avahi also frees a client's browsers when the client disconnects.
       });
     };
-    const collected = (): BrowseOutcome | undefined =>
-      records.size > 0 ? { kind: 'records', records: [...records.values()] } : undefined;
+    const collected = (): BrowseOutcome | undefined => (records.size > 0 ? { kind: 'records', records: [...records.values()] } : undefined);
     const finish = (outcome: BrowseOutcome): void => {
       if (finished) return;
       finished = true;

@@ -11,7 +11,7 @@ const RUNNING_WAIT_MS = 5000;
 const POLL_MS = 100;
 
 export function defaultBusAddress(): string {
-  return process.env['DBUS_SYSTEM_BUS_ADDRESS'] ?? 'unix:path=/var/run/dbus/system_bus_socket';
+  return process.env.DBUS_SYSTEM_BUS_ADDRESS ?? 'unix:path=/var/run/dbus/system_bus_socket';
 }
 
 /**

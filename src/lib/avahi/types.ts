@@ -96,13 +96,7 @@ export type AvahiCallFailure =
 export class AvahiCallError extends Error {
   readonly failure: AvahiCallFailure;
   constructor(failure: AvahiCallFailure) {
-    super(
-      failure.kind === 'unavailable'
-        ? `avahi: unavailable: ${failure.reason}`
-        : failure.kind === 'timeout'
-          ? 'avahi: D-Bus call timed out'
-          : `avahi: ${failure.name}: ${failure.message}`,
-    );
+    super(failure.kind === 'unavailable' ? `avahi: unavailable: ${failure.reason}` : failure.kind === 'timeout' ? 'avahi: D-Bus call timed out' : `avahi: ${failure.name}: ${failure.message}`);
     this.name = 'AvahiCallError';
     this.failure = failure;
   }

@@ -1,5 +1,7 @@
 /** A scheduled call that can be cancelled, whichever clock runs it. */
-export interface Pending { cancel(): void }
+export interface Pending {
+  cancel(): void;
+}
 
 /**
  * `fn` after `ms`; 0 = at the end of this event-loop turn (setImmediate): a batch of what arrives

@@ -45,7 +45,7 @@ export const OPT_RR_SIZE = 11;
  */
 export function udpReplyLimit(edns: EdnsInfo | undefined): number {
   if (edns === undefined) return CLASSIC_UDP_LIMIT;
-  return edns.udpSize < CLASSIC_UDP_LIMIT ? CLASSIC_UDP_LIMIT : edns.udpSize;
+  return Math.max(edns.udpSize, CLASSIC_UDP_LIMIT);
 }
 
 /**

@@ -73,12 +73,19 @@ function formatIPv6(buf: Buffer): string {
   const groups: string[] = [];
   for (let i = 0; i < 16; i += 2) groups.push(buf.readUInt16BE(i).toString(16));
   // Compress the longest run of zero groups (RFC 5952 §4.2).
-  let best = -1, bestLen = 0;
+  let best = -1,
+    bestLen = 0;
   for (let i = 0; i < 8; ) {
-    if (groups[i] !== '0') { i++; continue; }
+    if (groups[i] !== '0') {
+      i++;
+      continue;
+    }
     let j = i;
     while (j < 8 && groups[j] === '0') j++;
-    if (j - i > bestLen && j - i > 1) { best = i; bestLen = j - i; }
+    if (j - i > bestLen && j - i > 1) {
+      best = i;
+      bestLen = j - i;
+    }
     i = j;
   }
   if (best < 0) return groups.join(':');
@@ -108,8 +115,13 @@ function unescapeText(s: string): Buffer {
     const c = s[i] ?? '';
     if (c === '\\' && i + 1 < s.length) {
       const dec = /^\d{3}/.exec(s.slice(i + 1));
-      if (dec) { bytes.push(Number(dec[0]) & 0xff); i += 3; }
-      else { bytes.push(...Buffer.from(s[i + 1] ?? '', 'utf8')); i += 1; }
+      if (dec) {
+        bytes.push(Number(dec[0]) & 0xff);
+        i += 3;
+      } else {
+        bytes.push(...Buffer.from(s[i + 1] ?? '', 'utf8'));
+        i += 1;
+      }
     } else bytes.push(...Buffer.from(c, 'utf8'));
   }
   return Buffer.from(bytes);

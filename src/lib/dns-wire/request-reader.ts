@@ -27,9 +27,7 @@ export type MalformedReason =
   | 'trailing-bytes' // bytes after the last record
   | 'tcp-framing'; // TCP stream ended inside a length-prefixed frame (RFC 7766 §8)
 
-export const MALFORMED_REASONS: readonly MalformedReason[] = [
-  'short-header', 'qr-set', 'qdcount', 'bad-name', 'truncated', 'bad-opt', 'bad-qtype', 'trailing-bytes', 'tcp-framing',
-];
+export const MALFORMED_REASONS: readonly MalformedReason[] = ['short-header', 'qr-set', 'qdcount', 'bad-name', 'truncated', 'bad-opt', 'bad-qtype', 'trailing-bytes', 'tcp-framing'];
 
 /** A query that passed every check. Offsets index the request buffer. */
 export interface ParsedQuery {

@@ -38,16 +38,16 @@ export type ResponseMalformedReason =
 
 export type ResponseReadResult =
   | {
-    readonly kind: 'response';
-    readonly id: number;
-    readonly flags: number;
-    readonly rcode: number;
-    /** Undefined when QDCOUNT = 0 (allowed in some error replies). */
-    readonly question: ResponseQuestion | undefined;
-    readonly answers: readonly ResponseRecord[];
-    /** ANCOUNT was above `maxAnswers`; only the first `maxAnswers` are in `answers`. */
-    readonly capped: boolean;
-  }
+      readonly kind: 'response';
+      readonly id: number;
+      readonly flags: number;
+      readonly rcode: number;
+      /** Undefined when QDCOUNT = 0 (allowed in some error replies). */
+      readonly question: ResponseQuestion | undefined;
+      readonly answers: readonly ResponseRecord[];
+      /** ANCOUNT was above `maxAnswers`; only the first `maxAnswers` are in `answers`. */
+      readonly capped: boolean;
+    }
   | { readonly kind: 'malformed'; readonly reason: ResponseMalformedReason };
 
 export const DEFAULT_MAX_ANSWERS = 256;

@@ -65,8 +65,20 @@ const DnstapType = root.lookupType('dnstap.Dnstap');
 export const DnstapSchema = { Dnstap: DnstapType, Message: root.lookupType('dnstap.Message') };
 
 const MESSAGE_TYPES = [
-  'AUTH_QUERY', 'AUTH_RESPONSE', 'RESOLVER_QUERY', 'RESOLVER_RESPONSE', 'CLIENT_QUERY', 'CLIENT_RESPONSE', 'FORWARDER_QUERY',
-  'FORWARDER_RESPONSE', 'STUB_QUERY', 'STUB_RESPONSE', 'TOOL_QUERY', 'TOOL_RESPONSE', 'UPDATE_QUERY', 'UPDATE_RESPONSE',
+  'AUTH_QUERY',
+  'AUTH_RESPONSE',
+  'RESOLVER_QUERY',
+  'RESOLVER_RESPONSE',
+  'CLIENT_QUERY',
+  'CLIENT_RESPONSE',
+  'FORWARDER_QUERY',
+  'FORWARDER_RESPONSE',
+  'STUB_QUERY',
+  'STUB_RESPONSE',
+  'TOOL_QUERY',
+  'TOOL_RESPONSE',
+  'UPDATE_QUERY',
+  'UPDATE_RESPONSE',
 ] as const;
 export type DnstapMessageType = (typeof MESSAGE_TYPES)[number];
 
@@ -144,10 +156,9 @@ export function decodeDnstap(frame: Uint8Array): DnstapDecodeResult {
   };
 }
 
-
 /** Present on the wire (an own property), not a prototype default. */
 function own(o: Record<string, unknown>, key: string): unknown {
-  return Object.prototype.hasOwnProperty.call(o, key) ? o[key] : undefined;
+  return Object.hasOwn(o, key) ? o[key] : undefined;
 }
 
 function bytes(v: unknown): Uint8Array | undefined {

@@ -73,7 +73,10 @@ export class FrameStreamSession {
   private readonly contentType: string;
   private readonly maxFrameBytes: number;
 
-  constructor(private readonly handlers: FrameStreamHandlers, opts: FrameStreamOptions = {}) {
+  constructor(
+    private readonly handlers: FrameStreamHandlers,
+    opts: FrameStreamOptions = {},
+  ) {
     this.contentType = opts.contentType ?? DNSTAP_CONTENT_TYPE;
     this.maxFrameBytes = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
   }

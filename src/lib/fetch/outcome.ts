@@ -34,7 +34,10 @@ export type FetchFn = (req: FetchRequest) => Promise<FetchOutcome>;
 
 /** The body grew past the limit; thrown inside the body pipeline to stop decompression early. */
 export class BodyTooLargeError extends Error {
-  constructor(readonly limit: number, readonly where: 'wire' | 'decoded') {
+  constructor(
+    readonly limit: number,
+    readonly where: 'wire' | 'decoded',
+  ) {
     super(`body exceeds ${limit} bytes (${where})`);
     this.name = 'BodyTooLargeError';
   }

@@ -47,7 +47,13 @@ export async function removeStaleTemps(path: string): Promise<number> {
   let n = 0;
   for (const name of names) {
     if (!name.startsWith(prefix)) continue;
-    if (await unlink(join(dirname(path), name)).then(() => true, () => false)) n++;
+    if (
+      await unlink(join(dirname(path), name)).then(
+        () => true,
+        () => false,
+      )
+    )
+      n++;
   }
   return n;
 }

@@ -98,8 +98,14 @@ export class EntryGuard {
     this.bogon = bogonSets;
     const ex = opts.exclude ?? [];
     this.excluded = {
-      ipv4: rangeSetOf('ipv4', ex.filter((e) => !e.includes(':'))),
-      ipv6: rangeSetOf('ipv6', ex.filter((e) => e.includes(':'))),
+      ipv4: rangeSetOf(
+        'ipv4',
+        ex.filter((e) => !e.includes(':')),
+      ),
+      ipv6: rangeSetOf(
+        'ipv6',
+        ex.filter((e) => e.includes(':')),
+      ),
     };
     this.cutSets = {
       ipv4: unionRangeSets([this.bogon.ipv4, this.excluded.ipv4]),

@@ -43,7 +43,7 @@ export class RangeSetBuilder {
   addAddress(text: string): this {
     const a = parseAddress(text);
     if (a?.family !== this.family) throw new TypeError(`ip-prefix: not an ${this.family} address: ${text}`);
-    return this.addWords(a.words, 0, 0), this;
+    return (this.addWords(a.words, 0, 0), this);
   }
 
   addPrefix(addr: string, len: number): this {
@@ -54,7 +54,7 @@ export class RangeSetBuilder {
     const t = new Uint32Array(2 * this.w);
     t.set(a.words);
     prefixToRange(t, 0, this.w, this.w, len);
-    return this.addWords(t, 0, this.w), this;
+    return (this.addWords(t, 0, this.w), this);
   }
 
   addRange(first: string, last: string): this {
@@ -68,7 +68,7 @@ export class RangeSetBuilder {
     const t = new Uint32Array(2 * this.w);
     t.set(e.first);
     t.set(e.last, this.w);
-    return this.addWords(t, 0, this.w), this;
+    return (this.addWords(t, 0, this.w), this);
   }
 
   addSet(set: RangeSet): this {

@@ -117,7 +117,7 @@ export function exactPrefixLength(data: Uint32Array, fo: number, lo: number, w: 
   }
   const len = 32 * w - Math.min(tz, to);
   for (let k = 0; k < w; k++) {
-    if ((((data[fo + k] ?? 0) | ~maskWord(k, len)) >>> 0) !== (data[lo + k] ?? 0)) return -1;
+    if (((data[fo + k] ?? 0) | ~maskWord(k, len)) >>> 0 !== (data[lo + k] ?? 0)) return -1;
   }
   return len;
 }

@@ -157,7 +157,18 @@ export function nativeArena(size: number): NativeArena {
 }
 
 /** sizeof / offsetof of the C structures the batch sender builds, from koffi's own layout rules (32- and 64-bit alike). */
-export interface MsghdrLayout { mmsghdr: number; msgName: number; msgNamelen: number; msgIov: number; msgIovlen: number; msgFlags: number; msgLen: number; iovec: number; iovLen: number; pointer: number }
+export interface MsghdrLayout {
+  mmsghdr: number;
+  msgName: number;
+  msgNamelen: number;
+  msgIov: number;
+  msgIovlen: number;
+  msgFlags: number;
+  msgLen: number;
+  iovec: number;
+  iovLen: number;
+  pointer: number;
+}
 let layout: MsghdrLayout | undefined;
 
 export function msghdrLayout(): MsghdrLayout {

@@ -123,9 +123,7 @@ export class MdnsQuerier {
       this.log.info({ ifname: s.target.ifname, family: s.target.family }, 'mdns: interface gone, socket closed');
       await s.close();
     }
-    await Promise.all(
-      [...wanted].filter(([key]) => !this.sockets.has(key) && !this.opening.has(key)).map(([key, t]) => this.open(key, t)),
-    );
+    await Promise.all([...wanted].filter(([key]) => !this.sockets.has(key) && !this.opening.has(key)).map(([key, t]) => this.open(key, t)));
     this.changed();
   }
 

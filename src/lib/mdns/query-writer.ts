@@ -22,4 +22,3 @@ export function writeQuery(id: number, name: string, type: number): Uint8Array {
   buf[end + 3] = 1; // IN, unicast-response bit clear (§5.4: meaningless from a non-5353 port)
   return buf.slice(0, end + 4);
 }
-

@@ -31,9 +31,7 @@ export interface MdnsAnswer {
 /** Bounded set of reasons (a metric label). */
 export type ResponseDropReason = 'short' | 'not-response' | 'bad-opcode' | 'bad-rcode' | 'malformed';
 
-export type ResponseRead =
-  | { readonly kind: 'response'; readonly id: number; readonly answers: readonly MdnsAnswer[] }
-  | { readonly kind: 'drop'; readonly reason: ResponseDropReason };
+export type ResponseRead = { readonly kind: 'response'; readonly id: number; readonly answers: readonly MdnsAnswer[] } | { readonly kind: 'drop'; readonly reason: ResponseDropReason };
 
 const FLUSH_BIT = 0x8000;
 
@@ -102,6 +100,9 @@ export function readResponse(msg: Uint8Array, maxAnswers = 256): ResponseRead {
       const start = off + 10;
       const end = start + rdlength;
       if (end > msg.length) throw MALFORMED;
+      off = end;
+      // An address of the wrong size is no address (RFC 1035 §3.4.1, RFC 3596 §2.2): skipped, never relayed.
+      if ((type === RR_A && rdlength !== 4) || (type === RR_AAAA && rdlength !== 16)) continue;
       answers.push({
         owner: lower(owner.wire),
         type,
@@ -110,7 +111,6 @@ export function readResponse(msg: Uint8Array, maxAnswers = 256): ResponseRead {
         ttl: rawTtl > 0x7fffffff ? 0 : rawTtl,
         rdata: readRdata(msg, type, start, end),
       });
-      off = end;
     }
     return { kind: 'response', id: u16(0), answers };
   } catch (err) {
@@ -118,6 +118,9 @@ export function readResponse(msg: Uint8Array, maxAnswers = 256): ResponseRead {
     throw err;
   }
 }
+
+const RR_A = 1;
+const RR_AAAA = 28;
 
 function readRdata(msg: Uint8Array, type: number, start: number, end: number): Uint8Array {
   const layout = RDATA_LAYOUT.get(type);

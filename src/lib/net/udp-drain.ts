@@ -28,7 +28,18 @@ export interface UdpDrain {
 
 const MSG_TRUNC = 0x20;
 
-export function createUdpDrain(socket: Socket, opts: { readonly enabled?: boolean; readonly idleMs?: number; readonly slots: number; readonly slotBytes: number; readonly maxRounds: number; readonly connected: boolean; readonly onTruncated?: () => void }): UdpDrain {
+export function createUdpDrain(
+  socket: Socket,
+  opts: {
+    readonly enabled?: boolean;
+    readonly idleMs?: number;
+    readonly slots: number;
+    readonly slotBytes: number;
+    readonly maxRounds: number;
+    readonly connected: boolean;
+    readonly onTruncated?: () => void;
+  },
+): UdpDrain {
   let v: { vec: MmsgVector; fd: number; open: () => boolean } | undefined | null;
   const names = new SockaddrNames();
   const stats = { drained: 0, calls: 0 };
@@ -48,7 +59,7 @@ export function createUdpDrain(socket: Socket, opts: { readonly enabled?: boolea
       last = t;
       if (quiet) return;
       if (v === undefined) v = setup();
-      if (!v || !v.open()) return;
+      if (!v?.open()) return;
       const { vec, fd } = v;
       for (let round = 0; round < opts.maxRounds; round++) {
         for (let i = 0; i < vec.slots; i++) {

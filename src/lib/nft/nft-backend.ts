@@ -5,9 +5,7 @@ import { nftDocument, parseListSet, setRefText, type ListedSet, type NftCommand,
 import { runNft, runNftDocument } from './nft-runner.js';
 
 /** What a set is, without its elements (`nft -t list set`). */
-export type SetDescription =
-  | { kind: 'ok'; type: string; flags: readonly string[]; autoMerge: boolean }
-  | { kind: 'missing'; what: 'table' | 'set' };
+export type SetDescription = { kind: 'ok'; type: string; flags: readonly string[]; autoMerge: boolean } | { kind: 'missing'; what: 'table' | 'set' };
 
 export type SetListing = { kind: 'ok'; set: ListedSet } | { kind: 'missing'; what: 'table' | 'set' };
 
@@ -19,7 +17,10 @@ export type RangeListing = { kind: 'ok'; set: RangeSet } | { kind: 'missing'; wh
  * one with every commit that changes something: nf_tables_commit) in the namespace with this
  * SO_NETNS_COOKIE. Equal stamps mean nothing was committed there in between.
  */
-export interface KernelStamp { readonly netnsCookie: string; readonly generation: number }
+export interface KernelStamp {
+  readonly netnsCookie: string;
+  readonly generation: number;
+}
 
 /**
  * A bulk load without notifications (netlink only: src/lib/nft/netlink/quiet-window.ts). Used as
@@ -83,7 +84,13 @@ export interface NftBackend {
  * means the error does not say (a whole-batch error).
  */
 export class NftSetError extends SidecarError {
-  constructor(code: SidecarErrorCode, capability: string, message: string, readonly sets: readonly SetRef[], options?: { cause?: unknown }) {
+  constructor(
+    code: SidecarErrorCode,
+    capability: string,
+    message: string,
+    readonly sets: readonly SetRef[],
+    options?: { cause?: unknown },
+  ) {
     super(code, capability, message, options);
   }
 }
@@ -130,7 +137,10 @@ export function createNftBackend(opts: { timeoutMs?: number } = {}): NftBackend 
       }
       // JSON output of nft 1.0.6 omits auto-merge, so this one reads the text form.
       const type = /^\s*type\s+(\S+)/m.exec(r.stdout)?.[1] ?? 'unknown';
-      const flags = (/^\s*flags\s+([^\n]+)/m.exec(r.stdout)?.[1] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+      const flags = (/^\s*flags\s+([^\n]+)/m.exec(r.stdout)?.[1] ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
       return { kind: 'ok', type, flags, autoMerge: /^\s*auto-merge\s*$/m.test(r.stdout) };
     },
 

@@ -148,7 +148,6 @@ export interface ListedSet {
   readonly elements: readonly NftElementJson[];
 }
 
-
 function bad(what: string): never {
   throw new SidecarError('NFT_APPLY_FAILED', 'nft', `unexpected \`nft -j list set\` output: ${what}`);
 }
@@ -181,4 +180,3 @@ export function parseListSet(doc: unknown): ListedSet {
   }
   return bad('no set object');
 }
-

@@ -51,10 +51,14 @@ class FakeSession implements AvahiSession {
 }
 
 const req = (over: Partial<BrowseRequest> = {}): BrowseRequest => ({
-  name: 'h.local.', type: 1, mode: 'first', timeoutMs: 200, windowMs: 200, ...over,
+  name: 'h.local.',
+  type: 1,
+  mode: 'first',
+  timeoutMs: 200,
+  windowMs: 200,
+  ...over,
 });
-const octets = (o: Awaited<ReturnType<typeof browseRecords>>): number[] =>
-  o.kind === 'records' ? o.records.map((r) => r.rdata[3] ?? -1).sort() : [];
+const octets = (o: Awaited<ReturnType<typeof browseRecords>>): number[] => (o.kind === 'records' ? o.records.map((r) => r.rdata[3] ?? -1).sort() : []);
 
 for (const server2 of [true, false]) {
   describe(`browseRecords (${server2 ? 'Server2 Prepare/Start' : 'RecordBrowserNew + buffered signals'})`, () => {
@@ -151,8 +155,7 @@ for (const server2 of [true, false]) {
     it('a path that arrives after the deadline is freed (and never started)', async () => {
       const s = new FakeSession(server2);
       let release = (): void => {};
-      s.reply = (r) =>
-        r.member.startsWith('RecordBrowser') ? new Promise((res) => (release = () => res(['/Client1/RecordBrowser42']))) : undefined;
+      s.reply = (r) => (r.member.startsWith('RecordBrowser') ? new Promise((res) => (release = () => res(['/Client1/RecordBrowser42']))) : undefined);
       assert.deepEqual(await browseRecords(s, req({ timeoutMs: 30 })), { kind: 'timeout' });
       release();
       await new Promise((r) => setImmediate(r));

@@ -10,9 +10,19 @@ describe('narrowRecordBrowserSignal', () => {
     const rdata = backing.subarray(1, 5);
     const ev = narrowRecordBrowserSignal('ItemNew', item(rdata));
     assert.ok(ev?.kind === 'item-new');
-    assert.deepEqual({ ...ev, rdata: [...ev.rdata] }, {
-      kind: 'item-new', iface: 2, proto: 0, name: 'host.local', clazz: 1, type: 1, rdata: [10, 0, 0, 1], flags: 4,
-    });
+    assert.deepEqual(
+      { ...ev, rdata: [...ev.rdata] },
+      {
+        kind: 'item-new',
+        iface: 2,
+        proto: 0,
+        name: 'host.local',
+        clazz: 1,
+        type: 1,
+        rdata: [10, 0, 0, 1],
+        flags: 4,
+      },
+    );
     assert.notEqual(ev.rdata.buffer, backing.buffer, 'a copy, not a view into the message');
     assert.equal(narrowRecordBrowserSignal('ItemRemove', item())?.kind, 'item-remove');
   });

@@ -35,6 +35,9 @@ test('a stop that throws does not keep the others up; it is reported', async () 
   const failed: string[] = [];
   const up = await startInOrder(parts(log, undefined, 'c'), (name) => failed.push(name));
   await up.stop();
-  assert.deepEqual(log.filter((l) => l.startsWith('stop')), ['stop d', 'stop c', 'stop b', 'stop a']);
+  assert.deepEqual(
+    log.filter((l) => l.startsWith('stop')),
+    ['stop d', 'stop c', 'stop b', 'stop a'],
+  );
   assert.deepEqual(failed, ['c']);
 });

@@ -28,6 +28,10 @@ test('bad lines say what is wrong', () => {
     ['x.local. HINFO "a" "b"', /generic form/],
     ['x.local. TYPE9 \\# 2 01', /does not match/],
   ] as const) {
-    assert.throws(() => parseRecordLine(line, 120), (e: unknown) => e instanceof PresentationError && msg.test(e.message), line);
+    assert.throws(
+      () => parseRecordLine(line, 120),
+      (e: unknown) => e instanceof PresentationError && msg.test(e.message),
+      line,
+    );
   }
 });

@@ -4,14 +4,16 @@ import { readRequest, type ReadResult } from '../../../src/lib/dns-wire/request-
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 // header: id 1234, flags, qd an ns ar
-const H = (flags: string, qd = 1, an = 0, ns = 0, ar = 0) =>
-  `1234 ${flags} ${[qd, an, ns, ar].map((n) => n.toString(16).padStart(4, '0')).join(' ')}`;
+const H = (flags: string, qd = 1, an = 0, ns = 0, ar = 0) => `1234 ${flags} ${[qd, an, ns, ar].map((n) => n.toString(16).padStart(4, '0')).join(' ')}`;
 const Q = '01 61 05 6c6f63616c 00 0001 0001'; // a.local. A IN (13 bytes, ends at 25)
 const OPT = (cls = '1000', ttl = '00000000', rd = '0000 ') => `00 0029 ${cls} ${ttl} ${rd}`;
 
 const summary = (r: ReadResult) =>
-  r.kind === 'query' ? `query ${r.qtype}/${r.qclass} end=${r.questionEnd} edns=${r.edns ? `${r.edns.udpSize},v${r.edns.version},do=${r.edns.dnssecOk}` : '-'}`
-    : r.kind === 'drop' ? `drop ${r.reason}` : `rcode ${r.rcode} ${r.reason ?? ''}`.trim();
+  r.kind === 'query'
+    ? `query ${r.qtype}/${r.qclass} end=${r.questionEnd} edns=${r.edns ? `${r.edns.udpSize},v${r.edns.version},do=${r.edns.dnssecOk}` : '-'}`
+    : r.kind === 'drop'
+      ? `drop ${r.reason}`
+      : `rcode ${r.rcode} ${r.reason ?? ''}`.trim();
 
 test('readRequest: table of valid, malformed and hostile messages', () => {
   const cases: [string, string, string][] = [
@@ -31,7 +33,7 @@ test('readRequest: table of valid, malformed and hostile messages', () => {
     ['garbage after header', `${H('0100')} c00cff3f0102`, 'rcode 1 bad-name'],
     ['pointer in question', `${H('0100')} 01 61 c00c 0001 0001`, 'rcode 1 bad-name'],
     ['label type 01', `${H('0100')} 41 61 00 0001 0001`, 'rcode 1 bad-name'],
-    ['name > 255', `${H('0100')} ${'3f' + '61'.repeat(63)}`.repeat(1) + ('3f' + '62'.repeat(63)).repeat(4) + '00 0001 0001', 'rcode 1 bad-name'],
+    ['name > 255', `${`${H('0100')} ${`3f${'61'.repeat(63)}`}`.repeat(1) + `3f${'62'.repeat(63)}`.repeat(4)}00 0001 0001`, 'rcode 1 bad-name'],
     ['question runs off the end', `${H('0100')} 05 6c6f63`, 'rcode 1 bad-name'],
     ['no qtype', `${H('0100')} 01 61 00 00`, 'rcode 1 truncated'],
     ['qtype OPT', `${H('0100')} 01 61 00 0029 0001`, 'rcode 1 bad-qtype'],

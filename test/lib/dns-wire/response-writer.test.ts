@@ -6,7 +6,10 @@ import type { ResourceRecord } from '../../../src/lib/dns-wire/types.js';
 
 /** A request as bytes: header + one question (+ OPT). Built by hand, not with the code under test. */
 function request(name: string, type = 1, flags = 0x0100): Buffer {
-  const labels = name.split('.').filter(Boolean).flatMap((l) => [l.length, ...Buffer.from(l)]);
+  const labels = name
+    .split('.')
+    .filter(Boolean)
+    .flatMap((l) => [l.length, ...Buffer.from(l)]);
   const h = Buffer.alloc(12);
   h.writeUInt16BE(0xabcd, 0);
   h.writeUInt16BE(flags, 2);
@@ -18,8 +21,17 @@ const A = (name: string, ip = [10, 0, 0, 1]): ResourceRecord => ({ name, type: 1
 
 function spec(req: Buffer, over: Partial<ResponseSpec> = {}): ResponseSpec {
   return {
-    id: req.readUInt16BE(0), requestFlags: req.readUInt16BE(2), aa: true, rcode: 0,
-    request: req, questionEnd: req.length, answers: [], authority: [], maxSize: 512, lengthPrefix: false, ...over,
+    id: req.readUInt16BE(0),
+    requestFlags: req.readUInt16BE(2),
+    aa: true,
+    rcode: 0,
+    request: req,
+    questionEnd: req.length,
+    answers: [],
+    authority: [],
+    maxSize: 512,
+    lengthPrefix: false,
+    ...over,
   };
 }
 

@@ -3,8 +3,7 @@ import { test } from 'node:test';
 import { encodeName } from '../../../src/lib/dns-wire/presentation.js';
 import { equalFold, nameToWireLower, readName, writeName } from '../../../src/lib/dns-wire/wire-name.js';
 
-const wire = (...labels: (string | number[])[]) =>
-  Buffer.from([...labels.flatMap((l) => (typeof l === 'string' ? [Buffer.byteLength(l), ...Buffer.from(l)] : [l.length, ...l])), 0]);
+const wire = (...labels: (string | number[])[]) => Buffer.from([...labels.flatMap((l) => (typeof l === 'string' ? [Buffer.byteLength(l), ...Buffer.from(l)] : [l.length, ...l])), 0]);
 
 test('writeName: presentation → wire, escapes and UTF-8', () => {
   const cases: [string, Buffer][] = [

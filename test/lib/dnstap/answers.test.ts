@@ -39,23 +39,32 @@ test('a CNAME chain with compressed owners and targets, then A and AAAA at its e
     { owner: 'www.listed.example.', target: 'edge.cdn.net.', ttl: 300 },
     { owner: 'edge.cdn.net.', target: 'e1.cdn.net.', ttl: 120 },
   ]);
-  assert.deepEqual(a.addresses.map((x) => [x.owner, x.family, x.address, x.ttl]), [
-    ['e1.cdn.net.', 'ipv4', '203.0.113.7', 60],
-    ['e1.cdn.net.', 'ipv6', '2001:db8::1', 0], // RFC 2181 §8: top-bit TTL reads as 0
-  ]);
+  assert.deepEqual(
+    a.addresses.map((x) => [x.owner, x.family, x.address, x.ttl]),
+    [
+      ['e1.cdn.net.', 'ipv4', '203.0.113.7', 60],
+      ['e1.cdn.net.', 'ipv6', '2001:db8::1', 0], // RFC 2181 §8: top-bit TTL reads as 0
+    ],
+  );
   assert.deepEqual([...(a.addresses[0]?.words ?? [])], [0xcb007107]);
   assert.deepEqual(namesLeadingTo('e1.cdn.net.', a.cnames), ['e1.cdn.net.', 'edge.cdn.net.', 'www.listed.example.']);
 });
 
 test('other types are ignored, wrong class or rdata size skipped and counted; NXDOMAIN is an empty answer', () => {
-  const msg = [...header(4), ...question,
+  const msg = [
+    ...header(4),
+    ...question,
     ...rr(ptr(AT_Q), 16, 60, [3, 0x61, 0x62, 0x63]), // TXT
     ...rr(ptr(AT_Q), 1, 60, [10, 0, 0, 1], 3), // A in CHAOS
     ...rr(ptr(AT_Q), 1, 60, [10, 0, 0]), // A with 3 bytes
-    ...rr(ptr(AT_Q), 1, 60, [192, 0, 2, 1])];
+    ...rr(ptr(AT_Q), 1, 60, [192, 0, 2, 1]),
+  ];
   const a = ok(msg);
   assert.equal(a.skipped, 2);
-  assert.deepEqual(a.addresses.map((x) => x.address), ['192.0.2.1']);
+  assert.deepEqual(
+    a.addresses.map((x) => x.address),
+    ['192.0.2.1'],
+  );
   const nx = ok([...header(0, 0x8183), ...question]);
   assert.equal(nx.rcode, 3);
   assert.deepEqual(nx.addresses, []);

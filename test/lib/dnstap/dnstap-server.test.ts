@@ -65,7 +65,10 @@ describe('dnstap server (Frame Streams over a unix socket)', () => {
     await c.send(STOP());
     assert.deepEqual(await c.bytes(ACCEPT_BYTES.length + FINISH_BYTES.length), Buffer.concat([ACCEPT_BYTES, FINISH_BYTES]));
     await c.waitClosed();
-    assert.deepEqual(messages.slice(before).map((m) => m.identity), ['one', 'two']);
+    assert.deepEqual(
+      messages.slice(before).map((m) => m.identity),
+      ['one', 'two'],
+    );
     assert.equal(messages.at(-1)?.type, 'CLIENT_RESPONSE');
     await wait('close reported', () => closes.at(-1)?.kind === 'finished');
   });

@@ -48,7 +48,7 @@ test('matching: the entry itself and everything below it, on label boundaries on
 });
 
 test('names that are not plain names never match and never throw', () => {
-  const table = ['', '.', '..', 'example.com..', '.example.com.x', 'exa mple.com', 'bücher.example.org', '\u0000', 'x'.repeat(300) + '.example.com'];
+  const table = ['', '.', '..', 'example.com..', '.example.com.x', 'exa mple.com', 'bücher.example.org', '\u0000', `${'x'.repeat(300)}.example.com`];
   for (const name of table) assert.equal(matcher.match(name), undefined, JSON.stringify(name));
   // Unicode under a listed name: the walk stops at the non-ASCII label, but the suffix to its
   // right was already probed — a resolver never sends that, and punycode is what we compare.
@@ -73,7 +73,7 @@ test('the broadest covering entry is reported when several cover a name', () => 
 });
 
 test('build: duplicates (incl. `*.` and case variants) and invalid entries are counted, not thrown', () => {
-  const b = DomainMatcher.build(['example.com', '*.example.com', 'EXAMPLE.com.', ' example.com ', 'a..b', '', 'bücher.de', '-bad.com', 'x'.repeat(64) + '.com', 'ok.net']);
+  const b = DomainMatcher.build(['example.com', '*.example.com', 'EXAMPLE.com.', ' example.com ', 'a..b', '', 'bücher.de', '-bad.com', `${'x'.repeat(64)}.com`, 'ok.net']);
   assert.equal(b.entries, 2);
   assert.equal(b.duplicates, 3);
   assert.equal(b.rejected, 5);

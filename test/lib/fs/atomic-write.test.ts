@@ -48,7 +48,10 @@ test('SerialFileWriter: a failed write rejects its callers and the next one runs
     const blocker = join(dir, 'not-a-dir');
     writeFileSync(blocker, '');
     const w = new SerialFileWriter(join(blocker, 'store.json'));
-    await assert.rejects(w.write(() => 'x'), /ENOTDIR|EEXIST/);
+    await assert.rejects(
+      w.write(() => 'x'),
+      /ENOTDIR|EEXIST/,
+    );
     rmSync(blocker);
     await w.write(() => 'y');
     assert.equal(readFileSync(join(blocker, 'store.json'), 'utf8'), 'y');

@@ -23,14 +23,23 @@ test('build: sorts, merges overlapping and adjacent ranges, keeps gaps', () => {
     [['10.0.0.3', '10.0.0.1', '10.0.0.2'], ['10.0.0.1-10.0.0.3']],
     [['1.0.0.0/25', '1.0.0.128/25'], ['1.0.0.0/24']],
     [['1.0.0.0/24', '1.0.0.7', '1.0.0.0/26'], ['1.0.0.0/24']],
-    [['1.0.0.0/24', '1.0.2.0/24'], ['1.0.0.0/24', '1.0.2.0/24']],
+    [
+      ['1.0.0.0/24', '1.0.2.0/24'],
+      ['1.0.0.0/24', '1.0.2.0/24'],
+    ],
     [['1.0.0.5-1.0.0.9', '1.0.0.8-1.0.0.20', '1.0.0.21'], ['1.0.0.5-1.0.0.21']],
     [['255.255.255.255', '255.255.255.254'], ['255.255.255.254/31']],
     [['0.0.0.0', '0.0.0.1'], ['0.0.0.0/31']],
     [['2001:db8::/33', '2001:db8:8000::/33'], ['2001:db8::/32']],
-    [['2001:db8::1', '2001:db8::3'], ['2001:db8::1', '2001:db8::3']],
+    [
+      ['2001:db8::1', '2001:db8::3'],
+      ['2001:db8::1', '2001:db8::3'],
+    ],
     [['2001:db8::ffff:ffff', '2001:db8::1:0:0'], ['2001:db8::ffff:ffff-2001:db8::1:0:0']],
-    [['ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff', '::'], ['::', 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff']],
+    [
+      ['ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff', '::'],
+      ['::', 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff'],
+    ],
   ];
   for (const [input, want] of cases) assert.deepEqual(rangeTexts(build(input)), want, input.join(' '));
   assert.equal(new RangeSetBuilder('ipv4').build().size, 0);
@@ -38,18 +47,15 @@ test('build: sorts, merges overlapping and adjacent ranges, keeps gaps', () => {
 
 test('nft element shapes: single address string, aligned prefix, otherwise range', () => {
   const s = build(['192.0.2.1', '198.51.100.0/24', '203.0.113.5-203.0.113.9', '203.0.113.64/26']);
-  assert.deepEqual([0, 1, 2, 3].map((i) => rangeToNftElement(s, i)), [
-    '192.0.2.1',
-    { prefix: { addr: '198.51.100.0', len: 24 } },
-    { range: ['203.0.113.5', '203.0.113.9'] },
-    { prefix: { addr: '203.0.113.64', len: 26 } },
-  ]);
+  assert.deepEqual(
+    [0, 1, 2, 3].map((i) => rangeToNftElement(s, i)),
+    ['192.0.2.1', { prefix: { addr: '198.51.100.0', len: 24 } }, { range: ['203.0.113.5', '203.0.113.9'] }, { prefix: { addr: '203.0.113.64', len: 26 } }],
+  );
   const v6 = build(['2001:db8::/48', '2001:db9::1', '2001:dba::2-2001:dba::3', '2001:dba::4-2001:dba::7']);
-  assert.deepEqual([0, 1, 2].map((i) => rangeToNftElement(v6, i)), [
-    { prefix: { addr: '2001:db8::', len: 48 } },
-    '2001:db9::1',
-    { range: ['2001:dba::2', '2001:dba::7'] },
-  ]);
+  assert.deepEqual(
+    [0, 1, 2].map((i) => rangeToNftElement(v6, i)),
+    [{ prefix: { addr: '2001:db8::', len: 48 } }, '2001:db9::1', { range: ['2001:dba::2', '2001:dba::7'] }],
+  );
   assert.deepEqual(rangeToNftElement(build(['0.0.0.0/0']), 0), { prefix: { addr: '0.0.0.0', len: 0 } });
   assert.throws(() => rangeToNftElement(s, 4), RangeError);
 });
@@ -63,7 +69,11 @@ test('subtractRanges cuts around excluded ranges instead of dropping whole prefi
     [['1.0.0.0/24'], ['0.0.0.0/0'], []],
     [['1.0.0.0/24'], ['2.0.0.0/8'], ['1.0.0.0/24']],
     [['0.0.0.0-255.255.255.255'], ['255.255.255.255', '0.0.0.0'], ['0.0.0.1-255.255.255.254']],
-    [['1.0.0.0-1.0.0.10', '1.0.0.20-1.0.0.30'], ['1.0.0.5', '1.0.0.25'], ['1.0.0.0-1.0.0.4', '1.0.0.6-1.0.0.10', '1.0.0.20-1.0.0.24', '1.0.0.26-1.0.0.30']],
+    [
+      ['1.0.0.0-1.0.0.10', '1.0.0.20-1.0.0.30'],
+      ['1.0.0.5', '1.0.0.25'],
+      ['1.0.0.0-1.0.0.4', '1.0.0.6-1.0.0.10', '1.0.0.20-1.0.0.24', '1.0.0.26-1.0.0.30'],
+    ],
     [['2001:db8::/32'], ['2001:db8::/33'], ['2001:db8:8000::/33']],
   ];
   for (const [set, ex, want] of cases) {
@@ -160,7 +170,11 @@ test('guard: too broad rejected whole, bogons and excludes rejected or cut', () 
   const v6 = rangeSetOf('ipv6', ['fbff:ffff:ffff:ffff:ffff:ffff:ffff:ff00-fc00::ff', '2a0a:db8:dead::/47']);
   // 2a0a:db8:dead::/47 is deac::-dead:ffff…; the excluded /48 is its upper half.
   assert.deepEqual(rangeTexts(guard.cut(v6)), ['2a0a:db8:deac::/48', 'fbff:ffff:ffff:ffff:ffff:ffff:ffff:ff00/120']);
-  for (const [addr, want] of [['2a0a:db8:dead::1', false], ['2a0a:db8:deac::1', true], ['fc00::1', false]] as const) {
+  for (const [addr, want] of [
+    ['2a0a:db8:dead::1', false],
+    ['2a0a:db8:deac::1', true],
+    ['fc00::1', false],
+  ] as const) {
     assert.equal(containsAddress(guard.cut(v6), addr), want, addr);
   }
 });
@@ -168,13 +182,14 @@ test('guard: too broad rejected whole, bogons and excludes rejected or cut', () 
 /** Naive model: a bitmap over a small v4 window, to check merge/subtract/diff on random data. */
 test('random sets agree with a bitmap model (coverage, subtract, diff round-trip)', () => {
   let seed = 42;
-  const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) % n);
+  const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) >>> 0) % n;
   const base = 0x01000000; // 1.0.0.0
   const text = (a: number) => `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
-  const randomEntries = (count: number) => Array.from({ length: count }, () => {
-    const a = base + rnd(4096);
-    return `${text(a)}-${text(a + rnd(40))}`;
-  });
+  const randomEntries = (count: number) =>
+    Array.from({ length: count }, () => {
+      const a = base + rnd(4096);
+      return `${text(a)}-${text(a + rnd(40))}`;
+    });
   const bitmap = (entries: string[]) => {
     const m = new Uint8Array(5000);
     for (const e of entries) {

@@ -25,25 +25,22 @@ const summary = (sel: ReturnType<typeof selectInterfaces>): string[] => sel.targ
 
 test('default selection: up, multicast, not loopback, with a private or ULA address', () => {
   const sel = selectInterfaces(SYSTEM);
-  assert.deepEqual(summary(sel), [
-    'br-lan/4/192.168.1.1',
-    'br-lan/6/fe80::2',
-    'wlan-guest/4/172.20.0.1',
-    'iot/6/fe80::3',
-    'zeroconf/4/169.254.3.4',
-  ]);
+  assert.deepEqual(summary(sel), ['br-lan/4/192.168.1.1', 'br-lan/6/fe80::2', 'wlan-guest/4/172.20.0.1', 'iot/6/fe80::3', 'zeroconf/4/169.254.3.4']);
   const reasons = Object.fromEntries(sel.skipped.map((s) => [s.ifname, s.reason]));
-  assert.equal(reasons['lo'], 'loopback');
-  assert.match(reasons['wan'] ?? '', /no private/);
+  assert.equal(reasons.lo, 'loopback');
+  assert.match(reasons.wan ?? '', /no private/);
   assert.match(reasons['v6only-wan'] ?? '', /no private/, 'an fe80:: address alone does not make a WAN a LAN');
-  assert.equal(reasons['tun0'], 'not multicast-capable');
-  assert.equal(reasons['down0'], 'down');
+  assert.equal(reasons.tun0, 'not multicast-capable');
+  assert.equal(reasons.down0, 'down');
 });
 
 test('mdns.interfaces names them outright (public addresses allowed), still refusing loopback and non-multicast', () => {
   const sel = selectInterfaces(SYSTEM, ['wan', 'lo', 'tun0', 'missing']);
   assert.deepEqual(summary(sel), ['wan/4/203.0.113.7', 'wan/6/fe80::1']);
-  assert.deepEqual(sel.skipped.map((s) => s.ifname), ['lo', 'tun0', 'missing']);
+  assert.deepEqual(
+    sel.skipped.map((s) => s.ifname),
+    ['lo', 'tun0', 'missing'],
+  );
   assert.deepEqual(selectInterfaces(SYSTEM, []).targets, [], '[] turns native querying off');
 });
 

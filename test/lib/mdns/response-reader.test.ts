@@ -8,9 +8,7 @@ const labels = (...ls: (string | number[])[]): number[] => ls.flatMap((l) => (ty
 const u16 = (n: number): number[] => [n >> 8, n & 0xff];
 const u32 = (n: number): number[] => [(n >>> 24) & 0xff, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff];
 const ptr = (off: number): number[] => [0xc0 | (off >> 8), off & 0xff];
-const header = (opts: { flags?: number; qd?: number; an?: number } = {}): number[] => [
-  ...u16(0x1234), ...u16(opts.flags ?? 0x8400), ...u16(opts.qd ?? 1), ...u16(opts.an ?? 1), 0, 0, 0, 0,
-];
+const header = (opts: { flags?: number; qd?: number; an?: number } = {}): number[] => [...u16(0x1234), ...u16(opts.flags ?? 0x8400), ...u16(opts.qd ?? 1), ...u16(opts.an ?? 1), 0, 0, 0, 0];
 const rr = (owner: number[], type: number, klass: number, ttl: number, rdata: number[]): number[] => [...owner, ...u16(type), ...u16(klass), ...u32(ttl), ...u16(rdata.length), ...rdata];
 const answers = (msg: number[]): readonly MdnsAnswer[] => {
   const r = readResponse(Uint8Array.from(msg));
@@ -46,9 +44,7 @@ test('SRV keeps its fixed fields and expands the target; names fold case for mat
 });
 
 test('cache-flush bit is stripped from the class and reported; a top-bit TTL is 0 (RFC 2181 §8)', () => {
-  const msg = [...header({ an: 2 }), ...question,
-    ...rr(ptr(12), 1, 0x8001, 120, [10, 77, 0, 2]),
-    ...rr(ptr(12), 1, 0x0001, 0x80000000, [10, 77, 0, 3])];
+  const msg = [...header({ an: 2 }), ...question, ...rr(ptr(12), 1, 0x8001, 120, [10, 77, 0, 2]), ...rr(ptr(12), 1, 0x0001, 0x80000000, [10, 77, 0, 3])];
   const [a, b] = answers(msg);
   assert.equal(a?.class, 1);
   assert.equal(a?.cacheFlush, true);
@@ -125,4 +121,23 @@ test('writeQuery: one question, flags zero, escaped labels encoded as bytes', ()
   const q = writeQuery(0xbeef, 'My\\032Printer\\.v2._ipp._tcp.local.', 33);
   assert.deepEqual([...q.subarray(0, 12)], [0xbe, 0xef, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
   assert.deepEqual([...q.subarray(12)], [...labels('My Printer.v2', '_ipp', '_tcp', 'local'), 0, 0, 33, 0, 1]);
+});
+
+test('an A or AAAA whose rdata is not 4 or 16 octets (RFC 1035 §3.4.1, RFC 3596 §2.2) is skipped, the rest kept', () => {
+  const host = [...labels('printer', 'local'), 0];
+  const msg = [
+    ...header({ an: 4 }),
+    ...question,
+    ...rr(host, 1, 1, 120, [10, 0]),
+    ...rr(ptr(29 + 4), 1, 1, 120, [10, 0, 0, 7]),
+    ...rr(ptr(29 + 4), 28, 1, 120, [0xfe, 0x80, 0, 0]),
+    ...rr(ptr(29 + 4), 28, 1, 120, [0xfe, 0x80, ...Array<number>(13).fill(0), 1]),
+  ];
+  assert.deepEqual(
+    answers(msg).map((a) => [a.type, [...a.rdata].length]),
+    [
+      [1, 4],
+      [28, 16],
+    ],
+  );
 });

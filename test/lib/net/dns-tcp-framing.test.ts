@@ -13,7 +13,11 @@ test('frames split across chunks in every possible way come out whole', () => {
       f.push(stream.subarray(i, i + cut));
       for (let m = f.shift(); m !== undefined; m = f.shift()) out.push([...m]);
     }
-    assert.deepEqual(out.map((m) => m.length), [3, 0, 300, 1], `chunk size ${cut}`);
+    assert.deepEqual(
+      out.map((m) => m.length),
+      [3, 0, 300, 1],
+      `chunk size ${cut}`,
+    );
     assert.deepEqual(out[0], [1, 2, 3]);
     assert.equal(f.partial(), false);
   }

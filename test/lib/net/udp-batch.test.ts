@@ -38,7 +38,10 @@ const until = async (ok: () => boolean, ms = 2000): Promise<void> => {
   while (!ok() && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
 };
 
-for (const [type, host] of [['udp4', '127.0.0.1'], ['udp6', '::1']] as const) {
+for (const [type, host] of [
+  ['udp4', '127.0.0.1'],
+  ['udp6', '::1'],
+] as const) {
   test(`${type}: an idle sender sends at once; what follows in the same turn leaves in one sendmmsg, byte for byte and to the right peer`, async () => {
     const rx = await bound(type, host);
     const tx = await bound(type, host);
@@ -50,7 +53,10 @@ for (const [type, host] of [['udp4', '127.0.0.1'], ['udp6', '::1']] as const) {
     for (let i = 1; i < 10; i++) sender.send([Buffer.from([i]), Buffer.from('-part-two')], to);
     assert.equal(sender.counts().calls, 1, 'the rest wait for the end of the turn');
     await until(() => r.got.length === 10);
-    assert.deepEqual(r.got.map((g) => g.msg.toString('latin1')), Array.from({ length: 10 }, (_, i) => `${String.fromCharCode(i)}-part-two`));
+    assert.deepEqual(
+      r.got.map((g) => g.msg.toString('latin1')),
+      Array.from({ length: 10 }, (_, i) => `${String.fromCharCode(i)}-part-two`),
+    );
     assert.ok(r.got.every((g) => g.port === tx.address().port));
     assert.deepEqual(sender.counts(), { batched: 10, fallback: 0, calls: 2 });
     sender.close();
@@ -109,13 +115,19 @@ test('a socket closed before the flush: what was queued is dropped, never writte
   // The next socket likely gets the same descriptor number.
   const other = await bound('udp4', '127.0.0.1');
   await new Promise((res) => setTimeout(res, 100));
-  assert.deepEqual(r.got.map((g) => g.msg.toString()), ['first']);
+  assert.deepEqual(
+    r.got.map((g) => g.msg.toString()),
+    ['first'],
+  );
   sender.close();
   other.close();
   rx.close();
 });
 
-for (const [type, host] of [['udp4', '127.0.0.1'], ['udp6', '::1']] as const) {
+for (const [type, host] of [
+  ['udp4', '127.0.0.1'],
+  ['udp6', '::1'],
+] as const) {
   test(`${type}: drain reads the rest of the queue from the message handler — each datagram once, in order, with its sender`, async () => {
     const rx = await bound(type, host);
     const tx = await bound(type, host);
@@ -134,8 +146,14 @@ for (const [type, host] of [['udp4', '127.0.0.1'], ['udp6', '::1']] as const) {
     for (let i = 0; i < 40; i++) sender.send([Buffer.from(`m${i}`)], to);
     await until(() => seen.length >= 40);
     await new Promise((res) => setTimeout(res, 20));
-    assert.deepEqual(seen.map((s) => s.text), Array.from({ length: 40 }, (_, i) => `m${i}`));
-    assert.ok(seen.every((s) => s.port === tx.address().port && s.address === host), JSON.stringify(seen.slice(0, 3)));
+    assert.deepEqual(
+      seen.map((s) => s.text),
+      Array.from({ length: 40 }, (_, i) => `m${i}`),
+    );
+    assert.ok(
+      seen.every((s) => s.port === tx.address().port && s.address === host),
+      JSON.stringify(seen.slice(0, 3)),
+    );
     assert.ok(drain.counts().drained > 0, 'the drain took part');
     drain.close();
     sender.close();
@@ -152,7 +170,10 @@ test('drain: a datagram beyond the slot is reported truncated and not handed on'
   const seen: number[] = [];
   rx.on('message', (m) => {
     seen.push(m.length);
-    drain.drain((x) => seen.push(x.length), () => undefined);
+    drain.drain(
+      (x) => seen.push(x.length),
+      () => undefined,
+    );
   });
   const sender = createUdpBatchSender(tx, { ipv6: false });
   const to = { address: '127.0.0.1', port: rx.address().port, family: 'IPv4' as const, size: 0 };
@@ -179,7 +200,10 @@ test('drain: a datagram on a quiet socket costs no syscall (no queue behind it);
   let n = 0;
   rx.on('message', () => {
     n++;
-    drain.drain(() => undefined, () => undefined);
+    drain.drain(
+      () => undefined,
+      () => undefined,
+    );
   });
   const to = rx.address();
   tx.send('a', to.port, to.address);
@@ -193,7 +217,12 @@ test('drain: a datagram on a quiet socket costs no syscall (no queue behind it);
 
 test('sockaddr: encoded and read back the way RemoteInfo spells addresses (IPv4-mapped included)', () => {
   const names = new SockaddrNames();
-  for (const [address, ipv6, want] of [['192.0.2.7', false, '192.0.2.7'], ['2001:db8::1', true, '2001:db8::1'], ['::ffff:192.0.2.7', true, '::ffff:192.0.2.7'], ['192.0.2.7', true, '::ffff:192.0.2.7']] as const) {
+  for (const [address, ipv6, want] of [
+    ['192.0.2.7', false, '192.0.2.7'],
+    ['2001:db8::1', true, '2001:db8::1'],
+    ['::ffff:192.0.2.7', true, '::ffff:192.0.2.7'],
+    ['192.0.2.7', true, '::ffff:192.0.2.7'],
+  ] as const) {
     const b = encodeSockaddr({ address, port: 5353 }, ipv6);
     assert.ok(b, address);
     const p = names.peer(b, 0, b.length, 1);

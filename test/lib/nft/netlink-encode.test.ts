@@ -29,7 +29,10 @@ test('a set without the interval flag takes single addresses only; a family mism
   const w = new NlWriter();
   const single = { op: 'add' as const, ref, elems: { kind: 'items' as const, items: [itemOf('192.0.2.1')!] } };
   encodeElemOp(w, single, { flags: 0, keyLen: 4 }, () => 1, 1);
-  assert.throws(() => encodeElemOp(new NlWriter(), { ...single, elems: { kind: 'items', items: [itemOf({ prefix: { addr: '10.0.0.0', len: 8 } })!] } }, { flags: 0, keyLen: 4 }, () => 1, 1), /no interval flag/);
+  assert.throws(
+    () => encodeElemOp(new NlWriter(), { ...single, elems: { kind: 'items', items: [itemOf({ prefix: { addr: '10.0.0.0', len: 8 } })!] } }, { flags: 0, keyLen: 4 }, () => 1, 1),
+    /no interval flag/,
+  );
   assert.throws(() => encodeElemOp(new NlWriter(), single, { flags: 0, keyLen: 16 }, () => 1, 1), /key is 16 bytes/);
 });
 
@@ -44,7 +47,10 @@ test('JSON elements narrow to first/last words (prefixes masked, timeouts in ms)
 test('translate: elements and flushes are netlink, creates go first, anything else sends the whole transaction to nft', () => {
   const t = translate([addTableCommand('inet', 't'), addSetCommand(ref, 'ipv4_addr'), flushSetCommand(ref), elementCommand('add', ref, new RangeElements(rangeSetOf('ipv4', ['1.2.3.4'])))]);
   assert.equal(t?.create.length, 2);
-  assert.deepEqual(t?.ops.map((o) => o.op), ['flush', 'add']);
+  assert.deepEqual(
+    t?.ops.map((o) => o.op),
+    ['flush', 'add'],
+  );
   assert.equal(translate([flushSetCommand(ref), addTableCommand('inet', 't')]), undefined, 'a create after an element op');
   assert.equal(translate(['{"delete":{"set":{"family":"inet","table":"t","name":"s"}}}']), undefined);
   assert.equal(translate([elementCommand('add', ref, ['{"concat":["a","b"]}'])]), undefined);

@@ -29,7 +29,10 @@ test('at most two sends stuck at once: a third request fails at once instead of 
   for (const e of await Promise.all(stuck)) assert.ok(e instanceof NfnlTimeout);
   assert.equal(stuckSends(), 2);
   const t0 = performance.now();
-  await assert.rejects(NfnlSocket.open().request(Buffer.alloc(20), { deadlineMs: 5000, sendAsync: never(10) }), (e: unknown) => e instanceof NfnlTimeout && /2 earlier requests are still stuck/.test(e.message));
+  await assert.rejects(
+    NfnlSocket.open().request(Buffer.alloc(20), { deadlineMs: 5000, sendAsync: never(10) }),
+    (e: unknown) => e instanceof NfnlTimeout && /2 earlier requests are still stuck/.test(e.message),
+  );
   assert.ok(performance.now() - t0 < 100, 'without waiting');
   await new Promise((r) => setTimeout(r, 350));
   assert.equal(stuckSends(), 0);

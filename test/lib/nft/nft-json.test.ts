@@ -15,18 +15,49 @@ test('a document of commands is valid nft JSON with interval flags and no auto-m
 });
 
 test('list set output is narrowed once; unknown shapes are refused', () => {
-  const out = { nftables: [{ metainfo: { json_schema_version: 1 } }, { set: { family: 'inet', name: 's', table: 't', type: 'ipv4_addr', handle: 1, flags: ['interval'], elem: ['1.2.3.4', { prefix: { addr: '10.0.0.0', len: 8 } }, { range: ['20.0.0.1', '20.0.0.9'] }, { elem: { val: '5.5.5.5', timeout: 10 } }] } }] };
+  const out = {
+    nftables: [
+      { metainfo: { json_schema_version: 1 } },
+      {
+        set: {
+          family: 'inet',
+          name: 's',
+          table: 't',
+          type: 'ipv4_addr',
+          handle: 1,
+          flags: ['interval'],
+          elem: ['1.2.3.4', { prefix: { addr: '10.0.0.0', len: 8 } }, { range: ['20.0.0.1', '20.0.0.9'] }, { elem: { val: '5.5.5.5', timeout: 10 } }],
+        },
+      },
+    ],
+  };
   const s = parseListSet(out);
   assert.deepEqual(s.elements, ['1.2.3.4', { prefix: { addr: '10.0.0.0', len: 8 } }, { range: ['20.0.0.1', '20.0.0.9'] }, '5.5.5.5']);
   assert.deepEqual(parseListSet({ nftables: [{ set: { family: 'ip', name: 's', table: 't', type: 'ipv4_addr' } }] }).elements, []);
   for (const bad of [null, {}, { nftables: [] }, { nftables: [{ set: { family: 'inet', name: 's', table: 't', type: 'x', elem: [{ concat: [] }] } }] }]) {
-    assert.throws(() => parseListSet(bad), (e: unknown) => isSidecarError(e, 'NFT_APPLY_FAILED'));
+    assert.throws(
+      () => parseListSet(bad),
+      (e: unknown) => isSidecarError(e, 'NFT_APPLY_FAILED'),
+    );
   }
 });
 
 test('monitor lines (as nft 1.0.6 prints them) become events', () => {
-  assert.deepEqual(parseMonitorLine('{"delete": {"element": {"family": "inet", "table": "g", "name": "s4", "elem": {"set": ["1.2.3.4"]}}}}'), { op: 'delete', kind: 'element', family: 'inet', table: 'g', set: 's4', count: 1 });
-  assert.deepEqual(parseMonitorLine('{"add": {"set": {"family": "inet", "name": "s4", "table": "g", "type": "ipv4_addr", "handle": 1, "flags": ["interval"]}}}'), { op: 'add', kind: 'set', family: 'inet', table: 'g', set: 's4' });
+  assert.deepEqual(parseMonitorLine('{"delete": {"element": {"family": "inet", "table": "g", "name": "s4", "elem": {"set": ["1.2.3.4"]}}}}'), {
+    op: 'delete',
+    kind: 'element',
+    family: 'inet',
+    table: 'g',
+    set: 's4',
+    count: 1,
+  });
+  assert.deepEqual(parseMonitorLine('{"add": {"set": {"family": "inet", "name": "s4", "table": "g", "type": "ipv4_addr", "handle": 1, "flags": ["interval"]}}}'), {
+    op: 'add',
+    kind: 'set',
+    family: 'inet',
+    table: 'g',
+    set: 's4',
+  });
   assert.deepEqual(parseMonitorLine('{"delete": {"table": {"family": "inet", "name": "g", "handle": 2}}}'), { op: 'delete', kind: 'table', family: 'inet', table: 'g' });
   for (const l of ['', 'not json', '{"add": {"rule": {}}}', '{"add": {"table": {"family": "bridge", "name": "x"}}}']) assert.equal(parseMonitorLine(l), undefined);
 });

@@ -15,7 +15,13 @@ test('translate: the creates set-sync and the learner write become netlink creat
     { op: 'set', ref, type: 'ipv6_addr', flags: ['interval'] },
     { op: 'set', ref, type: 'ipv4_addr', flags: ['timeout'] },
   ]);
-  for (const other of [set({ type: 'ipv4_addr', flags: ['interval'], 'auto-merge': true }), set({ type: 'ipv4_addr', timeout: 300 }), set({ type: 'ether_addr' }), set({ type: 'ipv4_addr', flags: ['constant'] }), '{"add":{"table":{"family":"inet","name":"t","flags":["dormant"]}}}']) {
+  for (const other of [
+    set({ type: 'ipv4_addr', flags: ['interval'], 'auto-merge': true }),
+    set({ type: 'ipv4_addr', timeout: 300 }),
+    set({ type: 'ether_addr' }),
+    set({ type: 'ipv4_addr', flags: ['constant'] }),
+    '{"add":{"table":{"family":"inet","name":"t","flags":["dormant"]}}}',
+  ]) {
     assert.equal(translate([other]), undefined, other);
   }
 });
@@ -34,7 +40,14 @@ test('NEWSET carries what nft sends for `type ipv4_addr; flags interval` (nft --
   assert.equal(a.get(5)?.readUInt32BE(0), 4);
   assert.equal(a.get(10)?.readUInt32BE(0), 3, 'NFTA_SET_ID');
   assert.equal(a.get(13)?.toString('hex'), '000402000000', 'NFTNL_UDATA_SET_KEYBYTEORDER = BYTEORDER_BIG_ENDIAN');
-  assert.deepEqual([...parseSetUserdata(Buffer.from('000402000000020401000000', 'hex'))], [[0, 2], [2, 1]], 'with auto-merge (NFTNL_UDATA_SET_MERGE_ELEMENTS)');
+  assert.deepEqual(
+    [...parseSetUserdata(Buffer.from('000402000000020401000000', 'hex'))],
+    [
+      [0, 2],
+      [2, 1],
+    ],
+    'with auto-merge (NFTNL_UDATA_SET_MERGE_ELEMENTS)',
+  );
   const t = new NlWriter(64);
   encodeCreate(t, { op: 'table', family: 'ip6', table: 'x' }, 1, 0);
   assert.equal(t.bytes().readUInt16LE(4), 10 << 8, 'NFT_MSG_NEWTABLE');

@@ -34,7 +34,12 @@ const ranges = (family: 'ipv4' | 'ipv6', ...parts: string[][]): string[] => {
 
 test('boundaries pair like nft: end exclusive, an open start runs to the top, a stray end (nft 0-element) is dropped', () => {
   // The kernel's order (highest key first, a start before an end at the same key), over two parts.
-  assert.deepEqual(ranges('ipv4', ['255.0.0.0', '11.0.0.0!', '10.0.0.0'], ['2.0.0.0!', '1.2.3.4', '0.0.0.1!', '0.0.0.0', '0.0.0.0!']), ['0.0.0.0', '1.2.3.4-1.255.255.255', '10.0.0.0/8', '255.0.0.0/8']);
+  assert.deepEqual(ranges('ipv4', ['255.0.0.0', '11.0.0.0!', '10.0.0.0'], ['2.0.0.0!', '1.2.3.4', '0.0.0.1!', '0.0.0.0', '0.0.0.0!']), [
+    '0.0.0.0',
+    '1.2.3.4-1.255.255.255',
+    '10.0.0.0/8',
+    '255.0.0.0/8',
+  ]);
   // Shuffled input is sorted; adjacent ranges stay two (an end and a start at one key: end first).
   assert.deepEqual(ranges('ipv4', ['10.0.1.0!', '10.0.0.128', '10.0.0.0', '10.0.0.128!']), ['10.0.0.0/25', '10.0.0.128/25']);
   // A start after a start closes the first at the second's key - 1 (segtree.c interval_map_decompose).
@@ -63,6 +68,15 @@ test('addresses and shapes as nft prints them (inet_ntop, add_interval)', () => 
     return Array.from({ length: r.size }, (_, i) => nftElement(r, i));
   };
   assert.deepEqual(shapes('ipv4', ['0.0.0.0/0']), [{ prefix: { addr: '0.0.0.0', len: 0 } }]);
-  assert.deepEqual(shapes('ipv4', ['1.2.3.4', '10.0.0.0/8', '20.0.0.1-20.0.0.9', '30.0.0.0-30.0.1.255']), ['1.2.3.4', { prefix: { addr: '10.0.0.0', len: 8 } }, { range: ['20.0.0.1', '20.0.0.9'] }, { prefix: { addr: '30.0.0.0', len: 23 } }]);
-  assert.deepEqual(shapes('ipv6', ['::/96', '2001:db8::/33', '2001:db9::1-2001:db9::1:0']), [{ prefix: { addr: '::', len: 96 } }, { prefix: { addr: '2001:db8::', len: 33 } }, { range: ['2001:db9::1', '2001:db9::1:0'] }]);
+  assert.deepEqual(shapes('ipv4', ['1.2.3.4', '10.0.0.0/8', '20.0.0.1-20.0.0.9', '30.0.0.0-30.0.1.255']), [
+    '1.2.3.4',
+    { prefix: { addr: '10.0.0.0', len: 8 } },
+    { range: ['20.0.0.1', '20.0.0.9'] },
+    { prefix: { addr: '30.0.0.0', len: 23 } },
+  ]);
+  assert.deepEqual(shapes('ipv6', ['::/96', '2001:db8::/33', '2001:db9::1-2001:db9::1:0']), [
+    { prefix: { addr: '::', len: 96 } },
+    { prefix: { addr: '2001:db8::', len: 33 } },
+    { range: ['2001:db9::1', '2001:db9::1:0'] },
+  ]);
 });

@@ -28,7 +28,13 @@ while True:
     print(json.dumps({"m": msg.decode(), "pid": pid}), flush=True)
 `;
 
-interface Receiver { path: string; messages: string[]; senders: number[]; next(match: RegExp, timeoutMs?: number): Promise<string>; close(): void }
+interface Receiver {
+  path: string;
+  messages: string[];
+  senders: number[];
+  next(match: RegExp, timeoutMs?: number): Promise<string>;
+  close(): void;
+}
 
 function have(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
@@ -112,7 +118,10 @@ test('READY, STATUS (one line), WATCHDOG at half WATCHDOG_USEC, STOPPING reach t
     rx.messages.length = 0;
     await new Promise((r) => setTimeout(r, 400));
     assert.deepEqual(rx.messages, [], 'no watchdog pings after STOPPING');
-    assert.ok(rx.senders.every((p) => p === process.pid), `senders ${rx.senders.join(',')}`);
+    assert.ok(
+      rx.senders.every((p) => p === process.pid),
+      `senders ${rx.senders.join(',')}`,
+    );
     assert.deepEqual(errors, []);
   } finally {
     notifier.close();

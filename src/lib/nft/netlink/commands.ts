@@ -15,7 +15,6 @@ export interface Translated {
   readonly ops: ElemOp[];
 }
 
-
 function refOf(o: unknown, nameKey: 'name'): SetRef | undefined {
   if (!isRecord(o)) return undefined;
   const { family, table } = o;
@@ -60,12 +59,17 @@ function translateOne(c: NftCommand): ElemOp | { create: CreateOp } | undefined 
   if (c instanceof ElementCommand) {
     if (c.elements instanceof RangeElements) return { op: c.op, ref: c.ref, elems: { kind: 'ranges', set: c.elements.set } };
     if (c.elements instanceof AddressElements) {
-      const items = c.elements.items.map((a): ElemItem => (a.timeoutSeconds === undefined ? { family: a.family, first: a.words, last: a.words } : { family: a.family, first: a.words, last: a.words, timeoutMs: Math.round(a.timeoutSeconds * 1000) }));
+      const items = c.elements.items.map(
+        (a): ElemItem =>
+          a.timeoutSeconds === undefined ? { family: a.family, first: a.words, last: a.words } : { family: a.family, first: a.words, last: a.words, timeoutMs: Math.round(a.timeoutSeconds * 1000) },
+      );
       return { op: c.op, ref: c.ref, elems: { kind: 'items', items } };
     }
-    const parsed = items((function* () {
-      for (const piece of c.elements) yield JSON.parse(piece) as unknown;
-    })());
+    const parsed = items(
+      (function* () {
+        for (const piece of c.elements) yield JSON.parse(piece) as unknown;
+      })(),
+    );
     return parsed && { op: c.op, ref: c.ref, elems: { kind: 'items', items: parsed } };
   }
   const text = typeof c === 'string' ? c : [...c].join('');

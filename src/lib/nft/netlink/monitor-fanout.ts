@@ -67,7 +67,8 @@ export function createMonitorFanout(ownPortid: (netns: string | undefined) => nu
       try {
         return await send();
       } finally {
-        if (releases.length > 0) for (const r of releases) r(); // reads the queue, keeps the room until it is empty
+        if (releases.length > 0)
+          for (const r of releases) r(); // reads the queue, keeps the room until it is empty
         else pollAll(netns);
       }
     },

@@ -31,7 +31,6 @@ import { createQuietWindow, ownCommit } from './quiet-window.js';
 const NFNL_MSG_BATCH_BEGIN = 0x10;
 const NFNL_MSG_BATCH_END = 0x11;
 
-
 /** Element notifications a transaction will cause, about: a flush deletes what the set holds, guessed as what the same transaction adds (a full load) or the bound of one transaction. */
 function elementCount(ops: readonly ElemOp[]): number {
   let n = 0;
@@ -77,7 +76,10 @@ export function createNetlinkBackend(opts: NetlinkBackendOptions = {}): NftBacke
   function serial<T>(netns: string | undefined, job: () => Promise<T>): Promise<T> {
     const key = netns ?? '';
     const run = (queues.get(key) ?? Promise.resolve()).then(job);
-    queues.set(key, run.catch(() => undefined));
+    queues.set(
+      key,
+      run.catch(() => undefined),
+    );
     return run;
   }
 
@@ -89,7 +91,7 @@ export function createNetlinkBackend(opts: NetlinkBackendOptions = {}): NftBacke
     for (const op of t.ops) {
       const k = setRefText(op.ref);
       if (op.op === 'flush' || infos.has(k)) continue;
-      let found;
+      let found: Awaited<ReturnType<typeof lookupSet>>;
       try {
         found = await lookupSet(sock, op.ref);
       } catch (err) {

@@ -74,7 +74,10 @@ export function otherNftListeners(netns: string | undefined, ownPortid: number |
 }
 
 /** A listening socket: its namespace (inode of the nsfs file) and portid (unique only within it). */
-export interface NftListener { readonly ns: bigint; readonly portid: number }
+export interface NftListener {
+  readonly ns: bigint;
+  readonly portid: number;
+}
 
 /**
  * Gone meanwhile: a process that exited (ENOENT, ESRCH), or /run/netns/NAME being added or deleted

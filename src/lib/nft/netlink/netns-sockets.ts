@@ -2,7 +2,10 @@ import { statSync } from 'node:fs';
 import { NfnlSocket } from './nfnl-socket.js';
 
 /** One socket per namespace and the queue that keeps its requests one at a time. */
-export interface Conn { sock: NfnlSocket; queue: Promise<unknown> }
+export interface Conn {
+  sock: NfnlSocket;
+  queue: Promise<unknown>;
+}
 
 /**
  * Netfilter sockets by namespace (undefined = ours), each re-created when /run/netns/NAME now

@@ -1,5 +1,25 @@
 import { closeSync, openSync, readlinkSync, statSync } from 'node:fs';
-import { AF_NETLINK, CLONE_NEWNET, EAGAIN, EINTR, ENOBUFS, errnoText, libc, MSG_DONTWAIT, NETLINK_ADD_MEMBERSHIP, NETLINK_CAP_ACK, NETLINK_DROP_MEMBERSHIP, NETLINK_NETFILTER, SO_NETNS_COOKIE, SO_RCVBUFFORCE, SO_SNDBUFFORCE, SOCK_CLOEXEC, SOCK_RAW, SOL_NETLINK, SOL_SOCKET } from '../../libc/libc.js';
+import {
+  AF_NETLINK,
+  CLONE_NEWNET,
+  EAGAIN,
+  EINTR,
+  ENOBUFS,
+  errnoText,
+  libc,
+  MSG_DONTWAIT,
+  NETLINK_ADD_MEMBERSHIP,
+  NETLINK_CAP_ACK,
+  NETLINK_DROP_MEMBERSHIP,
+  NETLINK_NETFILTER,
+  SO_NETNS_COOKIE,
+  SO_RCVBUFFORCE,
+  SO_SNDBUFFORCE,
+  SOCK_CLOEXEC,
+  SOCK_RAW,
+  SOL_NETLINK,
+  SOL_SOCKET,
+} from '../../libc/libc.js';
 import { parseResponses, type NlResponse } from './nl-writer.js';
 
 /**
@@ -41,7 +61,10 @@ const MAX_STUCK = 2;
 let stuck = 0;
 
 export class NfnlError extends Error {
-  constructor(message: string, readonly errno: number) {
+  constructor(
+    message: string,
+    readonly errno: number,
+  ) {
     super(message);
   }
 }
@@ -63,7 +86,10 @@ function setInt(fd: number, level: number, name: number, value: number): number 
 }
 
 /** What a socket is for: requests (ACKs only), or a subscriber to NFNLGRP_NFTABLES with a fixed receive buffer. */
-export interface SocketRole { readonly group?: number; readonly rcvbuf?: number }
+export interface SocketRole {
+  readonly group?: number;
+  readonly rcvbuf?: number;
+}
 
 function openSocket(role: SocketRole = {}): number {
   const c = libc();
@@ -122,6 +148,7 @@ export function inNetns<T>(netns: string, fn: () => T): T {
     try {
       return fn();
     } finally {
+      // biome-ignore lint/correctness/noUnsafeFinally: a main thread left in the wrong namespace must not go on as if nothing happened, whatever fn() did.
       if (c.setns(home, CLONE_NEWNET) < 0) throw new Error(`netlink: cannot return the main thread to its network namespace: ${errnoText(c.errno())}`);
     }
   } finally {
@@ -163,7 +190,10 @@ export class NfnlSocket {
   static open(netns?: string, role: SocketRole = {}): NfnlSocket {
     if (netns === undefined) return new NfnlSocket(openSocket(role), undefined);
     const ino = statSync(`/run/netns/${netns}`, { bigint: true }).ino;
-    return new NfnlSocket(inNetns(netns, () => openSocket(role)), ino);
+    return new NfnlSocket(
+      inNetns(netns, () => openSocket(role)),
+      ino,
+    );
   }
 
   /** SO_RCVBUFFORCE (the kernel doubles it); false when refused. */

@@ -133,7 +133,7 @@ class Shared {
     let overflow = false;
     const events: RawNftEvent[] = [];
     for (let i = 0; i < MAX_READS_PER_TICK; i++) {
-      let r;
+      let r: ReturnType<NfnlSocket['read']>;
       try {
         r = this.sock.read();
       } catch (err) {

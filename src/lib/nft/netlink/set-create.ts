@@ -1,7 +1,20 @@
 import type { CreateSpec } from '../nft-json.js';
 import { NLM_F_CREATE, NLM_F_REQUEST, type NlWriter } from './nl-writer.js';
 import { NFNL_SUBSYS_NFTABLES, NFPROTO, NFT_SET_INTERVAL, NFT_SET_TIMEOUT, type SetInfo } from './set-elements.js';
-import { BYTEORDER_BIG_ENDIAN, NFTA_SET_FLAGS, NFTA_SET_ID, NFTA_SET_KEY_LEN, NFTA_SET_KEY_TYPE, NFTA_SET_NAME, NFTA_SET_TABLE, NFTA_SET_USERDATA, NFTA_TABLE_NAME, NFTNL_UDATA_SET_KEYBYTEORDER, TYPE_IP6ADDR, TYPE_IPADDR } from './set-info.js';
+import {
+  BYTEORDER_BIG_ENDIAN,
+  NFTA_SET_FLAGS,
+  NFTA_SET_ID,
+  NFTA_SET_KEY_LEN,
+  NFTA_SET_KEY_TYPE,
+  NFTA_SET_NAME,
+  NFTA_SET_TABLE,
+  NFTA_SET_USERDATA,
+  NFTA_TABLE_NAME,
+  NFTNL_UDATA_SET_KEYBYTEORDER,
+  TYPE_IP6ADDR,
+  TYPE_IPADDR,
+} from './set-info.js';
 
 /**
  * `add table` / `add set` as nft sends them (nftables src/mnl.c mnl_nft_table_add and

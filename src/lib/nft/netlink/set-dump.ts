@@ -33,7 +33,10 @@ export class ElementSink {
   /** Elements whose key is not WORDS[family] words long (a set of another type). */
   foreign = 0;
 
-  constructor(readonly family: IpFamily, withTimes: boolean) {
+  constructor(
+    readonly family: IpFamily,
+    withTimes: boolean,
+  ) {
     this.w = WORDS[family];
     this.times = withTimes ? [] : undefined;
   }

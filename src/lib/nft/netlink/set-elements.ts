@@ -1,6 +1,6 @@
 import { parseAddress, prefixToRange, WORDS, type IpFamily, type RangeSet } from '../../ip-prefix/index.js';
 import type { NftElementJson, SetRef } from '../nft-json.js';
-import { NlWriter } from './nl-writer.js';
+import type { NlWriter } from './nl-writer.js';
 
 /**
  * NFT_MSG_NEWSETELEM / NFT_MSG_DELSETELEM encoding (include/uapi/linux/netfilter/nf_tables.h;
@@ -42,10 +42,18 @@ const MAX_NEST = 60_000;
 
 /** Element list of one command: a packed model (set-sync) or elements narrowed from nft JSON. */
 export type ElemSource = { kind: 'ranges'; set: RangeSet } | { kind: 'items'; items: readonly ElemItem[] };
-export interface ElemItem { readonly family: IpFamily; readonly first: Uint32Array; readonly last: Uint32Array; readonly timeoutMs?: number }
+export interface ElemItem {
+  readonly family: IpFamily;
+  readonly first: Uint32Array;
+  readonly last: Uint32Array;
+  readonly timeoutMs?: number;
+}
 export type ElemOp = { op: 'flush'; ref: SetRef } | { op: 'add' | 'delete'; ref: SetRef; elems: ElemSource };
 /** What GETSET said about the target set. */
-export interface SetInfo { readonly flags: number; readonly keyLen: number }
+export interface SetInfo {
+  readonly flags: number;
+  readonly keyLen: number;
+}
 
 /** One element command as one or more messages; returns the offset of the last message (for NLM_F_ACK). */
 export function encodeElemOp(w: NlWriter, op: ElemOp, info: SetInfo | undefined, seq: () => number, msgFlags: number): number {

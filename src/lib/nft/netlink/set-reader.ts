@@ -137,7 +137,7 @@ export function createSetReader(opts: { deadlineMs?: number } = {}): SetReader {
 export function nftAddressText(family: IpFamily, d: Uint32Array, off: number): string {
   if (family === 'ipv6' && d[off] === 0 && d[off + 1] === 0) {
     const v4 = (): string => formatAddress('ipv4', d, off + 3);
-    if (d[off + 2] === 0 && (d[off + 3]! >>> 16) !== 0) return `::${v4()}`;
+    if (d[off + 2] === 0 && d[off + 3]! >>> 16 !== 0) return `::${v4()}`;
     if (d[off + 2] === 0xffff) return `::ffff:${v4()}`;
   }
   return formatAddress(family, d, off);
