@@ -3,12 +3,11 @@ import { test } from 'node:test';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { createHttpServer } from '../../src/http/index.js';
-import { learnConfigSchema } from '../../src/learner/config.js';
 import { LearnedStore } from '../../src/learner/learned-store.js';
 import { ListMatchers } from '../../src/learner/list-matchers.js';
 import { lookup } from '../../src/learner/lookup.js';
 import { emptyRangeSet, rangeSetOf } from '../../src/lib/ip-prefix/index.js';
-import type { LearnedSets } from '../../src/set-sync/learned-sets.js';
+import { learningList, stubLearnedSets } from '../helpers/learned-sets-stub.js';
 import { toPageLookup } from '../../src/wiring/status-lookup.js';
 
 /**
@@ -17,23 +16,8 @@ import { toPageLookup } from '../../src/wiring/status-lookup.js';
  * the page exactly when it is one for the CLI.
  */
 
-const listCfg = {
-  name: 'vpn',
-  exclude: [],
-  minPrefix: { ipv4: 8, ipv6: 16 },
-  nft: { family: 'inet' as const, table: 't', createSets: false },
-  learn: learnConfigSchema.parse({ set4: 'l4', set6: 'l6' }),
-};
-const learnedSets: LearnedSets = {
-  submit: async () => ({ kind: 'applied', refreshed: false }),
-  remove: async () => ({ kind: 'applied', refreshed: false }),
-  flush: async () => undefined,
-  expiryOf: () => undefined,
-  fresh: () => false,
-  timeLeftMs: () => 0,
-  unavailable: () => undefined,
-  stop: async () => undefined,
-};
+const listCfg = learningList;
+const learnedSets = stubLearnedSets({ kind: 'applied', refreshed: false });
 
 test('/api/lookup: Unicode IDNs are names (punycode-matched like the CLI); junk is still invalid', async () => {
   const matchers = new ListMatchers([listCfg], { minTtl: 300, maxTtl: 86_400 });

@@ -3,24 +3,18 @@ import { test } from 'node:test';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { createLearnAnswer } from '../../src/learner/answer-learning.js';
-import { learnConfigSchema } from '../../src/learner/config.js';
 import { createLearn } from '../../src/learner/dnstap-ingest.js';
 import { LearnedStore } from '../../src/learner/learned-store.js';
 import { ListMatchers } from '../../src/learner/list-matchers.js';
 import { createLearnerMetrics } from '../../src/learner/metrics.js';
 import { emptyRangeSet } from '../../src/lib/ip-prefix/index.js';
-import type { LearnedOutcome, LearnedSets } from '../../src/set-sync/learned-sets.js';
+import type { LearnedOutcome } from '../../src/set-sync/index.js';
+import { learningList, stubLearnedSets } from '../helpers/learned-sets-stub.js';
 
 /** learnAnswer, what the DNS front awaits: decided synchronously when nothing is listed, else a report once the sets answered. */
 
 const logger = pino({ level: 'silent' });
-const listCfg = {
-  name: 'vpn',
-  exclude: [],
-  minPrefix: { ipv4: 8, ipv6: 16 },
-  nft: { family: 'inet' as const, table: 't', createSets: false },
-  learn: learnConfigSchema.parse({ set4: 'l4', set6: 'l6' }),
-};
+const listCfg = learningList;
 
 function wireName(n: string): number[] {
   return [
@@ -46,16 +40,15 @@ function setup(
   const m = new ListMatchers([listCfg], { minTtl: 300, maxTtl: 86_400 });
   m.setModel('vpn', { ipv4: emptyRangeSet('ipv4'), ipv6: emptyRangeSet('ipv6'), domains: ['example.com', 'xn--e1afmkfd.xn--p1ai'] });
   const submitted: string[] = [];
-  const sets: LearnedSets = {
-    submit: async (_t, _f, addr) => (submitted.push(addr), outcome(addr)),
-    remove: async () => ({ kind: 'no-set' }),
-    flush: async () => undefined,
-    expiryOf: () => undefined,
-    fresh: (_t, _f, addr) => fresh(addr),
-    timeLeftMs: (_t, _f, addr) => timeLeftMs(addr),
-    unavailable: () => unavailable,
-    stop: async () => undefined,
-  };
+  const sets = stubLearnedSets(
+    { kind: 'no-set' },
+    {
+      submit: async (_t, _f, addr) => (submitted.push(addr), outcome(addr)),
+      fresh: (_t, _f, addr) => fresh(addr),
+      timeLeftMs: (_t, _f, addr) => timeLeftMs(addr),
+      unavailable: () => unavailable,
+    },
+  );
   const metrics = createLearnerMetrics(new Registry());
   const learn = createLearn({ learnedSets: sets, store: new LearnedStore('/nonexistent'), metrics, logger });
   const learnAnswer = createLearnAnswer({ matchers: m, learn, unavailable: (l, f) => (l.target ? sets.unavailable(l.target, f) : undefined) });

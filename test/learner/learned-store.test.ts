@@ -8,7 +8,7 @@ import { Registry } from 'prom-client';
 import { resolveConfigSchema } from '../../src/learner/config.js';
 import { createLearner } from '../../src/learner/index.js';
 import { LearnedStore } from '../../src/learner/learned-store.js';
-import type { LearnedSets } from '../../src/set-sync/learned-sets.js';
+import { stubLearnedSets } from '../helpers/learned-sets-stub.js';
 import { describeWriteError, StateWrites } from '../../src/learner/state-health.js';
 
 test('a failed save keeps the store dirty: the next save (not forced) writes it once the directory is back', async () => {
@@ -50,16 +50,7 @@ test('StateWrites: a file whose last write failed makes the directory unwritable
   assert.match(describeWriteError(new Error('odd'), '/d'), /^cannot write in \/d: odd$/);
 });
 
-const noSets = {
-  submit: async () => ({ kind: 'no-set' }),
-  remove: async () => ({ kind: 'no-set' }),
-  flush: async () => undefined,
-  expiryOf: () => undefined,
-  fresh: () => false,
-  timeLeftMs: () => 0,
-  unavailable: () => undefined,
-  stop: async () => undefined,
-} as LearnedSets;
+const noSets = stubLearnedSets({ kind: 'no-set' });
 const bareLearner = (dir: string, stateDir: string) =>
   createLearner({
     config: { resolve: resolveConfigSchema.parse({ enabled: false }), admin: { socket: join(dir, 'admin.sock') }, lists: [] },

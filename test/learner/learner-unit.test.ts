@@ -16,7 +16,8 @@ import type { QueryOutcome, UpstreamClient } from '../../src/learner/upstream-cl
 import { normaliseDomain } from '../../src/lib/domain-match/index.js';
 import { emptyRangeSet, parseAddress, rangeSetOf } from '../../src/lib/ip-prefix/index.js';
 import type { DnstapMessage } from '../../src/lib/dnstap/index.js';
-import type { LearnedSets, LearnedTarget } from '../../src/set-sync/learned-sets.js';
+import type { LearnedSets, LearnedTarget } from '../../src/set-sync/index.js';
+import { stubLearnedSets } from '../helpers/learned-sets-stub.js';
 
 const logger = pino({ level: 'silent' });
 const listCfg = {
@@ -134,16 +135,10 @@ test('store: round trip, expired and malformed rows dropped, corrupt file is a f
 
 function fakeSets(): { sets: LearnedSets; submitted: Array<[string, string, number]> } {
   const submitted: Array<[string, string, number]> = [];
-  const sets: LearnedSets = {
-    submit: async (_t: LearnedTarget, _f, addr, ttl) => (submitted.push([_t.set4 ?? '', addr, ttl]), { kind: 'applied', refreshed: false }),
-    remove: async () => ({ kind: 'applied', refreshed: false }),
-    flush: async () => undefined,
-    expiryOf: () => undefined,
-    fresh: () => false,
-    timeLeftMs: () => 0,
-    unavailable: () => undefined,
-    stop: async () => undefined,
-  };
+  const sets = stubLearnedSets(
+    { kind: 'applied', refreshed: false },
+    { submit: async (_t: LearnedTarget, _f, addr, ttl) => (submitted.push([_t.set4 ?? '', addr, ttl]), { kind: 'applied', refreshed: false }) },
+  );
   return { sets, submitted };
 }
 
