@@ -58,7 +58,7 @@ async function run(backend: 'cli' | 'netlink', rate: number, ns: string, table: 
   );
   matchers.setModel('vpn', { ipv4: emptyRangeSet('ipv4'), ipv6: emptyRangeSet('ipv6'), domains: ['example.com'] });
   const samples: number[] = [];
-  const learn = createLearn({ learnedSets, store: new LearnedStore('/nonexistent'), metrics, logger });
+  const learn = createLearn({ learnedSets, store: new LearnedStore('/nonexistent', () => () => undefined), metrics, logger });
   const timed: typeof learn = async (list, a, name, seenAt) => {
     const o = await learn(list, a, name, seenAt);
     samples.push(performance.now() - seenAt);

@@ -5,7 +5,6 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { errorMessage, SidecarError } from '../errors.js';
 import { normaliseDomain } from '../lib/domain-match/index.js';
-import type { LearnedSets } from '../set-sync/index.js';
 import { DOMAINS_FILE, saveAdditions, type LearnedStore } from './learned-store.js';
 import type { ListMatchers } from './list-matchers.js';
 import { lookup } from './lookup.js';
@@ -36,7 +35,6 @@ export async function startAdminApi(opts: {
   socketPath: string;
   matchers: ListMatchers;
   store: LearnedStore;
-  learnedSets: LearnedSets;
   stateDir: string;
   additions: Map<string, Set<string>>;
   stateWrites: StateWrites;

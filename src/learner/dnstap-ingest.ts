@@ -39,7 +39,7 @@ export function createLearn(deps: { learnedSets: LearnedSets; store: LearnedStor
     switch (o.kind) {
       case 'applied':
         metrics.latency.observe((performance.now() - seenAt) / 1000);
-        store.record({ list: list.name, family: a.family, address: a.address, expires: Date.now() + ttl * 1000, name, matched });
+        store.record({ list: list.name, family: a.family, address: a.address, name, matched });
         metrics.matchedAnswers.inc({ list: list.name, outcome: 'learned' });
         return 'learned';
       case 'unchanged':

@@ -68,7 +68,11 @@ export function createLearner(opts: { config: LearnerConfig; stateDir: string; l
   const logger = opts.logger.child({ capability: 'learner' });
   const metrics = createLearnerMetrics(opts.registry);
   const matchers = new ListMatchers(config.lists, config.resolve);
-  const store = new LearnedStore(opts.stateDir);
+  // The store keeps what was learned and why; until when is set-sync's (one clock per element).
+  const store = new LearnedStore(opts.stateDir, (list, family) => {
+    const target = matchers.get(list)?.target;
+    return target === undefined ? undefined : learnedSets.expiryReader(target, family);
+  });
   const stateWrites = new StateWrites(opts.stateDir);
   const learn = createLearn({ learnedSets, store, metrics, logger });
   const unavailable = (list: { target: Parameters<LearnedSets['unavailable']>[0] | undefined }, family: 'ipv4' | 'ipv6') =>
@@ -147,14 +151,13 @@ export function createLearner(opts: { config: LearnerConfig; stateDir: string; l
         matchers.setAdditions(list, names);
       }
       // Restore: re-submit with the remaining timeout (the kernel set may have been emptied by a reboot).
-      const { loaded: restoredRows, dropped } = await store.load();
-      loaded = true;
       const now = Date.now();
       const restored: Promise<unknown>[] = [];
-      for (const e of store.all()) {
+      const { loaded: restoredRows, dropped } = await store.load((e, expires) => {
         const target = matchers.get(e.list)?.target;
-        if (target) restored.push(learnedSets.submit(target, e.family, e.address, Math.ceil((e.expires - now) / 1000)));
-      }
+        if (target) restored.push(learnedSets.submit(target, e.family, e.address, Math.ceil((expires - now) / 1000)));
+      }, now);
+      loaded = true;
       await Promise.all(restored);
       if (restoredRows + dropped > 0) logger.info({ loaded: restoredRows, dropped }, 'learner: learned addresses restored');
 
@@ -188,7 +191,6 @@ export function createLearner(opts: { config: LearnerConfig; stateDir: string; l
         socketPath: config.admin.socket,
         matchers,
         store,
-        learnedSets,
         stateDir: opts.stateDir,
         additions,
         stateWrites,
@@ -238,7 +240,7 @@ export function createLearner(opts: { config: LearnerConfig; stateDir: string; l
       };
     },
     state: () => stateWrites.status(),
-    lookup: (query) => lookup(query, { matchers, store, learnedSets }),
+    lookup: (query) => lookup(query, { matchers, store }),
     learnAnswer,
   };
 }

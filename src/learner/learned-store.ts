@@ -6,9 +6,14 @@ import type { IpFamily } from '../lib/ip-prefix/index.js';
 import { isRecord } from '../lib/narrow/is-record.js';
 
 /**
- * What the learner has put in the sets, with expiries and the name that led there — persisted in
- * stateDir so a restart re-submits them with their remaining timeout (repeat visits stay race-free
- * across restarts), and read by `lookup`. Also the runtime domain additions.
+ * What the learner has put in the sets and why: the list, the address, the name that led there and
+ * the chain name the list matched — persisted in stateDir so a restart re-submits them with their
+ * remaining timeout (repeat visits stay race-free across restarts), and read by `lookup`. Also the
+ * runtime domain additions.
+ *
+ * Until when an address is in its set is not kept here: set-sync's learned sets hold the one clock
+ * (what the kernel was told, `LearnedSets.expiryReader`), read through `KernelExpiry`. A row whose
+ * element set-sync does not hold (expired, removed, never written) is dropped at the next `expire`.
  *
  * Files are one compact JSON document each (`[list, address, expiresSec, name, matched]` rows — at 100k
  * learned addresses ~6 MB), written to a temp file, fsynced and renamed: a crash leaves the old
@@ -21,8 +26,6 @@ export interface LearnedEntry {
   readonly list: string;
   readonly family: IpFamily;
   readonly address: string;
-  /** ms since the epoch. */
-  readonly expires: number;
   /** The listed name (or CNAME chain head) the address was learned for. */
   readonly name: string;
   /**
@@ -31,6 +34,13 @@ export interface LearnedEntry {
    */
   readonly matched?: string;
 }
+
+/**
+ * The kernel-side expiry (ms since the epoch) of one list's learned addresses of one family, as
+ * set-sync last wrote it; undefined when the list has no such set. The reader answers undefined
+ * for an address set-sync does not hold.
+ */
+export type KernelExpiry = (list: string, family: IpFamily) => ((address: string) => number | undefined) | undefined;
 
 export const LEARNED_FILE = 'learned.json';
 export const DOMAINS_FILE = 'learner-domains.json';
@@ -42,6 +52,7 @@ export class LearnedStore {
 
   constructor(
     stateDir: string,
+    private readonly kernelExpiry: KernelExpiry,
     private readonly maxEntries = 1_000_000,
   ) {
     this.writer = new SerialFileWriter(join(stateDir, LEARNED_FILE));
@@ -64,11 +75,12 @@ export class LearnedStore {
     if (this.entries.delete(`${list}|${address}`)) this.dirty = true;
   }
 
-  /** Drops expired entries; returns how many. */
-  expire(now = Date.now()): number {
+  /** Drops the rows whose element set-sync no longer holds; returns how many. */
+  expire(): number {
     let n = 0;
+    const expiry = this.expiries();
     for (const [k, e] of this.entries) {
-      if (e.expires <= now) {
+      if (expiry(e) === undefined) {
         this.entries.delete(k);
         n++;
       }
@@ -77,23 +89,26 @@ export class LearnedStore {
     return n;
   }
 
-  byAddress(address: string, now = Date.now()): LearnedEntry[] {
-    return [...this.entries.values()].filter((e) => e.address === address && e.expires > now);
+  /** Rows for `address` whose element is in its set, with its expiry (ms since the epoch). */
+  byAddress(address: string): { entry: LearnedEntry; expires: number }[] {
+    return this.held((e) => e.address === address);
   }
 
-  byName(name: string, now = Date.now()): LearnedEntry[] {
-    return [...this.entries.values()].filter((e) => e.name === name && e.expires > now);
+  /** Rows learned for `name` whose element is in its set, with its expiry. */
+  byName(name: string): { entry: LearnedEntry; expires: number }[] {
+    return this.held((e) => e.name === name);
   }
 
   all(): IterableIterator<LearnedEntry> {
     return this.entries.values();
   }
 
-  /** Unexpired entries per list and family. */
-  counts(now = Date.now()): { list: string; family: IpFamily; count: number }[] {
+  /** Rows whose element is in its set, per list and family. */
+  counts(): { list: string; family: IpFamily; count: number }[] {
     const c = new Map<string, { list: string; family: IpFamily; count: number }>();
+    const expiry = this.expiries();
     for (const e of this.entries.values()) {
-      if (e.expires <= now) continue;
+      if (expiry(e) === undefined) continue;
       const byList = `${e.family} ${e.list}`;
       const row = c.get(byList);
       if (row) row.count++;
@@ -102,8 +117,12 @@ export class LearnedStore {
     return [...c.values()];
   }
 
-  /** Loads the file, dropping expired and malformed rows (and temp files a killed process left). Missing file = empty. */
-  async load(now = Date.now()): Promise<{ loaded: number; dropped: number }> {
+  /**
+   * Loads the file, dropping expired and malformed rows (and temp files a killed process left);
+   * each loaded row is handed to `resubmit` with the expiry the file gave it, for set-sync to
+   * write again with what is left of it. Missing file = empty.
+   */
+  async load(resubmit: (e: LearnedEntry, expires: number) => void, now = Date.now()): Promise<{ loaded: number; dropped: number }> {
     await removeStaleTemps(this.writer.path);
     const doc = await readJson(this.writer.path);
     let loaded = 0;
@@ -121,8 +140,10 @@ export class LearnedStore {
         dropped++;
         continue;
       }
-      const e: LearnedEntry = { list, family: v === 4 ? 'ipv4' : 'ipv6', address: address as string, expires: expSec * 1000, name };
-      this.entries.set(`${list}|${address as string}`, typeof matched === 'string' ? { ...e, matched } : e);
+      const bare: LearnedEntry = { list, family: v === 4 ? 'ipv4' : 'ipv6', address: address as string, name };
+      const e = typeof matched === 'string' ? { ...bare, matched } : bare;
+      this.entries.set(`${list}|${e.address}`, e);
+      resubmit(e, expSec * 1000);
       loaded++;
     }
     return { loaded, dropped };
@@ -148,10 +169,35 @@ export class LearnedStore {
     return this.writer.idle();
   }
 
+  /** One pass's expiry lookup: a reader per list and family, made once. */
+  private expiries(): (e: LearnedEntry) => number | undefined {
+    const readers = new Map<string, ((address: string) => number | undefined) | undefined>();
+    return (e) => {
+      const k = `${e.family} ${e.list}`;
+      let r = readers.get(k);
+      if (r === undefined && !readers.has(k)) readers.set(k, (r = this.kernelExpiry(e.list, e.family)));
+      return r?.(e.address);
+    };
+  }
+
+  private held(pick: (e: LearnedEntry) => boolean): { entry: LearnedEntry; expires: number }[] {
+    const expiry = this.expiries();
+    const out: { entry: LearnedEntry; expires: number }[] = [];
+    for (const e of this.entries.values()) {
+      if (!pick(e)) continue;
+      const expires = expiry(e);
+      if (expires !== undefined) out.push({ entry: e, expires });
+    }
+    return out;
+  }
+
   private render(): string {
     const rows: string[] = [];
-    const now = Date.now();
-    for (const e of this.entries.values()) if (e.expires > now) rows.push(JSON.stringify([e.list, e.address, Math.ceil(e.expires / 1000), e.name, ...(e.matched !== undefined ? [e.matched] : [])]));
+    const expiry = this.expiries();
+    for (const e of this.entries.values()) {
+      const expires = expiry(e);
+      if (expires !== undefined) rows.push(JSON.stringify([e.list, e.address, Math.ceil(expires / 1000), e.name, ...(e.matched !== undefined ? [e.matched] : [])]));
+    }
     return `{"version":1,"entries":[\n${rows.join(',\n')}\n]}\n`;
   }
 }

@@ -1,7 +1,6 @@
 import { isIP } from 'node:net';
 import { normaliseDomain } from '../lib/domain-match/index.js';
 import { containsAddress } from '../lib/ip-prefix/index.js';
-import type { LearnedSets } from '../set-sync/index.js';
 import type { LearnedStore } from './learned-store.js';
 import type { ListMatchers } from './list-matchers.js';
 
@@ -16,8 +15,8 @@ export type LookupResult =
   | { kind: 'address'; address: string; static: string[]; learned: Array<{ list: string; set: string; name: string; expires: string }> }
   | { kind: 'invalid'; error: string };
 
-export function lookup(query: string, deps: { matchers: ListMatchers; store: LearnedStore; learnedSets: LearnedSets }): LookupResult {
-  const { matchers, store, learnedSets } = deps;
+export function lookup(query: string, deps: { matchers: ListMatchers; store: LearnedStore }): LookupResult {
+  const { matchers, store } = deps;
   const q = query.trim();
   const v = isIP(q);
   if (v !== 0) {
@@ -28,11 +27,10 @@ export function lookup(query: string, deps: { matchers: ListMatchers; store: Lea
       kind: 'address',
       address,
       static: matchers.lists.filter((l) => containsAddress(family === 'ipv4' ? l.ipv4 : l.ipv6, address)).map((l) => l.name),
-      learned: store.byAddress(address).map((e) => {
+      learned: store.byAddress(address).map(({ entry: e, expires }) => {
         const t = matchers.get(e.list)?.target;
         const set = t ? `${t.family} ${t.table} ${(family === 'ipv4' ? t.set4 : t.set6) ?? '?'}${t.netns ? ` (netns ${t.netns})` : ''}` : '?';
-        const kernel = t ? learnedSets.expiryOf(t, family, address) : undefined;
-        return { list: e.list, set, name: e.name, expires: new Date(kernel ?? e.expires).toISOString() };
+        return { list: e.list, set, name: e.name, expires: new Date(expires).toISOString() };
       }),
     };
   }
@@ -43,6 +41,6 @@ export function lookup(query: string, deps: { matchers: ListMatchers; store: Lea
     kind: 'name',
     name,
     matches: matchers.match(name).map((m) => ({ list: m.list.name, entry: m.entry, source: m.source, learns: m.list.target !== undefined })),
-    learned: store.byName(name).map((e) => ({ list: e.list, address: e.address, expires: new Date(e.expires).toISOString() })),
+    learned: store.byName(name).map(({ entry: e, expires }) => ({ list: e.list, address: e.address, expires: new Date(expires).toISOString() })),
   };
 }

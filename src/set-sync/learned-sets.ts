@@ -72,6 +72,11 @@ export interface LearnedSets {
   unavailable(target: LearnedTarget, family: IpFamily): string | undefined;
   /** What we last wrote: expiry (ms since epoch) of an address per set label, for `lookup`. */
   expiryOf(target: LearnedTarget, family: IpFamily, addressText: string): number | undefined;
+  /**
+   * `expiryOf` for many addresses of one set: the set's key is built once (the learner's store
+   * reads a million rows' expiries this way in one housekeeping pass). Undefined: no such set.
+   */
+  expiryReader(target: LearnedTarget, family: IpFamily): ((addressText: string) => number | undefined) | undefined;
   stop(): Promise<void>;
 }
 
@@ -109,7 +114,11 @@ export function createLearnedSets(opts: { logger: Logger; registry: Registry; ba
   const now = opts.now ?? Date.now;
   const m = createLearnedSetMetrics(opts.registry);
   const lanes = new Map<string, Lane>();
-  /** `label|address` → expiry ms we last wrote. Swept of expired entries once a minute. */
+  /**
+   * `label|address` → expiry ms we last wrote: the one clock of a learned element. The learner's
+   * store keeps what was learned and why, and reads its expiry from here (expiryReader).
+   * Swept of expired entries once a minute.
+   */
   const known = new Map<string, number>();
   /**
    * `label|address` → the submission queued or being written for it. Concurrent answers with the
@@ -331,9 +340,17 @@ export function createLearnedSets(opts: { logger: Logger; registry: Registry; ba
       return s !== undefined && missing.has(s.label) ? `set-sync: learned set ${setRefText(s.ref)} is missing (create it, or set createSets)` : undefined;
     },
     expiryOf(target, family, addressText) {
+      return api.expiryReader(target, family)?.(addressText);
+    },
+    expiryReader(target, family) {
       const s = setKey(target, family);
-      const e = s && known.get(`${s.label}|${addressText}`);
-      return e !== undefined && e > now() ? e : undefined;
+      if (s === undefined) return undefined;
+      const prefix = `${s.label}|`;
+      const t = now();
+      return (addressText) => {
+        const e = known.get(prefix + addressText);
+        return e !== undefined && e > t ? e : undefined;
+      };
     },
     async stop() {
       await api.flush();

@@ -7,7 +7,7 @@ import { LearnedStore } from '../../src/learner/learned-store.js';
 import { ListMatchers } from '../../src/learner/list-matchers.js';
 import { lookup } from '../../src/learner/lookup.js';
 import { emptyRangeSet, rangeSetOf } from '../../src/lib/ip-prefix/index.js';
-import { learningList, stubLearnedSets } from '../helpers/learned-sets-stub.js';
+import { learningList, noKernel, stubLearnedSets } from '../helpers/learned-sets-stub.js';
 import { toPageLookup } from '../../src/wiring/status-lookup.js';
 
 /**
@@ -22,7 +22,7 @@ const learnedSets = stubLearnedSets({ kind: 'applied', refreshed: false });
 test('/api/lookup: Unicode IDNs are names (punycode-matched like the CLI); junk is still invalid', async () => {
   const matchers = new ListMatchers([listCfg], { minTtl: 300, maxTtl: 86_400 });
   matchers.setModel('vpn', { ipv4: rangeSetOf('ipv4', ['198.51.100.0/24']), ipv6: emptyRangeSet('ipv6'), domains: ['xn--e1afmkfd.xn--p1ai'] });
-  const deps = { matchers, store: new LearnedStore('/nonexistent'), learnedSets };
+  const deps = { matchers, store: new LearnedStore('/nonexistent', noKernel), learnedSets };
   const server = createHttpServer({
     host: '127.0.0.1',
     port: 0,

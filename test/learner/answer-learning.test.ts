@@ -9,7 +9,7 @@ import { ListMatchers } from '../../src/learner/list-matchers.js';
 import { createLearnerMetrics } from '../../src/learner/metrics.js';
 import { emptyRangeSet } from '../../src/lib/ip-prefix/index.js';
 import type { LearnedOutcome } from '../../src/set-sync/index.js';
-import { learningList, stubLearnedSets } from '../helpers/learned-sets-stub.js';
+import { learningList, noKernel, stubLearnedSets } from '../helpers/learned-sets-stub.js';
 
 /** learnAnswer, what the DNS front awaits: decided synchronously when nothing is listed, else a report once the sets answered. */
 
@@ -50,7 +50,7 @@ function setup(
     },
   );
   const metrics = createLearnerMetrics(new Registry());
-  const learn = createLearn({ learnedSets: sets, store: new LearnedStore('/nonexistent'), metrics, logger });
+  const learn = createLearn({ learnedSets: sets, store: new LearnedStore('/nonexistent', noKernel), metrics, logger });
   const learnAnswer = createLearnAnswer({ matchers: m, learn, unavailable: (l, f) => (l.target ? sets.unavailable(l.target, f) : undefined) });
   return { learnAnswer, submitted };
 }

@@ -8,7 +8,7 @@ import { Registry } from 'prom-client';
 import { resolveConfigSchema } from '../../src/learner/config.js';
 import { createLearner } from '../../src/learner/index.js';
 import { LearnedStore } from '../../src/learner/learned-store.js';
-import { stubLearnedSets } from '../helpers/learned-sets-stub.js';
+import { kernelClock, stubLearnedSets } from '../helpers/learned-sets-stub.js';
 import { describeWriteError, StateWrites } from '../../src/learner/state-health.js';
 
 test('a failed save keeps the store dirty: the next save (not forced) writes it once the directory is back', async () => {
@@ -16,8 +16,10 @@ test('a failed save keeps the store dirty: the next save (not forced) writes it 
   try {
     const stateDir = join(dir, 'state');
     writeFileSync(stateDir, ''); // a file where the directory should be
-    const store = new LearnedStore(stateDir);
-    store.record({ list: 'vpn', family: 'ipv4', address: '45.90.0.1', expires: Date.now() + 600_000, name: 'a.example' });
+    const kernel = kernelClock();
+    const store = new LearnedStore(stateDir, kernel.expiry);
+    store.record({ list: 'vpn', family: 'ipv4', address: '45.90.0.1', name: 'a.example' });
+    kernel.set('vpn', '45.90.0.1', Date.now() + 600_000);
     await assert.rejects(store.save());
     rmSync(stateDir);
     mkdirSync(stateDir);

@@ -8,7 +8,7 @@ import { Registry } from 'prom-client';
 import { learnConfigSchema, resolveConfigSchema } from '../../src/learner/config.js';
 import { createDnstapIngest, createLearn } from '../../src/learner/dnstap-ingest.js';
 import { createLearnAnswer } from '../../src/learner/answer-learning.js';
-import { LearnedStore, loadAdditions, saveAdditions } from '../../src/learner/learned-store.js';
+import { type LearnedEntry, LearnedStore, loadAdditions, saveAdditions } from '../../src/learner/learned-store.js';
 import { addressVerdict, clampTtl, ListMatchers } from '../../src/learner/list-matchers.js';
 import { createLearnerMetrics } from '../../src/learner/metrics.js';
 import { backoffSeconds, createResolverQueue } from '../../src/learner/resolver-queue.js';
@@ -17,7 +17,7 @@ import { normaliseDomain } from '../../src/lib/domain-match/index.js';
 import { emptyRangeSet, parseAddress, rangeSetOf } from '../../src/lib/ip-prefix/index.js';
 import type { DnstapMessage } from '../../src/lib/dnstap/index.js';
 import type { LearnedSets, LearnedTarget } from '../../src/set-sync/index.js';
-import { stubLearnedSets } from '../helpers/learned-sets-stub.js';
+import { kernelClock, noKernel, stubLearnedSets } from '../helpers/learned-sets-stub.js';
 
 const logger = pino({ level: 'silent' });
 const listCfg = {
@@ -102,32 +102,39 @@ test('config: defaults and refusals', () => {
 test('store: round trip, expired and malformed rows dropped, corrupt file is a fresh start', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'us-learned-'));
   const now = Date.now();
-  const a = new LearnedStore(dir);
-  a.record({ list: 'vpn', family: 'ipv4', address: '31.0.113.1', expires: now + 600_000, name: 'example.com' });
-  a.record({ list: 'vpn', family: 'ipv6', address: '2001:db8::1', expires: now + 60_000, name: 'example.com' });
-  a.record({ list: 'vpn', family: 'ipv4', address: '31.0.113.2', expires: now - 1, name: 'old.example.com' });
+  // The expiry is set-sync's (kernelClock stands in for it); a load hands each row back to be re-submitted.
+  const kernel = kernelClock();
+  const resubmit = (e: LearnedEntry, expires: number) => kernel.set(e.list, e.address, expires);
+  const learned = (store: LearnedStore, e: LearnedEntry, expires: number) => {
+    store.record(e);
+    kernel.set(e.list, e.address, expires);
+  };
+  const a = new LearnedStore(dir, kernel.expiry);
+  learned(a, { list: 'vpn', family: 'ipv4', address: '31.0.113.1', name: 'example.com' }, now + 600_000);
+  learned(a, { list: 'vpn', family: 'ipv6', address: '2001:db8::1', name: 'example.com' }, now + 60_000);
+  learned(a, { list: 'vpn', family: 'ipv4', address: '31.0.113.2', name: 'old.example.com' }, now - 1);
   await a.save();
-  const b = new LearnedStore(dir);
-  assert.deepEqual(await b.load(), { loaded: 2, dropped: 0 }, 'expired rows are not even written');
+  const b = new LearnedStore(dir, kernel.expiry);
+  assert.deepEqual(await b.load(resubmit), { loaded: 2, dropped: 0 }, 'expired rows are not even written');
   assert.deepEqual(
-    b.byAddress('2001:db8::1').map((e) => e.family),
+    b.byAddress('2001:db8::1').map((r) => r.entry.family),
     ['ipv6'],
   );
   // `matched` (the chain name the list matched) survives a round trip; 4-column rows from before load without it.
-  const c = new LearnedStore(dir);
-  c.record({ list: 'vpn', family: 'ipv4', address: '31.0.113.9', expires: now + 600_000, name: 'www.shop.test', matched: 'cdn.example.com' });
+  const c = new LearnedStore(dir, kernel.expiry);
+  learned(c, { list: 'vpn', family: 'ipv4', address: '31.0.113.9', name: 'www.shop.test', matched: 'cdn.example.com' }, now + 600_000);
   await c.save();
-  const d = new LearnedStore(dir);
-  await d.load();
-  assert.equal(d.byAddress('31.0.113.9')[0]?.matched, 'cdn.example.com');
+  const d = new LearnedStore(dir, kernel.expiry);
+  await d.load(resubmit);
+  assert.equal(d.byAddress('31.0.113.9')[0]?.entry.matched, 'cdn.example.com');
   writeFileSync(join(dir, 'learned.json'), '{"version":1,"entries":[["vpn","192.0.2.3",9999999999,"old.com"],["vpn","192.0.2.4",9999999999,"a.com",7]]}');
-  const legacy = new LearnedStore(dir);
-  assert.deepEqual(await legacy.load(), { loaded: 1, dropped: 1 }, 'a non-string matched is malformed');
-  assert.equal(legacy.byAddress('192.0.2.3')[0]?.matched, undefined);
+  const legacy = new LearnedStore(dir, kernel.expiry);
+  assert.deepEqual(await legacy.load(resubmit), { loaded: 1, dropped: 1 }, 'a non-string matched is malformed');
+  assert.equal(legacy.byAddress('192.0.2.3')[0]?.entry.matched, undefined);
   writeFileSync(join(dir, 'learned.json'), '{"version":1,"entries":[["vpn","not-an-ip",9999999999,"x"],["vpn","192.0.2.1",1,"gone.com"],["vpn","192.0.2.2",9999999999,"ok.com"]]}');
-  assert.deepEqual(await new LearnedStore(dir).load(), { loaded: 1, dropped: 2 });
+  assert.deepEqual(await new LearnedStore(dir, kernel.expiry).load(resubmit), { loaded: 1, dropped: 2 });
   writeFileSync(join(dir, 'learned.json'), '{"version":1,"entries":[["vpn","not-an-ip",9999999999,"x"]');
-  assert.deepEqual(await new LearnedStore(dir).load(), { loaded: 0, dropped: 0 });
+  assert.deepEqual(await new LearnedStore(dir, kernel.expiry).load(resubmit), { loaded: 0, dropped: 0 });
   await saveAdditions(dir, new Map([['vpn', new Set(['b.com', 'a.com'])]]));
   assert.deepEqual([...(await loadAdditions(dir))], [['vpn', ['a.com', 'b.com']]]);
   assert.match(readFileSync(join(dir, 'learner-domains.json'), 'utf8'), /"version": 1/);
@@ -160,7 +167,7 @@ test('ingest: CNAME chain head matches, target learned once per list with TTL cl
   const { sets, submitted } = fakeSets();
   const metrics = createLearnerMetrics(new Registry());
   const m = matchers();
-  const learn = createLearn({ learnedSets: sets, store: new LearnedStore('/nonexistent'), metrics, logger });
+  const learn = createLearn({ learnedSets: sets, store: new LearnedStore('/nonexistent', noKernel), metrics, logger });
   const ingest = createDnstapIngest({
     learnAnswer: createLearnAnswer({ matchers: m, learn, unavailable: () => undefined, malformed: (reason) => metrics.dnstapErrors.inc({ reason: `dns-${reason}` }) }),
   });
@@ -193,7 +200,15 @@ test('resolver queue: answers learned and re-resolved at 0.9×TTL; NXDOMAIN back
   };
   let now = 1_000_000;
   const config = resolveConfigSchema.parse({ qps: 1000 });
-  const q = createResolverQueue({ config, matchers: m, learn: createLearn({ learnedSets: sets, store: new LearnedStore('/nonexistent'), metrics, logger }), metrics, logger, client, now: () => now });
+  const q = createResolverQueue({
+    config,
+    matchers: m,
+    learn: createLearn({ learnedSets: sets, store: new LearnedStore('/nonexistent', noKernel), metrics, logger }),
+    metrics,
+    logger,
+    client,
+    now: () => now,
+  });
   q.setNames('vpn', ['example.com', 'wild.org']);
   q.start();
   await q.idle();
