@@ -41,6 +41,17 @@ export interface LearnedReplayDeps {
 }
 
 export interface LearnedReplay {
+  /**
+   * True while the kernel may have lost `address` of the set labelled `label`: from the event that
+   * says so (a foreign flush or delete, the set or table re-created, lost events) until the replay
+   * has written the set back — unless a write of that address sent after the event has landed.
+   * Meanwhile an answer must not be told the address is in the set: it waits for a write instead.
+   */
+  inDoubt(label: string, address: string): boolean;
+  /** The set's doubt epoch now: taken when a write is sent, handed to `landed` when it is acknowledged. */
+  epoch(label: string): number;
+  /** A write of `address` sent at `epoch` was acknowledged: if no new doubt began since, the address is back. */
+  landed(label: string, address: string, epoch: number): void;
   /** A set written in `netns`: follow it (starts the namespace's monitor on first use). */
   track(netns: string | undefined, set: ReplaySet): void;
   /** Element deletes about to be sent (`n` per set label), so their monitor events are ours. */
@@ -69,6 +80,15 @@ interface Space {
 export function createLearnedReplay(d: LearnedReplayDeps): LearnedReplay {
   const spaces = new Map<string, Space>();
   let stopped = false;
+  /** Per set label: bumped by every doubt, never reset (a write sent before a doubt cannot clear it). */
+  const epochs = new Map<string, number>();
+  /** Sets in doubt: the epoch it began at, and the addresses written back since. */
+  const doubts = new Map<string, { epoch: number; back: Set<string> }>();
+  const doubt = (label: string): void => {
+    const epoch = (epochs.get(label) ?? 0) + 1;
+    epochs.set(label, epoch);
+    doubts.set(label, { epoch, back: new Set() });
+  };
   const spaceOf = (netns: string | undefined): Space => {
     let sp = spaces.get(netns ?? '');
     if (!sp) spaces.set(netns ?? '', (sp = { sets: new Map(), ownDeletes: new Map(), toReplay: new Set(), monitor: undefined, timer: undefined, guessTimer: undefined }));
@@ -120,6 +140,8 @@ export function createLearnedReplay(d: LearnedReplayDeps): LearnedReplay {
 
   function schedule(netns: string | undefined, sp: Space, id: string): void {
     if (stopped) return;
+    const set = sp.sets.get(id);
+    if (set !== undefined) doubt(set.label);
     sp.toReplay.add(id);
     if (sp.timer !== undefined) clearTimeout(sp.timer);
     sp.timer = setTimeout(() => {
@@ -128,7 +150,14 @@ export function createLearnedReplay(d: LearnedReplayDeps): LearnedReplay {
       sp.toReplay.clear();
       for (const i of ids) {
         const s = sp.sets.get(i);
-        if (s !== undefined) void replay(netns, s).catch((err: unknown) => d.logger.warn({ err: errorMessage(err) }, 'set-sync: learned-set replay failed'));
+        if (s === undefined) continue;
+        const began = epochs.get(s.label);
+        void replay(netns, s)
+          .then(() => {
+            // Written back (or nothing was lost): no doubt left unless a newer event began one.
+            if (doubts.get(s.label)?.epoch === began) doubts.delete(s.label);
+          })
+          .catch((err: unknown) => d.logger.warn({ err: errorMessage(err) }, 'set-sync: learned-set replay failed; answers for its addresses wait for their own writes until the next check'));
       }
     }, REPLAY_DELAY_MS);
     sp.timer.unref();
@@ -160,6 +189,15 @@ export function createLearnedReplay(d: LearnedReplayDeps): LearnedReplay {
   };
 
   return {
+    inDoubt(label, address) {
+      const x = doubts.get(label);
+      return x !== undefined && !x.back.has(address);
+    },
+    epoch: (label) => epochs.get(label) ?? 0,
+    landed(label, address, epoch) {
+      const x = doubts.get(label);
+      if (x !== undefined && x.epoch === epoch) x.back.add(address);
+    },
     track(netns, set) {
       const sp = spaceOf(netns);
       const id = `${set.ref.family} ${set.ref.table} ${set.ref.set}`;

@@ -58,7 +58,10 @@ export interface LearnedSets {
    * listed answer whose addresses are all in the set costs its relay no Promise.
    */
   fresh(target: LearnedTarget, family: IpFamily, addressText: string, ttlSeconds: number): boolean;
-  /** How long the element we wrote has left in the kernel, ms (0: not written by us, or expired). */
+  /**
+   * How long the element we wrote has left in the kernel, ms (0: not written by us, expired, or
+   * possibly lost: a flush or reload was seen and the replay has not written the set back yet).
+   */
   timeLeftMs(target: LearnedTarget, family: IpFamily, addressText: string): number;
   /** Removes it now (a runtime removal). Never rejects. */
   remove(target: LearnedTarget, family: IpFamily, addressText: string): Promise<LearnedOutcome>;
@@ -202,6 +205,8 @@ export function createLearnedSets(opts: { logger: Logger; registry: Registry; ba
     const drops = new Map<string, number>();
     for (const op of ready) if (op.kind === 'refresh' || op.kind === 'remove') drops.set(op.set.label, (drops.get(op.set.label) ?? 0) + 1);
     replay.sending(netns, drops);
+    const epochs = new Map<string, number>();
+    for (const op of ready) if (!epochs.has(op.set.label)) epochs.set(op.set.label, replay.epoch(op.set.label));
     try {
       await backend.apply(commands(ready), netns);
       m.batchSize.observe(ready.length);
@@ -209,7 +214,10 @@ export function createLearnedSets(opts: { logger: Logger; registry: Registry; ba
       for (const op of ready) {
         const k = `${op.set.label}|${op.address}`;
         if (op.kind === 'remove') known.delete(k);
-        else known.set(k, t + op.ttl * 1000);
+        else {
+          known.set(k, t + op.ttl * 1000);
+          replay.landed(op.set.label, op.address, epochs.get(op.set.label) ?? 0);
+        }
         missing.delete(op.set.label);
         created.add(op.set.label);
         m.ops.inc({ op: op.kind });
@@ -283,8 +291,9 @@ export function createLearnedSets(opts: { logger: Logger; registry: Registry; ba
    * the margin. (Without the first condition a short TTL — a list's minTtl under 30 s — counted as
    * fresh down to its last millisecond, and an answer went out for an address about to expire.)
    */
-  function isFresh(key: string, ttl: number, t: number): boolean {
-    const prev = known.get(key);
+  function isFresh(label: string, address: string, ttl: number, t: number): boolean {
+    if (replay.inDoubt(label, address)) return false;
+    const prev = known.get(`${label}|${address}`);
     if (prev === undefined || prev - t < MIN_FRESH_LEFT_MS) return false;
     const margin = Math.max(30_000, ttl * 1000 * REFRESH_MARGIN);
     return t + ttl * 1000 < prev + margin;
@@ -293,11 +302,12 @@ export function createLearnedSets(opts: { logger: Logger; registry: Registry; ba
   const api: LearnedSets = {
     fresh(target, family, addressText, ttlSeconds) {
       const s = setKey(target, family);
-      return s !== undefined && isFresh(`${s.label}|${addressText}`, Math.max(1, Math.round(ttlSeconds)), now());
+      return s !== undefined && isFresh(s.label, addressText, Math.max(1, Math.round(ttlSeconds)), now());
     },
     timeLeftMs(target, family, addressText) {
       const s = setKey(target, family);
-      const e = s && known.get(`${s.label}|${addressText}`);
+      if (s === undefined || replay.inDoubt(s.label, addressText)) return 0;
+      const e = known.get(`${s.label}|${addressText}`);
       return e === undefined ? 0 : Math.max(0, e - now());
     },
     submit(target, family, addressText, ttlSeconds) {
@@ -309,7 +319,7 @@ export function createLearnedSets(opts: { logger: Logger; registry: Registry; ba
       const t = now();
       // Settled at once (no batch timer) when nothing needs writing: the DNS front awaits this
       // for every listed answer, and a popular name must cost it nothing.
-      if (isFresh(key, ttl, t)) return Promise.resolve({ kind: 'unchanged' });
+      if (isFresh(s.label, addressText, ttl, t)) return Promise.resolve({ kind: 'unchanged' });
       const same = queued.get(key);
       if (same !== undefined) return same;
       const p = enqueue(target.netns, { set: s, address: addressText, ttl, kind: prev !== undefined && prev > t ? 'refresh' : 'add' });

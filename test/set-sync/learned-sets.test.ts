@@ -153,6 +153,32 @@ test('replay: after a flush or a re-created set, what the kernel lost is written
   assert.equal(monitor.stopped, true);
 });
 
+test('between a flush and its replay no answer is told its address is in the set: it waits for a write sent after the flush', async () => {
+  const state: { missing: boolean; listed?: string[] } = { missing: false };
+  const { backend, txs, monitor } = fakeBackend(state);
+  const ls = createLearnedSets({ logger, registry: new Registry(), backend, batchMs: 1 });
+  await Promise.all([ls.submit(target, 'ipv4', '192.0.2.1', 3600), ls.submit(target, 'ipv4', '192.0.2.2', 3600)]);
+  assert.equal(ls.fresh(target, 'ipv4', '192.0.2.1', 3600), true);
+  assert.ok(monitor.onEvent);
+  // `nft flush set` by someone else (netlink says exactly: foreign). The replay is 300 ms away.
+  state.listed = [];
+  monitor.onEvent({ op: 'delete', kind: 'element', family: 'inet', table: 't', set: 'l4', count: 2, origin: 'foreign' });
+  assert.equal(ls.fresh(target, 'ipv4', '192.0.2.1', 3600), false, 'possibly lost: not fresh');
+  assert.equal(ls.timeLeftMs(target, 'ipv4', '192.0.2.1'), 0, 'possibly lost: no time left to rely on');
+  assert.equal(ls.fresh(target, 'ipv6', '2001:db8::1', 3600), false);
+  const before = txs.length;
+  assert.deepEqual(await ls.submit(target, 'ipv4', '192.0.2.1', 3600), { kind: 'applied', refreshed: true }, 'an answer for it waits for a write');
+  assert.equal(txs.length, before + 1);
+  assert.equal(ls.fresh(target, 'ipv4', '192.0.2.1', 3600), true, 'written after the flush: back');
+  assert.equal(ls.fresh(target, 'ipv4', '192.0.2.2', 3600), false, 'the other address is still in doubt');
+  await new Promise((r) => setTimeout(r, 450)); // REPLAY_DELAY_MS + slack: the replay writes the set back
+  assert.equal(ls.fresh(target, 'ipv4', '192.0.2.2', 3600), true, 'after the replay');
+  // Our own deletes (netlink: own) raise no doubt.
+  monitor.onEvent({ op: 'delete', kind: 'element', family: 'inet', table: 't', set: 'l4', count: 1, origin: 'own' });
+  assert.equal(ls.fresh(target, 'ipv4', '192.0.2.2', 3600), true);
+  await ls.stop();
+});
+
 test('batches are cut so that no transaction carries more than maxTransactionPrefixes element operations (a refresh is 3)', async () => {
   const { backend, txs } = fakeBackend({ missing: false });
   let now = 1_000_000;
