@@ -21,8 +21,11 @@ export const HEADER_SIZE = 12;
 export const MAX_JUMPS = 64;
 
 export type NameRead =
-  /** `out[0, length)` holds the name (terminating zero included); `end` is the offset after it in place. */
-  | { readonly kind: 'name'; readonly end: number; readonly length: number }
+  /**
+   * `out[0, length)` holds the name (terminating zero included); `end` is the offset after it in
+   * place; `jumps` the pointers followed (≤ MAX_JUMPS).
+   */
+  | { readonly kind: 'name'; readonly end: number; readonly length: number; readonly jumps: number }
   /** Bad label type, overlong label or name, a pointer forwards, into the header or looping. */
   | { readonly kind: 'bad-name' }
   /** The name runs past `limit` (or the message). */
@@ -48,7 +51,7 @@ export function decompressName(msg: Uint8Array, offset: number, out: Uint8Array,
     const b = msg[off] as number;
     if (b === 0) {
       out[len++] = 0;
-      return { kind: 'name', end: end < 0 ? off + 1 : end, length: len };
+      return { kind: 'name', end: end < 0 ? off + 1 : end, length: len, jumps };
     }
     if ((b & 0xc0) === 0xc0) {
       if (off + 1 >= bound) return TRUNCATED;

@@ -1,4 +1,4 @@
-import { decompressName, HEADER_SIZE, type NameRead } from './compressed-name.js';
+import { decompressName, HEADER_SIZE, MAX_JUMPS } from './compressed-name.js';
 import { lowerByte, MAX_NAME, readName } from './wire-name.js';
 
 /**
@@ -52,37 +52,36 @@ export type ResponseReadResult =
 
 export const DEFAULT_MAX_ANSWERS = 256;
 
-export function readResponseAnswers(msg: Uint8Array, maxAnswers = DEFAULT_MAX_ANSWERS): ResponseReadResult {
+export function readResponseAnswers(msg: Uint8Array, maxAnswers = DEFAULT_MAX_ANSWERS, names = new MessageNames(msg)): ResponseReadResult {
   if (msg.length < HEADER_SIZE) return { kind: 'malformed', reason: 'short-header' };
   const flags = u16(msg, 2);
   if ((flags & 0x8000) === 0) return { kind: 'malformed', reason: 'not-response' };
   const qdcount = u16(msg, 4);
   if (qdcount > 1) return { kind: 'malformed', reason: 'qdcount' };
   const ancount = u16(msg, 6);
-  const scratch = new Uint8Array(MAX_NAME);
   let off = HEADER_SIZE;
   let question: ResponseQuestion | undefined;
   if (qdcount === 1) {
-    const n = readLowerName(msg, off, scratch);
-    if (n.kind !== 'name') return { kind: 'malformed', reason: n.kind };
-    off = n.end;
+    const n = names.read(off);
+    if (n === undefined) return { kind: 'malformed', reason: names.failure };
+    off = names.end;
     if (off + 4 > msg.length) return { kind: 'malformed', reason: 'truncated' };
-    question = { name: readName(scratch, 0), type: u16(msg, off), class: u16(msg, off + 2) };
+    question = { name: n, type: u16(msg, off), class: u16(msg, off + 2) };
     off += 4;
   }
   const keep = Math.min(ancount, maxAnswers);
   const answers: ResponseRecord[] = [];
   for (let i = 0; i < keep; i++) {
-    const n = readLowerName(msg, off, scratch);
-    if (n.kind !== 'name') return { kind: 'malformed', reason: n.kind };
-    off = n.end;
+    const n = names.read(off);
+    if (n === undefined) return { kind: 'malformed', reason: names.failure };
+    off = names.end;
     if (off + 10 > msg.length) return { kind: 'malformed', reason: 'truncated' };
     const rawTtl = u16(msg, off + 4) * 0x10000 + u16(msg, off + 6);
     const rdataLength = u16(msg, off + 8);
     const rdataOffset = off + 10;
     if (rdataOffset + rdataLength > msg.length) return { kind: 'malformed', reason: 'truncated' };
     answers.push({
-      name: readName(scratch, 0),
+      name: n,
       type: u16(msg, off),
       class: u16(msg, off + 2),
       ttl: rawTtl > 0x7fffffff ? 0 : rawTtl,
@@ -94,21 +93,92 @@ export function readResponseAnswers(msg: Uint8Array, maxAnswers = DEFAULT_MAX_AN
   return { kind: 'response', id: u16(msg, 0), flags, rcode: flags & 0xf, question, answers, capped: ancount > keep };
 }
 
+/** One scratch buffer for every name read: the readers are synchronous and never re-entered. */
+const scratch = new Uint8Array(MAX_NAME);
+
+/**
+ * The names of one message, read through compressed-name.ts's guard, each remembered by the offset
+ * it starts at. Unbound compresses every answer's owner to a bare pointer at the question or at a
+ * CNAME target read just before, so most owners cost a lookup here instead of a decode and a new
+ * string. A pointer reuses a remembered name only where following it would read exactly that name
+ * under the same guard: the target lies below the pointer (compressed-name.ts's first rule, which
+ * then applies from the target on just as when the name was read there) and one more jump stays
+ * within MAX_JUMPS.
+ */
+export class MessageNames {
+  private readonly names = new Map<number, { readonly name: string; readonly jumps: number }>();
+  /** The offset after the name in place, after a successful `read`. */
+  end = 0;
+  /** Why the last `read` that answered undefined failed. */
+  failure: 'bad-name' | 'truncated' = 'bad-name';
+
+  constructor(private readonly msg: Uint8Array) {}
+
+  /**
+   * The (possibly compressed) name at `offset` as a lowercased presentation string, or undefined
+   * when malformed (why: `failure`). `limit` bounds the in-place part (a name in rdata must not
+   * run past RDLENGTH).
+   */
+  read(offset: number, limit = this.msg.length): string | undefined {
+    const msg = this.msg;
+    const b = msg[offset];
+    if (b !== undefined && (b & 0xc0) === 0xc0 && offset + 1 < limit) {
+      const target = ((b & 0x3f) << 8) | (msg[offset + 1] as number);
+      const known = target < offset ? this.names.get(target) : undefined;
+      if (known !== undefined && known.jumps < MAX_JUMPS) {
+        this.end = offset + 2;
+        return known.name;
+      }
+    }
+    const n = decompressName(msg, offset, scratch, limit);
+    if (n.kind !== 'name') {
+      this.failure = n.kind;
+      return undefined;
+    }
+    const name = lowerPresentation(n.length);
+    this.names.set(offset, { name, jumps: n.jumps });
+    this.end = n.end;
+    return name;
+  }
+}
+
+/**
+ * `scratch[0, length)` (uncompressed wire labels, terminating zero included) as a lowercased
+ * presentation string. When no byte needs an escape (the common case), the labels are joined in
+ * place — each length byte after the first becomes a dot — and decoded in one call instead of a
+ * string built a character at a time; otherwise readName writes the escapes.
+ */
+function lowerPresentation(length: number): string {
+  if (length === 1) return '.';
+  let plain = true;
+  for (let i = 0; i < length - 1; ) {
+    const len = scratch[i] as number;
+    for (let j = i + 1; j <= i + len; j++) {
+      const b = lowerByte(scratch[j] as number);
+      scratch[j] = b;
+      if (b < 0x21 || b > 0x7e || b === 0x2e || b === 0x5c) plain = false;
+    }
+    i += len + 1;
+  }
+  if (!plain) return readName(scratch, 0);
+  for (let i = 0; i < length - 1; ) {
+    const next = i + (scratch[i] as number) + 1;
+    if (i > 0) scratch[i] = 0x2e;
+    i = next;
+  }
+  scratch[length - 1] = 0x2e;
+  return latin1.decode(scratch.subarray(1, length));
+}
+
+const latin1 = new TextDecoder('latin1');
+
 /**
  * The (possibly compressed) name at `offset` of `msg` as a lowercased presentation string, or
  * undefined when malformed — for names inside rdata (CNAME targets). `limit` bounds the in-place
  * part (a name must not run past its RDLENGTH).
  */
 export function readCompressedName(msg: Uint8Array, offset: number, limit = msg.length): string | undefined {
-  const scratch = new Uint8Array(MAX_NAME);
-  return readLowerName(msg, offset, scratch, limit).kind === 'name' ? readName(scratch, 0) : undefined;
-}
-
-/** decompressName into `out`, then ASCII-lowercased (RFC 4343) for the presentation form. */
-function readLowerName(msg: Uint8Array, offset: number, out: Uint8Array, limit = msg.length): NameRead {
-  const n = decompressName(msg, offset, out, limit);
-  if (n.kind === 'name') for (let i = 0; i < n.length; i++) out[i] = lowerByte(out[i] as number);
-  return n;
+  return new MessageNames(msg).read(offset, limit);
 }
 
 function u16(msg: Uint8Array, off: number): number {

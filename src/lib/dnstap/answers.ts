@@ -1,4 +1,4 @@
-import { readCompressedName, readResponseAnswers, type ResponseMalformedReason } from '../dns-wire/response-reader.js';
+import { MessageNames, readResponseAnswers, type ResponseMalformedReason } from '../dns-wire/response-reader.js';
 import { RRClass, RRType } from '../dns-wire/types.js';
 import { formatAddress, type IpFamily } from '../ip-prefix/index.js';
 
@@ -40,6 +40,27 @@ export interface ResponseAnswers {
   readonly capped: boolean;
 }
 
+/**
+ * The text form is made on first use: most answers the DNS front relays are for names no list
+ * matches, and their addresses are never looked at as text.
+ */
+class Address implements AddressAnswer {
+  private text: string | undefined;
+  constructor(
+    readonly owner: string,
+    readonly family: IpFamily,
+    readonly words: Uint32Array,
+    readonly ttl: number,
+  ) {}
+  get address(): string {
+    this.text ??= formatAddress(this.family, this.words, 0);
+    return this.text;
+  }
+  toJSON(): { owner: string; family: IpFamily; address: string; ttl: number } {
+    return { owner: this.owner, family: this.family, address: this.address, ttl: this.ttl };
+  }
+}
+
 export type AnswersError = ResponseMalformedReason | 'bad-cname';
 export type AnswersResult = ResponseAnswers | { readonly kind: 'error'; readonly reason: AnswersError };
 
@@ -47,7 +68,9 @@ export type AnswersResult = ResponseAnswers | { readonly kind: 'error'; readonly
 export const MAX_CHAIN = 16;
 
 export function extractAnswers(msg: Uint8Array, maxAnswers?: number): AnswersResult {
-  const r = readResponseAnswers(msg, maxAnswers);
+  // One name table for the whole message: CNAME targets read here are what later owners point at.
+  const names = new MessageNames(msg);
+  const r = readResponseAnswers(msg, maxAnswers, names);
   if (r.kind === 'malformed') return { kind: 'error', reason: r.reason };
   const addresses: AddressAnswer[] = [];
   const cnames: CnameLink[] = [];
@@ -60,7 +83,7 @@ export function extractAnswers(msg: Uint8Array, maxAnswers?: number): AnswersRes
     }
     const at = rr.rdataOffset;
     if (rr.type === RRType.CNAME) {
-      const target = readCompressedName(msg, at, at + rr.rdataLength);
+      const target = names.read(at, at + rr.rdataLength);
       if (target === undefined) return { kind: 'error', reason: 'bad-cname' };
       cnames.push({ owner: rr.name, target, ttl: rr.ttl });
       continue;
@@ -76,7 +99,7 @@ export function extractAnswers(msg: Uint8Array, maxAnswers?: number): AnswersRes
       const o = at + w * 4;
       words[w] = (((msg[o] as number) << 24) | ((msg[o + 1] as number) << 16) | ((msg[o + 2] as number) << 8) | (msg[o + 3] as number)) >>> 0;
     }
-    addresses.push({ owner: rr.name, family, address: formatAddress(family, words, 0), words, ttl: rr.ttl });
+    addresses.push(new Address(rr.name, family, words, rr.ttl));
   }
   return { kind: 'answers', question: r.question?.name, qtype: r.question?.type, rcode: r.rcode, addresses, cnames, skipped, capped: r.capped };
 }
