@@ -84,6 +84,8 @@ test('malformed responses come back as typed errors, never throw', () => {
     ['question cut short', [...header(0), ...QNAME, 0], 'truncated'],
     ['CNAME target runs past its rdata', [...header(1), ...question, ...rr(ptr(AT_Q), 5, 60, [3, 0x61, 0x62])], 'bad-cname'],
     ['CNAME target pointing at itself', [...header(1), ...question, ...rr(ptr(AT_Q), 5, 60, ptr(12 + question.length + 12))], 'bad-cname'],
+    // The owner after it has been read (owners are read before CNAME targets): a forward pointer all the same.
+    ['CNAME target pointing forwards at the next owner', [...header(2), ...question, ...rr(ptr(AT_Q), 5, 60, ptr(12 + question.length + 14)), ...rr([1, 0x62, 0], 1, 60, [192, 0, 2, 1])], 'bad-cname'],
   ];
   for (const [name, msg, reason] of cases) {
     const r = extractAnswers(Uint8Array.from(msg));
