@@ -4,14 +4,16 @@ import { validatedHostPort } from './lib/net/host-port.js';
 import type { Config } from './config/schema.js';
 import { createDnsFront, type DnsFront } from './dns-front/index.js';
 import { createDnsServer, type DnsServer } from './dns-server/index.js';
-import { buildStatusSnapshot, createHttpServer, type HttpServer, type ListStatusInput, type LookupProvider, type RecentErrors } from './http/index.js';
+import { createHttpServer, type HttpServer, type LookupProvider, type RecentErrors } from './http/index.js';
 import { createLocalNames, type LocalNamesService } from './local-names/index.js';
 import { errorMessage } from './errors.js';
 import { createListPipeline, type ListPipeline } from './wiring/list-pipeline.js';
 import { createLearner, type Learner } from './learner/index.js';
-import { startInOrder, type Component } from './lib/component/index.js';
+import { readinessChecks, startInOrder, statuses, type ComponentSet } from './lib/component/index.js';
 import { createSetOwner, type SetOwner } from './set-sync/index.js';
+import { listenerReadiness, listsReadiness, mdnsReadiness, stateReadiness } from './wiring/readiness.js';
 import { toPageLookup } from './wiring/status-lookup.js';
+import { listsStatus, statusSnapshot } from './wiring/status-snapshot.js';
 
 /** Wiring only: config → components → start/stop. Pipelines meet here and nowhere else. */
 export interface Daemon {
@@ -27,18 +29,6 @@ export interface Daemon {
 
 function hostPorts(list: readonly string[]): { host: string; port: number }[] {
   return list.map((s) => validatedHostPort(s));
-}
-
-/**
- * Ready once the snapshots are restored and while every set that has a model is applied: a missing
- * table or set, or a failed last apply, means traffic is not routed as listed (set-sync keeps
- * retrying and refills the set the moment it appears, which makes this ready again).
- */
-function listsReadiness(lists: ListPipeline, count: number): { ok: boolean; detail: string } {
-  if (!lists.started()) return { ok: false, detail: 'restoring snapshots into the sets' };
-  const failing = lists.setSync.status().filter((s) => s.lastError !== undefined);
-  if (failing.length > 0) return { ok: false, detail: failing.map((s) => `set ${s.set} not applied: ${s.lastError}`).join('; ') };
-  return { ok: true, detail: `${count} list(s) restored and syncing` };
 }
 
 export interface DaemonOptions {
@@ -101,101 +91,44 @@ export async function startDaemon(config: Config, logger: Logger, opts: DaemonOp
   const front: DnsFront | undefined = config.front ? createDnsFront({ config: config.front, learnAnswer: learner?.learnAnswer, logger, registry }) : undefined;
   const lists: ListPipeline | undefined = sets ? createListPipeline({ config, logger, registry, setSync: sets.lists, onModel: (m) => learner?.setListModel(m) }) : undefined;
 
-  const listStatus = (): ListStatusInput[] => {
-    if (!lists) return [];
-    const setStatus = lists.setSync.status();
-    const refresh = new Map(lists.blocklist.status().map((r) => [r.list, r]));
-    const learned = learnedPerList();
-    return config.lists.map((l) => {
-      const r = refresh.get(l.name);
-      return {
-        name: l.name,
-        refreshMs: l.refresh,
-        ...(r?.lastSyncAt !== undefined ? { lastSyncAt: r.lastSyncAt } : {}),
-        ...(r?.outcome !== undefined ? { outcome: r.outcome } : {}),
-        ...(r?.lastSuccessAt !== undefined ? { lastSuccessAt: r.lastSuccessAt } : {}),
-        ...(r?.lastError !== undefined ? { lastError: r.lastError } : {}),
-        sets: setStatus.filter((s) => s.list === l.name).map(({ list: _list, ...s }) => s),
-        ...(l.learn ? { learned: learned.get(l.name) ?? 0 } : {}),
-      };
-    });
-  };
   // Without learned sets there is no learner to ask: /api/lookup answers 501 and the page says so.
   const lookup: LookupProvider | undefined = learner ? (q) => Promise.resolve(toPageLookup(q, learner.lookup(q))) : undefined;
-  const learnedPerList = (): Map<string, number> => {
-    const out = new Map<string, number>();
-    for (const { list, count } of learner?.status().learned ?? []) out.set(list, (out.get(list) ?? 0) + count);
-    return out;
-  };
 
-  const dnstapStatus = (): { connected: boolean; connections: number; frames: number } | undefined => {
-    const d = learner?.status().dnstap;
-    return d ? { connected: d.connections > 0, connections: d.connections, frames: d.frames } : undefined;
-  };
+  // The start order, declared once; stop is its reverse (also when a start fails): the front
+  // stops first, so no answer waits on a learner that is stopping, and the learned sets outlive
+  // the learner that writes them. Snapshots go into the sets before the learner restores learned
+  // addresses, and both before the front relays its first listed answer. /readyz runs the
+  // components' readiness checks in this order; /api/status is made of their statuses.
+  const components = {
+    'local-names': { start: async () => undefined, stop: () => localNames.close(), status: () => localNames.status(), readiness: mdnsReadiness(localNames) },
+    // `http` is created below, from this declaration: its /readyz and /api/status read these components.
+    http: { start: () => http.start(), stop: () => http.stop(), status: () => http.address() },
+    'dns-server': { start: () => dns.start(), stop: () => dns.stop(), status: () => dns.addresses(), readiness: listenerReadiness('dns', config.dns.listen, () => listening) },
+    lists: lists && { start: () => lists.start(), stop: () => lists.stop(), status: () => listsStatus(lists), readiness: listsReadiness(lists, config.lists.length) },
+    'learned-sets': learnedSets && { start: async () => undefined, stop: () => learnedSets.stop(), status: () => undefined },
+    learner: learner && { start: () => learner.start(), stop: () => learner.stop(), status: () => learner.status(), readiness: stateReadiness(learner) },
+    'dns-front': front && { start: () => front.start(), stop: () => front.stop(), status: () => front.status(), readiness: listenerReadiness('front', config.front?.listen ?? [], () => listening) },
+  } satisfies ComponentSet;
 
   const [metricsAddr] = hostPorts([config.metrics.listen]);
-  const http = createHttpServer({
+  const http: HttpServer = createHttpServer({
     host: metricsAddr?.host ?? '127.0.0.1',
     port: metricsAddr?.port ?? 9335,
     maxConnections: config.metrics.maxConnections,
     registry,
     logger: logger.child({ capability: 'http' }),
+    readiness: readinessChecks(components),
     status: () =>
-      buildStatusSnapshot({
+      statusSnapshot(statuses(components), {
         version: opts.version ?? 'unknown',
         startedAt,
-        mdns: localNames.status(),
-        ...(dnstapStatus() ? { dnstap: dnstapStatus() } : {}),
-        ...(learner ? { state: learner.state() } : {}),
-        ...(front ? { front: front.status() } : {}),
-        lists: listStatus(),
-        lookup: lookup !== undefined,
+        lists: config.lists,
         errors: opts.recentErrors?.list() ?? [],
+        lookup: lookup !== undefined,
       }),
     ...(lookup ? { lookup } : {}),
-    readiness: [
-      { name: 'dns', check: () => ({ ok: listening, detail: listening ? `listening on ${config.dns.listen.join(', ')}` : 'not listening yet' }) },
-      // A read-only or full stateDir keeps DNS and the sets working but loses what is learned or
-      // added at the next restart: not ready until a write there succeeds again.
-      ...(learner
-        ? [
-            {
-              name: 'state',
-              check: () => {
-                const s = learner.state();
-                return {
-                  ok: s.writable,
-                  detail: s.writable ? `${s.dir} writable` : `${s.failures.map((f) => `${f.file}: ${f.error}`).join('; ')} (learned addresses and runtime additions are not saved)`,
-                };
-              },
-            },
-          ]
-        : []),
-      {
-        name: 'mdns',
-        check: () => {
-          const s = localNames.status();
-          return { ok: s.up, detail: `${s.backend} ${s.up ? 'up' : 'down (answers are SERVFAIL until it returns)'}` };
-        },
-      },
-      ...(lists ? [{ name: 'lists', check: () => listsReadiness(lists, config.lists.length) }] : []),
-      ...(config.front ? [{ name: 'front', check: () => ({ ok: listening, detail: listening ? `listening on ${config.front?.listen.join(', ') ?? ''}` : 'not listening yet' }) }] : []),
-    ],
   });
 
-  // The start order, declared once; stop is its reverse (also when a start fails): the front
-  // stops first, so no answer waits on a learner that is stopping, and the learned sets outlive
-  // the learner that writes them. Snapshots go into the sets before the learner restores learned
-  // addresses, and both before the front relays its first listed answer.
-  const components: Component[] = [
-    { name: 'local-names', start: async () => undefined, stop: () => localNames.close(), status: () => localNames.status() },
-    { name: 'http', start: () => http.start(), stop: () => http.stop(), status: () => http.address() },
-    { name: 'dns-server', start: () => dns.start(), stop: () => dns.stop(), status: () => dns.addresses() },
-    ...(lists ? [{ name: 'lists', start: () => lists.start(), stop: () => lists.stop(), status: () => listStatus() }] : []),
-    ...(learnedSets ? [{ name: 'learned-sets', start: async () => undefined, stop: () => learnedSets.stop(), status: () => undefined }] : []),
-    ...(learner ? [{ name: 'learner', start: () => learner.start(), stop: () => learner.stop(), status: () => learner.status() }] : []),
-    ...(front ? [{ name: 'dns-front', start: () => front.start(), stop: () => front.stop(), status: () => front.status() }] : []),
-  ];
   const onStopError = (name: string, err: unknown): void => logger.error({ component: name, err: errorMessage(err) }, `${name}: stop failed`);
   const running = await startInOrder(components, onStopError);
   listening = true;

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { errorMessage, isSidecarError, SidecarError } from './errors.js';
+import { ComponentStartError } from './lib/component/index.js';
 
 // Commands are imported when chosen: `--help` must not load D-Bus, DNS and metrics code.
 const USAGE = `unbound-sidecar — .local answers for Unbound (Avahi or mDNS), registry lists → nftables sets, metrics
@@ -112,7 +113,10 @@ main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
   },
-  (err: unknown) => {
+  (thrown: unknown) => {
+    // A component that fails to start (`run`: a port in use) is rethrown naming the component; the
+    // SidecarError inside already names its capability and carries the code scripts branch on.
+    const err = thrown instanceof ComponentStartError && isSidecarError(thrown.cause) ? thrown.cause : thrown;
     if (isSidecarError(err, 'USAGE') || (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS'))) {
       process.stderr.write(`unbound-sidecar: ${errorMessage(err)}\nRun \`unbound-sidecar --help\` for usage.\n`);
       process.exitCode = 2;

@@ -121,6 +121,56 @@ test('the metric-name lint also covers the list pipeline and the learner (their 
   }
 });
 
+test("with lists and a learner: /readyz runs the components' checks in start order, /api/status is made of their statuses", async () => {
+  const saved = process.env.DBUS_SYSTEM_BUS_ADDRESS;
+  process.env.DBUS_SYSTEM_BUS_ADDRESS = 'unix:path=/nonexistent/unbound-sidecar-test-bus';
+  const stateDir = mkdtempSync(join(tmpdir(), 'us-ready-'));
+  // As in the lint test above: a closed loopback source, no download before the test ends, no set applied.
+  const config = parseConfig({
+    dns: { listen: ['127.0.0.1:0'] },
+    metrics: { listen: '127.0.0.1:0' },
+    mdns: { backend: 'avahi' },
+    stateDir,
+    lists: [
+      { name: 'learns', refresh: '2h', sources: [{ url: 'http://127.0.0.1:9/a.json', format: 'json', contains: 'ips' }], nft: { table: 'sidecar_ready', set4: 'v4' }, learn: { set4: 'learned4' } },
+      { name: 'plain', sources: [{ url: 'http://127.0.0.1:9/b.json', format: 'json', contains: 'ips' }], nft: { table: 'sidecar_ready', set4: 'p4' } },
+    ],
+    resolve: { enabled: false },
+    admin: { socket: join(stateDir, 'admin.sock') },
+  });
+  const daemon = await startDaemon(config, pino({ level: 'silent' }), { version: '9.9.9' });
+  try {
+    const base = `http://127.0.0.1:${daemon.httpAddress().port}`;
+    const ready = await fetch(`${base}/readyz`);
+    assert.equal(ready.status, 503, 'Avahi is absent');
+    assert.equal(
+      await ready.text(),
+      ['FAIL mdns: avahi down (answers are SERVFAIL until it returns)', 'ok dns: listening on 127.0.0.1:0', 'ok lists: 2 list(s) restored and syncing', `ok state: ${stateDir} writable`, ''].join(
+        '\n',
+      ),
+    );
+    const status = statusSnapshotSchema.parse(await (await fetch(`${base}/api/status`)).json());
+    assert.equal(status.version, '9.9.9');
+    assert.deepEqual(status.health.mdns, { backend: 'avahi', up: false });
+    assert.deepEqual(status.health.state, { dir: stateDir, writable: true, failures: [] });
+    assert.equal(status.health.front, undefined);
+    assert.deepEqual(
+      status.lists.map((l) => ({ name: l.name, refreshSeconds: l.refreshSeconds, outcome: l.outcome, learned: l.learned, sets: l.sets })),
+      [
+        { name: 'learns', refreshSeconds: 7200, outcome: undefined, learned: 0, sets: [] },
+        { name: 'plain', refreshSeconds: 3600, outcome: undefined, learned: undefined, sets: [] },
+      ],
+      'each configured list, the learned count only where the list learns',
+    );
+    assert.equal(status.lookup, true, 'the learner answers /api/lookup');
+  } finally {
+    await daemon.stop();
+    rmSync(stateDir, { recursive: true, force: true });
+    if (saved === undefined) delete process.env.DBUS_SYSTEM_BUS_ADDRESS;
+    else process.env.DBUS_SYSTEM_BUS_ADDRESS = saved;
+  }
+});
+
 test('front without any learning list is a pure PROXYv2 relay: answers, /api/status has a front section, its metrics pass the lint', async () => {
   const saved = process.env.DBUS_SYSTEM_BUS_ADDRESS;
   process.env.DBUS_SYSTEM_BUS_ADDRESS = 'unix:path=/nonexistent/unbound-sidecar-test-bus';

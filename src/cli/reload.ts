@@ -5,7 +5,7 @@ import { isRecord } from '../lib/narrow/is-record.js';
 
 export type ReloadResult =
   | {
-      ok: true;
+      kind: 'loaded';
       config: Config;
       /**
        * Dotted paths (two levels: `log.level`, `dns.listen`, `lists`) whose value differs from
@@ -13,11 +13,11 @@ export type ReloadResult =
        */
       changed: string[];
     }
-  | { ok: false; error: string };
+  | { kind: 'invalid'; error: string };
 
 /**
  * SIGHUP: re-read and validate the config file. Never throws: an unreadable or invalid file is a
- * value (`ok: false`, the message names the JSON path like `check-config` does), so the caller keeps
+ * value (`kind: 'invalid'`, the message names the JSON path like `check-config` does), so the caller keeps
  * running on `current` and logs why (an invalid file keeps the old config running).
  *
  * `rebase` re-applies what the command line overrode (`run --listen/--metrics`) to the file's JSON
@@ -27,9 +27,9 @@ export type ReloadResult =
 export async function reloadConfig(file: string | undefined, current: Config, rebase: (raw: unknown) => unknown = (raw) => raw): Promise<ReloadResult> {
   try {
     const config = parseConfig(rebase(await readConfigJson(file)), file ?? 'command line');
-    return { ok: true, config, changed: changedPaths(current, config) };
+    return { kind: 'loaded', config, changed: changedPaths(current, config) };
   } catch (err) {
-    return { ok: false, error: errorMessage(err) };
+    return { kind: 'invalid', error: errorMessage(err) };
   }
 }
 

@@ -63,15 +63,23 @@ export async function runCommand(opts: { file: string | undefined; listen: strin
       await notifier.reloading();
       try {
         const r = await reloadConfig(opts.file, config, withOverrides);
-        if (!r.ok) {
-          logger.error({ err: r.error }, `SIGHUP: ${opts.file ?? 'config'} not reloaded, the running config stays: ${r.error}`);
-        } else {
-          if (r.changed.includes('log.level')) logger.level = r.config.log.level;
-          const restart = r.changed.filter((p) => !LIVE.has(p));
-          if (restart.length > 0) logger.warn({ changed: restart }, `SIGHUP: ${restart.join(', ')} changed; these apply after \`systemctl restart unbound-sidecar\``);
-          logger.info({ changed: r.changed }, 'SIGHUP: config re-read');
-          // Only what was applied becomes "current": the next reload reports the rest again.
-          config = { ...config, log: r.config.log };
+        switch (r.kind) {
+          case 'invalid':
+            logger.error({ err: r.error }, `SIGHUP: ${opts.file ?? 'config'} not reloaded, the running config stays: ${r.error}`);
+            break;
+          case 'loaded': {
+            if (r.changed.includes('log.level')) logger.level = r.config.log.level;
+            const restart = r.changed.filter((p) => !LIVE.has(p));
+            if (restart.length > 0) logger.warn({ changed: restart }, `SIGHUP: ${restart.join(', ')} changed; these apply after \`systemctl restart unbound-sidecar\``);
+            logger.info({ changed: r.changed }, 'SIGHUP: config re-read');
+            // Only what was applied becomes "current": the next reload reports the rest again.
+            config = { ...config, log: r.config.log };
+            break;
+          }
+          default: {
+            const never: never = r;
+            return never;
+          }
         }
         await daemon.refreshLists();
       } finally {

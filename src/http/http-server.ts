@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { SidecarError } from '../errors.js';
+import type { Readiness, ReadinessCheck } from '../lib/component/index.js';
 import { formatHostPort } from '../lib/net/host-port.js';
 import { listenHint } from '../lib/net/listen-hint.js';
 import { HTTP_LIMITS } from './config.js';
@@ -11,17 +12,12 @@ import { createHttpMetrics } from './metrics.js';
 import { STATUS_PAGE_HEADERS, STATUS_PAGE_HTML } from './status-page.js';
 import { assessStatus, type LookupProvider, type StatusProvider } from './status.js';
 
-/** One health check: `ok` false makes /readyz answer 503 (liveness, /healthz, only needs the process). */
-export interface ReadinessCheck {
-  readonly name: string;
-  check(): { ok: boolean; detail: string };
-}
-
 export interface HttpServerOptions {
   host: string;
   port: number;
   registry: Registry;
   logger: Logger;
+  /** /readyz runs each (the daemon's come from its components); one `not-ready` makes it 503. /healthz only needs the process. */
   readiness: readonly ReadinessCheck[];
   /** Serves `/` (the status page) and `/api/status`; without it both answer 404. */
   status?: StatusProvider;
@@ -66,9 +62,9 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
       case '/healthz':
         return send(200, 'text/plain', 'ok\n');
       case '/readyz': {
-        const results = opts.readiness.map((c) => ({ name: c.name, ...c.check() }));
-        const ready = results.every((r) => r.ok);
-        const body = results.map((r) => `${r.ok ? 'ok' : 'FAIL'} ${r.name}: ${r.detail}`).join('\n');
+        const results = opts.readiness.map((c) => ({ name: c.name, result: c.check() }));
+        const ready = results.every((r) => r.result.kind === 'ready');
+        const body = results.map((r) => readinessLine(r.name, r.result)).join('\n');
         return send(ready ? 200 : 503, 'text/plain', `${body}\n`);
       }
       case '/':
@@ -140,6 +136,20 @@ export function createHttpServer(opts: HttpServerOptions): HttpServer {
       return { host: a?.address ?? opts.host, port: a?.port ?? opts.port };
     },
   };
+}
+
+/** `ok dns: listening on …` / `FAIL mdns: avahi down …`: the text operators and scripts read. */
+function readinessLine(name: string, r: Readiness): string {
+  switch (r.kind) {
+    case 'ready':
+      return `ok ${name}: ${r.detail}`;
+    case 'not-ready':
+      return `FAIL ${name}: ${r.detail}`;
+    default: {
+      const never: never = r;
+      return never;
+    }
+  }
 }
 
 function listenFailed(host: string, port: number, err: Error): SidecarError {

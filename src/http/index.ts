@@ -1,6 +1,7 @@
 /** http: /metrics (Prometheus), /healthz, /readyz, the status page (/, /api/status) and /api/lookup on `metrics.listen`. */
 export { createHttpServer } from './http-server.js';
-export type { HttpServer, HttpServerOptions, ReadinessCheck } from './http-server.js';
+export type { HttpServer, HttpServerOptions } from './http-server.js';
+export type { Readiness, ReadinessCheck } from '../lib/component/index.js';
 export { httpConfigSchema, type HttpConfig } from './config.js';
 export {
   assessStatus,

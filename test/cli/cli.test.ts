@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { repoRoot } from '../helpers/repo-root.js';
 
@@ -46,4 +47,26 @@ test('run refuses a bad --listen override with the same validation', () => {
   const r = cli('run', '--listen', 'nowhere');
   assert.equal(r.status, 2);
   assert.match(r.stderr, /dns\.listen\[0\]: expected "host:port"/);
+});
+
+test("run with the metrics port taken: exit 2 and the listener's own message with [LISTEN_FAILED], as the README error table says", async () => {
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  try {
+    const port = (taken.address() as AddressInfo).port;
+    const dir = mkdtempSync(join(tmpdir(), 'us-cli-'));
+    const file = join(dir, 'c.json');
+    // `avahi` on a bus that does not exist: nothing goes out of this machine's interfaces.
+    writeFileSync(file, JSON.stringify({ dns: { listen: ['127.0.0.1:0'] }, metrics: { listen: `127.0.0.1:${port}` }, mdns: { backend: 'avahi' } }));
+    const r = spawnSync(process.execPath, [main, 'run', '--config', file], {
+      encoding: 'utf8',
+      timeout: 20_000,
+      env: { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: 'unix:path=/nonexistent/unbound-sidecar-test-bus' },
+    });
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, new RegExp(`^unbound-sidecar: http: cannot listen on 127\\.0\\.0\\.1:${port}: .*\\[LISTEN_FAILED\\]\\n$`, 'm'));
+    assert.doesNotMatch(r.stderr, /unexpected error/);
+  } finally {
+    taken.close();
+  }
 });

@@ -115,24 +115,24 @@ test('reloadConfig: a valid file with what changed; an invalid one keeps the old
   const current = parseConfig({ log: { level: 'info' } });
   writeFileSync(file, JSON.stringify({ log: { level: 'debug' }, dns: { listen: ['127.0.0.1:5400'] } }));
   const ok = await reloadConfig(file, current);
-  assert.ok(ok.ok);
+  assert.ok(ok.kind === 'loaded');
   assert.equal(ok.config.log.level, 'debug');
   assert.deepEqual(ok.changed, ['dns.listen', 'log.level']);
 
   // Command-line overrides survive a reload when the caller passes them as `rebase`.
   const rebased = await reloadConfig(file, current, (raw) => ({ ...(raw as Record<string, unknown>), dns: { listen: ['127.0.0.1:5335'] } }));
-  assert.ok(rebased.ok);
+  assert.ok(rebased.kind === 'loaded');
   assert.deepEqual(rebased.changed, ['log.level']);
 
   writeFileSync(file, JSON.stringify({ mdns: { backend: 'bonjour' } }));
   const bad = await reloadConfig(file, current);
-  assert.ok(!bad.ok);
+  assert.ok(bad.kind === 'invalid');
   assert.match(bad.error, /mdns\.backend/);
   writeFileSync(file, '{ not json');
   const broken = await reloadConfig(file, current);
-  assert.ok(!broken.ok && /not valid JSON/.test(broken.error));
+  assert.ok(broken.kind === 'invalid' && /not valid JSON/.test(broken.error));
   const missing = await reloadConfig(join(dir, 'gone.json'), current);
-  assert.ok(!missing.ok && /cannot read/.test(missing.error));
+  assert.ok(missing.kind === 'invalid' && /cannot read/.test(missing.error));
 
   assert.deepEqual(changedPaths(current, current), []);
   assert.deepEqual(changedPaths(current, { ...current, lists: [] }), []);
@@ -142,6 +142,6 @@ test('reloadConfig: a valid file with what changed; an invalid one keeps the old
   const list = { name: 'vpn', refresh: '1h', sources: [{ url: 'https://reestr.rublacklist.net/api/v3/ips/', format: 'json', contains: 'ips' }], nft: { table: 'global', set4: 'v4' } };
   writeFileSync(file, JSON.stringify({ lists: [list] }));
   const withLists = await reloadConfig(file, current, (raw) => ({ ...(raw as Record<string, unknown>), dns: { listen: ['127.0.0.1:5335'] } }));
-  assert.ok(withLists.ok, withLists.ok ? '' : withLists.error);
+  assert.ok(withLists.kind === 'loaded', withLists.kind === 'invalid' ? withLists.error : '');
   assert.equal(withLists.config.lists[0]?.refresh, 3_600_000);
 });

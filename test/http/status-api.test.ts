@@ -118,3 +118,20 @@ test('recent errors: bounded, newest first, fed by a pino hook with the capabili
     .error({ err: 'HTTP 502' }, 'download failed');
   assert.deepEqual([r2.list()[0]?.source, r2.list()[0]?.message], ['blocklist', 'download failed: HTTP 502']);
 });
+
+test('/readyz: one line per check in order, "ok NAME: detail" or "FAIL NAME: detail"; 503 while any is not ready', async () => {
+  let mdnsUp = false;
+  const readiness: HttpServerOptions['readiness'] = [
+    { name: 'dns', check: () => ({ kind: 'ready', detail: 'listening on 127.0.0.1:5335' }) },
+    { name: 'mdns', check: () => (mdnsUp ? { kind: 'ready', detail: 'avahi up' } : { kind: 'not-ready', detail: 'avahi down (answers are SERVFAIL until it returns)' }) },
+  ];
+  await withServer({ readiness }, async (base) => {
+    const down = await fetch(`${base}/readyz`);
+    assert.equal(down.status, 503);
+    assert.equal(await down.text(), 'ok dns: listening on 127.0.0.1:5335\nFAIL mdns: avahi down (answers are SERVFAIL until it returns)\n');
+    mdnsUp = true;
+    const up = await fetch(`${base}/readyz`);
+    assert.equal(up.status, 200);
+    assert.equal(await up.text(), 'ok dns: listening on 127.0.0.1:5335\nok mdns: avahi up\n');
+  });
+});

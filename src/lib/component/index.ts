@@ -1,1 +1,13 @@
-export { ComponentStartError, startInOrder, type Component, type StartedComponents } from './component.js';
+export {
+  ComponentStartError,
+  readinessChecks,
+  startInOrder,
+  statuses,
+  type Component,
+  type ComponentSet,
+  type Readiness,
+  type ReadinessCheck,
+  type StartedComponents,
+  type StatusOf,
+  type Statuses,
+} from './component.js';
