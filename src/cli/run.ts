@@ -1,6 +1,8 @@
 import { parseConfig, readConfigJson } from '../config/index.js';
 import { startDaemon } from '../daemon.js';
+import { errorMessage } from '../errors.js';
 import { createRecentErrors } from '../http/index.js';
+import { SerialQueue } from '../lib/concurrency/index.js';
 import { createLogger, logProcessWarnings } from '../lib/log/logger.js';
 import { createSystemdNotifier } from '../lib/systemd/notify.js';
 import { reloadConfig } from './reload.js';
@@ -56,9 +58,8 @@ export async function runCommand(opts: { file: string | undefined; listen: strin
     process.on('SIGINT', () => stop('SIGINT'));
 
     // SIGHUP (`systemctl reload`): re-read the config (an invalid file keeps the running one), then
-    // download the lists now. One reload at a time; a HUP during one runs once more after it.
-    let reloading: Promise<void> | undefined;
-    let again = false;
+    // download the lists now. One reload at a time; HUPs during one run it once more after it.
+    const reloads = new SerialQueue();
     const reload = async (): Promise<void> => {
       await notifier.reloading();
       try {
@@ -88,17 +89,8 @@ export async function runCommand(opts: { file: string | undefined; listen: strin
     };
     process.on('SIGHUP', () => {
       if (stopping) return;
-      if (reloading) {
-        again = true;
-        return;
-      }
-      const loop = async (): Promise<void> => {
-        do {
-          again = false;
-          await reload();
-        } while (again && !stopping);
-      };
-      reloading = loop().finally(() => (reloading = undefined));
+      // Newest-wins with nothing to carry: however many HUPs arrive during a reload, one more follows it.
+      reloads.latest('reload', undefined, () => (stopping ? undefined : reload())).catch((err: unknown) => logger.error({ err: errorMessage(err) }, 'SIGHUP: reload failed'));
     });
   });
 }

@@ -4,7 +4,7 @@ import { errorMessage } from '../errors.js';
 import type { IpFamily } from '../lib/ip-prefix/index.js';
 import type { NftBackend } from '../lib/nft/nft-backend.js';
 import { createDefaultNftBackend } from '../lib/nft/netlink/netlink-backend.js';
-import { later, type Pending } from '../lib/concurrency/later.js';
+import { later, SerialQueue, type Pending } from '../lib/concurrency/index.js';
 import { DEFAULT_MAX_TRANSACTION_PREFIXES } from './config.js';
 import { createLearnedReplay } from './learned-replay.js';
 import { createLearnedSetMetrics } from './metrics.js';
@@ -98,10 +98,15 @@ interface SetKey {
   createSets: boolean;
   label: string;
 }
+/**
+ * A namespace's batching lane: ops accumulate in `pending` until `timer` fires (or a flush); its
+ * writes go through `writes`, which never holds more than one (a kick while one runs does nothing:
+ * what arrives meanwhile is the next batch).
+ */
 interface Lane {
   pending: Op[];
   timer: Pending | undefined;
-  running: Promise<void> | undefined;
+  readonly writes: SerialQueue;
 }
 /** A refresh must push the expiry out by at least this fraction of the new timeout (and 30 s). */
 const REFRESH_MARGIN = 0.1;
@@ -165,25 +170,27 @@ export function createLearnedSets(opts: { logger: Logger; registry: Registry; ba
     const key = netns ?? '';
     let lane = lanes.get(key);
     if (!lane) {
-      lane = { pending: [], timer: undefined, running: undefined };
+      lane = { pending: [], timer: undefined, writes: new SerialQueue() };
       lanes.set(key, lane);
     }
     replay.track(netns, op.set);
     if (lane.pending.length >= MAX_HELD) return Promise.resolve({ kind: 'failed', error: 'set-sync: learned-set queue full' });
     const l = lane;
     const p = new Promise<LearnedOutcome>((done) => l.pending.push({ ...op, done }));
-    if (!l.timer && !l.running) l.timer = later(() => kick(netns, l), batchMs);
+    if (!l.timer && !l.writes.busy) l.timer = later(() => kick(netns, l), batchMs);
     return p;
   }
 
   function kick(netns: string | undefined, lane: Lane): void {
     lane.timer = undefined;
-    if (lane.running || lane.pending.length === 0) return;
-    lane.running = write(netns, lane).finally(() => {
-      lane.running = undefined;
-      // Whatever arrived during the write goes out at once: it has waited at least one nft run.
-      if (lane.pending.length > 0 && !lane.timer) lane.timer = later(() => kick(netns, lane), stopped ? 0 : batchMs);
-    });
+    if (lane.writes.busy || lane.pending.length === 0) return;
+    // Starts now (the queue is idle): the DNS front is waiting on this batch.
+    void lane.writes
+      .run(() => write(netns, lane))
+      .finally(() => {
+        // Whatever arrived during the write goes out at once: it has waited at least one nft run.
+        if (lane.pending.length > 0 && !lane.timer) lane.timer = later(() => kick(netns, lane), stopped ? 0 : batchMs);
+      });
   }
 
   async function write(netns: string | undefined, lane: Lane): Promise<void> {
@@ -337,11 +344,11 @@ export function createLearnedSets(opts: { logger: Logger; registry: Registry; ba
     async flush() {
       for (const [key, lane] of lanes) {
         const netns = key === '' ? undefined : key;
-        while (lane.running || lane.pending.some((o) => (missing.get(o.set.label)?.until ?? 0) <= now())) {
+        while (lane.writes.busy || lane.pending.some((o) => (missing.get(o.set.label)?.until ?? 0) <= now())) {
           lane.timer?.cancel();
           lane.timer = undefined;
           kick(netns, lane);
-          await lane.running;
+          await lane.writes.idle();
         }
       }
     },

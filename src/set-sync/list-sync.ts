@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { errorMessage, isSidecarError } from '../errors.js';
+import { SerialQueues } from '../lib/concurrency/index.js';
 import { rangeSetsEqual, type RangeSet } from '../lib/ip-prefix/index.js';
 import type { MonitorHandle, NftEvent } from '../lib/nft/monitor.js';
 import type { NftBackend } from '../lib/nft/nft-backend.js';
@@ -32,7 +33,12 @@ export interface SetSyncStatus {
 }
 
 export interface SetSync {
-  /** Makes the target's sets equal to the model (dryRun: compare with the kernel, touch nothing). */
+  /**
+   * Makes the target's sets equal to the model (dryRun: compare with the kernel, touch nothing).
+   * Writes to one table run one at a time; per target, newest-wins: while a write runs only the
+   * newest model waits, and a caller whose model was replaced before its turn gets the reports of
+   * the write that replaced it (so the promise of the newest call settles last).
+   */
   apply(target: SetTarget, model: { ipv4: RangeSet; ipv6: RangeSet }, opts?: { dryRun?: boolean }): Promise<ApplyReport[]>;
   /** Follows nftables changes (per namespace) and refills sets that are flushed, deleted or re-created. */
   start(): Promise<void>;
@@ -99,8 +105,11 @@ export function createSetSync(opts: {
     ...(opts.recordDir !== undefined ? { records: new RecordKeeper(opts.recordDir, backend, logger) } : {}),
   };
   const sets = new Map<string, SetState>();
-  /** Writes to one table are serialised and, when full, done together (see fullLoad). */
-  const queues = new Map<string, Promise<unknown>>();
+  /**
+   * Writes to one table are serialised and, when full, done together (see fullLoad). Applies are
+   * newest-wins per target: while a write runs, only the newest model of a target waits.
+   */
+  const queues = new SerialQueues();
   const monitors = new Map<string, MonitorHandle>();
   const verifyTimers = new Map<SetState, NodeJS.Timeout>();
   let started = false;
@@ -108,14 +117,7 @@ export function createSetSync(opts: {
   const groupOf = (s: { netns?: string | undefined; ref: { family: string; table: string } }): string => `${s.netns ?? ''}|${s.ref.family}|${s.ref.table}`;
   const keyOf = (netns: string | undefined, family: string, table: string, set: string): string => `${netns ?? ''}|${family}|${table}|${set}`;
 
-  function enqueue<T>(group: string, job: () => Promise<T>): Promise<T> {
-    const run = (queues.get(group) ?? Promise.resolve()).then(job, job);
-    queues.set(
-      group,
-      run.catch(() => undefined),
-    );
-    return run;
-  }
+  const enqueue = <T>(group: string, job: () => Promise<T>): Promise<T> => queues.run(group, job);
 
   /** Every set of the group that has a model: what a refill writes. */
   const membersOf = (group: string): Member[] => [...sets.values()].flatMap((s) => (groupOf(s) === group && s.desired !== undefined ? [{ s, desired: s.desired }] : []));
@@ -264,7 +266,9 @@ export function createSetSync(opts: {
       const group = groupOf(first.s);
       try {
         // This target's sets together; another list's sets in the same table are listed by nft on every write (README).
-        const reports = await enqueue(group, () => writeGroup(d, jobs));
+        // Newest-wins: a model replaced while it waits for the table is never written; its caller gets the newer one's reports.
+        const slot = jobs.map((m) => m.s.ref.set).join(' ');
+        const reports = await queues.latest(group, slot, jobs, (newest) => writeGroup(d, newest));
         for (const { s } of jobs) {
           s.retryDelayMs = 1000;
           if (!s.flagsChecked) {
@@ -295,7 +299,7 @@ export function createSetSync(opts: {
       await Promise.all([...monitors.values()].map((m) => m.stop()));
       monitors.clear();
       verifyTimers.clear();
-      await Promise.all([...queues.values()]);
+      await queues.idle();
     },
     status: () =>
       [...sets.values()].map((s) => ({

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { errorMessage } from '../errors.js';
+import { SerialQueues } from '../lib/concurrency/index.js';
 import { rangeSetsEqual, type RangeSet } from '../lib/ip-prefix/index.js';
 import type { KernelStamp, NftBackend } from '../lib/nft/nft-backend.js';
 import { bootId, readRecord, recordHolds, recordPath, removeRecord, writeRecord, type NetnsRecord } from './applied-records.js';
@@ -23,7 +24,7 @@ export class RecordKeeper {
   private readonly boot = bootId();
   /** Loaded records by namespace key; null = none. */
   private readonly cache = new Map<string, NetnsRecord | null>();
-  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly locks = new SerialQueues();
 
   constructor(
     private readonly dir: string,
@@ -32,13 +33,7 @@ export class RecordKeeper {
   ) {}
 
   exclusive<T>(netns: string | undefined, job: () => Promise<T>): Promise<T> {
-    const key = netns ?? '';
-    const run = (this.locks.get(key) ?? Promise.resolve()).then(job, job);
-    this.locks.set(
-      key,
-      run.catch(() => undefined),
-    );
-    return run;
+    return this.locks.run(netns ?? '', job);
   }
 
   /** The namespace's stamp now; undefined where it cannot be told (then nothing is recalled or recorded). */

@@ -7,8 +7,8 @@ import type { SetSync, SetTarget } from '../set-sync/index.js';
 
 /**
  * Where the registry pipeline meets the kernel: every model the blocklist publishes (a snapshot at
- * start, a changed download later) is handed to set-sync. Applies are serialised per list and
- * coalesced — while one runs, only the newest model waits. A failed apply is not retried here:
+ * start, a changed download later) is handed to set-sync, which serialises and coalesces them per
+ * list (while one apply runs, only the newest model waits). A failed apply is not retried here:
  * set-sync keeps the model and retries with backoff itself (a missing set is filled when it appears).
  */
 export interface ListPipeline {
@@ -44,49 +44,35 @@ export function createListPipeline(opts: { config: Config; logger: Logger; regis
   const blocklist = createBlocklist({ lists: config.lists, stateDir: config.stateDir, logger: logger.child({ capability: 'blocklist' }), registry: opts.registry });
   const setSync = opts.setSync;
 
-  interface Lane {
-    running: Promise<void> | undefined;
-    next: ListModel | undefined;
-  }
-  const lanes = new Map<string, Lane>();
+  /**
+   * Per list, its newest apply: set-sync settles a list's applies in order (newest-wins, a replaced
+   * model's caller gets the newer write's reports), so waiting for these waits for every model handed over.
+   */
+  const applying = new Map<string, Promise<void>>();
   let isStarted = false;
   let stopped = false;
 
-  function lane(list: string): Lane {
-    let l = lanes.get(list);
-    if (!l) {
-      l = { running: undefined, next: undefined };
-      lanes.set(list, l);
-    }
-    return l;
+  /** Hands `model` to set-sync, which serialises and coalesces it with the list's other models. */
+  function submit(model: ListModel): void {
+    const list = model.list;
+    const target = targets.get(list);
+    if (!target || stopped) return;
+    applying.set(
+      list,
+      setSync.apply(target, model).then(
+        (reports) => logger.info({ list, reports }, 'lists: sets in sync'),
+        (err: unknown) => logger.error({ list, err: errorMessage(err) }, `lists: applying "${list}" failed; set-sync retries with backoff`),
+      ),
+    );
   }
 
-  /** Queue `model` for its list; the returned promise settles when the lane is idle again. */
-  function submit(model: ListModel): Promise<void> {
-    const l = lane(model.list);
-    l.next = model;
-    l.running ??= drain(model.list, l).finally(() => (l.running = undefined));
-    return l.running;
-  }
-
-  async function drain(list: string, l: Lane): Promise<void> {
-    while (l.next && !stopped) {
-      const model = l.next;
-      l.next = undefined;
-      const target = targets.get(list);
-      if (!target) return;
-      try {
-        const reports = await setSync.apply(target, model);
-        logger.info({ list, reports }, 'lists: sets in sync');
-      } catch (err) {
-        logger.error({ list, err: errorMessage(err) }, `lists: applying "${list}" failed; set-sync retries with backoff`);
-      }
-    }
-  }
+  const applied = async (): Promise<void> => {
+    await Promise.all(applying.values());
+  };
 
   blocklist.onModel((m) => {
     opts.onModel?.(m);
-    void submit(m);
+    submit(m);
   });
 
   return {
@@ -96,19 +82,19 @@ export function createListPipeline(opts: { config: Config; logger: Logger; regis
     async start() {
       await setSync.start();
       await blocklist.loadSnapshots(); // publishes each restored model through onModel
-      await Promise.all([...lanes.values()].map((l) => l.running));
+      await applied();
       isStarted = true;
       blocklist.start();
     },
     async refresh(list) {
       const reports = await blocklist.refresh(list);
-      await Promise.all([...lanes.values()].map((l) => l.running));
+      await applied();
       return reports;
     },
     async stop() {
       stopped = true;
       await blocklist.stop();
-      await Promise.all([...lanes.values()].map((l) => l.running));
+      await applied();
       await setSync.stop();
     },
   };

@@ -1,5 +1,6 @@
 import { mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { SerialQueue } from '../concurrency/index.js';
 
 /** Per-process sequence: two writes of one path never share a temp name (rename(2) of a name the other already renamed is ENOENT). */
 let sequence = 0;
@@ -58,13 +59,6 @@ export async function removeStaleTemps(path: string): Promise<number> {
   return n;
 }
 
-interface Queued {
-  render: () => string | readonly Uint8Array[];
-  readonly done: Promise<void>;
-  resolve(): void;
-  reject(err: unknown): void;
-}
-
 /**
  * One file written again and again (the learner's store): writes never overlap, one runs at a time
  * and at most one waits behind it. A write asked for while another waits replaces it — newest wins
@@ -72,42 +66,17 @@ interface Queued {
  * when its write starts, so what lands on disk is as fresh as it can be.
  */
 export class SerialFileWriter {
-  private running: Promise<void> | undefined;
-  private queued: Queued | undefined;
+  private readonly writes = new SerialQueue();
 
   constructor(readonly path: string) {}
 
   write(render: () => string | readonly Uint8Array[]): Promise<void> {
-    if (this.queued) {
-      this.queued.render = render;
-      return this.queued.done;
-    }
-    if (this.running === undefined) return this.start(render);
-    let resolve!: () => void;
-    let reject!: (err: unknown) => void;
-    const done = new Promise<void>((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
-    this.queued = { render, done, resolve, reject };
-    return done;
+    // Rendered a microtask after the write starts: what the caller changes in the same turn is in it.
+    return this.writes.latest('file', render, (r) => Promise.resolve().then(() => writeFileAtomic(this.path, r())));
   }
 
   /** Resolves once nothing is running or waiting (whatever the outcomes). */
   async idle(): Promise<void> {
-    while (this.running) await this.running.catch(() => undefined);
-  }
-
-  private start(render: () => string | readonly Uint8Array[]): Promise<void> {
-    const run = Promise.resolve()
-      .then(() => writeFileAtomic(this.path, render()))
-      .finally(() => {
-        this.running = undefined;
-        const next = this.queued;
-        this.queued = undefined;
-        if (next) this.start(next.render).then(next.resolve, next.reject);
-      });
-    this.running = run;
-    return run;
+    while (this.writes.busy) await this.writes.idle();
   }
 }

@@ -1,4 +1,5 @@
 import { SidecarError } from '../../../errors.js';
+import { SerialQueues } from '../../concurrency/index.js';
 import { createNftBackend, NftSetError, type NftBackend } from '../nft-backend.js';
 import { setRefText, type NftCommand, type SetRef } from '../nft-json.js';
 import { translate, type Translated } from './commands.js';
@@ -61,7 +62,7 @@ export function createNetlinkBackend(opts: NetlinkBackendOptions = {}): NftBacke
   const reqOpts = { deadlineMs, ...(opts.sendAsync ? { sendAsync: opts.sendAsync } : {}) };
   const conns = new NetnsSockets();
   /** One request at a time per namespace: responses are drained by whoever sent last. */
-  const queues = new Map<string, Promise<unknown>>();
+  const requests = new SerialQueues();
   const monitors = createMonitorFanout((netns) => conns.peek(netns)?.portid);
 
   /** The socket for a namespace, taken when the job runs: a fresh one after a deadline or a re-created namespace. */
@@ -73,15 +74,7 @@ export function createNetlinkBackend(opts: NetlinkBackendOptions = {}): NftBacke
     }
   }
 
-  function serial<T>(netns: string | undefined, job: () => Promise<T>): Promise<T> {
-    const key = netns ?? '';
-    const run = (queues.get(key) ?? Promise.resolve()).then(job);
-    queues.set(
-      key,
-      run.catch(() => undefined),
-    );
-    return run;
-  }
+  const serial = <T>(netns: string | undefined, job: () => Promise<T>): Promise<T> => requests.run(netns ?? '', job);
 
   /** What each set of the batch is: asked with GETSET, or (for a set this batch creates) what the create says. */
   async function setInfos(sock: NfnlSocket, t: Translated): Promise<Map<string, SetInfo>> {

@@ -1,10 +1,15 @@
 import { statSync } from 'node:fs';
+import { SerialQueue } from '../../concurrency/index.js';
 import { NfnlSocket } from './nfnl-socket.js';
 
-/** One socket per namespace and the queue that keeps its requests one at a time. */
+/**
+ * One socket per namespace and the queue that keeps its requests one at a time. The queue belongs
+ * to the socket: a request queued behind one that failed runs on that socket, and a fresh socket
+ * (after a deadline or an error) starts with an empty queue.
+ */
 export interface Conn {
-  sock: NfnlSocket;
-  queue: Promise<unknown>;
+  readonly sock: NfnlSocket;
+  readonly queue: SerialQueue;
 }
 
 /**
@@ -24,7 +29,7 @@ export class NetnsSockets {
       c = undefined;
     }
     if (!c) {
-      c = { sock: NfnlSocket.open(netns), queue: Promise.resolve() };
+      c = { sock: NfnlSocket.open(netns), queue: new SerialQueue() };
       this.conns.set(key, c);
     }
     return c;

@@ -1,3 +1,4 @@
+import { SerialQueue } from '../../concurrency/index.js';
 import type { QuietWindow } from '../nft-backend.js';
 import { nftListenersEverywhere } from './netlink-listeners.js';
 import { NfnlSocket } from './nfnl-socket.js';
@@ -38,13 +39,9 @@ interface DeafNs {
 /** Deaf namespaces (by subscription key) and the windows holding them: it ends with the last. */
 const deaf = new Map<string, DeafNs>();
 let holders = 0;
-let lock: Promise<unknown> = Promise.resolve();
-
-function exclusive<T>(job: () => Promise<T>): Promise<T> {
-  const run = lock.then(job, job);
-  lock = run.catch(() => undefined);
-  return run;
-}
+/** The process-wide lock: every commit of ours and every generation read of a window, one at a time. */
+const lock = new SerialQueue();
+const exclusive = <T>(job: () => Promise<T>): Promise<T> => lock.run(job);
 
 /** The generation on a socket of its own (the backends' sockets take one request at a time). */
 async function readGen(netns: string | undefined): Promise<number> {

@@ -56,10 +56,8 @@ export function createSetReader(opts: { deadlineMs?: number } = {}): SetReader {
     } catch (err) {
       throw fail(`cannot open a netfilter socket${netns !== undefined ? ` in netns ${netns}` : ''}: ${err instanceof Error ? err.message : String(err)}`, err);
     }
-    const run = c.queue.then(() => fn(c.sock));
-    c.queue = run.catch(() => undefined);
     try {
-      return await run;
+      return await c.queue.run(() => fn(c.sock));
     } catch (err) {
       conns.drop(netns, c);
       if (err instanceof SidecarError) throw err;
