@@ -52,6 +52,13 @@ export const dnsFrontConfigSchema = z
     maxTcpConnections: positiveInt.default(256),
     /** Idle timeout of client TCP connections, ms (RFC 7766 §6.2.3). */
     tcpIdleTimeoutMs: positiveInt.default(10_000),
+    /**
+     * Bytes of answers the front holds for one TCP client that does not read them (once the
+     * kernel's send buffer is full, Node buffers every further write in the process). From half of
+     * it the client's queries are not read until it reads; an answer that finds more than this
+     * unsent closes the connection. Bounds a connection's unsent answers to this + one message.
+     */
+    tcpMaxBufferedBytes: positiveInt.min(4096).default(256 * 1024),
     /** Cap on UDP queries waiting for Unbound at once; beyond it new ones are dropped and counted. */
     maxInflight: positiveInt.default(4096),
     /**

@@ -10,9 +10,10 @@ import { validatedHostPort } from '../lib/net/host-port.js';
 import { errorMessage, SidecarError } from '../errors.js';
 import { mmsgUnavailable } from '../lib/net/mmsg-vector.js';
 import type { LearnAnswer } from '../learner/index.js';
-import { buildClientAcl } from './client-acl.js';
+import { buildClientAcl, type ClientAcl } from './client-acl.js';
 import type { DnsFrontConfig } from './config.js';
 import { createInsertGate, type InsertionStatus } from './insert-gate.js';
+import { createListenRetry, type ListenAddress } from './listen-retry.js';
 import { createFrontMetrics } from './metrics.js';
 import { TcpFront } from './tcp-front.js';
 import { UdpFront } from './udp-front.js';
@@ -22,6 +23,8 @@ export type { InsertionStatus } from './insert-gate.js';
 
 export interface DnsFrontStatus {
   readonly listen: readonly string[];
+  /** Listen addresses not bound yet (no interface has them: retried, see listen-retry.ts). */
+  readonly notBound: readonly string[];
   readonly upstream: string;
   readonly allow: readonly string[];
   readonly inflight: number;
@@ -30,7 +33,10 @@ export interface DnsFrontStatus {
 }
 
 export interface DnsFront {
-  /** Binds every listen address (UDP and TCP); rejects with SidecarError('LISTEN_FAILED'). */
+  /**
+   * Binds every listen address (UDP and TCP); rejects with SidecarError('LISTEN_FAILED'). An address
+   * no interface has yet does not fail the start: it is retried until it appears (`status().notBound`).
+   */
   start(): Promise<void>;
   /** Closes the listeners and upstream sockets; queries in flight get no answer. Idempotent. */
   stop(): Promise<void>;
@@ -52,18 +58,49 @@ export interface DnsFrontOptions {
 export function createDnsFront(opts: DnsFrontOptions): DnsFront {
   const { config } = opts;
   const logger = opts.logger.child({ capability: 'dns-front' });
-  // udp is created below; the gauge reads it only at scrape time.
-  const metrics = createFrontMetrics(opts.registry, { inflight: () => udp.inflight() });
-  const listen = config.listen.map((s) => validatedHostPort(s));
+  // udp and tcp are created below; the gauges read them only at scrape time.
+  const metrics = createFrontMetrics(opts.registry, { inflight: () => udp.inflight(), tcpUnsentBytes: () => tcp.unsentBytes() });
+  const listen: ListenAddress[] = config.listen.map((spec) => ({ spec, ...validatedHostPort(spec) }));
   const upstream = validatedHostPort(config.upstream);
-  const acl = buildClientAcl(
-    listen.map((l) => l.host),
-    config.allow,
-  );
+  const buildAcl = (): ClientAcl =>
+    buildClientAcl(
+      listen.map((l) => l.host),
+      config.allow,
+    );
+  let current = buildAcl();
+  // The default allow comes from the interfaces holding the listen addresses: rebuilt when one that
+  // was missing is bound, so its network is answered (not REFUSED) from then on.
+  const acl: ClientAcl = {
+    allows: (address) => current.allows(address),
+    get prefixes() {
+      return current.prefixes;
+    },
+    get unmatched() {
+      return current.unmatched;
+    },
+  };
   const gate = createInsertGate({ learnAnswer: opts.learnAnswer, deadlineMs: config.insertDeadlineMs, failClosed: config.failClosed, metrics, logger });
   const common = { upstream, proxyProtocol: config.proxyProtocol, acl, gate, upstreamTimeoutMs: config.upstreamTimeoutMs, metrics, logger };
   const udp = new UdpFront({ ...common, maxInflight: config.maxInflight, maxInflightPerClient: config.maxInflightPerClient, batching: config.udpBatching });
-  const tcp = new TcpFront({ ...common, maxConnections: config.maxTcpConnections, idleTimeoutMs: config.tcpIdleTimeoutMs });
+  const tcp = new TcpFront({ ...common, maxConnections: config.maxTcpConnections, idleTimeoutMs: config.tcpIdleTimeoutMs, maxBufferedBytes: config.tcpMaxBufferedBytes });
+  const retry = createListenRetry({
+    addresses: listen,
+    logger,
+    // One port for UDP and TCP on each address: port 0 resolves from the UDP bind.
+    async bind(a) {
+      const u = await udp.listen(a.host, a.port);
+      try {
+        await tcp.listen(a.host, u.port);
+      } catch (err) {
+        await udp.unlisten(u.host, u.port);
+        throw err;
+      }
+    },
+    onLateBind(a, tries) {
+      if (config.allow === undefined) current = buildAcl();
+      logger.info({ listen: a.spec, tries, allow: acl.prefixes }, `dns-front: listening on ${a.spec} (the address appeared)`);
+    },
+  });
   let started = false;
 
   return {
@@ -74,21 +111,15 @@ export function createDnsFront(opts: DnsFrontOptions): DnsFront {
           'dns-front: no interface network found for these listen addresses (wildcard, or not configured yet): only the prefixes shown may ask; set front.allow to the LAN prefixes',
         );
       }
-      // One port for UDP and TCP on each address: port 0 resolves from the UDP bind.
       try {
-        await udp.start(listen);
-        await tcp.start(udp.addresses());
+        await udp.start();
+        tcp.start();
+        await retry.start();
       } catch (err) {
+        await retry.stop();
         await Promise.allSettled([udp.stop(), tcp.stop()]);
         const code = (err as NodeJS.ErrnoException).code;
-        const hint =
-          code === 'EACCES'
-            ? ' (port < 1024 needs CAP_NET_BIND_SERVICE)'
-            : code === 'EADDRINUSE'
-              ? ' (something else listens there: Unbound still on the LAN address?)'
-              : code === 'EADDRNOTAVAIL'
-                ? ' (no interface has that address yet)'
-                : '';
+        const hint = code === 'EACCES' ? ' (port < 1024 needs CAP_NET_BIND_SERVICE)' : code === 'EADDRINUSE' ? ' (something else listens there: Unbound still on the LAN address?)' : '';
         throw new SidecarError('LISTEN_FAILED', 'dns-front', `cannot listen on ${config.listen.join(', ')}: ${errorMessage(err)}${hint}`, { cause: err });
       }
       started = true;
@@ -96,6 +127,7 @@ export function createDnsFront(opts: DnsFrontOptions): DnsFront {
       logger.info(
         {
           listen: config.listen,
+          ...(retry.pending().length > 0 ? { notBound: retry.pending() } : {}),
           upstream: config.upstream,
           proxyProtocol: config.proxyProtocol,
           allow: acl.prefixes,
@@ -108,9 +140,18 @@ export function createDnsFront(opts: DnsFrontOptions): DnsFront {
     async stop() {
       if (!started) return;
       started = false;
+      await retry.stop();
       await Promise.allSettled([udp.stop(), tcp.stop()]);
     },
     addresses: () => ({ udp: udp.addresses(), tcp: tcp.addresses() }),
-    status: () => ({ listen: config.listen, upstream: config.upstream, allow: acl.prefixes, inflight: udp.inflight(), tcpConnections: tcp.connections(), insertion: gate.status() }),
+    status: () => ({
+      listen: config.listen,
+      notBound: retry.pending(),
+      upstream: config.upstream,
+      allow: acl.prefixes,
+      inflight: udp.inflight(),
+      tcpConnections: tcp.connections(),
+      insertion: gate.status(),
+    }),
   };
 }

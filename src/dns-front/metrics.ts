@@ -12,7 +12,7 @@ export type DropReason = 'over-inflight' | 'client-over-inflight' | 'malformed' 
  * otherwise: at tens of thousands of answers a second that showed in the front's profile), and the
  * in-flight gauge is read at scrape time.
  */
-export function createFrontMetrics(registry: Registry, sources: { inflight(): number }) {
+export function createFrontMetrics(registry: Registry, sources: { inflight(): number; tcpUnsentBytes(): number }) {
   const m = capabilityMetrics(registry, 'dns_front');
   const queries = m.counter({
     name: 'queries_total',
@@ -25,6 +25,11 @@ export function createFrontMetrics(registry: Registry, sources: { inflight(): nu
     help: 'From a query forwarded to Unbound to its answer back.',
     labelNames: ['transport'] as const,
     buckets: [0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 3],
+  });
+  const slowReaders = m.counter({
+    name: 'tcp_slow_readers_total',
+    help: 'TCP clients not reading their answers: paused (half of tcpMaxBufferedBytes unsent: their queries are not read until they read) or closed (an answer found more than tcpMaxBufferedBytes unsent).',
+    labelNames: ['action'] as const,
   });
   return {
     answered(transport: Transport, msg: Uint8Array): void {
@@ -65,6 +70,14 @@ export function createFrontMetrics(registry: Registry, sources: { inflight(): nu
       labelNames: ['reason'] as const,
     }),
     tcpConnections: m.gauge({ name: 'tcp_connections', help: 'Client TCP connections open now (each with at most one upstream connection).' }),
+    tcpSlowReaders: { paused: slowReaders.labels('paused'), closed: slowReaders.labels('closed') },
+    tcpUnsent: m.gauge({
+      name: 'tcp_unsent_bytes',
+      help: "Answer bytes written to client TCP connections that the kernel has not taken yet (the clients' receive windows and the send buffers are full), summed over connections.",
+      collect() {
+        this.set(sources.tcpUnsentBytes());
+      },
+    }),
     inflight: m.gauge({
       name: 'inflight_queries',
       help: 'Queries forwarded to Unbound and not answered yet.',

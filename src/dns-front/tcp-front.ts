@@ -16,9 +16,9 @@ import type { FrontMetrics } from './metrics.js';
  *
  * Bounded: `maxConnections` (at the cap the longest-idle connection with nothing in flight makes
  * room, else the newcomer is closed), MAX_PIPELINE queries in flight per connection (then we stop
- * reading it), unread answers capped (a client that never reads stops being read), and a
- * connection with no whole message and no answer for `idleTimeoutMs` is closed — bytes of an
- * unfinished message do not count, so a slow-drip client cannot hold a slot (RFC 7766 §6.2.3).
+ * reading it), unread answers capped by `maxBufferedBytes` (see `write`), and a connection with no
+ * whole message and no answer for `idleTimeoutMs` is closed — bytes of an unfinished message do not
+ * count, so a slow-drip client cannot hold a slot (RFC 7766 §6.2.3).
  */
 
 export interface TcpFrontOptions {
@@ -28,6 +28,8 @@ export interface TcpFrontOptions {
   readonly gate: InsertGate;
   readonly maxConnections: number;
   readonly idleTimeoutMs: number;
+  /** Unsent answer bytes one connection may hold: from half of it its queries are not read; over it, closed. */
+  readonly maxBufferedBytes: number;
   readonly upstreamTimeoutMs: number;
   readonly metrics: FrontMetrics;
   readonly logger: Logger;
@@ -35,7 +37,8 @@ export interface TcpFrontOptions {
 
 /** Per-connection pipelined queries in flight (RFC 7766 §6.2.1.2); beyond it we stop reading. */
 const MAX_PIPELINE = 64;
-const MAX_UNSENT_BYTES = 256 * 1024;
+/** Forwarded bytes Unbound has not taken yet; beyond it the client is not read. */
+const MAX_UNSENT_UPSTREAM_BYTES = 256 * 1024;
 
 interface Entry {
   readonly query: Buffer;
@@ -54,32 +57,52 @@ interface Conn {
   inFlight: number;
   peerEnded: boolean;
   lastUseful: number;
+  /** Not read because its answers are not read (counted once per episode). */
+  slowReader: boolean;
 }
 
 export class TcpFront {
   private readonly servers: { server: Server; host: string; port: number }[] = [];
   private readonly conns = new Set<Conn>();
   private sweeper: NodeJS.Timeout | undefined;
+  /** Unsent bytes from which a connection's queries are not read: half the cap leaves the other
+   * half for the answers to what is already in flight. */
+  private readonly readLimit: number;
 
-  constructor(private readonly o: TcpFrontOptions) {}
+  constructor(private readonly o: TcpFrontOptions) {
+    this.readLimit = Math.floor(o.maxBufferedBytes / 2);
+  }
 
-  async start(listen: readonly { host: string; port: number }[]): Promise<void> {
-    for (const { host, port } of listen) {
-      const server = createServer({ allowHalfOpen: true, noDelay: true }, (s) => this.accept(s));
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen({ host, port, exclusive: true, backlog: 511 }, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
-      server.on('error', (err) => this.o.logger.warn({ err }, 'dns-front: tcp server error'));
-      const a = server.address();
-      this.servers.push({ server, host, port: typeof a === 'object' && a !== null ? a.port : port });
-    }
+  start(): void {
     const period = Math.max(20, Math.min(1000, Math.floor(this.o.idleTimeoutMs / 5)));
     this.sweeper = setInterval(() => this.sweep(), period);
     this.sweeper.unref();
+  }
+
+  /** Listens on one address; rejects with the bind error (EADDRNOTAVAIL, EADDRINUSE, EACCES …). */
+  async listen(host: string, port: number): Promise<{ host: string; port: number }> {
+    // 'drain' (which resumes a client paused for unread answers) comes only after a write() that
+    // returned false, i.e. with the buffer at the high-water mark: keep that mark at most the limit.
+    const server = createServer({ allowHalfOpen: true, noDelay: true, highWaterMark: Math.min(16 * 1024, this.readLimit) }, (s) => this.accept(s));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host, port, exclusive: true, backlog: 511 }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    server.on('error', (err) => this.o.logger.warn({ err }, 'dns-front: tcp server error'));
+    const a = server.address();
+    const bound = { server, host, port: typeof a === 'object' && a !== null ? a.port : port };
+    this.servers.push(bound);
+    return { host, port: bound.port };
+  }
+
+  /** Unsent answer bytes over every connection (a gauge, read at scrape time). */
+  unsentBytes(): number {
+    let n = 0;
+    for (const c of this.conns) n += c.socket.writableLength;
+    return n;
   }
 
   addresses(): { host: string; port: number }[] {
@@ -111,6 +134,7 @@ export class TcpFront {
       inFlight: 0,
       peerEnded: false,
       lastUseful: performance.now(),
+      slowReader: false,
     };
     this.conns.add(conn);
     this.o.metrics.tcpConnections.set(this.conns.size);
@@ -126,7 +150,7 @@ export class TcpFront {
   private pump(conn: Conn): void {
     const { socket, frames } = conn;
     if (socket.destroyed) return;
-    while (conn.inFlight < MAX_PIPELINE) {
+    while (conn.inFlight < MAX_PIPELINE && socket.writableLength < this.readLimit) {
       const msg = frames.shift();
       if (msg === undefined) break;
       const v = classify(msg);
@@ -151,14 +175,19 @@ export class TcpFront {
       }
     }
     if (conn.peerEnded) {
-      // Half-closed: answer what is in flight, then close; leftovers are a broken frame.
-      if (conn.inFlight > 0) return;
+      // Half-closed: answer what is in flight and what is still queued (taken again on 'drain'
+      // while the client has too much unread), then close; leftovers are a broken frame.
+      if (conn.inFlight > 0 || socket.writableLength >= this.readLimit) return;
       if (frames.partial()) socket.destroy();
       else socket.end();
       return;
     }
-    // Also stop reading while Unbound does not take what we forwarded: the bytes would pile up here.
-    const busy = conn.inFlight >= MAX_PIPELINE || socket.writableLength > MAX_UNSENT_BYTES || (conn.upstream?.writableLength ?? 0) > MAX_UNSENT_BYTES;
+    // Not read while its answers are not read (resumed on 'drain'), and while Unbound does not take
+    // what we forwarded: either way the bytes would pile up here.
+    const unread = socket.writableLength >= this.readLimit;
+    if (unread && !conn.slowReader) this.o.metrics.tcpSlowReaders.paused.inc();
+    conn.slowReader = unread;
+    const busy = unread || conn.inFlight >= MAX_PIPELINE || (conn.upstream?.writableLength ?? 0) > MAX_UNSENT_UPSTREAM_BYTES;
     if (busy && !socket.isPaused()) socket.pause();
     else if (!busy && socket.isPaused()) socket.resume();
   }
@@ -235,10 +264,21 @@ export class TcpFront {
     this.pump(conn);
   }
 
+  /**
+   * Past the kernel's send buffer, Node keeps every write in the process (socket.writableLength).
+   * Queries are not taken while that is at half the cap (`pump`), but answers to the up to
+   * MAX_PIPELINE in flight still come: one that finds more than the cap unsent closes the
+   * connection (RFC 7766 §6.2.3 lets a server close; the client retries). So a connection holds
+   * at most the cap + one message of unsent answers, however fast it pipelines.
+   */
   private write(conn: Conn, msg: Buffer | undefined): void {
     conn.lastUseful = performance.now();
     const { socket } = conn;
     if (msg === undefined || socket.destroyed || !socket.writable) return;
+    if (socket.writableLength > this.o.maxBufferedBytes) {
+      this.o.metrics.tcpSlowReaders.closed.inc();
+      return this.close(conn);
+    }
     const len = Buffer.allocUnsafe(2);
     len.writeUInt16BE(msg.length, 0);
     socket.write(len);

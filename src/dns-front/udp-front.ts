@@ -77,7 +77,8 @@ export class UdpFront {
     this.cap = Math.min(o.maxInflight, MAX_IDS);
   }
 
-  async start(listen: readonly { host: string; port: number }[]): Promise<void> {
+  /** The upstream socket and the timeout sweep; listeners come with `listen`. */
+  async start(): Promise<void> {
     const upIPv6 = isIPv6(this.o.upstream.host);
     const up = createSocket({ type: upIPv6 ? 'udp6' : 'udp4' });
     // Answers can be as large as the client's EDNS buffer allows (RFC 6891 §6.2.5): 64 KiB slots.
@@ -98,9 +99,18 @@ export class UdpFront {
         resolve();
       });
     });
-    for (const { host, port } of listen) {
-      const ipv6 = isIPv6(host);
-      const socket = createSocket({ type: ipv6 ? 'udp6' : 'udp4' });
+    // One timer for every query: a sweep every tenth of the timeout (a query times out between
+    // upstreamTimeoutMs and 1.1 × that), instead of a timer set and cleared per query.
+    const every = Math.max(5, Math.floor(this.o.upstreamTimeoutMs / 10));
+    this.sweep = setInterval(() => this.expire(performance.now()), every);
+    this.sweep.unref();
+  }
+
+  /** Binds one listen address; rejects with the bind error (EADDRNOTAVAIL, EADDRINUSE, EACCES …). */
+  async listen(host: string, port: number): Promise<{ host: string; port: number }> {
+    const ipv6 = isIPv6(host);
+    const socket = createSocket({ type: ipv6 ? 'udp6' : 'udp4' });
+    try {
       await new Promise<void>((resolve, reject) => {
         socket.once('error', reject);
         socket.bind({ address: host, port, exclusive: true }, () => {
@@ -108,30 +118,36 @@ export class UdpFront {
           resolve();
         });
       });
-      socket.on('error', (err) => this.o.logger.warn({ err }, 'dns-front: udp socket error'));
-      // A query beyond 4 KiB does not occur (clients send one question, RFC 9619); one is dropped as malformed.
-      const drain = createUdpDrain(socket, {
-        enabled: this.o.batching,
-        slots: 64,
-        slotBytes: 4096,
-        maxRounds: 4,
-        connected: false,
-        onTruncated: () => this.o.metrics.dropped.inc({ reason: 'malformed' }),
-      });
-      const bound: Listener = { socket, sender: createUdpBatchSender(socket, { ipv6, enabled: this.o.batching }), drain, host, port: socket.address().port, headers: new Map() };
-      const each = (m: Buffer, from: UdpPeer): void => this.fromClient(bound, m, from);
-      const drainError = (err: NodeJS.ErrnoException): void => this.o.logger.warn({ err }, 'dns-front: udp socket error');
-      socket.on('message', (msg, rinfo) => {
-        this.fromClient(bound, msg, rinfo);
-        drain.drain(each, drainError);
-      });
-      this.listeners.push(bound);
+    } catch (err) {
+      socket.close();
+      throw err;
     }
-    // One timer for every query: a sweep every tenth of the timeout (a query times out between
-    // upstreamTimeoutMs and 1.1 × that), instead of a timer set and cleared per query.
-    const every = Math.max(5, Math.floor(this.o.upstreamTimeoutMs / 10));
-    this.sweep = setInterval(() => this.expire(performance.now()), every);
-    this.sweep.unref();
+    socket.on('error', (err) => this.o.logger.warn({ err }, 'dns-front: udp socket error'));
+    // A query beyond 4 KiB does not occur (clients send one question, RFC 9619); one is dropped as malformed.
+    const drain = createUdpDrain(socket, {
+      enabled: this.o.batching,
+      slots: 64,
+      slotBytes: 4096,
+      maxRounds: 4,
+      connected: false,
+      onTruncated: () => this.o.metrics.dropped.inc({ reason: 'malformed' }),
+    });
+    const bound: Listener = { socket, sender: createUdpBatchSender(socket, { ipv6, enabled: this.o.batching }), drain, host, port: socket.address().port, headers: new Map() };
+    const each = (m: Buffer, from: UdpPeer): void => this.fromClient(bound, m, from);
+    const drainError = (err: NodeJS.ErrnoException): void => this.o.logger.warn({ err }, 'dns-front: udp socket error');
+    socket.on('message', (msg, rinfo) => {
+      this.fromClient(bound, msg, rinfo);
+      drain.drain(each, drainError);
+    });
+    this.listeners.push(bound);
+    return { host, port: bound.port };
+  }
+
+  /** Closes the listener `listen` returned (its TCP twin could not be bound). */
+  async unlisten(host: string, port: number): Promise<void> {
+    const i = this.listeners.findIndex((l) => l.host === host && l.port === port);
+    const [l] = i < 0 ? [] : this.listeners.splice(i, 1);
+    if (l !== undefined) await closeListener(l);
   }
 
   private expire(now: number): void {
@@ -258,14 +274,7 @@ export class UdpFront {
     clearInterval(this.sweep);
     this.pending.clear();
     this.perClient.clear();
-    // Each sender first (it flushes what is queued and lets go of the descriptor), then its socket.
-    await Promise.all(
-      this.listeners.splice(0).map((l) => {
-        l.sender.close();
-        l.drain.close();
-        return new Promise<void>((r) => l.socket.close(() => r()));
-      }),
-    );
+    await Promise.all(this.listeners.splice(0).map(closeListener));
     const up = this.upstream;
     this.upstream = undefined;
     if (up) {
@@ -274,6 +283,13 @@ export class UdpFront {
       await new Promise<void>((r) => up.socket.close(() => r()));
     }
   }
+}
+
+/** The sender first (it flushes what is queued and lets go of the descriptor), then its socket. */
+function closeListener(l: Listener): Promise<void> {
+  l.sender.close();
+  l.drain.close();
+  return new Promise<void>((r) => l.socket.close(() => r()));
 }
 
 function sameQuestion(answer: Buffer, query: Buffer, end: number): boolean {
