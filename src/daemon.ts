@@ -11,7 +11,7 @@ import { createListPipeline, type ListPipeline } from './wiring/list-pipeline.js
 import { createLearner, type Learner } from './learner/index.js';
 import { readinessChecks, startInOrder, statuses, type ComponentSet } from './lib/component/index.js';
 import { createSetOwner, type SetOwner } from './set-sync/index.js';
-import { listenerReadiness, listsReadiness, mdnsReadiness, stateReadiness } from './wiring/readiness.js';
+import { frontReadiness, listenerReadiness, listsReadiness, mdnsReadiness, stateReadiness } from './wiring/readiness.js';
 import { toPageLookup } from './wiring/status-lookup.js';
 import { listsStatus, statusSnapshot } from './wiring/status-snapshot.js';
 
@@ -107,7 +107,7 @@ export async function startDaemon(config: Config, logger: Logger, opts: DaemonOp
     lists: lists && { start: () => lists.start(), stop: () => lists.stop(), status: () => listsStatus(lists), readiness: listsReadiness(lists, config.lists.length) },
     'learned-sets': learnedSets && { start: async () => undefined, stop: () => learnedSets.stop(), status: () => undefined },
     learner: learner && { start: () => learner.start(), stop: () => learner.stop(), status: () => learner.status(), readiness: stateReadiness(learner) },
-    'dns-front': front && { start: () => front.start(), stop: () => front.stop(), status: () => front.status(), readiness: listenerReadiness('front', config.front?.listen ?? [], () => listening) },
+    'dns-front': front && { start: () => front.start(), stop: () => front.stop(), status: () => front.status(), readiness: frontReadiness(front, config.front?.listen ?? [], () => listening) },
   } satisfies ComponentSet;
 
   const [metricsAddr] = hostPorts([config.metrics.listen]);

@@ -106,6 +106,7 @@ export function renderStatusText(s: StatusSnapshot, a: Assessment, color: boolea
     lines.push(
       `  front    ${safe(f.listen.join(', '))} → ${safe(f.upstream)} · ${state} · ${ins.deadlineMisses} deadline miss(es) (${ins.failOpen} fail-open, ${ins.failClosed} fail-closed) · ${f.inflight} in flight · ${f.tcpConnections} tcp`,
     );
+    if (f.notBound.length > 0) lines.push(`           ${red(`not listening on ${safe(f.notBound.join(', '))} yet (no interface has the address; retrying)`)}`);
   }
   const st = s.health.state;
   if (st) lines.push(`  state    ${st.writable ? green(`${safe(st.dir)} writable`) : red(`${safe(st.dir)}: ${st.failures.length} file(s) not saved`)}`);

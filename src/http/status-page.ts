@@ -39,7 +39,7 @@ function render(s) {
   fill('health', [
     row(['mDNS backend', el('span', m.up ? 'ok' : 'bad', m.backend + (m.up ? ' up' : ' down'))]),
     row(['dnstap', d ? el('span', d.connected ? 'ok' : 'bad', (d.connected ? 'connected' : 'disconnected') + ' \\u00b7 ' + d.connections + ' connection(s) \\u00b7 ' + d.frames + ' frames') : el('span', 'mut', 'not configured')]),
-    row(['DNS front', f ? el('span', f.insertion.state === 'ok' ? 'ok' : f.insertion.state === 'off' ? 'mut' : 'bad', f.listen.join(', ') + ' \\u2192 ' + f.upstream + ' \\u00b7 ' + (f.insertion.state === 'ok' ? 'inserting before answering' : f.insertion.state === 'off' ? 'relay only (no learning list)' : (f.insertion.problem || f.insertion.state)) + ' \\u00b7 ' + f.insertion.deadlineMisses + ' deadline miss(es)') : el('span', 'mut', 'not configured')]),
+    row(['DNS front', f ? el('span', f.notBound && f.notBound.length ? 'bad' : f.insertion.state === 'ok' ? 'ok' : f.insertion.state === 'off' ? 'mut' : 'bad', f.listen.join(', ') + ' \\u2192 ' + f.upstream + ' \\u00b7 ' + (f.insertion.state === 'ok' ? 'inserting before answering' : f.insertion.state === 'off' ? 'relay only (no learning list)' : (f.insertion.problem || f.insertion.state)) + ' \\u00b7 ' + f.insertion.deadlineMisses + ' deadline miss(es)' + (f.notBound && f.notBound.length ? ' \\u00b7 not listening on ' + f.notBound.join(', ') + ' yet' : '')) : el('span', 'mut', 'not configured')]),
   ]);
   fill('lists', s.lists.length === 0 ? [row([el('span', 'mut', 'no lists configured')])] : s.lists.map(function (l) {
     var stale = l.ageSeconds > 3 * l.refreshSeconds;

@@ -43,6 +43,8 @@ export const frontStatusSchema = z.object({
   allow: z.array(z.string()),
   inflight: z.number().int().nonnegative(),
   tcpConnections: z.number().int().nonnegative(),
+  /** Listen addresses no interface has yet: retried until they appear (the others are served). */
+  notBound: z.array(z.string()),
   insertion: z.object({
     /** off: no learning list (a pure PROXYv2 relay); unavailable: set missing; failing: nftables refuses. */
     state: z.enum(['ok', 'off', 'unavailable', 'failing']),
@@ -126,7 +128,7 @@ export function buildStatusSnapshot(i: StatusInputs): StatusSnapshot {
       mdns: { backend: i.mdns.backend, up: i.mdns.up },
       ...(i.dnstap ? { dnstap: i.dnstap } : {}),
       ...(i.state ? { state: { dir: i.state.dir, writable: i.state.writable, failures: i.state.failures.map((f) => ({ ...f })) } } : {}),
-      ...(i.front ? { front: { ...i.front, listen: [...i.front.listen], allow: [...i.front.allow], insertion: { ...i.front.insertion } } } : {}),
+      ...(i.front ? { front: { ...i.front, listen: [...i.front.listen], allow: [...i.front.allow], notBound: [...i.front.notBound], insertion: { ...i.front.insertion } } } : {}),
     },
     lists: i.lists.map((l) => ({
       name: l.name,
@@ -165,6 +167,8 @@ export function assessStatus(s: StatusSnapshot): Assessment {
     const files = s.health.state.failures.map((f) => `${f.file}: ${f.error}`).join('; ');
     problems.push(`state: ${files || `${s.health.state.dir} is not writable`} (learned addresses and runtime additions are not saved)`);
   }
+  const nb = s.health.front?.notBound ?? [];
+  if (nb.length > 0) problems.push(`front: not listening on ${nb.join(', ')} yet (no interface has the address; retrying)`);
   const f = s.health.front?.insertion;
   if (f && (f.state === 'unavailable' || f.state === 'failing')) problems.push(`front: listed answers are relayed before their addresses are in the set: ${f.problem ?? f.state}`);
   for (const l of s.lists) {

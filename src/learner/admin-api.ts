@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { errorMessage, SidecarError } from '../errors.js';
+import { SerialQueue } from '../lib/concurrency/index.js';
 import { normaliseDomain } from '../lib/domain-match/index.js';
 import { DOMAINS_FILE, saveAdditions, type LearnedStore } from './learned-store.js';
 import type { ListMatchers } from './list-matchers.js';
@@ -44,7 +45,8 @@ export async function startAdminApi(opts: {
 }): Promise<AdminApi> {
   const { socketPath: path, matchers, additions, logger } = opts;
   /** Edits are serialised so two `add`s cannot interleave their file writes. */
-  let edits: Promise<unknown> = Promise.resolve();
+  /** Edits one at a time: each is applied only once its file is written (see the header). */
+  const edits = new SerialQueue();
 
   async function edit(body: z.infer<typeof editSchema>): Promise<[number, unknown]> {
     const set = additions.get(body.list);
@@ -100,9 +102,7 @@ export async function startAdminApi(opts: {
     if (url.pathname === '/v1/domains' && req.method === 'POST') {
       const parsed = editSchema.safeParse(await readJson(req));
       if (!parsed.success) return [400, { error: `expected {"op":"add"|"remove","list":…,"name":…}: ${parsed.error.issues[0]?.message ?? 'invalid'}` }];
-      const run = edits.then(() => edit(parsed.data));
-      edits = run.catch(() => undefined);
-      return run;
+      return edits.run(() => edit(parsed.data));
     }
     return [404, { error: `no route ${req.method ?? ''} ${url.pathname}` }];
   }
@@ -135,7 +135,7 @@ export async function startAdminApi(opts: {
       const closed = new Promise<void>((r) => server.close(() => r()));
       server.closeAllConnections();
       await closed;
-      await edits; // an edit whose client went away still finishes its write before the daemon exits
+      await edits.idle(); // an edit whose client went away still finishes its write before the daemon exits
       await unlink(path).catch(() => undefined);
     },
   };

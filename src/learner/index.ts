@@ -4,6 +4,7 @@ import type { Registry } from 'prom-client';
 import type { ListModel } from '../blocklist/index.js';
 import type { IpFamily } from '../lib/ip-prefix/index.js';
 import { errorMessage, SidecarError } from '../errors.js';
+import { SerialQueue } from '../lib/concurrency/index.js';
 import { startDnstapServer, type DnstapServer } from '../lib/dnstap/index.js';
 import type { LearnedSets } from '../set-sync/index.js';
 import { startAdminApi, type AdminApi, type AdminEvent } from './admin-api.js';
@@ -98,10 +99,10 @@ export function createLearner(opts: { config: LearnerConfig; stateDir: string; l
    * stored before `matched` was kept are left to expire. Yields every 5000 entries: the store can
    * hold a million.
    */
-  let pruning: Promise<void> = Promise.resolve();
+  const pruning = new SerialQueue();
   function prune(list: string): Promise<void> {
-    pruning = pruning
-      .then(async () => {
+    return pruning
+      .run(async () => {
         const s = matchers.get(list);
         if (s?.target === undefined) return;
         const gone: { family: 'ipv4' | 'ipv6'; address: string; matched: string }[] = [];
@@ -123,7 +124,6 @@ export function createLearner(opts: { config: LearnerConfig; stateDir: string; l
         logger.info({ list, addresses: gone.length, names: [...new Set(gone.map((g) => g.matched))].slice(0, 10) }, 'learner: addresses learned for names no longer listed were removed from the set');
       })
       .catch((err: unknown) => logger.warn({ err: errorMessage(err), list }, 'learner: pruning unlisted addresses failed'));
-    return pruning;
   }
 
   function housekeeping(save = true): void {
@@ -223,7 +223,7 @@ export function createLearner(opts: { config: LearnerConfig; stateDir: string; l
       await admin?.close();
       await dnstap?.close();
       await resolver?.stop();
-      await pruning;
+      await pruning.idle();
       await learnedSets.flush();
       if (!loaded) return; // start failed before the store was read: keep the file as it is
       housekeeping(false);

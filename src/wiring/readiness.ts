@@ -20,6 +20,23 @@ export function listenerReadiness(name: string, listen: readonly string[], start
   };
 }
 
+/**
+ * The front: like any listener, and not ready while a listen address is still missing from every
+ * interface (it is retried; the clients of that address get no answers until it binds).
+ */
+export function frontReadiness(front: { status(): { readonly notBound: readonly string[] } }, listen: readonly string[], started: () => boolean): ReadinessCheck {
+  const listener = listenerReadiness('front', listen, started);
+  return {
+    name: 'front',
+    check: () => {
+      const missing = front.status().notBound;
+      if (missing.length === 0 || !started()) return listener.check();
+      const bound = listen.filter((l) => !missing.includes(l));
+      return { kind: 'not-ready', detail: `not listening on ${missing.join(', ')} yet (no interface has the address; retrying)${bound.length > 0 ? `; listening on ${bound.join(', ')}` : ''}` };
+    },
+  };
+}
+
 export function mdnsReadiness(localNames: Pick<LocalNamesService, 'status'>): ReadinessCheck {
   return {
     name: 'mdns',

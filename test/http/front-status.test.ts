@@ -3,12 +3,13 @@ import { test } from 'node:test';
 import { renderStatusText } from '../../src/cli/status.js';
 import { assessStatus, buildStatusSnapshot, statusSnapshotSchema } from '../../src/http/status.js';
 
-const front = (state: 'ok' | 'off' | 'unavailable' | 'failing', problem?: string) => ({
+const front = (state: 'ok' | 'off' | 'unavailable' | 'failing', problem?: string, notBound: string[] = []) => ({
   listen: ['10.77.0.1:53'],
   upstream: '127.0.0.1:5301',
   allow: ['127.0.0.0/8', '10.77.0.1/24'],
   inflight: 2,
   tcpConnections: 1,
+  notBound,
   insertion: { state, ...(problem ? { problem } : {}), deadlineMisses: 3, failOpen: 3, failClosed: 0 },
 });
 
@@ -24,4 +25,19 @@ test('status: the front section round-trips the schema; an insertion that cannot
   assert.equal(a.healthy, false);
   assert.match(a.problems[0] ?? '', /^front: listed answers are relayed before their addresses are in the set: .*missing/);
   assert.equal(buildStatusSnapshot(base).health.front, undefined, 'absent without a front');
+});
+
+test('status: a listen address no interface has yet is a problem, shown by the CLI, and keeps the front not ready', async () => {
+  const base = { version: 't', startedAt: 0, now: 1000, mdns: { backend: 'native' as const, up: true }, lists: [], errors: [] };
+  const late = statusSnapshotSchema.parse(buildStatusSnapshot({ ...base, front: front('ok', undefined, ['[fd01::1]:53']) }));
+  const a = assessStatus(late);
+  assert.equal(a.healthy, false);
+  assert.deepEqual(a.problems, ['front: not listening on [fd01::1]:53 yet (no interface has the address; retrying)']);
+  assert.match(renderStatusText(late, a, false), /not listening on \[fd01::1\]:53 yet/);
+  const { frontReadiness } = await import('../../src/wiring/readiness.js');
+  let missing = ['[fd01::1]:53'];
+  const r = frontReadiness({ status: () => ({ notBound: missing }) }, ['10.77.0.1:53', '[fd01::1]:53'], () => true);
+  assert.deepEqual(r.check(), { kind: 'not-ready', detail: 'not listening on [fd01::1]:53 yet (no interface has the address; retrying); listening on 10.77.0.1:53' });
+  missing = [];
+  assert.deepEqual(r.check(), { kind: 'ready', detail: 'listening on 10.77.0.1:53, [fd01::1]:53' });
 });

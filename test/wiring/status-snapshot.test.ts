@@ -45,6 +45,7 @@ const everything: SnapshotStatuses = {
     allow: ['10.0.0.0/24'],
     inflight: 1,
     tcpConnections: 0,
+    notBound: [],
     insertion: { state: 'ok', deadlineMisses: 0, failOpen: 0, failClosed: 0 },
   },
 };
@@ -58,7 +59,15 @@ test('statusSnapshot: each list joined with its sets (without the list key) and 
       mdns: { backend: 'native', up: true },
       dnstap: { connected: true, connections: 2, frames: 99 },
       state: { dir: '/var/lib/unbound-sidecar', writable: false, failures: [{ file: 'learned.json', error: 'read-only (EROFS)', at: NOW - 10 }] },
-      front: { listen: ['10.0.0.1:53'], upstream: '127.0.0.1:5301', allow: ['10.0.0.0/24'], inflight: 1, tcpConnections: 0, insertion: { state: 'ok', deadlineMisses: 0, failOpen: 0, failClosed: 0 } },
+      front: {
+        listen: ['10.0.0.1:53'],
+        upstream: '127.0.0.1:5301',
+        allow: ['10.0.0.0/24'],
+        inflight: 1,
+        tcpConnections: 0,
+        notBound: [],
+        insertion: { state: 'ok', deadlineMisses: 0, failOpen: 0, failClosed: 0 },
+      },
     },
     lists: [
       {

@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
 import type { RemoteInfo } from 'node:dgram';
 import type { Logger } from 'pino';
+import { SerialQueue } from '../concurrency/index.js';
 import { openInterfaceSocket, MDNS_PORT, type InterfaceSocket } from './interface-socket.js';
 import { isOnLink, readSystemInterfaces, selectInterfaces, type QueryTarget, type SystemInterface } from './interfaces.js';
 import { writeQuery } from './query-writer.js';
@@ -44,7 +45,7 @@ export class MdnsQuerier {
   private closed = false;
   private up = false;
   private lastSkipped = '';
-  private refreshing: Promise<void> = Promise.resolve();
+  private readonly refreshing = new SerialQueue();
 
   constructor(private readonly opts: MdnsQuerierOptions) {
     this.log = opts.logger;
@@ -97,8 +98,7 @@ export class MdnsQuerier {
   /** Re-reads interfaces: opens sockets for new targets, closes those whose target went away. */
   refresh(): Promise<void> {
     // Serialized: a slow rescan and the next one must not open the same socket twice.
-    this.refreshing = this.refreshing.then(() => this.rescan()).catch((err: unknown) => this.log.error({ err }, 'mdns: interface rescan failed'));
-    return this.refreshing;
+    return this.refreshing.run(() => this.rescan()).catch((err: unknown) => this.log.error({ err }, 'mdns: interface rescan failed'));
   }
 
   private async rescan(): Promise<void> {
