@@ -7,7 +7,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import type { Lab } from '../lab/lab.js';
-import { startSidecar, type Sidecar } from '../lab/sidecar.js';
+import { type Sidecar, type SidecarOptions, startSidecar } from '../lab/sidecar.js';
 
 export const FRONT_UPSTREAM = '127.0.0.1:5301';
 
@@ -34,8 +34,8 @@ export async function startProxiedUnbound(lab: Lab, localData: readonly string[]
 }
 
 /** The daemon with this `front` block (upstream: the Unbound above) and nothing to learn. */
-export function startFrontSidecar(lab: Lab, front: Readonly<Record<string, unknown>>): Promise<Sidecar> {
-  return startSidecar(lab, { config: { front: { upstream: FRONT_UPSTREAM, ...front } } });
+export function startFrontSidecar(lab: Lab, front: Readonly<Record<string, unknown>>, opts: Pick<SidecarOptions, 'readyWhen'> = {}): Promise<Sidecar> {
+  return startSidecar(lab, { config: { front: { upstream: FRONT_UPSTREAM, ...front } }, ...opts });
 }
 
 /** `node [loader args] FILE` for a child script next to the calling test (built `.js` or `.ts` via a loader). */

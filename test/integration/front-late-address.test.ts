@@ -27,6 +27,11 @@ describe('DNS front: a listen address that appears after the start', { skip: lab
     assert.ok(r.ok, 'status');
     return (JSON.parse(r.body) as { health: { front: { listen: string[]; notBound?: string[] } } }).health.front;
   };
+  const readyz = async (): Promise<{ status: number; body: string }> => {
+    const r = await lab.http('router', `http://127.0.0.1:${sidecar.metricsPort}/readyz`);
+    assert.ok(r.ok, 'readyz');
+    return r;
+  };
   const ask = (server: string, source: string, tcp = false) => lab.dns('lan', { server, port: 53, name: NAME, type: 'A', tcp, source, timeoutMs: 1000 });
 
   before(async () => {
@@ -35,7 +40,14 @@ describe('DNS front: a listen address that appears after the start', { skip: lab
     // The LAN host's addresses in the late networks exist from the start; the router's do not.
     await lab.lan.run(['ip', 'addr', 'add', '10.77.1.2/24', 'dev', lab.lan.ifname]);
     await lab.lan.run(['ip', 'addr', 'add', 'fd77:1::2/64', 'dev', lab.lan.ifname, 'nodad']);
-    sidecar = await startFrontSidecar(lab, { listen: [`${lab.routerIp}:53`, `${LATE_V4}:53`, `[${LATE_V6}]:53`] });
+    // Up, and not ready only because of the front's missing addresses (every other check passes).
+    const upButLate = (r: { status: number; body: string }) =>
+      r.status === 503 &&
+      r.body
+        .split('\n')
+        .filter((l) => l.startsWith('FAIL'))
+        .every((l) => l.startsWith('FAIL front: not listening on'));
+    sidecar = await startFrontSidecar(lab, { listen: [`${lab.routerIp}:53`, `${LATE_V4}:53`, `[${LATE_V6}]:53`] }, { readyWhen: upButLate });
   });
   after(async () => {
     await sidecar?.stop();
@@ -48,6 +60,9 @@ describe('DNS front: a listen address that appears after the start', { skip: lab
     assert.deepEqual((await status()).notBound, [`${LATE_V4}:53`, `[${LATE_V6}]:53`]);
     assert.match(sidecar.logs(), new RegExp(`cannot listen on ${LATE_V4.replaceAll('.', '\\.')}:53 yet: no interface has ${LATE_V4.replaceAll('.', '\\.')} \\(EADDRNOTAVAIL\\)`));
     assert.match(sidecar.logs(), /ip_nonlocal_bind/);
+    const ready = await readyz();
+    assert.equal(ready.status, 503, 'not ready while a listen address is missing');
+    assert.match(ready.body, new RegExp(`FAIL front: not listening on ${LATE_V4.replaceAll('.', '\\.')}:53, \\[${LATE_V6}\\]:53 yet .*; listening on ${lab.routerIp.replaceAll('.', '\\.')}:53`));
   });
 
   test('ip addr add: the front answers there within a few seconds, UDP and TCP, its network allowed by default', async (t) => {
@@ -77,5 +92,6 @@ describe('DNS front: a listen address that appears after the start', { skip: lab
     await answered(LATE_V6, 'fd77:1::2', performance.now());
     assert.deepEqual((await status()).notBound, []);
     assert.match(sidecar.logs(), /listening on 10\.77\.1\.1:53 \(the address appeared\)/);
+    assert.equal((await readyz()).status, 200, 'ready once every address is bound');
   });
 });

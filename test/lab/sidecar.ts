@@ -21,6 +21,8 @@ export interface SidecarOptions {
   /** Log file name in the router dir; default `sidecar` (→ sidecar.log). */
   readonly logName?: string;
   readonly readyTimeoutMs?: number;
+  /** When the daemon counts as up, from its /readyz answer; default: 200. */
+  readonly readyWhen?: (r: { readonly status: number; readonly body: string }) => boolean;
   /** Extra environment for the daemon (e.g. `UNBOUND_SIDECAR_NFT_BACKEND`, a `PATH` with a wrapped tool). */
   readonly env?: Readonly<Record<string, string>>;
 }
@@ -79,7 +81,7 @@ export async function startSidecar(lab: Lab, opts: SidecarOptions = {}): Promise
       async () => {
         if (child.exitCode !== null) throw new Error(`sidecar exited ${child.exitCode}:\n${logs().slice(-2000)}`);
         const r = await lab.http('router', `http://127.0.0.1:${metricsPort}/readyz`, 500);
-        return r.ok && r.status === 200;
+        return r.ok && (opts.readyWhen ? opts.readyWhen(r) : r.status === 200);
       },
       { timeoutMs: opts.readyTimeoutMs ?? 15_000, intervalMs: 100 },
     );
