@@ -152,14 +152,15 @@ export function createLearner(opts: { config: LearnerConfig; stateDir: string; l
       }
       // Restore: re-submit with the remaining timeout (the kernel set may have been emptied by a reboot).
       const now = Date.now();
-      const restored: Promise<unknown>[] = [];
+      const restored: Restoring[] = [];
       const { loaded: restoredRows, dropped } = await store.load((e, expires) => {
         const target = matchers.get(e.list)?.target;
-        if (target) restored.push(learnedSets.submit(target, e.family, e.address, Math.ceil((expires - now) / 1000)));
+        if (target) restored.push(restoring(learnedSets.submit(target, e.family, e.address, Math.ceil((expires - now) / 1000)), () => learnedSets.unavailable(target, e.family) !== undefined));
       }, now);
       loaded = true;
-      await Promise.all(restored);
-      if (restoredRows + dropped > 0) logger.info({ loaded: restoredRows, dropped }, 'learner: learned addresses restored');
+      const held = await restoredOrHeld(restored);
+      if (restoredRows + dropped > 0) logger.info({ loaded: restoredRows, dropped, held }, 'learner: learned addresses restored');
+      if (held > 0) logger.warn({ held }, 'learner: some restored addresses wait for their learned set, which is missing; they are written when it appears (set-sync retries)');
 
       if (config.dnstap) {
         const ingest = createDnstapIngest({
@@ -254,4 +255,37 @@ async function groupId(group: string): Promise<number> {
     if (name === group && gid !== undefined && /^\d+$/.test(gid)) return Number(gid);
   }
   throw new SidecarError('CONFIG_INVALID', 'learner', `dnstap.group: no group named "${group}" in /etc/group`);
+}
+
+/** One restored address on its way to the kernel: written (settled), or held while its set is missing. */
+interface Restoring {
+  settled: boolean;
+  readonly held: () => boolean;
+  readonly write: Promise<unknown>;
+}
+
+function restoring(write: Promise<unknown>, held: () => boolean): Restoring {
+  const r: Restoring = { settled: false, held, write };
+  void write.then(() => (r.settled = true));
+  return r;
+}
+
+/**
+ * Resolves once every restored address is written, or what is left waits on a set that is
+ * missing (set-sync holds those elements and writes them when the set appears): the start must not
+ * hang on a set someone has yet to create. Returns how many are held.
+ */
+async function restoredOrHeld(rs: readonly Restoring[]): Promise<number> {
+  if (rs.length === 0) return 0;
+  await new Promise<void>((resolve) => {
+    const done = (): void => {
+      clearInterval(poll);
+      resolve();
+    };
+    const poll = setInterval(() => {
+      if (rs.every((r) => r.settled || r.held())) done();
+    }, 50);
+    void Promise.all(rs.map((r) => r.write)).then(done);
+  });
+  return rs.filter((r) => !r.settled).length;
 }

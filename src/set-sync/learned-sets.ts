@@ -78,6 +78,8 @@ export interface LearnedSets {
   /**
    * `expiryOf` for many addresses of one set: the set's key is built once (the learner's store
    * reads a million rows' expiries this way in one housekeeping pass). Undefined: no such set.
+   * An address whose write is still queued or held (its set missing) reads as the expiry that
+   * write will give it, so the store keeps it meanwhile.
    */
   expiryReader(target: LearnedTarget, family: IpFamily): ((addressText: string) => number | undefined) | undefined;
   stop(): Promise<void>;
@@ -134,6 +136,22 @@ export function createLearnedSets(opts: { logger: Logger; registry: Registry; ba
    * transaction, every caller resolved by the same kernel ACK.
    */
   const queued = new Map<string, Promise<LearnedOutcome>>();
+  /**
+   * `label|address` → the expiry a write queued or held for it will give it (a set missing at
+   * start holds its elements for minutes): what the learner's store must not forget meanwhile.
+   */
+  const intended = new Map<string, { expires: number; writes: number }>();
+  function intend(key: string, expires: number, write: Promise<unknown>): void {
+    const i = intended.get(key);
+    if (i) {
+      i.expires = Math.max(i.expires, expires);
+      i.writes++;
+    } else intended.set(key, { expires, writes: 1 });
+    void write.then(() => {
+      const j = intended.get(key);
+      if (j && --j.writes === 0) intended.delete(key);
+    });
+  }
   const created = new Set<string>();
   const missing = new Map<string, { until: number; delay: number }>();
   let stopped = false;
@@ -178,6 +196,7 @@ export function createLearnedSets(opts: { logger: Logger; registry: Registry; ba
     const l = lane;
     const p = new Promise<LearnedOutcome>((done) => l.pending.push({ ...op, done }));
     if (!l.timer && !l.writes.busy) l.timer = later(() => kick(netns, l), batchMs);
+    if (op.kind !== 'remove') intend(`${op.set.label}|${op.address}`, now() + op.ttl * 1000, p);
     return p;
   }
 
@@ -357,7 +376,9 @@ export function createLearnedSets(opts: { logger: Logger; registry: Registry; ba
       return s !== undefined && missing.has(s.label) ? `set-sync: learned set ${setRefText(s.ref)} is missing (create it, or set createSets)` : undefined;
     },
     expiryOf(target, family, addressText) {
-      return api.expiryReader(target, family)?.(addressText);
+      const s = setKey(target, family);
+      const e = s && known.get(`${s.label}|${addressText}`);
+      return e !== undefined && e > now() ? e : undefined;
     },
     expiryReader(target, family) {
       const s = setKey(target, family);
@@ -365,7 +386,9 @@ export function createLearnedSets(opts: { logger: Logger; registry: Registry; ba
       const prefix = `${s.label}|`;
       const t = now();
       return (addressText) => {
-        const e = known.get(prefix + addressText);
+        const written = known.get(prefix + addressText);
+        const queued = intended.get(prefix + addressText)?.expires;
+        const e = written === undefined ? queued : queued === undefined ? written : Math.max(written, queued);
         return e !== undefined && e > t ? e : undefined;
       };
     },

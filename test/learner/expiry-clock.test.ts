@@ -1,8 +1,14 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import pino from 'pino';
 import { Registry } from 'prom-client';
+import { SidecarError } from '../../src/errors.js';
+import { resolveConfigSchema } from '../../src/learner/config.js';
 import { createLearn } from '../../src/learner/dnstap-ingest.js';
+import { createLearner } from '../../src/learner/index.js';
 import { LearnedStore } from '../../src/learner/learned-store.js';
 import { ListMatchers } from '../../src/learner/list-matchers.js';
 import { lookup } from '../../src/learner/lookup.js';
@@ -84,4 +90,59 @@ test('an element set-sync removed leaves the store at the next expire, whatever 
   assert.equal(s.store.expire(), 1);
   assert.equal(s.store.size, 0);
   await s.learnedSets.stop();
+});
+
+test('a learned set missing at start: the start does not wait for it, the restored rows are kept until it appears and then written', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'us-restore-held-'));
+  const state = { missing: true };
+  const written: string[] = [];
+  const backend: NftBackend = {
+    ...acceptingBackend,
+    apply: async (commands) => {
+      if (state.missing) throw new SidecarError('NFT_APPLY_FAILED', 'nft', 'No such file or directory');
+      for (const c of commands) written.push(typeof c === 'string' ? c : [...c].join(''));
+    },
+    describeSet: async () => (state.missing ? { kind: 'missing', what: 'set' } : { kind: 'ok', type: 'ipv4_addr', flags: ['timeout'], autoMerge: false }),
+  };
+  const learnedSets = createLearnedSets({ logger, registry: new Registry(), backend, batchMs: 0 });
+  try {
+    const inAnHour = Math.ceil(Date.now() / 1000) + 3600;
+    writeFileSync(join(dir, 'learned.json'), JSON.stringify({ version: 1, entries: [['vpn', '31.0.113.7', inAnHour, 'www.example.com', 'example.com']] }));
+    const learner = createLearner({
+      config: { resolve: resolveConfigSchema.parse({ enabled: false }), admin: { socket: join(dir, 'admin.sock') }, lists: [learningList] },
+      stateDir: dir,
+      logger,
+      registry: new Registry(),
+      learnedSets,
+    });
+    const started = await Promise.race([learner.start().then(() => 'started'), new Promise((r) => setTimeout(() => r('hung'), 5000))]);
+    assert.equal(started, 'started', 'the start does not wait for a set that is missing');
+    // Held, not lost: the row stays (lookup shows it) through housekeeping and the save.
+    const rows = () => {
+      const r = learner.lookup('31.0.113.7');
+      return r.kind === 'address' ? r.learned.map((l) => l.name) : [];
+    };
+    assert.deepEqual(rows(), ['www.example.com']);
+    assert.deepEqual(
+      learner.status().learned.map((c) => c.count),
+      [1],
+    );
+    state.missing = false; // the set appears: set-sync's retry writes the held element
+    await learnedSets.flush();
+    await new Promise((r) => setTimeout(r, 1200)); // the held element's retry backoff (500 ms, doubled)
+    await learnedSets.flush();
+    assert.ok(
+      written.some((c) => c.includes('31.0.113.7')),
+      'written once the set exists',
+    );
+    await learner.stop();
+    const saved = JSON.parse(readFileSync(join(dir, 'learned.json'), 'utf8')) as { entries: unknown[][] };
+    assert.deepEqual(
+      saved.entries.map((e) => e[1]),
+      ['31.0.113.7'],
+    );
+  } finally {
+    await learnedSets.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
