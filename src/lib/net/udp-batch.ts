@@ -41,7 +41,9 @@ export const IDLE_MS = 1;
 /** Bigger datagrams take socket.send (a DNS answer over UDP rarely exceeds the 1232-byte EDNS default). */
 export const SLOT_BYTES = 4096;
 
-export function createUdpBatchSender(socket: Socket, opts: { readonly ipv6: boolean; readonly enabled?: boolean }): UdpBatchSender {
+/** `now`: the clock the idle rule reads (ms; tests freeze it so a slow machine cannot make a turn look idle). */
+export function createUdpBatchSender(socket: Socket, opts: { readonly ipv6: boolean; readonly enabled?: boolean; readonly now?: () => number }): UdpBatchSender {
+  const now = opts.now ?? (() => performance.now());
   let v: { vec: MmsgVector; fd: number; open: () => boolean } | undefined | null; // null: not available here
   let count = 0;
   let scheduled = false;
@@ -106,7 +108,7 @@ export function createUdpBatchSender(socket: Socket, opts: { readonly ipv6: bool
     tos.fill(undefined, 0, count);
     errs.fill(undefined, 0, count);
     count = 0;
-    lastFlush = performance.now();
+    lastFlush = now();
   }
 
   return {
@@ -137,7 +139,7 @@ export function createUdpBatchSender(socket: Socket, opts: { readonly ipv6: bool
       }
       tos[i] = to;
       errs[i] = onError;
-      if (count === SLOTS || (count === 1 && performance.now() - lastFlush > IDLE_MS)) flush();
+      if (count === SLOTS || (count === 1 && now() - lastFlush > IDLE_MS)) flush();
       else if (!scheduled) {
         scheduled = true;
         setImmediate(flush);

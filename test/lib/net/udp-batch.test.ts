@@ -46,12 +46,15 @@ for (const [type, host] of [
     const rx = await bound(type, host);
     const tx = await bound(type, host);
     const r = collect(rx);
-    const sender = createUdpBatchSender(tx, { ipv6: type === 'udp6' });
+    // The clock stands still within the turn (a loaded machine can take over IDLE_MS for the loop below).
+    let clock = 1000;
+    const sender = createUdpBatchSender(tx, { ipv6: type === 'udp6', now: () => clock });
     const to = { address: host, port: rx.address().port, family: type === 'udp6' ? ('IPv6' as const) : ('IPv4' as const), size: 0 };
     sender.send([Buffer.from([0]), Buffer.from('-part-two')], to);
     assert.deepEqual(sender.counts(), { batched: 1, fallback: 0, calls: 1 }, 'the first one left before send returned');
     for (let i = 1; i < 10; i++) sender.send([Buffer.from([i]), Buffer.from('-part-two')], to);
     assert.equal(sender.counts().calls, 1, 'the rest wait for the end of the turn');
+    clock += 10; // the next turn: idle again
     await until(() => r.got.length === 10);
     assert.deepEqual(
       r.got.map((g) => g.msg.toString('latin1')),
