@@ -171,7 +171,18 @@ export function createLearnedSets(opts: { logger: Logger; registry: Registry; ba
   }, 60_000);
   sweep.unref();
 
+  /**
+   * A target's set keys, made once per target object (targets are the learner's per-list config,
+   * read-only): the DNS front asks `fresh` for every listed answer, and building the label each
+   * time was a string concatenation per address.
+   */
+  const keys = new WeakMap<LearnedTarget, { ipv4: SetKey | undefined; ipv6: SetKey | undefined }>();
   function setKey(target: LearnedTarget, family: IpFamily): SetKey | undefined {
+    let k = keys.get(target);
+    if (k === undefined) keys.set(target, (k = { ipv4: makeKey(target, 'ipv4'), ipv6: makeKey(target, 'ipv6') }));
+    return k[family];
+  }
+  function makeKey(target: LearnedTarget, family: IpFamily): SetKey | undefined {
     const set = family === 'ipv4' ? target.set4 : target.set6;
     if (set === undefined) return undefined;
     const ref: SetRef = { family: target.family, table: target.table, set };
