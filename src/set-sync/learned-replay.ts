@@ -63,6 +63,8 @@ export interface LearnedReplay {
 
 /** Debounce after a set/table/flush event: a ruleset load is many events; check once after it. */
 const REPLAY_DELAY_MS = 300;
+/** A replay that failed is tried again this long after. */
+const RETRY_CHECK_MS = 2_000;
 /** Addresses with less than this left are not replayed (they would be gone again at once). */
 const REPLAY_MIN_LEFT_MS = 2_000;
 /** `nft -j monitor` only: a set whose deletes were counted as ours is listed this long after the first one (not pushed back by later ones). */
@@ -84,6 +86,8 @@ export function createLearnedReplay(d: LearnedReplayDeps): LearnedReplay {
   const epochs = new Map<string, number>();
   /** Sets in doubt: the epoch it began at, and the addresses written back since. */
   const doubts = new Map<string, { epoch: number; back: Set<string> }>();
+  /** Pending re-checks of replays that failed (cleared on stop). */
+  const retries = new Set<NodeJS.Timeout>();
   const doubt = (label: string): void => {
     const epoch = (epochs.get(label) ?? 0) + 1;
     epochs.set(label, epoch);
@@ -150,17 +154,36 @@ export function createLearnedReplay(d: LearnedReplayDeps): LearnedReplay {
       sp.toReplay.clear();
       for (const i of ids) {
         const s = sp.sets.get(i);
-        if (s === undefined) continue;
-        const began = epochs.get(s.label);
-        void replay(netns, s)
-          .then(() => {
-            // Written back (or nothing was lost): no doubt left unless a newer event began one.
-            if (doubts.get(s.label)?.epoch === began) doubts.delete(s.label);
-          })
-          .catch((err: unknown) => d.logger.warn({ err: errorMessage(err) }, 'set-sync: learned-set replay failed; answers for its addresses wait for their own writes until the next check'));
+        if (s !== undefined) check(netns, s, epochs.get(s.label) ?? 0);
       }
     }, REPLAY_DELAY_MS);
     sp.timer.unref();
+  }
+
+  /**
+   * Replays `s` and ends the doubt that began at `began` (unless a newer event began another).
+   * A replay that fails (the set could not be read) is tried again RETRY_CHECK_MS later: until it
+   * succeeds, every answer for the set's addresses waits for a write of its own.
+   */
+  function check(netns: string | undefined, s: ReplaySet, began: number): void {
+    replay(netns, s).then(
+      () => {
+        if (doubts.get(s.label)?.epoch === began) doubts.delete(s.label);
+      },
+      (err: unknown) => {
+        d.logger.warn(
+          { err: errorMessage(err), set: setRefText(s.ref), netns },
+          `set-sync: learned-set replay failed; answers for its addresses wait for their own writes; checking again in ${RETRY_CHECK_MS / 1000} s`,
+        );
+        if (stopped || doubts.get(s.label)?.epoch !== began) return; // a newer event has its own check
+        const t = setTimeout(() => {
+          retries.delete(t);
+          if (!stopped) check(netns, s, began);
+        }, RETRY_CHECK_MS);
+        t.unref();
+        retries.add(t);
+      },
+    );
   }
 
   async function replay(netns: string | undefined, s: ReplaySet): Promise<void> {
@@ -209,6 +232,8 @@ export function createLearnedReplay(d: LearnedReplayDeps): LearnedReplay {
     refused: (netns, deletes) => adjust(netns, deletes, -1),
     async stop() {
       stopped = true;
+      for (const t of retries) clearTimeout(t);
+      retries.clear();
       for (const sp of spaces.values()) {
         if (sp.timer !== undefined) clearTimeout(sp.timer);
         if (sp.guessTimer !== undefined) clearTimeout(sp.guessTimer);

@@ -179,6 +179,28 @@ test('between a flush and its replay no answer is told its address is in the set
   await ls.stop();
 });
 
+test('a replay whose listing fails is checked again: the doubt ends once the set has been read and written back', async () => {
+  const state: { missing: boolean; listed?: string[] } = { missing: false };
+  const { backend, monitor } = fakeBackend(state);
+  let failListing = true;
+  const listSet = backend.listSet.bind(backend);
+  backend.listSet = async (ref, netns) => {
+    if (failListing) throw new SidecarError('NFT_APPLY_FAILED', 'nft', 'netlink: receive failed');
+    return listSet(ref, netns);
+  };
+  const ls = createLearnedSets({ logger, registry: new Registry(), backend, batchMs: 1 });
+  await ls.submit(target, 'ipv4', '192.0.2.9', 3600);
+  assert.ok(monitor.onEvent);
+  state.listed = [];
+  monitor.onEvent({ op: 'delete', kind: 'element', family: 'inet', table: 't', set: 'l4', count: 1, origin: 'foreign' });
+  await new Promise((r) => setTimeout(r, 450)); // the replay runs, its listing fails
+  assert.equal(ls.fresh(target, 'ipv4', '192.0.2.9', 3600), false, 'still in doubt after a failed replay');
+  failListing = false;
+  await new Promise((r) => setTimeout(r, 2300)); // RETRY_CHECK_MS + slack
+  assert.equal(ls.fresh(target, 'ipv4', '192.0.2.9', 3600), true, 'checked again, written back: no doubt left');
+  await ls.stop();
+});
+
 test('batches are cut so that no transaction carries more than maxTransactionPrefixes element operations (a refresh is 3)', async () => {
   const { backend, txs } = fakeBackend({ missing: false });
   let now = 1_000_000;
