@@ -49,6 +49,9 @@ export function createListPipeline(opts: { config: Config; logger: Logger; regis
    * model's caller gets the newer write's reports), so waiting for these waits for every model handed over.
    */
   const applying = new Map<string, Promise<void>>();
+  /** Outcomes already logged: the callers of a coalesced write share its reports (or error) object. */
+  const logged = new WeakSet<object>();
+  const once = (outcome: object): boolean => !logged.has(outcome) && Boolean(logged.add(outcome));
   let isStarted = false;
   let stopped = false;
 
@@ -60,8 +63,13 @@ export function createListPipeline(opts: { config: Config; logger: Logger; regis
     applying.set(
       list,
       setSync.apply(target, model).then(
-        (reports) => logger.info({ list, reports }, 'lists: sets in sync'),
-        (err: unknown) => logger.error({ list, err: errorMessage(err) }, `lists: applying "${list}" failed; set-sync retries with backoff`),
+        (reports) => {
+          // A model replaced while it waited settles with the newer write's reports (the same array): logged once.
+          if (once(reports)) logger.info({ list, reports }, 'lists: sets in sync');
+        },
+        (err: unknown) => {
+          if (typeof err !== 'object' || err === null || once(err)) logger.error({ list, err: errorMessage(err) }, `lists: applying "${list}" failed; set-sync retries with backoff`);
+        },
       ),
     );
   }

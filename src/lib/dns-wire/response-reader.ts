@@ -172,15 +172,6 @@ function lowerPresentation(length: number): string {
 
 const latin1 = new TextDecoder('latin1');
 
-/**
- * The (possibly compressed) name at `offset` of `msg` as a lowercased presentation string, or
- * undefined when malformed — for names inside rdata (CNAME targets). `limit` bounds the in-place
- * part (a name must not run past its RDLENGTH).
- */
-export function readCompressedName(msg: Uint8Array, offset: number, limit = msg.length): string | undefined {
-  return new MessageNames(msg).read(offset, limit);
-}
-
 function u16(msg: Uint8Array, off: number): number {
   return ((msg[off] as number) << 8) | (msg[off + 1] as number);
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { MessageNames, readCompressedName, readResponseAnswers } from '../../../src/lib/dns-wire/response-reader.js';
+import { MessageNames, readResponseAnswers } from '../../../src/lib/dns-wire/response-reader.js';
 import { longName } from '../../helpers/wire-names.js';
 
 const labels = (...ls: (string | number[])[]): number[] => ls.flatMap((l) => (typeof l === 'string' ? [Buffer.byteLength(l), ...Buffer.from(l)] : [l.length, ...l]));
@@ -15,6 +15,8 @@ test('question and answer owners: decompressed, lowercased, escapes as readName 
     r.answers.map((a) => [a.name, a.type, a.ttl, a.rdataOffset, a.rdataLength]),
     [['a\\.b.\\032\\255.example.', 1, 30, msg.length - 4, 4]],
   );
+  // Names inside rdata (CNAME targets) are read through the message's name table, fresh here.
+  const readCompressedName = (m: Uint8Array, offset: number, limit?: number) => new MessageNames(m).read(offset, limit);
   assert.equal(readCompressedName(msg, msg.length - 16), 'a\\.b.\\032\\255.example.');
   assert.equal(readCompressedName(msg, msg.length - 16, msg.length - 14), 'a\\.b.\\032\\255.example.', 'a pointer may leave the limit');
   assert.equal(readCompressedName(msg, 12, 14), undefined, 'in-place labels may not');
