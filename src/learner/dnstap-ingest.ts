@@ -40,15 +40,15 @@ export function createLearn(deps: { learnedSets: LearnedSets; store: LearnedStor
       case 'applied':
         metrics.latency.observe((performance.now() - seenAt) / 1000);
         store.record({ list: list.name, family: a.family, address: a.address, name, matched });
-        metrics.matchedAnswers.inc({ list: list.name, outcome: 'learned' });
+        metrics.matchedAnswer(list.name, 'learned');
         return 'learned';
       case 'unchanged':
-        metrics.matchedAnswers.inc({ list: list.name, outcome: 'unchanged' });
+        metrics.matchedAnswer(list.name, 'unchanged');
         return 'unchanged';
       case 'no-set':
         return 'skipped';
       case 'failed':
-        metrics.matchedAnswers.inc({ list: list.name, outcome: 'failed' });
+        metrics.matchedAnswer(list.name, 'failed');
         return 'failed';
       default: {
         const never: never = o;
@@ -61,12 +61,12 @@ export function createLearn(deps: { learnedSets: LearnedSets; store: LearnedStor
     if (!target) return 'skipped';
     const verdict = addressVerdict(list, a.family, a.words);
     if (verdict !== undefined) {
-      metrics.matchedAnswers.inc({ list: list.name, outcome: verdict });
+      metrics.matchedAnswer(list.name, verdict);
       return 'skipped';
     }
     const ttl = clampTtl(a.ttl, list.minTtl, list.maxTtl);
     if (learnedSets.fresh(target, a.family, a.address, ttl)) {
-      metrics.matchedAnswers.inc({ list: list.name, outcome: 'unchanged' });
+      metrics.matchedAnswer(list.name, 'unchanged');
       return 'unchanged';
     }
     const p = submitted(list, target, a, ttl, name, seenAt, matched);

@@ -1,5 +1,5 @@
 import { DomainMatcher } from '../lib/domain-match/index.js';
-import { coversRange, emptyRangeSet, EntryGuard, WORDS, type IpFamily, type RangeSet } from '../lib/ip-prefix/index.js';
+import { coversRange, emptyRangeSet, EntryGuard, type IpFamily, type RangeSet } from '../lib/ip-prefix/index.js';
 import type { LearnedTarget } from '../set-sync/index.js';
 import type { LearnerListConfig } from './config.js';
 
@@ -93,16 +93,10 @@ export class ListMatchers {
   }
 }
 
-/** Why an address is not learned for a list, or undefined when it should be. */
-export function addressVerdict(s: ListState, family: IpFamily, words: Uint32Array): 'static' | 'bogon' | 'excluded' | 'too-broad' | undefined {
+/** Why an address is not learned for a list, or undefined when it should be (one address is never too broad: minPrefix is at most the address length). */
+export function addressVerdict(s: ListState, family: IpFamily, words: Uint32Array): 'static' | 'bogon' | 'excluded' | undefined {
   if (coversRange(family === 'ipv4' ? s.ipv4 : s.ipv6, words, 0, 0)) return 'static';
-  // EntryGuard.check takes [first…, last…]; a single address is first = last.
-  const w = WORDS[family];
-  const span = new Uint32Array(2 * w);
-  span.set(words.subarray(0, w), 0);
-  span.set(words.subarray(0, w), w);
-  const r = s.guard.check(family, span);
-  return r === 'bogon' || r === 'excluded' || r === 'too-broad' ? r : undefined;
+  return s.guard.checkAddress(family, words);
 }
 
 export function clampTtl(ttl: number, min: number, max: number): number {

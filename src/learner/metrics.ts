@@ -1,19 +1,41 @@
 import type { Registry } from 'prom-client';
 import { capabilityMetrics } from '../lib/metrics/capability-metrics.js';
+import type { HotSeries } from '../lib/metrics/hot-metrics.js';
 
-/** Learner metrics, registered on the injected registry (each test builds a fresh one). */
+export type MatchOutcome = 'learned' | 'unchanged' | 'static' | 'bogon' | 'excluded' | 'too-broad' | 'failed';
+
+/**
+ * Learner metrics, registered on the injected registry (each test builds a fresh one). The
+ * matched-answers counter is counted once per listed answer the DNS front relays, so it is a hot
+ * series (lib/metrics/hot-metrics.ts).
+ */
 export function createLearnerMetrics(registry: Registry) {
   const m = capabilityMetrics(registry, 'learner');
+  const matched = m.hotCounter({
+    name: 'matched_answers_total',
+    help: 'A/AAAA answers whose owner or CNAME chain matched a list, by list and outcome (learned, unchanged, static, bogon, excluded, too-broad, failed).',
+    labelNames: ['list', 'outcome'] as const,
+  });
+  const byList = new Map<string, Map<MatchOutcome, HotSeries>>();
   return {
+    /** One A/AAAA answer matched `list` and came to `outcome`. */
+    matchedAnswer(list: string, outcome: MatchOutcome): void {
+      let outcomes = byList.get(list);
+      if (outcomes === undefined) {
+        outcomes = new Map();
+        byList.set(list, outcomes);
+      }
+      let c = outcomes.get(outcome);
+      if (c === undefined) {
+        c = matched.series({ list, outcome });
+        outcomes.set(outcome, c);
+      }
+      c.inc();
+    },
     dnstapFrames: m.counter({ name: 'dnstap_frames_total', help: 'dnstap data frames received.' }),
     dnstapBytes: m.counter({ name: 'dnstap_bytes_total', help: 'dnstap payload bytes received.' }),
     dnstapErrors: m.counter({ name: 'dnstap_errors_total', help: 'dnstap protocol, decode and DNS parse errors by reason (never fatal).', labelNames: ['reason'] as const }),
     dnstapConnections: m.gauge({ name: 'dnstap_connections', help: 'dnstap writers (Unbound) connected now.' }),
-    matchedAnswers: m.counter({
-      name: 'matched_answers_total',
-      help: 'A/AAAA answers whose owner or CNAME chain matched a list, by list and outcome (learned, unchanged, static, bogon, excluded, too-broad, failed).',
-      labelNames: ['list', 'outcome'] as const,
-    }),
     learnedElements: m.gauge({ name: 'learned_elements', help: 'Learned addresses not yet expired, by list and family.', labelNames: ['list', 'family'] as const }),
     pruned: m.counter({
       name: 'pruned_total',

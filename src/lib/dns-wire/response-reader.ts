@@ -93,8 +93,11 @@ export function readResponseAnswers(msg: Uint8Array, maxAnswers = DEFAULT_MAX_AN
   return { kind: 'response', id: u16(msg, 0), flags, rcode: flags & 0xf, question, answers, capped: ancount > keep };
 }
 
-/** One scratch buffer for every name read: the readers are synchronous and never re-entered. */
-const scratch = new Uint8Array(MAX_NAME);
+/**
+ * One scratch buffer for every name read: the readers are synchronous and never re-entered. A
+ * Buffer, for its latin1 `toString` (measured: 78 ns for a 26-byte name, TextDecoder 153 ns).
+ */
+const scratch = Buffer.alloc(MAX_NAME);
 
 /**
  * The names of one message, read through compressed-name.ts's guard, each remembered by the offset
@@ -167,10 +170,8 @@ function lowerPresentation(length: number): string {
     i = next;
   }
   scratch[length - 1] = 0x2e;
-  return latin1.decode(scratch.subarray(1, length));
+  return scratch.toString('latin1', 1, length);
 }
-
-const latin1 = new TextDecoder('latin1');
 
 function u16(msg: Uint8Array, off: number): number {
   return ((msg[off] as number) << 8) | (msg[off + 1] as number);

@@ -122,6 +122,16 @@ export class EntryGuard {
     return undefined;
   }
 
+  /**
+   * One address (`words`, its WORDS[family] words from offset 0): `check` of the entry first = last,
+   * without building that entry — a single address is never too broad.
+   */
+  checkAddress(family: IpFamily, words: Uint32Array): 'bogon' | 'excluded' | undefined {
+    if (coversRange(this.bogon[family], words, 0, 0)) return 'bogon';
+    if (coversRange(this.excluded[family], words, 0, 0)) return 'excluded';
+    return undefined;
+  }
+
   /** Remove bogon and excluded space (after build; partial overlaps are cut, not dropped). */
   cut(set: RangeSet): RangeSet {
     return subtractRanges(set, this.cutSets[set.family]);

@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, type CounterConfiguration, type GaugeConfiguration, type HistogramConfiguration, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type CounterConfiguration, type GaugeConfiguration, type HistogramConfiguration, type Metric, type Registry } from 'prom-client';
+import { HotCounterSeries, HotHistogram } from './hot-metrics.js';
 
 /** Every metric the daemon exports starts with this (process and Node.js metrics included). */
 export const METRIC_PREFIX = 'unbound_sidecar_';
@@ -17,6 +18,10 @@ export interface CapabilityMetrics {
   counter<T extends string>(config: ShortConfig<CounterConfiguration<T>>): Counter<T>;
   gauge<T extends string>(config: ShortConfig<GaugeConfiguration<T>>): Gauge<T>;
   histogram<T extends string>(config: ShortConfig<HistogramConfiguration<T>>): Histogram<T>;
+  /** A Counter for per-packet paths: its series are plain numbers, moved into it at scrape time (hot-metrics.ts). */
+  hotCounter<T extends string>(config: { readonly name: string; readonly help: string; readonly labelNames?: readonly T[] }): HotCounterSeries<T>;
+  /** A histogram for per-packet paths (hot-metrics.ts), exported like prom-client's. */
+  hotHistogram<T extends string>(config: { readonly name: string; readonly help: string; readonly labelNames?: readonly T[]; readonly buckets: readonly number[] }): HotHistogram<T>;
 }
 
 /**
@@ -35,5 +40,26 @@ export function capabilityMetrics(registry: Registry, namespace: string): Capabi
     counter: (config) => new Counter({ ...config, name: prefix + config.name, registers }),
     gauge: (config) => new Gauge({ ...config, name: prefix + config.name, registers }),
     histogram: (config) => new Histogram({ ...config, name: prefix + config.name, registers }),
+    hotCounter<T extends string>(config: { readonly name: string; readonly help: string; readonly labelNames?: readonly T[] }) {
+      let counter: Counter<T> | undefined;
+      const hot = new HotCounterSeries<T>(() => counter);
+      counter = new Counter<T>({
+        name: prefix + config.name,
+        help: config.help,
+        labelNames: config.labelNames ?? [],
+        registers,
+        collect() {
+          hot.flush();
+        },
+      });
+      return hot;
+    },
+    hotHistogram<T extends string>(config: { readonly name: string; readonly help: string; readonly labelNames?: readonly T[]; readonly buckets: readonly number[] }) {
+      const h = new HotHistogram<T>(prefix + config.name, config.help, config.buckets);
+      // The registry calls only name, get() and reset() (prom-client lib/registry.js), which
+      // HotHistogram has with the shapes Histogram's have; its type names the four built-in classes.
+      registry.registerMetric(h as unknown as Metric);
+      return h;
+    },
   };
 }

@@ -159,10 +159,18 @@ test('guard: too broad rejected whole, bogons and excludes rejected or cut', () 
     ['5.51.100.0/24', undefined],
     ['2a0a:db8:dead:1::/64', 'excluded'],
   ];
+  const strict = new EntryGuard({ exclude: ['5.51.100.7/32'], minPrefix: { ipv4: 32, ipv6: 128 } });
   for (const [entry, want] of cases) {
     const family = parseEntryInto(entry, scratch);
     assert.ok(family === 'ipv4' || family === 'ipv6', `${entry} parses`);
     assert.equal(guard.check(family, scratch), want, entry);
+    // One address: checkAddress says what check says of the entry first = last, even at the longest minPrefix.
+    if (entry.includes('/') || entry.includes('-')) continue;
+    const w = family === 'ipv4' ? 1 : 4;
+    const single = new Uint32Array(2 * w);
+    single.set(scratch.subarray(0, w), 0);
+    single.set(scratch.subarray(0, w), w);
+    for (const g of [guard, strict]) assert.equal(g.checkAddress(family, scratch.subarray(0, w)), g.check(family, single), `${entry} as one address`);
   }
   // Partial overlaps are cut, the rest of the entry stays.
   const v4 = rangeSetOf('ipv4', ['9.255.255.0-10.0.0.255', '5.51.100.0/24', '172.15.0.0-172.16.0.5']);
