@@ -54,9 +54,18 @@ export function createMmsgVector(slots: number, slotBytes: number): MmsgVector {
   const nameAddress = Array.from({ length: slots }, (_, i) => address + BigInt(nameAt + i * SOCKADDR_BYTES));
   const nameLo = nameAddress.map((a) => Number(a & 0xffffffffn));
   const nameHi = nameAddress.map((a) => Number(a >> 32n));
+  // Every field written per datagram is 4-byte aligned (struct mmsghdr, iovec and socklen_t): a
+  // Uint32Array over the arena writes them without Buffer's per-call range checks (a
+  // little-endian host is a precondition of this path: mmsgUnavailable).
+  const u32 = bytes.byteOffset % 4 === 0 ? new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 2) : undefined;
+  const put = (at: number, v: number): void => {
+    if (u32 !== undefined && at % 4 === 0) u32[at >>> 2] = v;
+    else bytes.writeUInt32LE(v, at);
+  };
+  const get = (at: number): number => (u32 !== undefined && at % 4 === 0 ? (u32[at >>> 2] as number) : bytes.readUInt32LE(at));
   const word = (at: number, lo: number, hi: number): void => {
-    bytes.writeUInt32LE(lo, at);
-    if (layout.pointer === 8) bytes.writeUInt32LE(hi, at + 4);
+    put(at, lo);
+    if (layout.pointer === 8) put(at + 4, hi);
   };
   return {
     lc: libc(),
@@ -71,10 +80,10 @@ export function createMmsgVector(slots: number, slotBytes: number): MmsgVector {
       const mm = i * layout.mmsghdr;
       if (namelen === 0) word(mm + layout.msgName, 0, 0);
       else word(mm + layout.msgName, nameLo[i] ?? 0, nameHi[i] ?? 0);
-      bytes.writeUInt32LE(namelen, mm + layout.msgNamelen);
+      put(mm + layout.msgNamelen, namelen);
     },
-    nameLength: (i) => bytes.readUInt32LE(i * layout.mmsghdr + layout.msgNamelen),
-    received: (i) => bytes.readUInt32LE(i * layout.mmsghdr + layout.msgLen),
+    nameLength: (i) => get(i * layout.mmsghdr + layout.msgNamelen),
+    received: (i) => get(i * layout.mmsghdr + layout.msgLen),
     flags: (i) => bytes.readInt32LE(i * layout.mmsghdr + layout.msgFlags),
     free: () => arena.free(),
   };

@@ -55,30 +55,36 @@ export class SockaddrNames {
     const family = b.readUInt16LE(at);
     if (family === AF_INET && len >= 16) {
       const key = b.readUInt32BE(at + 4);
-      return { address: this.name(key, () => formatAddress('ipv4', [key], 0)), family: 'IPv4', port: b.readUInt16BE(at + 2), size, sockaddr: Buffer.from(b.subarray(at, at + 16)) };
+      let address = this.cache.get(key);
+      if (address === undefined) address = this.remember(key, formatAddress('ipv4', [key], 0));
+      return { address, family: 'IPv4', port: b.readUInt16BE(at + 2), size, sockaddr: copyOut(b, at, 16) };
     }
     if (family === AF_INET6 && len >= SOCKADDR_BYTES) {
       const key = b.toString('latin1', at + 8, at + 28); // address + scope id
-      const address = this.name(key, () => {
+      let address = this.cache.get(key);
+      if (address === undefined) {
         const w = [0, 1, 2, 3].map((k) => b.readUInt32BE(at + 8 + 4 * k));
         const text = w[0] === 0 && w[1] === 0 && w[2] === 0xffff ? `::ffff:${formatAddress('ipv4', [w[3] ?? 0], 0)}` : formatAddress('ipv6', w, 0);
         const scope = b.readUInt32LE(at + 24);
-        return scope === 0 ? text : `${text}%${interfaceName(scope)}`;
-      });
-      return { address, family: 'IPv6', port: b.readUInt16BE(at + 2), size, sockaddr: Buffer.from(b.subarray(at, at + SOCKADDR_BYTES)) };
+        address = this.remember(key, scope === 0 ? text : `${text}%${interfaceName(scope)}`);
+      }
+      return { address, family: 'IPv6', port: b.readUInt16BE(at + 2), size, sockaddr: copyOut(b, at, SOCKADDR_BYTES) };
     }
     return undefined;
   }
 
-  private name(key: string | number, make: () => string): string {
-    let s = this.cache.get(key);
-    if (s === undefined) {
-      s = make();
-      if (this.cache.size >= this.max) this.cache.clear();
-      this.cache.set(key, s);
-    }
-    return s;
+  private remember(key: string | number, name: string): string {
+    if (this.cache.size >= this.max) this.cache.clear();
+    this.cache.set(key, name);
+    return name;
   }
+}
+
+/** `b[at, at + n)` in a Buffer of its own (one allocation from Node's pool; `Buffer.from(subarray)` made two). */
+export function copyOut(b: Buffer, at: number, n: number): Buffer {
+  const out = Buffer.allocUnsafe(n);
+  b.copy(out, 0, at, at + n);
+  return out;
 }
 
 /** Interface names by scope id, looked up once each (networkInterfaces() is a getifaddrs call: not per spoofed source). */

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:dgram';
 import { EAGAIN, EINTR, MSG_DONTWAIT } from '../libc/libc.js';
 import { createMmsgVector, mmsgUnavailable, socketFd, SOCKADDR_BYTES, type MmsgVector } from './mmsg-vector.js';
-import { SockaddrNames, type UdpPeer } from './sockaddr.js';
+import { copyOut, SockaddrNames, type UdpPeer } from './sockaddr.js';
 import { errnoError, IDLE_MS } from './udp-batch.js';
 
 /**
@@ -84,7 +84,7 @@ export function createUdpDrain(
           const from = opts.connected ? none : names.peer(vec.bytes, vec.nameAt(i), vec.nameLength(i), len);
           if (from === undefined) continue;
           stats.drained++;
-          each(Buffer.from(vec.bytes.subarray(at, at + len)), from);
+          each(copyOut(vec.bytes, at, len), from);
           if (!v.open()) return; // the handler closed the socket
         }
         if (r < vec.slots) return;
