@@ -1,6 +1,7 @@
 /** dnsperf inside a lab namespace, plus the CPU the server burned while it ran. */
 import { readFileSync } from 'node:fs';
 import type { NetnsHost } from '../test/lab/lab.js';
+import { cpuTicks, stealShare } from './cpu-steal.js';
 
 export interface DnsperfOptions {
   /** Default 127.0.0.1 (the namespace's own loopback). */
@@ -39,6 +40,8 @@ export interface DnsperfResult {
   readonly clientCpu: number | undefined;
   /** CPU of the process behind the server (Unbound behind the front), in cores, when one was given. */
   readonly behindCpu: number | undefined;
+  /** Share of the machine's CPU time the hypervisor gave to other guests during the run (cpu-steal.ts). */
+  readonly steal: number;
 }
 
 const CLK_TCK = 100; // USER_HZ on Linux: /proc/<pid>/stat counts in 1/100 s
@@ -79,12 +82,14 @@ export async function runDnsperf(host: NetnsHost, opts: DnsperfOptions, serverPi
   ];
   const cpu0 = cpuSeconds(serverPid);
   const behind0 = cpuSeconds(behindPid);
+  const ticks0 = cpuTicks();
   // bash's `times` prints the CPU its children (dnsperf) used: user and system, on the second line.
   const script = 'dnsperf "$@"; rc=$?; times; exit $rc';
   const pin = opts.cpu === undefined ? [] : ['taskset', '-c', String(opts.cpu)];
   const r = await host.exec([...pin, 'bash', '-c', script, 'dnsperf', ...args.slice(1)], { timeoutMs: (opts.seconds + (opts.timeoutS ?? 5) + 30) * 1000 });
   const cpu1 = cpuSeconds(serverPid);
   const behind1 = cpuSeconds(behindPid);
+  const steal = stealShare(ticks0, cpuTicks());
   if (r.code !== 0) throw new Error(`dnsperf failed (${r.code}): ${r.stderr}${r.stdout}`);
   const num = (re: RegExp): number => Number(re.exec(r.stdout)?.[1] ?? Number.NaN);
   const runTimeS = num(/Run time \(s\):\s+([\d.]+)/);
@@ -102,5 +107,6 @@ export async function runDnsperf(host: NetnsHost, opts: DnsperfOptions, serverPi
     // Over dnsperf's own run time: the server idles during exec start-up and the final drain.
     serverCpu: cpu0 === undefined || cpu1 === undefined ? undefined : (cpu1 - cpu0) / runTimeS,
     behindCpu: behind0 === undefined || behind1 === undefined ? undefined : (behind1 - behind0) / runTimeS,
+    steal,
   };
 }

@@ -9,13 +9,18 @@
  * before and after. Target: front ≥ 0.5 × direct. On a 2-core machine dnsperf, the sidecar and
  * Unbound share two cores on the front path (Unbound alone has one to itself on the direct path),
  * so the ratio is a floor; the CPU columns show who was busy.
+ *
+ * A third path is the floor for any relay written in Node on this machine: the bare relay of
+ * front-setup.ts (no PROXYv2, no parsing, no learning, no batching) before Unbound's plain port.
+ * The steal column is the CPU time the hypervisor gave to other guests during each run: a run
+ * with steal measured a neighbour too (cpu-steal.ts).
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createFrontLab, DIRECT, FRONT } from '../test/lab/front-lab.js';
 import { printTable, writeResults } from './bench-report.js';
 import { runDnsperf, type DnsperfResult } from './dnsperf-run.js';
-import { argNumber, processMemoryMB, requireFrontAnswers, requireFrontLab, frontOverrides } from './front-setup.js';
+import { argNumber, BARE, processMemoryMB, requireFrontAnswers, requireFrontLab, frontOverrides, startBareRelay } from './front-setup.js';
 
 requireFrontLab('front-qps', { dnsperf: 'dnsperf' });
 const SECONDS = argNumber('seconds', 'BENCH_SECONDS', 10);
@@ -24,19 +29,24 @@ const OUTSTANDING = argNumber('outstanding', 'BENCH_OUTSTANDING', 100);
 const TARGET = 0.5;
 const SETS = ['unlisted', 'listed'] as const;
 
+type Path = 'front' | 'direct' | 'bare';
+
 interface Row {
   set: string;
-  path: 'front' | 'direct';
+  path: Path;
   qps: number;
   avgLatencyMs: number;
   lost: number;
   serverCpu: number;
   clientCpu: number;
   rcodes: string;
+  /** Mean share of CPU time stolen by the hypervisor over the runs. */
+  steal: number;
 }
 
 const fl = await createFrontLab({ logLevel: 'warn', front: frontOverrides() });
 await requireFrontAnswers('front-qps', fl);
+const relay = await startBareRelay(fl);
 const rows: Row[] = [];
 let memory: { before: ReturnType<typeof processMemoryMB>; after: ReturnType<typeof processMemoryMB> } | undefined;
 try {
@@ -54,22 +64,23 @@ try {
   const paths = [
     { path: 'direct' as const, target: DIRECT, pid: () => fl.unboundPid(), behind: (): number | undefined => undefined },
     { path: 'front' as const, target: FRONT, pid: () => sidecarPid, behind: () => fl.unboundPid() },
+    { path: 'bare' as const, target: BARE, pid: () => relay.pid, behind: () => fl.unboundPid() },
   ];
   for (const set of SETS) {
     const dataFile = files.get(set) ?? '';
     for (const p of paths) await runDnsperf(fl.lab.lan, { server: p.target.server, port: p.target.port, dataFile, seconds: 2, outstanding: OUTSTANDING }); // warm-up (JIT)
-    const runs: Record<'front' | 'direct', DnsperfResult[]> = { front: [], direct: [] };
+    const runs: Record<Path, DnsperfResult[]> = { front: [], direct: [], bare: [] };
     for (let round = 0; round < ROUNDS; round++) {
       for (const p of paths) {
         const r = await runDnsperf(fl.lab.lan, { server: p.target.server, port: p.target.port, dataFile, seconds: SECONDS, outstanding: OUTSTANDING }, p.pid(), p.behind());
         runs[p.path].push(r);
         console.log(
-          `${set} round ${round + 1}/${ROUNDS} ${p.path}: ${r.qps.toFixed(0)} qps, lost ${r.lost}, server cpu ${r.serverCpu?.toFixed(2) ?? '?'}${r.behindCpu === undefined ? '' : `, Unbound behind it ${r.behindCpu.toFixed(2)}`} (${r.rcodes})`,
+          `${set} round ${round + 1}/${ROUNDS} ${p.path}: ${r.qps.toFixed(0)} qps, lost ${r.lost}, server cpu ${r.serverCpu?.toFixed(2) ?? '?'}${r.behindCpu === undefined ? '' : `, Unbound behind it ${r.behindCpu.toFixed(2)}`}, steal ${(r.steal * 100).toFixed(1)} % (${r.rcodes})`,
         );
       }
     }
     const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
-    for (const path of ['direct', 'front'] as const) {
+    for (const path of ['direct', 'front', 'bare'] as const) {
       const rs = runs[path];
       rows.push({
         set,
@@ -80,19 +91,22 @@ try {
         serverCpu: mean(rs.map((r) => r.serverCpu ?? Number.NaN)),
         clientCpu: mean(rs.map((r) => r.clientCpu ?? Number.NaN)),
         rcodes: rs.at(-1)?.rcodes ?? '',
+        steal: mean(rs.map((r) => r.steal)),
       });
     }
   }
   memory = { before, after: processMemoryMB(sidecarPid) };
 } finally {
+  relay.kill();
   await fl.teardown();
 }
 
+const PATH_LABEL: Record<Path, string> = { direct: 'Unbound directly', front: 'front (sidecar CPU)', bare: 'bare Node relay (its CPU)' };
 const qps = (set: string, path: string): number => rows.find((r) => r.set === set && r.path === path)?.qps ?? Number.NaN;
 printTable(
   `front-qps: ${ROUNDS} × ${SECONDS} s per path and set, dnsperf -c 1 -T 1 -q ${OUTSTANDING} from the LAN namespace (2-core shared machine: see loadavg)`,
-  ['answers', 'path', 'qps', 'avg latency ms', 'lost', 'server CPU (cores)', 'dnsperf CPU (cores)', 'ratio to direct'],
-  rows.map((r) => [r.set, r.path === 'front' ? 'front (sidecar CPU)' : 'Unbound directly', r.qps, r.avgLatencyMs, r.lost, r.serverCpu, r.clientCpu, r.qps / qps(r.set, 'direct')]),
+  ['answers', 'path', 'qps', 'avg latency ms', 'lost', 'server CPU (cores)', 'dnsperf CPU (cores)', 'steal %', 'ratio to direct'],
+  rows.map((r) => [r.set, PATH_LABEL[r.path], r.qps, r.avgLatencyMs, r.lost, r.serverCpu, r.clientCpu, r.steal * 100, r.qps / qps(r.set, 'direct')]),
 );
 console.log(`front RSS: ${memory?.before.rss.toFixed(1)} MB before, ${memory?.after.rss.toFixed(1)} MB after, peak ${memory?.after.peak.toFixed(1)} MB`);
 const ratios = SETS.map((s) => qps(s, 'front') / qps(s, 'direct'));
@@ -109,6 +123,8 @@ writeResults(
     'ratio listed': ratios[1] ?? Number.NaN,
     'front RSS MB': memory?.after.rss ?? Number.NaN,
     'front peak RSS MB': memory?.after.peak ?? Number.NaN,
+    'bare relay ratio unlisted': qps('unlisted', 'bare') / qps('unlisted', 'direct'),
+    'max steal %': Math.max(...rows.map((r) => r.steal * 100)),
     pass,
   },
 );

@@ -1,6 +1,7 @@
 /** What the front benches share: the prerequisite check, `--flag N` arguments, a process's memory. */
 import { readFileSync } from 'node:fs';
-import type { FrontLab } from '../test/lab/front-lab.js';
+import type { ChildProcess } from 'node:child_process';
+import { DIRECT, type FrontLab } from '../test/lab/front-lab.js';
 import { labMissing, sidecarMissing } from '../test/lab/prereqs.js';
 
 /** Exits (0, or 1 with CI=true) when the lab cannot run here, saying why. */
@@ -41,4 +42,34 @@ export async function requireFrontAnswers(bench: string, fl: FrontLab): Promise<
   await fl.teardown();
   console.error(`${bench}: the front does not answer on 10.77.0.1:53 (${r.ok ? r.msg.rcode : r.error}); see the sidecar log`);
   process.exit(1);
+}
+
+/** Where the bare relay listens in the router namespace. */
+export const BARE = { server: '10.77.0.1', port: 5399 } as const;
+
+/**
+ * The floor for any relay written in Node on this machine: a bare UDP relay (one connected
+ * upstream socket, an ID map, no PROXYv2, no parsing, no learning, no batching) on BARE in front of
+ * Unbound's plain port (the anchor's). What it costs is the cost of the extra hop itself — two more
+ * datagrams each way through the kernel and two more process wake-ups per query; what the front
+ * costs beyond it is the front's own work.
+ */
+const BARE_RELAY = `
+import { createSocket } from 'node:dgram';
+const up = createSocket('udp4');
+const down = createSocket('udp4');
+const waiting = new Map();
+up.on('message', (m) => { const c = waiting.get(m.readUInt16BE(0)); if (c) { waiting.delete(m.readUInt16BE(0)); down.send(m, c.port, c.address); } });
+down.on('message', (m, r) => { waiting.set(m.readUInt16BE(0), r); up.send(m); });
+up.connect(${DIRECT.port}, '${DIRECT.server}', () => down.bind(${BARE.port}, '${BARE.server}', () => console.log('ready')));
+`;
+
+/** Starts the bare relay in the lab's router namespace; resolves once it listens. */
+export async function startBareRelay(fl: FrontLab): Promise<ChildProcess> {
+  const relay = fl.lab.spawnIn('router', [process.execPath, '--input-type=module', '-e', BARE_RELAY]);
+  await new Promise<void>((resolve, reject) => {
+    relay.stdout?.once('data', () => resolve());
+    relay.once('exit', (code) => reject(new Error(`bare relay exited ${code}`)));
+  });
+  return relay;
 }
