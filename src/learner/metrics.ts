@@ -2,7 +2,7 @@ import type { Registry } from 'prom-client';
 import { capabilityMetrics } from '../lib/metrics/capability-metrics.js';
 import type { HotSeries } from '../lib/metrics/hot-metrics.js';
 
-export type MatchOutcome = 'learned' | 'unchanged' | 'static' | 'bogon' | 'excluded' | 'too-broad' | 'failed';
+export type MatchOutcome = 'learned' | 'unchanged' | 'static' | 'bogon' | 'excluded' | 'failed';
 
 /**
  * Learner metrics, registered on the injected registry (each test builds a fresh one). The
@@ -13,7 +13,7 @@ export function createLearnerMetrics(registry: Registry) {
   const m = capabilityMetrics(registry, 'learner');
   const matched = m.hotCounter({
     name: 'matched_answers_total',
-    help: 'A/AAAA answers whose owner or CNAME chain matched a list, by list and outcome (learned, unchanged, static, bogon, excluded, too-broad, failed).',
+    help: 'A/AAAA answers whose owner or CNAME chain matched a list, by list and outcome (learned, unchanged, static, bogon, excluded, failed).',
     labelNames: ['list', 'outcome'] as const,
   });
   const byList = new Map<string, Map<MatchOutcome, HotSeries>>();
