@@ -20,6 +20,7 @@
  * is the daemon just started (its hot path still interpreted): reported, not judged. The steal
  * column is the CPU time the hypervisor gave to other guests during the row (cpu-steal.ts).
  */
+import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createFrontLab, DIRECT, FRONT, type FrontLab } from '../test/lab/front-lab.js';
@@ -105,8 +106,9 @@ async function warmUp(fl: FrontLab, id: string): Promise<void> {
 const fl = await createFrontLab({ logLevel: 'warn', front: frontOverrides() });
 await requireFrontAnswers('front-latency', fl);
 const rows: Row[] = [];
-const relay = await startBareRelay(fl);
+let relay: ChildProcess | undefined;
 try {
+  relay = await startBareRelay(fl);
   const id = Date.now().toString(36);
   for (const kind of KINDS) {
     if (kind === 'unlisted, cached') await warmUp(fl, id);
@@ -114,7 +116,7 @@ try {
     console.log(`${kind}: done`);
   }
 } finally {
-  relay.kill();
+  relay?.kill();
   await fl.teardown();
 }
 

@@ -15,6 +15,7 @@
  * The steal column is the CPU time the hypervisor gave to other guests during each run: a run
  * with steal measured a neighbour too (cpu-steal.ts).
  */
+import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createFrontLab, DIRECT, FRONT } from '../test/lab/front-lab.js';
@@ -46,10 +47,12 @@ interface Row {
 
 const fl = await createFrontLab({ logLevel: 'warn', front: frontOverrides() });
 await requireFrontAnswers('front-qps', fl);
-const relay = await startBareRelay(fl);
+let relay: ChildProcess | undefined;
 const rows: Row[] = [];
 let memory: { before: ReturnType<typeof processMemoryMB>; after: ReturnType<typeof processMemoryMB> } | undefined;
 try {
+  const bare = await startBareRelay(fl);
+  relay = bare;
   const id = Date.now().toString(36);
   const files = new Map<string, string>();
   for (const set of SETS) {
@@ -64,7 +67,7 @@ try {
   const paths = [
     { path: 'direct' as const, target: DIRECT, pid: () => fl.unboundPid(), behind: (): number | undefined => undefined },
     { path: 'front' as const, target: FRONT, pid: () => sidecarPid, behind: () => fl.unboundPid() },
-    { path: 'bare' as const, target: BARE, pid: () => relay.pid, behind: () => fl.unboundPid() },
+    { path: 'bare' as const, target: BARE, pid: () => bare.pid, behind: () => fl.unboundPid() },
   ];
   for (const set of SETS) {
     const dataFile = files.get(set) ?? '';
@@ -97,7 +100,7 @@ try {
   }
   memory = { before, after: processMemoryMB(sidecarPid) };
 } finally {
-  relay.kill();
+  relay?.kill();
   await fl.teardown();
 }
 
