@@ -82,7 +82,8 @@ export class UdpFront {
     const upIPv6 = isIPv6(this.o.upstream.host);
     const up = createSocket({ type: upIPv6 ? 'udp6' : 'udp4' });
     // Answers can be as large as the client's EDNS buffer allows (RFC 6891 §6.2.5): 64 KiB slots.
-    const upDrain = createUdpDrain(up, { enabled: this.o.batching, slots: 32, slotBytes: 65_536, maxRounds: 4, connected: true });
+    // Views, not copies: fromUpstream copies an answer it must keep past its own return.
+    const upDrain = createUdpDrain(up, { enabled: this.o.batching, slots: 32, slotBytes: 65_536, maxRounds: 4, connected: true, views: true });
     this.upstream = { socket: up, sender: createUdpBatchSender(up, { ipv6: upIPv6, enabled: this.o.batching }), drain: upDrain };
     const upError = (err: NodeJS.ErrnoException): void => this.upstreamError(err);
     const upEach = (m: Buffer): void => this.fromUpstream(m);
@@ -214,6 +215,7 @@ export class UdpFront {
     return h;
   }
 
+  /** `msg` may be a view of the drain's native slot: read (and patched) here, copied only to be kept. */
   private fromUpstream(msg: Buffer): void {
     if (msg.length < 12 || ((msg[2] as number) & 0x80) === 0) return;
     const id = msg.readUInt16BE(0);
@@ -230,7 +232,8 @@ export class UdpFront {
     msg.writeUInt16BE(p.clientId, 0);
     const wait = this.o.gate.check(msg, now);
     if (wait === undefined) return this.send(p.listenerSender, p.client, msg);
-    void wait.then((v) => this.send(p.listenerSender, p.client, v === 'relay' ? msg : localReply(p.query, SERVFAIL)));
+    const kept = Buffer.from(msg);
+    void wait.then((v) => this.send(p.listenerSender, p.client, v === 'relay' ? kept : localReply(p.query, SERVFAIL)));
   }
 
   /** Unbound did not (or could not) answer: SERVFAIL now, never a hang. */

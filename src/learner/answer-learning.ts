@@ -43,8 +43,10 @@ export function createLearnAnswer(deps: {
   malformed?: (reason: AnswersError) => void;
 }): LearnAnswer {
   const { matchers, learn } = deps;
+  // Most answers match no learning list: screened on their owners before any address is built.
+  const wanted = (name: string): boolean => matchers.anyLearningMatch(name);
   return (msg, seenAt = performance.now()) => {
-    const r = extractAnswers(msg);
+    const r = extractAnswers(msg, undefined, wanted);
     if (r.kind === 'error') {
       deps.malformed?.(r.reason);
       return undefined;

@@ -81,6 +81,12 @@ export class ListMatchers {
     return a === undefined ? undefined : { list: s, entry: a, source: 'added' };
   }
 
+  /** Hot path: does `name` match any list that learns? */
+  anyLearningMatch(name: string): boolean {
+    for (const s of this.lists) if (s.target !== undefined && (s.registry.matches(name) || s.added.matches(name))) return true;
+    return false;
+  }
+
   /** Hot path: does any of `names` (a CNAME chain) match `s`? */
   anyMatches(s: ListState, names: readonly string[]): string | undefined {
     for (const n of names) if (s.registry.matches(n) || s.added.matches(n)) return n;

@@ -278,6 +278,31 @@ test('insert, then answer: a listed answer waits for learnAnswer; past the deadl
   }
 });
 
+test('a held answer keeps its own bytes while bursts of answers after it are read into the same native slots', async () => {
+  let release: (() => void) | undefined;
+  const learnAnswer: LearnAnswer = (msg) => {
+    if (!qname(Buffer.from(msg)).startsWith('listed')) return undefined;
+    return new Promise((resolve) => {
+      release = () => resolve({ listed: 1, learned: 1, unchanged: 0, skipped: 0, failed: 0, held: 0, unavailable: undefined });
+    });
+  };
+  await withFront({ learnAnswer, config: { insertDeadlineMs: 5000 } }, async ({ port }) => {
+    // Bursts: all but the first answer of each come through the drain (recvmmsg into native memory).
+    const burst = (tag: string, n: number) => Array.from({ length: n }, (_, i) => udpExchange(port, buildQuery({ id: i, name: `${tag}-${i}.plain.example`, type: 1 }), 3000));
+    const first = burst('a', 20);
+    const held = udpExchange(port, buildQuery({ id: 777, name: 'listed-held.example', type: 1 }), 6000);
+    const rest = [...first, ...burst('b', 20)];
+    assert.ok((await Promise.all(rest)).every((r) => r !== undefined));
+    for (let k = 0; k < 3; k++) assert.ok((await Promise.all(burst(`c${k}`, 40))).every((r) => r !== undefined));
+    assert.ok(release, 'the listed answer is held');
+    release();
+    const r = await held;
+    assert.ok(r);
+    assert.equal(r.readUInt16BE(0), 777);
+    assert.equal(qname(r), 'listed-held.example', 'its own question, not a later answer written over it');
+  });
+});
+
 test('insertion unavailable (set missing): answers go out at once, status and metrics say why', async () => {
   const learnAnswer: LearnAnswer = () =>
     Promise.resolve({ listed: 1, learned: 0, unchanged: 0, skipped: 0, failed: 0, held: 1, unavailable: 'set-sync: learned set inet t l4 is missing (create it, or set createSets)' });

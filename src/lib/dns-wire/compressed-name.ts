@@ -65,7 +65,8 @@ export function decompressName(msg: Uint8Array, offset: number, out: Uint8Array,
     if (b > MAX_LABEL) return BAD_NAME;
     if (off + 1 + b > bound) return TRUNCATED;
     if (len + 1 + b + 1 > MAX_NAME) return BAD_NAME;
-    out.set(msg.subarray(off, off + 1 + b), len);
+    // A byte loop: labels are a few bytes, and `out.set(msg.subarray(…))` built a typed array per label.
+    for (let k = 0; k <= b; k++) out[len + k] = msg[off + k] as number;
     len += 1 + b;
     off += 1 + b;
   }

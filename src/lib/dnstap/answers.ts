@@ -1,4 +1,4 @@
-import { MessageNames, readResponseAnswers, type ResponseMalformedReason } from '../dns-wire/response-reader.js';
+import { MessageNames, readResponseAnswers, type ResponseMalformedReason, type ResponseRecord } from '../dns-wire/response-reader.js';
 import { RRClass, RRType } from '../dns-wire/types.js';
 import { formatAddress, type IpFamily } from '../ip-prefix/index.js';
 
@@ -67,7 +67,13 @@ export type AnswersResult = ResponseAnswers | { readonly kind: 'error'; readonly
 /** Chains longer than this are not followed (Unbound itself stops at 11 CNAMEs: MAX_RESTART_COUNT). */
 export const MAX_CHAIN = 16;
 
-export function extractAnswers(msg: Uint8Array, maxAnswers?: number): AnswersResult {
+/**
+ * `wanted`, when given, screens the owners of the A/AAAA/CNAME records: when it passes none of them,
+ * no address can be on a chain it would want (every name on a chain leading to an address is the
+ * owner of one of those records), and the result carries no addresses and no CNAME links — the
+ * common case for the DNS front, spared decoding CNAME targets and building addresses.
+ */
+export function extractAnswers(msg: Uint8Array, maxAnswers?: number, wanted?: (name: string) => boolean): AnswersResult {
   // One name table for the whole message: CNAME targets read here are what later owners point at.
   const names = new MessageNames(msg);
   const r = readResponseAnswers(msg, maxAnswers, names);
@@ -75,6 +81,9 @@ export function extractAnswers(msg: Uint8Array, maxAnswers?: number): AnswersRes
   const addresses: AddressAnswer[] = [];
   const cnames: CnameLink[] = [];
   let skipped = 0;
+  if (wanted !== undefined && !anyOwnerWanted(r.answers, wanted)) {
+    return { kind: 'answers', question: r.question?.name, qtype: r.question?.type, rcode: r.rcode, addresses, cnames, skipped, capped: r.capped };
+  }
   for (const rr of r.answers) {
     if (rr.type !== RRType.A && rr.type !== RRType.AAAA && rr.type !== RRType.CNAME) continue;
     if (rr.class !== RRClass.IN) {
@@ -102,6 +111,18 @@ export function extractAnswers(msg: Uint8Array, maxAnswers?: number): AnswersRes
     addresses.push(new Address(rr.name, family, words, rr.ttl));
   }
   return { kind: 'answers', question: r.question?.name, qtype: r.question?.type, rcode: r.rcode, addresses, cnames, skipped, capped: r.capped };
+}
+
+function anyOwnerWanted(answers: readonly ResponseRecord[], wanted: (name: string) => boolean): boolean {
+  let last: string | undefined;
+  for (const rr of answers) {
+    if (rr.type !== RRType.A && rr.type !== RRType.AAAA && rr.type !== RRType.CNAME) continue;
+    // Owners repeat (Unbound compresses them to one pointer: the same string): each is asked once in a row.
+    if (rr.name === last) continue;
+    last = rr.name;
+    if (wanted(rr.name)) return true;
+  }
+  return false;
 }
 
 /**

@@ -11,7 +11,10 @@ export interface UdpPeer {
   readonly family: 'IPv4' | 'IPv6';
   readonly port: number;
   readonly size: number;
+  /** The kernel's struct sockaddr_in6 as recvmmsg filled it in (IPv6 peers). */
   readonly sockaddr?: Buffer;
+  /** An AF_INET peer's address as a big-endian number (with `port`, all of its sockaddr_in: no Buffer per datagram). */
+  readonly ipv4?: number;
 }
 
 const AF_INET = 2;
@@ -29,9 +32,7 @@ export function encodeSockaddr(to: { readonly address: string; readonly port: nu
   if (!ipv6) {
     if (p.family !== 'ipv4') return null;
     const b = Buffer.alloc(16);
-    b.writeUInt16LE(AF_INET, 0);
-    b.writeUInt16BE(to.port, 2);
-    b.writeUInt32BE(p.words[0] ?? 0, 4);
+    writeSockaddrIn(b, 0, p.words[0] ?? 0, to.port);
     return b;
   }
   const b = Buffer.alloc(SOCKADDR_BYTES);
@@ -40,6 +41,16 @@ export function encodeSockaddr(to: { readonly address: string; readonly port: nu
   const w = p.family === 'ipv4' ? [0, 0, 0xffff, p.words[0] ?? 0] : Array.from(p.words);
   for (let k = 0; k < 4; k++) b.writeUInt32BE(w[k] ?? 0, 8 + 4 * k);
   return b;
+}
+
+/** struct sockaddr_in for `ipv4:port` written at `b[at, at + 16)` (sin_zero cleared). */
+export function writeSockaddrIn(b: Buffer, at: number, ipv4: number, port: number): number {
+  b.writeUInt16LE(AF_INET, at);
+  b.writeUInt16BE(port, at + 2);
+  b.writeUInt32BE(ipv4 >>> 0, at + 4);
+  b.writeUInt32LE(0, at + 8);
+  b.writeUInt32LE(0, at + 12);
+  return 16;
 }
 
 /**
@@ -57,7 +68,7 @@ export class SockaddrNames {
       const key = b.readUInt32BE(at + 4);
       let address = this.cache.get(key);
       if (address === undefined) address = this.remember(key, formatAddress('ipv4', [key], 0));
-      return { address, family: 'IPv4', port: b.readUInt16BE(at + 2), size, sockaddr: copyOut(b, at, 16) };
+      return { address, family: 'IPv4', port: b.readUInt16BE(at + 2), size, ipv4: key };
     }
     if (family === AF_INET6 && len >= SOCKADDR_BYTES) {
       const key = b.toString('latin1', at + 8, at + 28); // address + scope id

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:dgram';
 import { EAGAIN, EINTR, errnoText, MSG_DONTWAIT } from '../libc/libc.js';
 import { createMmsgVector, mmsgUnavailable, socketFd, type MmsgVector } from './mmsg-vector.js';
-import { encodeSockaddr, type UdpPeer } from './sockaddr.js';
+import { encodeSockaddr, type UdpPeer, writeSockaddrIn } from './sockaddr.js';
 
 /**
  * Datagrams out of a dgram socket in batches: everything queued while the event loop handles one
@@ -118,7 +118,9 @@ export function createUdpBatchSender(socket: Socket, opts: { readonly ipv6: bool
       const ready = v;
       let size = 0;
       for (const p of parts) size += p.length;
-      const name = to === undefined ? undefined : (to.sockaddr ?? encodeSockaddr(to, opts.ipv6));
+      // An AF_INET peer recvmmsg read on a udp4 socket is written from its numbers (below).
+      const v4 = to !== undefined && to.ipv4 !== undefined && !opts.ipv6;
+      const name = to === undefined || v4 ? undefined : (to.sockaddr ?? encodeSockaddr(to, opts.ipv6));
       if (!ready || size > SLOT_BYTES || name === null) {
         fallback(parts.length === 1 && parts[0] ? Buffer.from(parts[0]) : Buffer.concat(parts), to, onError);
         return;
@@ -132,7 +134,8 @@ export function createUdpBatchSender(socket: Socket, opts: { readonly ipv6: bool
       }
       vec.setLength(i, size);
       lengths[i] = size;
-      if (name === undefined) vec.setNameLength(i, 0);
+      if (v4) vec.setNameLength(i, writeSockaddrIn(vec.bytes, vec.nameAt(i), to.ipv4 ?? 0, to.port));
+      else if (name === undefined) vec.setNameLength(i, 0);
       else {
         name.copy(vec.bytes, vec.nameAt(i));
         vec.setNameLength(i, name.length);

@@ -37,6 +37,11 @@ export function createUdpDrain(
     readonly slotBytes: number;
     readonly maxRounds: number;
     readonly connected: boolean;
+    /**
+     * Hand `each` a view of the datagram in native memory instead of a copy: valid only until
+     * `each` returns (for a handler that copies what it keeps, like a relay whose sender copies).
+     */
+    readonly views?: boolean;
     readonly onTruncated?: () => void;
   },
 ): UdpDrain {
@@ -84,7 +89,7 @@ export function createUdpDrain(
           const from = opts.connected ? none : names.peer(vec.bytes, vec.nameAt(i), vec.nameLength(i), len);
           if (from === undefined) continue;
           stats.drained++;
-          each(copyOut(vec.bytes, at, len), from);
+          each(opts.views === true ? vec.bytes.subarray(at, at + len) : copyOut(vec.bytes, at, len), from);
           if (!v.open()) return; // the handler closed the socket
         }
         if (r < vec.slots) return;

@@ -50,6 +50,25 @@ test('a CNAME chain with compressed owners and targets, then A and AAAA at its e
   assert.deepEqual(namesLeadingTo('e1.cdn.net.', a.cnames), ['e1.cdn.net.', 'edge.cdn.net.', 'www.listed.example.']);
 });
 
+test('a screen on owners: an answer none of whose owners it wants has no addresses; a wanted chain head keeps them all', () => {
+  // www.listed.example. CNAME edge.cdn.net. ; edge.cdn.net. A 203.0.113.7
+  const first = [...header(2), ...question];
+  const rr1 = rr(ptr(AT_Q), 5, 300, [...labels('edge', 'cdn', 'net'), 0]);
+  const edgeAt = first.length + 2 + 10;
+  const msg = Uint8Array.from([...first, ...rr1, ...rr(ptr(edgeAt), 1, 60, [203, 0, 113, 7])]);
+  const asked: string[] = [];
+  const none = extractAnswers(msg, undefined, (n) => {
+    asked.push(n);
+    return false;
+  });
+  assert.equal(none.kind, 'answers');
+  assert.deepEqual(asked, ['www.listed.example.', 'edge.cdn.net.'], 'each owner asked once');
+  assert.deepEqual(none.kind === 'answers' ? [none.addresses.length, none.cnames.length, none.question] : [], [0, 0, 'www.listed.example.']);
+  const head = extractAnswers(msg, undefined, (n) => n === 'www.listed.example.');
+  assert.deepEqual(head, extractAnswers(msg), 'wanted: the same result as unscreened');
+  assert.equal(head.kind === 'answers' ? head.addresses[0]?.address : undefined, '203.0.113.7');
+});
+
 test('other types are ignored, wrong class or rdata size skipped and counted; NXDOMAIN is an empty answer', () => {
   const msg = [
     ...header(4),

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
 import { after, test } from 'node:test';
-import { encodeSockaddr, SockaddrNames } from '../../../src/lib/net/sockaddr.js';
+import { encodeSockaddr, SockaddrNames, type UdpPeer, writeSockaddrIn } from '../../../src/lib/net/sockaddr.js';
 import { createUdpBatchSender, SLOT_BYTES } from '../../../src/lib/net/udp-batch.js';
 import { createUdpDrain } from '../../../src/lib/net/udp-drain.js';
 
@@ -131,13 +131,17 @@ for (const [type, host] of [
   ['udp4', '127.0.0.1'],
   ['udp6', '::1'],
 ] as const) {
-  test(`${type}: drain reads the rest of the queue from the message handler — each datagram once, in order, with its sender`, async () => {
+  test(`${type}: drain reads the rest of the queue from the message handler — each datagram once, in order, with its sender, which a reply reaches`, async () => {
     const rx = await bound(type, host);
     const tx = await bound(type, host);
-    const drain = createUdpDrain(rx, { idleMs: Number.POSITIVE_INFINITY, slots: 8, slotBytes: 64, maxRounds: 2, connected: false });
+    const echoes = collect(tx);
+    // Views: each datagram is read (and echoed: the sender copies) before the next one overwrites its slot.
+    const drain = createUdpDrain(rx, { idleMs: Number.POSITIVE_INFINITY, slots: 8, slotBytes: 64, maxRounds: 2, connected: false, views: true });
+    const replies = createUdpBatchSender(rx, { ipv6: type === 'udp6' });
     const seen: { text: string; port: number; address: string }[] = [];
-    const each = (m: Buffer, from: { port: number; address: string }): void => {
+    const each = (m: Buffer, from: UdpPeer): void => {
       seen.push({ text: m.toString(), port: from.port, address: from.address });
+      replies.send([Buffer.from('re:'), m], from);
     };
     rx.on('message', (m, rinfo) => {
       each(m, rinfo);
@@ -158,6 +162,11 @@ for (const [type, host] of [
       JSON.stringify(seen.slice(0, 3)),
     );
     assert.ok(drain.counts().drained > 0, 'the drain took part');
+    // Replies to peers the drain read go back from their numbers (IPv4) or the kernel's sockaddr (IPv6).
+    await until(() => echoes.got.length >= 40);
+    assert.deepEqual(echoes.got.map((g) => g.msg.toString()).sort(), Array.from({ length: 40 }, (_, i) => `re:m${i}`).sort());
+    assert.ok(echoes.got.every((g) => g.port === rx.address().port));
+    replies.close();
     drain.close();
     sender.close();
     tx.close();
@@ -232,6 +241,11 @@ test('sockaddr: encoded and read back the way RemoteInfo spells addresses (IPv4-
     assert.equal(p?.address, want);
     assert.equal(p?.port, 5353);
   }
+  const peer = names.peer(encodeSockaddr({ address: '198.51.100.9', port: 53 }, false) ?? Buffer.alloc(0), 0, 16, 1);
+  assert.equal(peer?.ipv4, 0xc6336409, 'an AF_INET peer carries its address as a number');
+  const written = Buffer.alloc(16, 0xff);
+  writeSockaddrIn(written, 0, peer?.ipv4 ?? 0, 53);
+  assert.deepEqual(written, encodeSockaddr({ address: '198.51.100.9', port: 53 }, false));
   assert.equal(encodeSockaddr({ address: '2001:db8::1', port: 1 }, false), null);
   assert.equal(encodeSockaddr({ address: 'fe80::1%eth0', port: 1 }, true), null);
 });
