@@ -39,6 +39,8 @@ export interface UdpFrontOptions {
 }
 
 interface Pending {
+  /** Ours, on the upstream socket. */
+  readonly id: number;
   readonly clientId: number;
   readonly client: UdpPeer;
   readonly query: Buffer;
@@ -186,21 +188,31 @@ export class UdpFront {
     const clientId = msg.readUInt16BE(0);
     const questionEnd = v.kind === 'forward' ? v.questionEnd : undefined;
     this.perClient.set(rinfo.address, mine + 1);
-    const entry: Pending = { clientId, listenerSender: l.sender, client: rinfo, query: msg, questionEnd, sentAt: performance.now() };
+    const entry: Pending = { id, clientId, listenerSender: l.sender, client: rinfo, query: msg, questionEnd, sentAt: performance.now() };
     this.pending.set(id, entry);
     // The sender copies the datagram before returning: the ID is ours only for that moment, and
     // the client's query is kept as it came (its SERVFAIL is built from it; fail() restores the
     // client's ID too, for an error reported from inside send()).
     msg.writeUInt16BE(id, 0);
-    // A late error (dgram's fallback send) must not fail a newer query that drew the same ID.
-    const onError = (err: NodeJS.ErrnoException): void => {
-      if (err.code === 'ECONNREFUSED') this.upstreamError(err);
-      else if (this.pending.get(id) === entry) this.fail(id);
-    };
-    if (this.o.proxyProtocol) up.sender.send([this.header(l, rinfo), msg], undefined, onError);
-    else up.sender.send([msg], undefined, onError);
+    let parts = this.one;
+    if (this.o.proxyProtocol) {
+      parts = this.two;
+      parts[0] = this.header(l, rinfo);
+      parts[1] = msg;
+    } else parts[0] = msg;
+    up.sender.send(parts, undefined, this.upstreamSendFailed, entry);
     msg.writeUInt16BE(clientId, 0);
   }
+
+  /** The parts of one datagram, reused (the sender copies them before it returns). */
+  private readonly one: Buffer[] = [Buffer.alloc(0)];
+  private readonly two: Buffer[] = [Buffer.alloc(0), Buffer.alloc(0)];
+
+  private readonly upstreamSendFailed = (err: NodeJS.ErrnoException, entry: Pending): void => {
+    if (err.code === 'ECONNREFUSED') return this.upstreamError(err);
+    // A late error (dgram's fallback send) must not fail a newer query that drew the same ID.
+    if (this.pending.get(entry.id) === entry) this.fail(entry.id);
+  };
 
   /** The PROXYv2 header for this client and listener; the cached one with the source port patched. */
   private header(l: Listener, rinfo: UdpPeer): Buffer {
@@ -265,7 +277,8 @@ export class UdpFront {
 
   private send(sender: UdpBatchSender, to: UdpPeer, msg: Buffer | undefined): void {
     if (msg === undefined) return;
-    sender.send([msg], to, this.sendFailed);
+    this.one[0] = msg;
+    sender.send(this.one, to, this.sendFailed);
     this.o.metrics.answered('udp', msg);
   }
 

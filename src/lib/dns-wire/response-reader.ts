@@ -109,13 +109,33 @@ const scratch = Buffer.alloc(MAX_NAME);
  * within MAX_JUMPS.
  */
 export class MessageNames {
-  private readonly names = new Map<number, { readonly name: string; readonly jumps: number }>();
+  /**
+   * The first KEPT names read, by offset: a few parallel slots instead of a Map (a response has a
+   * handful of distinct names; clearing a Map per message cost more than the lookups it saves).
+   */
+  private readonly at = new Int32Array(KEPT);
+  private readonly jumps = new Uint8Array(KEPT);
+  private readonly text: string[] = new Array<string>(KEPT).fill('');
+  private kept = 0;
   /** The offset after the name in place, after a successful `read`. */
   end = 0;
   /** Why the last `read` that answered undefined failed. */
   failure: 'bad-name' | 'truncated' = 'bad-name';
 
-  constructor(private readonly msg: Uint8Array) {}
+  constructor(private msg: Uint8Array) {}
+
+  /** The same table for another message (one message at a time): nothing allocated per message on a hot path. */
+  reset(msg: Uint8Array): this {
+    this.msg = msg;
+    this.kept = 0;
+    this.end = 0;
+    return this;
+  }
+
+  private find(offset: number): number {
+    for (let k = 0; k < this.kept; k++) if (this.at[k] === offset) return k;
+    return -1;
+  }
 
   /**
    * The (possibly compressed) name at `offset` as a lowercased presentation string, or undefined
@@ -127,10 +147,10 @@ export class MessageNames {
     const b = msg[offset];
     if (b !== undefined && (b & 0xc0) === 0xc0 && offset + 1 < limit) {
       const target = ((b & 0x3f) << 8) | (msg[offset + 1] as number);
-      const known = target < offset ? this.names.get(target) : undefined;
-      if (known !== undefined && known.jumps < MAX_JUMPS) {
+      const k = target < offset ? this.find(target) : -1;
+      if (k >= 0 && (this.jumps[k] as number) < MAX_JUMPS) {
         this.end = offset + 2;
-        return known.name;
+        return this.text[k];
       }
     }
     const n = decompressName(msg, offset, scratch, limit);
@@ -139,11 +159,17 @@ export class MessageNames {
       return undefined;
     }
     const name = lowerPresentation(n.length);
-    this.names.set(offset, { name, jumps: n.jumps });
+    if (this.kept < KEPT) {
+      this.at[this.kept] = offset;
+      this.jumps[this.kept] = n.jumps;
+      this.text[this.kept++] = name;
+    }
     this.end = n.end;
     return name;
   }
 }
+
+const KEPT = 16;
 
 /**
  * `scratch[0, length)` (uncompressed wire labels, terminating zero included) as a lowercased

@@ -64,6 +64,8 @@ class Address implements AddressAnswer {
 export type AnswersError = ResponseMalformedReason | 'bad-cname';
 export type AnswersResult = ResponseAnswers | { readonly kind: 'error'; readonly reason: AnswersError };
 
+const sharedNames = new MessageNames(new Uint8Array(0));
+
 /** Chains longer than this are not followed (Unbound itself stops at 11 CNAMEs: MAX_RESTART_COUNT). */
 export const MAX_CHAIN = 16;
 
@@ -75,7 +77,8 @@ export const MAX_CHAIN = 16;
  */
 export function extractAnswers(msg: Uint8Array, maxAnswers?: number, wanted?: (name: string) => boolean): AnswersResult {
   // One name table for the whole message: CNAME targets read here are what later owners point at.
-  const names = new MessageNames(msg);
+  // Reused from call to call (this function is synchronous and calls nothing that reads answers).
+  const names = sharedNames.reset(msg);
   const r = readResponseAnswers(msg, maxAnswers, names);
   if (r.kind === 'malformed') return { kind: 'error', reason: r.reason };
   const addresses: AddressAnswer[] = [];

@@ -21,10 +21,11 @@ import { encodeSockaddr, type UdpPeer, writeSockaddrIn } from './sockaddr.js';
 
 export interface UdpBatchSender {
   /**
-   * Queues one datagram made of `parts` (copied now: the caller may change them once this
-   * returns). `to` undefined: the socket is connected. `onError` hears a failure of this datagram.
+   * Queues one datagram made of `parts` (copied now: the caller may change them, and the array,
+   * once this returns). `to` undefined: the socket is connected. `onError` hears a failure of this
+   * datagram, with `tag` (one handler for many datagrams: no closure per datagram).
    */
-  send(parts: readonly Uint8Array[], to: UdpPeer | undefined, onError?: (err: NodeJS.ErrnoException) => void): void;
+  send<T>(parts: readonly Uint8Array[], to: UdpPeer | undefined, onError?: (err: NodeJS.ErrnoException, tag: T) => void, tag?: T): void;
   /** Datagrams sent through sendmmsg and through socket.send, and the sendmmsg calls made. */
   counts(): { batched: number; fallback: number; calls: number };
   /** Sends what is queued; later sends are dropped. Call it before `socket.close()`. */
@@ -50,7 +51,9 @@ export function createUdpBatchSender(socket: Socket, opts: { readonly ipv6: bool
   let closed = false;
   let lastFlush = 0;
   const tos: (UdpPeer | undefined)[] = new Array<UdpPeer | undefined>(SLOTS);
-  const errs: (((err: NodeJS.ErrnoException) => void) | undefined)[] = new Array<((err: NodeJS.ErrnoException) => void) | undefined>(SLOTS);
+  type OnError = (err: NodeJS.ErrnoException, tag: unknown) => void;
+  const errs: (OnError | undefined)[] = new Array<OnError | undefined>(SLOTS);
+  const tags: unknown[] = new Array<unknown>(SLOTS);
   const stats = { batched: 0, fallback: 0, calls: 0 };
   /** Each queued datagram's size (also in its iovec; kept here for the EAGAIN fallback). */
   const lengths = new Uint32Array(SLOTS);
@@ -61,16 +64,16 @@ export function createUdpBatchSender(socket: Socket, opts: { readonly ipv6: bool
     return sfd === undefined ? null : { vec: createMmsgVector(SLOTS, SLOT_BYTES), ...sfd };
   }
 
-  function fallback(bytes: Buffer, to: UdpPeer | undefined, onError: ((err: NodeJS.ErrnoException) => void) | undefined): void {
+  function fallback(bytes: Buffer, to: UdpPeer | undefined, onError: OnError | undefined, tag: unknown): void {
     stats.fallback++;
     const cb = (err: Error | null): void => {
-      if (err && onError) onError(err);
+      if (err && onError) onError(err, tag);
     };
     try {
       if (to === undefined) socket.send(bytes, cb);
       else socket.send(bytes, to.port, to.address, cb);
     } catch (err) {
-      onError?.(err as NodeJS.ErrnoException);
+      onError?.(err as NodeJS.ErrnoException, tag);
     }
   }
 
@@ -97,22 +100,24 @@ export function createUdpBatchSender(socket: Socket, opts: { readonly ipv6: bool
         // The send buffer is full: libuv queues the rest and writes it when the socket drains.
         for (; i < count; i++) {
           const at = vec.dataAt(i);
-          fallback(Buffer.from(vec.bytes.subarray(at, at + (lengths[i] ?? 0))), tos[i], errs[i]);
+          fallback(Buffer.from(vec.bytes.subarray(at, at + (lengths[i] ?? 0))), tos[i], errs[i], tags[i]);
         }
         break;
       }
       // sendmmsg reports the error of the first datagram it could not send: tell its owner, go on.
-      errs[i]?.(errnoError(errno));
+      errs[i]?.(errnoError(errno), tags[i]);
       i++;
     }
     tos.fill(undefined, 0, count);
     errs.fill(undefined, 0, count);
+    tags.fill(undefined, 0, count);
     count = 0;
     lastFlush = now();
   }
 
   return {
-    send(parts, to, onError) {
+    send<T>(parts: readonly Uint8Array[], to: UdpPeer | undefined, onError?: (err: NodeJS.ErrnoException, tag: T) => void, tag?: T) {
+      const handler = onError as OnError | undefined;
       if (closed) return;
       if (v === undefined) v = setup();
       const ready = v;
@@ -122,7 +127,7 @@ export function createUdpBatchSender(socket: Socket, opts: { readonly ipv6: bool
       const v4 = to !== undefined && to.ipv4 !== undefined && !opts.ipv6;
       const name = to === undefined || v4 ? undefined : (to.sockaddr ?? encodeSockaddr(to, opts.ipv6));
       if (!ready || size > SLOT_BYTES || name === null) {
-        fallback(parts.length === 1 && parts[0] ? Buffer.from(parts[0]) : Buffer.concat(parts), to, onError);
+        fallback(parts.length === 1 && parts[0] ? Buffer.from(parts[0]) : Buffer.concat(parts), to, handler, tag);
         return;
       }
       const { vec } = ready;
@@ -141,7 +146,8 @@ export function createUdpBatchSender(socket: Socket, opts: { readonly ipv6: bool
         vec.setNameLength(i, name.length);
       }
       tos[i] = to;
-      errs[i] = onError;
+      errs[i] = handler;
+      tags[i] = tag;
       if (count === SLOTS || (count === 1 && now() - lastFlush > IDLE_MS)) flush();
       else if (!scheduled) {
         scheduled = true;

@@ -69,6 +69,22 @@ test('a screen on owners: an answer none of whose owners it wants has no address
   assert.equal(head.kind === 'answers' ? head.addresses[0]?.address : undefined, '203.0.113.7');
 });
 
+test("messages read one after another never see each other's names (the name table is reused)", () => {
+  // Message 1 reads a name starting at offset 29 (an answer's uncompressed owner).
+  const m1 = [...header(1), ...labels('one', 'example'), 0, ...u16(1), ...u16(1), ...rr([...labels('one', 'example'), 0], 1, 60, [192, 0, 2, 1])];
+  assert.deepEqual(
+    ok(m1).addresses.map((a) => a.owner),
+    ['one.example.'],
+  );
+  // Message 2 (no question): offset 29 lies inside a CNAME's rdata, where the name `x.` starts;
+  // the next owner points there. A table kept from message 1 would answer `one.example.`.
+  const m2 = [...header(2, 0x8180, 0), ...rr([...labels('ab'), 0], 5, 60, [...labels('zz', 'x'), 0]), ...rr(ptr(29), 1, 60, [192, 0, 2, 2])];
+  assert.deepEqual(
+    ok(m2).addresses.map((a) => [a.owner, a.address]),
+    [['x.', '192.0.2.2']],
+  );
+});
+
 test('other types are ignored, wrong class or rdata size skipped and counted; NXDOMAIN is an empty answer', () => {
   const msg = [
     ...header(4),
