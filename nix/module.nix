@@ -255,6 +255,10 @@ in
       package = mkIf hasDnstap (mkDefault pkgs.unbound-full);
     };
 
+    # Unbound's so-rcvbuf (lib/unbound-settings.nix) and the front's receive buffers: without
+    # CAP_NET_ADMIN, SO_RCVBUF is capped at rmem_max (socket(7)); 208 KiB by default, ~200 queries.
+    boot.kernel.sysctl."net.core.rmem_max" = mkIf front.enable (mkDefault 1048576);
+
     services.avahi.enable = mkIf (s.mdns.backend != "native") (mkDefault true);
 
     environment.systemPackages = [ cfg.package ];

@@ -66,6 +66,10 @@ let
     in {
       interface = [ "127.0.0.1" ] ++ (if ipv6 then [ "::1" ] else [ ]) ++ [ "127.0.0.1@${port}" ];
       proxy-protocol-port = front.port;
+      # The front hands Unbound bursts (a LAN's parallel lookups arrive together); the default
+      # 208 KiB queue holds ~200 queries. As root Unbound sets it with SO_RCVBUFFORCE; otherwise
+      # net.core.rmem_max caps it (the module raises that to 1 MiB).
+      so-rcvbuf = "1m";
       access-control = [ "127.0.0.0/8 allow" ] ++ (if ipv6 then [ "::1/128 allow" ] else [ ])
         ++ map (p: "${p} allow") front.allow;
     };

@@ -82,6 +82,7 @@ function frontLines(front: NonNullable<Config['front']>): string[] {
     '  interface: ::1',
     `${pad(`  interface: ${host}@${port}`, 38)}# the DNS front's upstream: every query carries PROXYv2`,
     `  proxy-protocol-port: ${port}`,
+    `${pad('  so-rcvbuf: 1m', 38)}# the front hands Unbound bursts: room for ~1000 queries (net.core.rmem_max ≥ 1m unless root)`,
     `${pad('  access-control: 127.0.0.0/8 allow', 38)}# Unbound checks the proxy's own address too`,
     '  access-control: ::1/128 allow',
   ];

@@ -73,6 +73,14 @@ export const dnsFrontConfigSchema = z
      * one-syscall-per-datagram path (also what runs where koffi or libc cannot load).
      */
     udpBatching: z.boolean().default(true),
+    /**
+     * Receive buffer of each UDP socket (listeners and the one to Unbound), bytes; 0 = the system
+     * default (net.core.rmem_default, ~200 queries). What a burst can queue while the front is busy:
+     * beyond it the kernel drops queries and clients retry seconds later. The kernel counts up to
+     * twice this per socket (socket(7)), only while the queue is full. Set with SO_RCVBUFFORCE
+     * (CAP_NET_ADMIN), else capped by net.core.rmem_max (a warning says so).
+     */
+    receiveBufferBytes: nonNegativeInt.default(1024 * 1024),
   })
   .strict();
 

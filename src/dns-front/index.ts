@@ -81,7 +81,13 @@ export function createDnsFront(opts: DnsFrontOptions): DnsFront {
   };
   const gate = createInsertGate({ learnAnswer: opts.learnAnswer, deadlineMs: config.insertDeadlineMs, failClosed: config.failClosed, metrics, logger });
   const common = { upstream, proxyProtocol: config.proxyProtocol, acl, gate, upstreamTimeoutMs: config.upstreamTimeoutMs, metrics, logger };
-  const udp = new UdpFront({ ...common, maxInflight: config.maxInflight, maxInflightPerClient: config.maxInflightPerClient, batching: config.udpBatching });
+  const udp = new UdpFront({
+    ...common,
+    maxInflight: config.maxInflight,
+    maxInflightPerClient: config.maxInflightPerClient,
+    batching: config.udpBatching,
+    receiveBufferBytes: config.receiveBufferBytes,
+  });
   const tcp = new TcpFront({ ...common, maxConnections: config.maxTcpConnections, idleTimeoutMs: config.tcpIdleTimeoutMs, maxBufferedBytes: config.tcpMaxBufferedBytes });
   const retry = createListenRetry({
     addresses: listen,

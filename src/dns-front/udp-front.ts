@@ -2,6 +2,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import type { Logger } from 'pino';
 import { proxyV2Header } from '../lib/net/proxy-v2.js';
+import { setReceiveBuffer } from '../lib/net/receive-buffer.js';
 import type { UdpPeer } from '../lib/net/sockaddr.js';
 import { createUdpBatchSender, type UdpBatchSender } from '../lib/net/udp-batch.js';
 import { createUdpDrain, type UdpDrain } from '../lib/net/udp-drain.js';
@@ -34,6 +35,8 @@ export interface UdpFrontOptions {
   readonly upstreamTimeoutMs: number;
   /** recvmmsg/sendmmsg (lib/net/udp-batch.ts, udp-drain.ts); false: dgram alone. */
   readonly batching: boolean;
+  /** Receive buffer asked for each socket (lib/net/receive-buffer.ts); 0: the system default. */
+  readonly receiveBufferBytes: number;
   readonly metrics: FrontMetrics;
   readonly logger: Logger;
 }
@@ -102,6 +105,8 @@ export class UdpFront {
         resolve();
       });
     });
+    // Unbound answers a burst of queries in a burst of its own.
+    this.sizeReceiveBuffer(up, 'upstream');
     // One timer for every query: a sweep every tenth of the timeout (a query times out between
     // upstreamTimeoutMs and 1.1 × that), instead of a timer set and cleared per query.
     const every = Math.max(5, Math.floor(this.o.upstreamTimeoutMs / 10));
@@ -126,6 +131,7 @@ export class UdpFront {
       throw err;
     }
     socket.on('error', (err) => this.o.logger.warn({ err }, 'dns-front: udp socket error'));
+    this.sizeReceiveBuffer(socket, `${host}:${port}`);
     // A query beyond 4 KiB does not occur (clients send one question, RFC 9619); one is dropped as malformed.
     const drain = createUdpDrain(socket, {
       enabled: this.o.batching,
@@ -144,6 +150,21 @@ export class UdpFront {
     });
     this.listeners.push(bound);
     return { host, port: bound.port };
+  }
+
+  private bufferWarned = false;
+
+  private sizeReceiveBuffer(socket: Socket, which: string): void {
+    const want = this.o.receiveBufferBytes;
+    if (want === 0) return;
+    const got = setReceiveBuffer(socket, want);
+    // The kernel reports twice what it was asked (receive-buffer.ts): below that, it was capped.
+    if (got.bytes >= 2 * want || this.bufferWarned) return;
+    this.bufferWarned = true;
+    this.o.logger.warn(
+      { socket: which, askedBytes: want, gotBytes: got.bytes },
+      `dns-front: UDP receive buffer is ${got.bytes} bytes, not ${2 * want}: net.core.rmem_max caps it without CAP_NET_ADMIN, and a burst of more than ~${Math.floor(got.bytes / 1024)} queries is dropped by the kernel; raise net.core.rmem_max (sysctl) or grant CAP_NET_ADMIN`,
+    );
   }
 
   /** Closes the listener `listen` returned (its TCP twin could not be bound). */

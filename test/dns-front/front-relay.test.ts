@@ -7,6 +7,9 @@ import { Registry } from 'prom-client';
 import { createDnsFront, dnsFrontConfigSchema, type DnsFront } from '../../src/dns-front/index.js';
 import type { LearnAnswer } from '../../src/learner/index.js';
 import { buildQuery, tcpExchange, udpExchange } from '../dns-server/dns-test-client.js';
+import { setReceiveBuffer } from '../../src/lib/net/receive-buffer.js';
+import { createUdpBatchSender } from '../../src/lib/net/udp-batch.js';
+import { inCI } from '../lab/prereqs.js';
 import { qname, startFakeUpstream, type FakeUpstream } from './fake-upstream.js';
 
 /**
@@ -300,6 +303,30 @@ test('a held answer keeps its own bytes while bursts of answers after it are rea
     assert.ok(r);
     assert.equal(r.readUInt16BE(0), 777);
     assert.equal(qname(r), 'listed-held.example', 'its own question, not a later answer written over it');
+  });
+});
+
+test('a burst of 1024 queries queued while the front is busy is kept whole by its receive buffer, not dropped by the kernel', {
+  skip: process.getuid?.() !== 0 && !inCI() ? 'needs CAP_NET_ADMIN (root) for SO_RCVBUFFORCE' : false,
+}, async () => {
+  await withFront({ behave: () => 'silent', config: { upstreamTimeoutMs: 300, maxInflight: 4096, maxInflightPerClient: 4096 } }, async ({ port }) => {
+    const client = dgram.createSocket('udp4');
+    await new Promise<void>((r) => client.bind(0, '127.0.0.1', r));
+    try {
+      setReceiveBuffer(client, 4 * 1024 * 1024); // the SERVFAILs come back as a burst too
+      const got = new Set<number>();
+      client.on('message', (m) => got.add(m.readUInt16BE(0)));
+      // 64 per sendmmsg, synchronously: all of them reach the front's queue before it reads one.
+      const sender = createUdpBatchSender(client, { ipv6: false });
+      const to = { address: '127.0.0.1', port, family: 'IPv4' as const, size: 0 };
+      for (let i = 0; i < 1024; i++) sender.send([buildQuery({ id: i, name: `burst-${i}.example`, type: 1 })], to);
+      const end = Date.now() + 5000;
+      while (got.size < 1024 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(got.size, 1024, 'every query of the burst answered (SERVFAIL: Unbound is silent here)');
+      sender.close();
+    } finally {
+      client.close();
+    }
   });
 });
 

@@ -99,6 +99,7 @@ function unboundServerLines(refuse: readonly string[]): string[] {
     `interface: ${DIRECT.server}@${DIRECT.port}`,
     // PROXYv2 on this port only (Unbound ≥ 1.17, doc/unbound.conf.5 "proxy-protocol-port").
     `proxy-protocol-port: ${UPSTREAM.split(':')[1]}`,
+    'so-rcvbuf: 1m', // as render-unbound.ts and the NixOS module configure it
     'access-control: 10.77.0.0/24 allow',
     ...refuse.map((a) => `access-control: ${a}/32 refuse`),
     'qname-minimisation: no',

@@ -76,7 +76,7 @@ describe('README: the DNS front section', () => {
     const front = parseConfig(JSON.parse(jsonSnippet) as unknown).front;
     const port = parseHostPort(front?.upstream ?? '')?.port;
     const settings = `(import ./nix/lib/unbound-settings.nix { front = { port = ${port}; allow = builtins.fromJSON ${nixString(JSON.stringify(front?.allow ?? []))}; }; }).server`;
-    const server = nixEval(`let s = ${settings}; in { inherit (s) interface access-control proxy-protocol-port; }`) as Record<string, string | number | string[]>;
+    const server = nixEval(`let s = ${settings}; in { inherit (s) interface access-control proxy-protocol-port so-rcvbuf; }`) as Record<string, string | number | string[]>;
     const fromNix = Object.entries(server)
       .flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((x) => `${k}: ${String(x)}`))
       .sort();
