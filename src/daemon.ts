@@ -38,10 +38,14 @@ export interface DaemonOptions {
   recentErrors?: RecentErrors;
 }
 
+const EVENT_LOOP_SAMPLE_MS = 100;
+
 export async function startDaemon(config: Config, logger: Logger, opts: DaemonOptions = {}): Promise<Daemon> {
   const startedAt = Date.now();
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'unbound_sidecar_' });
+  // The event-loop lag histogram samples on a timer (perf_hooks.monitorEventLoopDelay): prom-client's
+  // default 10 ms woke an idle daemon 100 times a second; every 100 ms still shows any stall.
+  collectDefaultMetrics({ register: registry, prefix: 'unbound_sidecar_', eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
   // prom-client exports these gauges with a `_total` suffix, which Prometheus reserves for counters
   // (the metric-name lint test fails on them); the same numbers are in the non-`_total` twins.
   for (const name of ['nodejs_active_resources_total', 'nodejs_active_handles_total', 'nodejs_active_requests_total']) {

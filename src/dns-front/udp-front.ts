@@ -107,8 +107,14 @@ export class UdpFront {
     });
     // Unbound answers a burst of queries in a burst of its own.
     this.sizeReceiveBuffer(up, 'upstream');
-    // One timer for every query: a sweep every tenth of the timeout (a query times out between
-    // upstreamTimeoutMs and 1.1 × that), instead of a timer set and cleared per query.
+  }
+
+  /**
+   * One timer for every query: a sweep every tenth of the timeout (a query times out between
+   * upstreamTimeoutMs and 1.1 × that), instead of a timer set and cleared per query. It runs only
+   * while queries are in flight: an idle front wakes nobody.
+   */
+  private startSweep(): void {
     const every = Math.max(5, Math.floor(this.o.upstreamTimeoutMs / 10));
     this.sweep = setInterval(() => this.expire(performance.now()), every);
     this.sweep.unref();
@@ -180,6 +186,15 @@ export class UdpFront {
       if (p.sentAt > limit) break;
       this.fail(id);
     }
+    if (this.pending.size === 0) {
+      clearInterval(this.sweep);
+      this.sweep = undefined;
+    }
+  }
+
+  /** Whether the timeout sweep runs now (only while queries are in flight). */
+  sweeping(): boolean {
+    return this.sweep !== undefined;
   }
 
   addresses(): { host: string; port: number }[] {
@@ -211,6 +226,7 @@ export class UdpFront {
     this.perClient.set(rinfo.address, mine + 1);
     const entry: Pending = { id, clientId, listenerSender: l.sender, client: rinfo, query: msg, questionEnd, sentAt: performance.now() };
     this.pending.set(id, entry);
+    if (this.sweep === undefined) this.startSweep();
     // The sender copies the datagram before returning: the ID is ours only for that moment, and
     // the client's query is kept as it came (its SERVFAIL is built from it; fail() restores the
     // client's ID too, for an error reported from inside send()).
@@ -309,6 +325,7 @@ export class UdpFront {
 
   async stop(): Promise<void> {
     clearInterval(this.sweep);
+    this.sweep = undefined;
     this.pending.clear();
     this.perClient.clear();
     await Promise.all(this.listeners.splice(0).map(closeListener));

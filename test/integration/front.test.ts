@@ -5,6 +5,7 @@
  * the answer, as browsers do; the front must have put the address into the learned set before.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { AUTHORITY_TTL } from '../lab/fixture-authority.js';
 import { createFrontLab, LAN_SECOND, type FirstPackets, type FrontLab } from '../lab/front-lab.js';
@@ -55,6 +56,26 @@ describe('DNS front: insert, then answer (whole daemon, real Unbound + nftables)
   });
   after(async () => {
     await fl?.teardown();
+  });
+
+  test('idle, the whole daemon (front, lists, learning, nftables subscription) wakes its event loop at most 30 times a second', async (t) => {
+    // Each wake-up of the main thread from epoll is a context switch (/proc/PID/task/PID/status).
+    // Timers that fire while nothing happens: prom-client's event-loop monitor (10 ms by default),
+    // the nf_tables subscription's poll (50 ms before it backed off), the front's timeout sweep.
+    const pid = fl.sidecar.child.pid;
+    assert.ok(pid !== undefined);
+    const switches = (): number => {
+      const status = readFileSync(`/proc/${pid}/task/${pid}/status`, 'utf8');
+      const n = (k: string): number => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? Number.NaN);
+      return n('voluntary_ctxt_switches') + n('nonvoluntary_ctxt_switches');
+    };
+    await new Promise((r) => setTimeout(r, 1500)); // start-up work settles
+    const s0 = switches();
+    const t0 = performance.now();
+    await new Promise((r) => setTimeout(r, 4000));
+    const perSecond = (switches() - s0) / ((performance.now() - t0) / 1000);
+    t.diagnostic(`${perSecond.toFixed(1)} wake-ups per second while idle (measured 138 before the timers were slowed)`);
+    assert.ok(perSecond <= 30, `${perSecond.toFixed(1)} wake-ups per second while idle`);
   });
 
   test('listed subdomain, *. wildcard deep subdomain, CNAME chain into an unlisted name, IDN: every first packet finds its address learned', async () => {

@@ -22,8 +22,10 @@ import { NfnlSocket } from './nfnl-socket.js';
  *
  * Reading: koffi has no event-loop integration and libuv cannot watch a netlink fd for us (it
  * refuses unknown socket types), and a blocking recv on the threadpool would pin one of its 4
- * threads for good. So a timer reads with MSG_DONTWAIT every POLL_MS (an EAGAIN costs ~1 µs);
- * set-sync debounces refills by 200 ms anyway.
+ * threads for good. So a timer reads with MSG_DONTWAIT (an EAGAIN costs ~1 µs): every POLL_MS
+ * after notifications came, backing off to IDLE_POLL_MS while none do — an idle router's event
+ * loop is not woken 20 times a second for nothing, and a change after a quiet spell is seen within
+ * IDLE_POLL_MS (set-sync debounces refills by 200 ms anyway).
  */
 
 export const RCVBUF = 4 * 1024 * 1024;
@@ -31,11 +33,12 @@ export const RCVBUF = 4 * 1024 * 1024;
 export const NOTIFY_BYTES_PER_ELEMENT = 160;
 /** A reservation never exceeds this (a 1M-prefix full load would want ~640 MB); beyond it a transaction overflows and is reported lost. */
 const MAX_RESERVE = 256 * 1024 * 1024;
-const POLL_MS = 50;
+export const POLL_MS = 50;
+export const IDLE_POLL_MS = 400;
 /** Datagrams read per tick before yielding to the event loop (each up to 256 KiB). */
 const MAX_READS_PER_TICK = 256;
-/** Every this many ticks, check that /run/netns/NAME still names the namespace we listen in. */
-const NS_CHECK_TICKS = 20;
+/** This often, check that /run/netns/NAME still names the namespace we listen in. */
+const NS_CHECK_MS = 1000;
 
 export interface SubscriptionListener {
   onEvents(events: readonly RawNftEvent[]): void;
@@ -58,8 +61,10 @@ export interface Subscription {
 class Shared {
   readonly listeners = new Set<SubscriptionListener>();
   private sock: NfnlSocket | undefined;
-  private readonly timer: NodeJS.Timeout;
-  private ticks = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private period = POLL_MS;
+  private closed = false;
+  private lastNsCheck = performance.now();
   private downSince: string | undefined;
   private readonly reservations = new Set<{ bytes: number; done: boolean }>();
   private current: number;
@@ -69,8 +74,21 @@ class Shared {
     private readonly rcvbuf: number,
   ) {
     this.current = rcvbuf;
-    this.timer = setInterval(() => this.tick(), POLL_MS);
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.closed) return;
+    this.timer = setTimeout(() => {
+      this.tick();
+      this.schedule();
+    }, this.period);
     this.timer.unref();
+  }
+
+  /** The poll period now (ms): POLL_MS after notifications, doubling per empty tick up to IDLE_POLL_MS. */
+  get pollMs(): number {
+    return this.period;
   }
 
   private emit(state: 'up' | 'lost' | 'down', detail?: string): void {
@@ -121,15 +139,20 @@ class Shared {
   }
 
   tick(): void {
-    if (++this.ticks % NS_CHECK_TICKS === 0 && this.moved()) {
-      this.sock?.close();
-      this.sock = undefined;
+    const now = performance.now();
+    if (now - this.lastNsCheck >= NS_CHECK_MS) {
+      this.lastNsCheck = now;
+      if (this.moved()) {
+        this.sock?.close();
+        this.sock = undefined;
+      }
     }
-    this.read();
+    if (!this.read()) this.period = Math.min(IDLE_POLL_MS, this.period * 2);
   }
 
-  read(): void {
-    if (!this.ensure() || this.sock === undefined) return;
+  /** Reads what is queued; true when notifications (or an overflow) were there. */
+  read(): boolean {
+    if (!this.ensure() || this.sock === undefined) return false;
     let overflow = false;
     const events: RawNftEvent[] = [];
     for (let i = 0; i < MAX_READS_PER_TICK; i++) {
@@ -140,7 +163,7 @@ class Shared {
         this.sock.close();
         this.sock = undefined;
         this.emit('down', err instanceof Error ? err.message : String(err));
-        return;
+        return false;
       }
       if (r.kind === 'empty') {
         let shrink = false;
@@ -154,6 +177,9 @@ class Shared {
     }
     if (events.length > 0) for (const l of [...this.listeners]) l.onEvents(events);
     if (overflow) this.emit('lost', `nf_tables notifications dropped: receive buffer (${this.rcvbuf} bytes) overflowed`);
+    const heard = events.length > 0 || overflow;
+    if (heard) this.period = POLL_MS;
+    return heard;
   }
 
   /** The socket's portid (what /proc/net/netlink shows for it), while one is open. */
@@ -178,7 +204,8 @@ class Shared {
   }
 
   close(): void {
-    clearInterval(this.timer);
+    this.closed = true;
+    clearTimeout(this.timer);
     this.sock?.close();
     this.sock = undefined;
   }
