@@ -17,6 +17,8 @@ export interface DnsperfOptions {
   readonly maxQps?: number;
   /** Pin dnsperf to this CPU (taskset -c). */
   readonly cpu?: number;
+  /** dnsperf's socket send/receive buffers, KiB (-b); absent = the system default (~200 answers queued). */
+  readonly bufferKB?: number;
 }
 
 /** Pins every thread of a running process to one CPU, so server and load generator do not share a core. */
@@ -78,6 +80,7 @@ export async function runDnsperf(host: NetnsHost, opts: DnsperfOptions, serverPi
     String(opts.outstanding),
     '-t',
     String(opts.timeoutS ?? 5),
+    ...(opts.bufferKB === undefined ? [] : ['-b', String(opts.bufferKB)]),
     ...(opts.maxQps ? ['-Q', String(opts.maxQps)] : []),
   ];
   const cpu0 = cpuSeconds(serverPid);
