@@ -192,11 +192,6 @@ export class UdpFront {
     }
   }
 
-  /** Whether the timeout sweep runs now (only while queries are in flight). */
-  sweeping(): boolean {
-    return this.sweep !== undefined;
-  }
-
   addresses(): { host: string; port: number }[] {
     return this.listeners.map(({ host, port }) => ({ host, port }));
   }

@@ -33,8 +33,9 @@ export const RCVBUF = 4 * 1024 * 1024;
 export const NOTIFY_BYTES_PER_ELEMENT = 160;
 /** A reservation never exceeds this (a 1M-prefix full load would want ~640 MB); beyond it a transaction overflows and is reported lost. */
 const MAX_RESERVE = 256 * 1024 * 1024;
-export const POLL_MS = 50;
-export const IDLE_POLL_MS = 400;
+const POLL_MS = 50;
+/** The poll period doubles per empty tick up to this. */
+const IDLE_POLL_MS = 400;
 /** Datagrams read per tick before yielding to the event loop (each up to 256 KiB). */
 const MAX_READS_PER_TICK = 256;
 /** This often, check that /run/netns/NAME still names the namespace we listen in. */
@@ -84,11 +85,6 @@ class Shared {
       this.schedule();
     }, this.period);
     this.timer.unref();
-  }
-
-  /** The poll period now (ms): POLL_MS after notifications, doubling per empty tick up to IDLE_POLL_MS. */
-  get pollMs(): number {
-    return this.period;
   }
 
   private emit(state: 'up' | 'lost' | 'down', detail?: string): void {
