@@ -14,8 +14,13 @@ export type DropReason = 'over-inflight' | 'client-over-inflight' | 'malformed' 
  * which at tens of thousands of answers a second was 5 % of the front's CPU), and the in-flight
  * gauge is read at scrape time.
  */
-export function createFrontMetrics(registry: Registry, sources: { inflight(): number; tcpUnsentBytes(): number }) {
+export function createFrontMetrics(
+  registry: Registry,
+  sources: { inflight(): number; tcpUnsentBytes(): number; kernelDrops(): readonly { inode: number; role: 'listener' | 'upstream'; drops: number }[] },
+) {
   const m = capabilityMetrics(registry, 'dns_front');
+  /** Each socket's count at the last scrape: the counter grows by the difference (a closed socket stops adding). */
+  const seenDrops = new Map<number, number>();
   const queries = m.hotCounter({
     name: 'queries_total',
     help: "Answers sent to clients by transport and rcode (Unbound's relayed ones and the front's own REFUSED/SERVFAIL).",
@@ -80,6 +85,20 @@ export function createFrontMetrics(registry: Registry, sources: { inflight(): nu
       help: "Answer bytes written to client TCP connections that the kernel has not taken yet (the clients' receive windows and the send buffers are full), summed over connections.",
       collect() {
         this.set(sources.tcpUnsentBytes());
+      },
+    }),
+    kernelDrops: m.counter({
+      name: 'udp_kernel_drops_total',
+      help: "Datagrams the kernel dropped before the front could read them, by socket: its receive queue was full (raise front.receiveBufferBytes, or net.core.rmem_max without CAP_NET_ADMIN). From /proc/net/udp's drops column.",
+      labelNames: ['socket'] as const,
+      collect() {
+        const open = sources.kernelDrops();
+        for (const inode of seenDrops.keys()) if (!open.some((s) => s.inode === inode)) seenDrops.delete(inode);
+        for (const s of open) {
+          const delta = s.drops - (seenDrops.get(s.inode) ?? 0);
+          seenDrops.set(s.inode, s.drops);
+          if (delta > 0) this.inc({ socket: s.role }, delta);
+        }
       },
     }),
     inflight: m.gauge({

@@ -2,7 +2,9 @@ import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import type { Logger } from 'pino';
 import { proxyV2Header } from '../lib/net/proxy-v2.js';
+import { socketFd } from '../lib/net/mmsg-vector.js';
 import { setReceiveBuffer } from '../lib/net/receive-buffer.js';
+import { socketInode, udpDrops } from '../lib/net/udp-drops.js';
 import type { UdpPeer } from '../lib/net/sockaddr.js';
 import { createUdpBatchSender, type UdpBatchSender } from '../lib/net/udp-batch.js';
 import { createUdpDrain, type UdpDrain } from '../lib/net/udp-drain.js';
@@ -107,6 +109,7 @@ export class UdpFront {
     });
     // Unbound answers a burst of queries in a burst of its own.
     this.sizeReceiveBuffer(up, 'upstream');
+    this.track(up, 'upstream');
   }
 
   /**
@@ -138,6 +141,7 @@ export class UdpFront {
     }
     socket.on('error', (err) => this.o.logger.warn({ err }, 'dns-front: udp socket error'));
     this.sizeReceiveBuffer(socket, `${host}:${port}`);
+    this.track(socket, 'listener');
     // A query beyond 4 KiB does not occur (clients send one question, RFC 9619); one is dropped as malformed.
     const drain = createUdpDrain(socket, {
       enabled: this.o.batching,
@@ -159,6 +163,22 @@ export class UdpFront {
   }
 
   private bufferWarned = false;
+  /** Socket inodes, for the kernel's drop counts (lib/net/udp-drops.ts). */
+  private readonly inodes = new Map<number, 'listener' | 'upstream'>();
+
+  private track(socket: Socket, role: 'listener' | 'upstream'): void {
+    const fd = socketFd(socket)?.fd;
+    const inode = fd === undefined ? undefined : socketInode(fd);
+    if (inode === undefined) return;
+    this.inodes.set(inode, role);
+    socket.once('close', () => this.inodes.delete(inode));
+  }
+
+  /** The kernel's drop count of each open socket now, with its role (read at scrape time). */
+  kernelDrops(): { inode: number; role: 'listener' | 'upstream'; drops: number }[] {
+    const now = udpDrops(new Set(this.inodes.keys()));
+    return [...now].map(([inode, drops]) => ({ inode, role: this.inodes.get(inode) ?? 'listener', drops }));
+  }
 
   private sizeReceiveBuffer(socket: Socket, which: string): void {
     const want = this.o.receiveBufferBytes;
