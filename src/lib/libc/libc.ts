@@ -116,6 +116,13 @@ export function libc(): Libc {
   return cached.libc;
 }
 
+/** setsockopt(2) with an `int` option value; 0, or -1 with errno set. */
+export function setsockoptInt(fd: number, level: number, name: number, value: number): number {
+  const v = Buffer.alloc(4);
+  v.writeInt32LE(value);
+  return libc().setsockopt(fd, level, name, v, 4);
+}
+
 /** undefined when the netlink backend can run here, else why not. */
 export function netlinkUnavailable(): string | undefined {
   if (process.platform !== 'linux') return 'netlink needs Linux';

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:dgram';
-import { libc, SO_RCVBUFFORCE, SOL_SOCKET } from '../libc/libc.js';
+import { SO_RCVBUFFORCE, SOL_SOCKET, setsockoptInt } from '../libc/libc.js';
 import { mmsgUnavailable, socketFd } from './mmsg-vector.js';
 
 /**
@@ -22,11 +22,7 @@ export interface ReceiveBuffer {
 
 export function setReceiveBuffer(socket: Socket, bytes: number): ReceiveBuffer {
   const fd = mmsgUnavailable() === undefined ? socketFd(socket)?.fd : undefined;
-  if (fd !== undefined) {
-    const v = Buffer.alloc(4);
-    v.writeInt32LE(Math.min(bytes, 0x3fffffff));
-    if (libc().setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, v, 4) === 0) return { bytes: socket.getRecvBufferSize(), forced: true };
-  }
+  if (fd !== undefined && setsockoptInt(fd, SOL_SOCKET, SO_RCVBUFFORCE, Math.min(bytes, 0x3fffffff)) === 0) return { bytes: socket.getRecvBufferSize(), forced: true };
   try {
     socket.setRecvBufferSize(bytes);
   } catch {

@@ -19,6 +19,7 @@ import {
   SOCK_RAW,
   SOL_NETLINK,
   SOL_SOCKET,
+  setsockoptInt,
 } from '../../libc/libc.js';
 import { parseResponses, type NlResponse } from './nl-writer.js';
 
@@ -79,12 +80,6 @@ export class NfnlTimeout extends NfnlError {
 /** Sends running on the threadpool past their deadline (for tests and status). */
 export const stuckSends = (): number => stuck;
 
-function setInt(fd: number, level: number, name: number, value: number): number {
-  const v = Buffer.alloc(4);
-  v.writeInt32LE(value);
-  return libc().setsockopt(fd, level, name, v, 4);
-}
-
 /** What a socket is for: requests (ACKs only), or a subscriber to NFNLGRP_NFTABLES with a fixed receive buffer. */
 export interface SocketRole {
   readonly group?: number;
@@ -103,12 +98,12 @@ function openSocket(role: SocketRole = {}): number {
     c.close(fd);
     throw new NfnlError(`bind(netlink): ${errnoText(e)}`, e);
   }
-  setInt(fd, SOL_NETLINK, NETLINK_CAP_ACK, 1);
+  setsockoptInt(fd, SOL_NETLINK, NETLINK_CAP_ACK, 1);
   // Errors of a big batch must not overflow the receive queue (ENOBUFS would lose the verdict).
   // A subscriber's buffer bounds what the kernel queues for us (sock_rmem_schedule): the kernel
   // doubles the value (sock_setsockopt), and beyond it drops notifications and flags ENOBUFS.
-  setInt(fd, SOL_SOCKET, SO_RCVBUFFORCE, role.rcvbuf ?? RCVBUF);
-  if (role.group !== undefined && setInt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, role.group) < 0) {
+  setsockoptInt(fd, SOL_SOCKET, SO_RCVBUFFORCE, role.rcvbuf ?? RCVBUF);
+  if (role.group !== undefined && setsockoptInt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, role.group) < 0) {
     const e = c.errno();
     c.close(fd);
     throw new NfnlError(`setsockopt(NETLINK_ADD_MEMBERSHIP, ${role.group}): ${errnoText(e)}`, e);
@@ -198,12 +193,12 @@ export class NfnlSocket {
 
   /** SO_RCVBUFFORCE (the kernel doubles it); false when refused. */
   setRcvbuf(bytes: number): boolean {
-    return !this.closed && setInt(this.fd, SOL_SOCKET, SO_RCVBUFFORCE, bytes) === 0;
+    return !this.closed && setsockoptInt(this.fd, SOL_SOCKET, SO_RCVBUFFORCE, bytes) === 0;
   }
 
   /** Joins (true) or leaves a multicast group; false when refused. */
   setMembership(group: number, member: boolean): boolean {
-    return !this.closed && setInt(this.fd, SOL_NETLINK, member ? NETLINK_ADD_MEMBERSHIP : NETLINK_DROP_MEMBERSHIP, group) === 0;
+    return !this.closed && setsockoptInt(this.fd, SOL_NETLINK, member ? NETLINK_ADD_MEMBERSHIP : NETLINK_DROP_MEMBERSHIP, group) === 0;
   }
 
   /**
@@ -243,7 +238,7 @@ export class NfnlSocket {
     // netlink_sendmsg() refuses a datagram over sk_sndbuf - 32 with EMSGSIZE; root may force it (nft does, mnl_set_sndbuffer).
     if (msg.length + 4096 > this.sndbuf) {
       this.sndbuf = Math.max(msg.length + 64 * 1024, 1 << 20);
-      setInt(this.fd, SOL_SOCKET, SO_SNDBUFFORCE, this.sndbuf);
+      setsockoptInt(this.fd, SOL_SOCKET, SO_SNDBUFFORCE, this.sndbuf);
     }
     const deadlineMs = opts.deadlineMs ?? DEFAULT_DEADLINE_MS;
     const offThread = opts.offThread ?? true;
