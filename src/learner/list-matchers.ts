@@ -83,13 +83,13 @@ export class ListMatchers {
 
   /** Hot path: does `name` match any list that learns? */
   anyLearningMatch(name: string): boolean {
-    for (const s of this.lists) if (s.target !== undefined && (s.registry.matches(name) || s.added.matches(name))) return true;
+    for (const s of this.lists) if (s.target !== undefined && matches(s, name)) return true;
     return false;
   }
 
   /** Hot path: does any of `names` (a CNAME chain) match `s`? */
   anyMatches(s: ListState, names: readonly string[]): string | undefined {
-    for (const n of names) if (s.registry.matches(n) || s.added.matches(n)) return n;
+    for (const n of names) if (matches(s, n)) return n;
     return undefined;
   }
 
@@ -97,6 +97,11 @@ export class ListMatchers {
   match(name: string): NameMatch[] {
     return this.lists.flatMap((s) => this.matchIn(s, name) ?? []);
   }
+}
+
+/** `name` is under the list's registry or its runtime additions. */
+function matches(s: ListState, name: string): boolean {
+  return s.registry.matches(name) || s.added.matches(name);
 }
 
 /** Why an address is not learned for a list, or undefined when it should be (one address is never too broad: minPrefix is at most the address length). */

@@ -88,7 +88,7 @@ export function extractAnswers(msg: Uint8Array, maxAnswers?: number, wanted?: (n
     return { kind: 'answers', question: r.question?.name, qtype: r.question?.type, rcode: r.rcode, addresses, cnames, skipped, capped: r.capped };
   }
   for (const rr of r.answers) {
-    if (rr.type !== RRType.A && rr.type !== RRType.AAAA && rr.type !== RRType.CNAME) continue;
+    if (!onChain(rr)) continue;
     if (rr.class !== RRClass.IN) {
       skipped++;
       continue;
@@ -116,10 +116,15 @@ export function extractAnswers(msg: Uint8Array, maxAnswers?: number, wanted?: (n
   return { kind: 'answers', question: r.question?.name, qtype: r.question?.type, rcode: r.rcode, addresses, cnames, skipped, capped: r.capped };
 }
 
+/** A/AAAA/CNAME: the records an address's chain is made of. */
+function onChain(rr: ResponseRecord): boolean {
+  return rr.type === RRType.A || rr.type === RRType.AAAA || rr.type === RRType.CNAME;
+}
+
 function anyOwnerWanted(answers: readonly ResponseRecord[], wanted: (name: string) => boolean): boolean {
   let last: string | undefined;
   for (const rr of answers) {
-    if (rr.type !== RRType.A && rr.type !== RRType.AAAA && rr.type !== RRType.CNAME) continue;
+    if (!onChain(rr)) continue;
     // Owners repeat (Unbound compresses them to one pointer: the same string): each is asked once in a row.
     if (rr.name === last) continue;
     last = rr.name;
