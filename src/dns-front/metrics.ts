@@ -14,10 +14,14 @@ export type DropReason = 'over-inflight' | 'client-over-inflight' | 'malformed' 
  * which at tens of thousands of answers a second was 5 % of the front's CPU), and the in-flight
  * gauge is read at scrape time.
  */
-export function createFrontMetrics(
-  registry: Registry,
-  sources: { inflight(): number; tcpUnsentBytes(): number; kernelDrops(): readonly { inode: number; role: 'listener' | 'upstream'; drops: number }[] },
-) {
+/** One open UDP socket of the front and the kernel's drop count for it (/proc/net/udp). */
+export interface SocketDrops {
+  readonly inode: number;
+  readonly role: 'listener' | 'upstream';
+  readonly drops: number;
+}
+
+export function createFrontMetrics(registry: Registry, sources: { inflight(): number; tcpUnsentBytes(): number; kernelDrops(): readonly SocketDrops[] }) {
   const m = capabilityMetrics(registry, 'dns_front');
   /** Each socket's count at the last scrape: the counter grows by the difference (a closed socket stops adding). */
   const seenDrops = new Map<number, number>();

@@ -11,7 +11,7 @@ import { createUdpDrain, type UdpDrain } from '../lib/net/udp-drain.js';
 import type { ClientAcl } from './client-acl.js';
 import type { InsertGate } from './insert-gate.js';
 import { classify, localReply, REFUSED, SERVFAIL } from './local-reply.js';
-import type { FrontMetrics } from './metrics.js';
+import type { FrontMetrics, SocketDrops } from './metrics.js';
 
 /**
  * DNS over UDP: client datagrams in on the listen sockets, out to Unbound on ONE connected upstream
@@ -108,8 +108,7 @@ export class UdpFront {
       });
     });
     // Unbound answers a burst of queries in a burst of its own.
-    this.sizeReceiveBuffer(up, 'upstream');
-    this.track(up, 'upstream');
+    this.prepare(up, 'upstream', 'upstream');
   }
 
   /**
@@ -140,8 +139,7 @@ export class UdpFront {
       throw err;
     }
     socket.on('error', (err) => this.o.logger.warn({ err }, 'dns-front: udp socket error'));
-    this.sizeReceiveBuffer(socket, `${host}:${port}`);
-    this.track(socket, 'listener');
+    this.prepare(socket, 'listener', `${host}:${port}`);
     // A query beyond 4 KiB does not occur (clients send one question, RFC 9619); one is dropped as malformed.
     const drain = createUdpDrain(socket, {
       enabled: this.o.batching,
@@ -164,20 +162,22 @@ export class UdpFront {
 
   private bufferWarned = false;
   /** Socket inodes, for the kernel's drop counts (lib/net/udp-drops.ts). */
-  private readonly inodes = new Map<number, 'listener' | 'upstream'>();
+  private readonly inodes = new Map<number, SocketDrops['role']>();
 
-  private track(socket: Socket, role: 'listener' | 'upstream'): void {
+  /** Every socket, once bound or connected: its receive buffer sized, its inode noted for the drop counts. */
+  private prepare(socket: Socket, role: SocketDrops['role'], which: string): void {
     const fd = socketFd(socket)?.fd;
     const inode = fd === undefined ? undefined : socketInode(fd);
-    if (inode === undefined) return;
-    this.inodes.set(inode, role);
-    socket.once('close', () => this.inodes.delete(inode));
+    if (inode !== undefined) {
+      this.inodes.set(inode, role);
+      socket.once('close', () => this.inodes.delete(inode));
+    }
+    this.sizeReceiveBuffer(socket, which);
   }
 
   /** The kernel's drop count of each open socket now, with its role (read at scrape time). */
-  kernelDrops(): { inode: number; role: 'listener' | 'upstream'; drops: number }[] {
-    const now = udpDrops(new Set(this.inodes.keys()));
-    return [...now].map(([inode, drops]) => ({ inode, role: this.inodes.get(inode) ?? 'listener', drops }));
+  kernelDrops(): SocketDrops[] {
+    return [...udpDrops(this.inodes)].map(([inode, drops]) => ({ inode, role: this.inodes.get(inode) ?? 'listener', drops }));
   }
 
   private sizeReceiveBuffer(socket: Socket, which: string): void {

@@ -17,8 +17,8 @@ export function socketInode(fd: number): number | undefined {
   }
 }
 
-/** Drops by inode for the sockets in `inodes` that are open now (the others are absent). */
-export function udpDrops(inodes: ReadonlySet<number>): Map<number, number> {
+/** Drops by inode for the sockets in `inodes` (a set, or a map keyed by inode) that are open now (the others are absent). */
+export function udpDrops(inodes: { has(inode: number): boolean; readonly size: number }): Map<number, number> {
   const out = new Map<number, number>();
   if (inodes.size === 0) return out;
   for (const file of ['/proc/net/udp', '/proc/net/udp6']) {
