@@ -107,6 +107,12 @@ export function renderStatusText(s: StatusSnapshot, a: Assessment, color: boolea
       `  front    ${safe(f.listen.join(', '))} → ${safe(f.upstream)} · ${state} · ${ins.deadlineMisses} deadline miss(es) (${ins.failOpen} fail-open, ${ins.failClosed} fail-closed) · ${f.inflight} in flight · ${f.tcpConnections} tcp`,
     );
     if (f.notBound.length > 0) lines.push(`           ${red(`not listening on ${safe(f.notBound.join(', '))} yet (no interface has the address; retrying)`)}`);
+    const u = f.udp;
+    const drops = u.kernelDrops.listener + u.kernelDrops.upstream + u.kernelDrops.unbound;
+    const buffer = u.receiveBufferBytes === undefined ? 'system default' : `${Math.round(u.receiveBufferBytes / 1024)} KiB`;
+    lines.push(
+      `           udp receive buffer ${u.receiveBufferCapped ? yellow(`${buffer} (capped by net.core.rmem_max: raise it, or grant CAP_NET_ADMIN)`) : buffer} · kernel drops ${(drops > 0 ? yellow : (x: string) => x)(`${u.kernelDrops.listener} listener, ${u.kernelDrops.upstream} upstream, ${u.kernelDrops.unbound} Unbound`)}`,
+    );
   }
   const st = s.health.state;
   if (st) lines.push(`  state    ${st.writable ? green(`${safe(st.dir)} writable`) : red(`${safe(st.dir)}: ${st.failures.length} file(s) not saved`)}`);

@@ -14,7 +14,7 @@ import { buildClientAcl, type ClientAcl } from './client-acl.js';
 import type { DnsFrontConfig } from './config.js';
 import { createInsertGate, type InsertionStatus } from './insert-gate.js';
 import { createListenRetry, type ListenAddress } from './listen-retry.js';
-import { createFrontMetrics } from './metrics.js';
+import { createFrontMetrics, type SocketDrops } from './metrics.js';
 import { TcpFront } from './tcp-front.js';
 import { UdpFront } from './udp-front.js';
 
@@ -30,6 +30,14 @@ export interface DnsFrontStatus {
   readonly inflight: number;
   readonly tcpConnections: number;
   readonly insertion: InsertionStatus;
+  readonly udp: {
+    /** The smallest receive buffer the kernel granted a front socket (as SO_RCVBUF reports it: twice what was asked). */
+    readonly receiveBufferBytes?: number;
+    /** A socket got less than receiveBufferBytes asked (net.core.rmem_max, no CAP_NET_ADMIN). */
+    readonly receiveBufferCapped: boolean;
+    /** Datagrams the kernel dropped on full receive queues, per socket role, over the sockets' lives. */
+    readonly kernelDrops: Readonly<Record<SocketDrops['role'], number>>;
+  };
 }
 
 export interface DnsFront {
@@ -108,6 +116,12 @@ export function createDnsFront(opts: DnsFrontOptions): DnsFront {
     },
   });
   let started = false;
+  const udpStatus = (): DnsFrontStatus['udp'] => {
+    const kernelDrops = { listener: 0, upstream: 0, unbound: 0 };
+    for (const s of udp.kernelDrops()) kernelDrops[s.role] += s.drops;
+    const buffer = udp.receiveBuffer();
+    return { ...(buffer.bytes !== undefined ? { receiveBufferBytes: buffer.bytes } : {}), receiveBufferCapped: buffer.capped, kernelDrops };
+  };
 
   return {
     async start() {
@@ -158,6 +172,7 @@ export function createDnsFront(opts: DnsFrontOptions): DnsFront {
       inflight: udp.inflight(),
       tcpConnections: tcp.connections(),
       insertion: gate.status(),
+      udp: udpStatus(),
     }),
   };
 }

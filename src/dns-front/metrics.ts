@@ -17,7 +17,8 @@ export type DropReason = 'over-inflight' | 'client-over-inflight' | 'malformed' 
 /** One open UDP socket of the front and the kernel's drop count for it (/proc/net/udp). */
 export interface SocketDrops {
   readonly inode: number;
-  readonly role: 'listener' | 'upstream';
+  /** unbound: a socket of Unbound's on the upstream port (not the front's). */
+  readonly role: 'listener' | 'upstream' | 'unbound';
   readonly drops: number;
 }
 
@@ -93,7 +94,7 @@ export function createFrontMetrics(registry: Registry, sources: { inflight(): nu
     }),
     kernelDrops: m.counter({
       name: 'udp_kernel_drops_total',
-      help: "Datagrams the kernel dropped before the front could read them, by socket: its receive queue was full (raise front.receiveBufferBytes, or net.core.rmem_max without CAP_NET_ADMIN). From /proc/net/udp's drops column.",
+      help: "Datagrams the kernel dropped because a socket's receive queue was full, by socket: listener and upstream are the front's (raise front.receiveBufferBytes, or net.core.rmem_max without CAP_NET_ADMIN), unbound is Unbound's on the upstream port (raise its so-rcvbuf). From /proc/net/udp's drops column.",
       labelNames: ['socket'] as const,
       collect() {
         const open = sources.kernelDrops();

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { proxyV2Header } from '../lib/net/proxy-v2.js';
 import { socketFd } from '../lib/net/mmsg-vector.js';
 import { setReceiveBuffer } from '../lib/net/receive-buffer.js';
-import { socketInode, udpDrops } from '../lib/net/udp-drops.js';
+import { socketInode, udpDrops, udpDropsBoundTo } from '../lib/net/udp-drops.js';
 import type { UdpPeer } from '../lib/net/sockaddr.js';
 import { createUdpBatchSender, type UdpBatchSender } from '../lib/net/udp-batch.js';
 import { createUdpDrain, type UdpDrain } from '../lib/net/udp-drain.js';
@@ -175,15 +175,29 @@ export class UdpFront {
     this.sizeReceiveBuffer(socket, which);
   }
 
-  /** The kernel's drop count of each open socket now, with its role (read at scrape time). */
+  /**
+   * The kernel's drop count of each open socket now, with its role (read at scrape time): the
+   * front's own, and Unbound's on the upstream port — a burst the front forwarded can still
+   * overflow Unbound's queue (its so-rcvbuf), and the client then sees the front's SERVFAIL.
+   */
   kernelDrops(): SocketDrops[] {
-    return [...udpDrops(this.inodes)].map(([inode, drops]) => ({ inode, role: this.inodes.get(inode) ?? 'listener', drops }));
+    const own: SocketDrops[] = [...udpDrops(this.inodes)].map(([inode, drops]) => ({ inode, role: this.inodes.get(inode) ?? 'listener', drops }));
+    for (const [inode, drops] of udpDropsBoundTo(this.o.upstream.host, this.o.upstream.port)) if (!this.inodes.has(inode)) own.push({ inode, role: 'unbound', drops });
+    return own;
   }
+
+  /** The smallest receive buffer the kernel granted a front socket (SO_RCVBUF as it reports it), and whether one was capped. */
+  receiveBuffer(): { bytes: number | undefined; capped: boolean } {
+    return { bytes: this.smallestBuffer, capped: this.bufferWarned };
+  }
+
+  private smallestBuffer: number | undefined;
 
   private sizeReceiveBuffer(socket: Socket, which: string): void {
     const want = this.o.receiveBufferBytes;
+    const got = want === 0 ? { bytes: socket.getRecvBufferSize() } : setReceiveBuffer(socket, want);
+    this.smallestBuffer = Math.min(this.smallestBuffer ?? got.bytes, got.bytes);
     if (want === 0) return;
-    const got = setReceiveBuffer(socket, want);
     // The kernel reports twice what it was asked (receive-buffer.ts): below that, it was capped.
     if (got.bytes >= 2 * want || this.bufferWarned) return;
     this.bufferWarned = true;

@@ -40,7 +40,8 @@ function render(s) {
     row(['mDNS backend', el('span', m.up ? 'ok' : 'bad', m.backend + (m.up ? ' up' : ' down'))]),
     row(['dnstap', d ? el('span', d.connected ? 'ok' : 'bad', (d.connected ? 'connected' : 'disconnected') + ' \\u00b7 ' + d.connections + ' connection(s) \\u00b7 ' + d.frames + ' frames') : el('span', 'mut', 'not configured')]),
     row(['DNS front', f ? el('span', f.notBound && f.notBound.length ? 'bad' : f.insertion.state === 'ok' ? 'ok' : f.insertion.state === 'off' ? 'mut' : 'bad', f.listen.join(', ') + ' \\u2192 ' + f.upstream + ' \\u00b7 ' + (f.insertion.state === 'ok' ? 'inserting before answering' : f.insertion.state === 'off' ? 'relay only (no learning list)' : (f.insertion.problem || f.insertion.state)) + ' \\u00b7 ' + f.insertion.deadlineMisses + ' deadline miss(es)' + (f.notBound && f.notBound.length ? ' \\u00b7 not listening on ' + f.notBound.join(', ') + ' yet' : '')) : el('span', 'mut', 'not configured')]),
-  ]);
+    f ? row(['UDP kernel drops', el('span', f.udp.kernelDrops.listener + f.udp.kernelDrops.upstream + f.udp.kernelDrops.unbound > 0 || f.udp.receiveBufferCapped ? 'warn' : 'ok', f.udp.kernelDrops.listener + ' listener \\u00b7 ' + f.udp.kernelDrops.upstream + ' upstream \\u00b7 ' + f.udp.kernelDrops.unbound + ' Unbound \\u00b7 receive buffer ' + (f.udp.receiveBufferBytes === undefined ? 'system default' : Math.round(f.udp.receiveBufferBytes / 1024) + ' KiB') + (f.udp.receiveBufferCapped ? ' (capped by net.core.rmem_max)' : ''))]) : null,
+  ].filter(function (x) { return x; }));
   fill('lists', s.lists.length === 0 ? [row([el('span', 'mut', 'no lists configured')])] : s.lists.map(function (l) {
     var stale = l.ageSeconds > 3 * l.refreshSeconds;
     var outcome = el('span', l.outcome === 'failed' || l.outcome === 'partial' ? 'bad' : l.outcome === 'kept-last-good' ? 'warn' : 'ok', l.outcome || 'restored from snapshot');

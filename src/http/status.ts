@@ -53,6 +53,14 @@ export const frontStatusSchema = z.object({
     failOpen: z.number().int().nonnegative(),
     failClosed: z.number().int().nonnegative(),
   }),
+  udp: z.object({
+    /** The smallest receive buffer a front UDP socket got (SO_RCVBUF as the kernel reports it). */
+    receiveBufferBytes: z.number().int().nonnegative().optional(),
+    /** Less than front.receiveBufferBytes asked: net.core.rmem_max capped it. */
+    receiveBufferCapped: z.boolean(),
+    /** Datagrams dropped on full receive queues over the sockets' lives: the front's listeners, its socket to Unbound, Unbound's own. */
+    kernelDrops: z.object({ listener: z.number().int().nonnegative(), upstream: z.number().int().nonnegative(), unbound: z.number().int().nonnegative() }),
+  }),
 });
 
 export const recentErrorSchema = z.object({
@@ -117,6 +125,18 @@ export interface StatusInputs {
   now?: number;
 }
 
+function frontSnapshot(f: NonNullable<StatusInputs['front']>): FrontStatus {
+  const { receiveBufferBytes, receiveBufferCapped, kernelDrops } = f.udp;
+  return {
+    ...f,
+    listen: [...f.listen],
+    allow: [...f.allow],
+    notBound: [...f.notBound],
+    insertion: { ...f.insertion },
+    udp: { ...(receiveBufferBytes !== undefined ? { receiveBufferBytes } : {}), receiveBufferCapped, kernelDrops: { ...kernelDrops } },
+  };
+}
+
 /** Plain data in, a snapshot out: the wiring maps its components' status() here (no I/O). */
 export function buildStatusSnapshot(i: StatusInputs): StatusSnapshot {
   const now = i.now ?? Date.now();
@@ -128,7 +148,7 @@ export function buildStatusSnapshot(i: StatusInputs): StatusSnapshot {
       mdns: { backend: i.mdns.backend, up: i.mdns.up },
       ...(i.dnstap ? { dnstap: i.dnstap } : {}),
       ...(i.state ? { state: { dir: i.state.dir, writable: i.state.writable, failures: i.state.failures.map((f) => ({ ...f })) } } : {}),
-      ...(i.front ? { front: { ...i.front, listen: [...i.front.listen], allow: [...i.front.allow], notBound: [...i.front.notBound], insertion: { ...i.front.insertion } } } : {}),
+      ...(i.front ? { front: frontSnapshot(i.front) } : {}),
     },
     lists: i.lists.map((l) => ({
       name: l.name,

@@ -24,6 +24,8 @@ export interface FakeUpstream {
   /** Query IDs as they reached the upstream. */
   ids: number[];
   tcpConnections: number;
+  /** Sizes the UDP socket's receive buffer (SO_RCVBUF, capped by net.core.rmem_max). */
+  setUdpReceiveBuffer(bytes: number): void;
   close(): Promise<void>;
 }
 
@@ -133,6 +135,7 @@ export async function startFakeUpstream(behave: (name: string) => 'answer' | 'tc
     get tcpConnections() {
       return state.tcpConnections;
     },
+    setUdpReceiveBuffer: (bytes) => udp.setRecvBufferSize(bytes),
     close: () =>
       new Promise<void>((r) => {
         udp.close();

@@ -348,6 +348,23 @@ test('a burst of 1024 queries queued while the front is busy is kept whole by it
   });
 });
 
+test("a burst that overflows the upstream's own receive queue (Unbound's so-rcvbuf) is counted as socket=unbound, in the metric and in status", {
+  skip: process.getuid?.() !== 0 && !inCI() ? 'needs CAP_NET_ADMIN (root) for SO_RCVBUFFORCE' : false,
+}, async () => {
+  await withFront(burstOptions(1024 * 1024), async ({ port, up, registry, front }) => {
+    up.setUdpReceiveBuffer(4096); // the kernel keeps 8 KiB: a few of the forwarded queries fit
+    assert.equal(await burst(port), 1024, 'every client answered (SERVFAIL: the upstream is silent)');
+    const unbound = await metric(registry, 'unbound_sidecar_dns_front_udp_kernel_drops_total', { socket: 'unbound' });
+    assert.ok(unbound > 0, 'drops at the upstream socket');
+    assert.equal(unbound + up.ids.length, 1024, 'every forwarded query either reached the upstream or is counted as dropped there');
+    assert.equal(await metric(registry, 'unbound_sidecar_dns_front_udp_kernel_drops_total', { socket: 'listener' }), 0);
+    const udp = front.status().udp;
+    assert.deepEqual(udp.kernelDrops, { listener: 0, upstream: 0, unbound });
+    assert.ok((udp.receiveBufferBytes ?? 0) >= 2 * 1024 * 1024, `the smallest front socket buffer: ${udp.receiveBufferBytes}`);
+    assert.equal(udp.receiveBufferCapped, false);
+  });
+});
+
 test('insertion unavailable (set missing): answers go out at once, status and metrics say why', async () => {
   const learnAnswer: LearnAnswer = () =>
     Promise.resolve({ listed: 1, learned: 0, unchanged: 0, skipped: 0, failed: 0, held: 1, unavailable: 'set-sync: learned set inet t l4 is missing (create it, or set createSets)' });

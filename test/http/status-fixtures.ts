@@ -3,7 +3,7 @@ import { buildStatusSnapshot } from '../../src/http/status.js';
 
 /**
  * A status with every state the page and the CLI must show — one list fine, one stale and failed,
- * a learned count, dnstap — and hostile text where config and the network put text: a list name
+ * a learned count, dnstap, a front whose UDP buffer was capped — and hostile text where config and the network put text: a list name
  * or error that is HTML or a terminal escape must come out as literal characters.
  */
 export const XSS = '<img src=x onerror="window.__xss=1">';
@@ -16,6 +16,16 @@ export function fakeStatus(now = Date.UTC(2025, 5, 1, 12, 0, 0)): StatusSnapshot
     now,
     mdns: { backend: 'avahi', up: true },
     dnstap: { connected: true, connections: 1, frames: 12345 },
+    front: {
+      listen: ['10.77.0.1:53'],
+      upstream: '127.0.0.1:5301',
+      allow: ['10.77.0.0/24'],
+      inflight: 0,
+      tcpConnections: 0,
+      notBound: [],
+      insertion: { state: 'ok', deadlineMisses: 2, failOpen: 2, failClosed: 0 },
+      udp: { receiveBufferBytes: 425_984, receiveBufferCapped: true, kernelDrops: { listener: 7, upstream: 0, unbound: 3 } },
+    },
     lists: [
       {
         name: 'ru-blocked',

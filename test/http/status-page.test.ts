@@ -60,6 +60,8 @@ test('status page in headless Chromium: health, lists, escaping, lookup; saves a
     const health = (await page.locator('#health').textContent()) ?? '';
     assert.match(health, /avahi up/);
     assert.match(health, /connected · 1 connection\(s\) · 12345 frames/);
+    assert.match(health, /10\.77\.0\.1:53 → 127\.0\.0\.1:5301 · inserting before answering · 2 deadline miss\(es\)/);
+    assert.match(health, /UDP kernel drops7 listener · 0 upstream · 3 Unbound · receive buffer 416 KiB \(capped by net\.core\.rmem_max\)/);
     const lists = page.locator('#lists tr');
     assert.equal(await lists.count(), 2);
     assert.match((await lists.nth(0).textContent()) ?? '', /ru-blocked.*updated.*5m.*inet vpn force_vpn4: 12345.*inet vpn force_vpn6: 321.*42/);

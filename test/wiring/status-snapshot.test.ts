@@ -47,6 +47,7 @@ const everything: SnapshotStatuses = {
     tcpConnections: 0,
     notBound: [],
     insertion: { state: 'ok', deadlineMisses: 0, failOpen: 0, failClosed: 0 },
+    udp: { receiveBufferBytes: 2097152, receiveBufferCapped: false, kernelDrops: { listener: 0, upstream: 0, unbound: 4 } },
   },
 };
 
@@ -67,6 +68,7 @@ test('statusSnapshot: each list joined with its sets (without the list key) and 
         tcpConnections: 0,
         notBound: [],
         insertion: { state: 'ok', deadlineMisses: 0, failOpen: 0, failClosed: 0 },
+        udp: { receiveBufferBytes: 2097152, receiveBufferCapped: false, kernelDrops: { listener: 0, upstream: 0, unbound: 4 } },
       },
     },
     lists: [

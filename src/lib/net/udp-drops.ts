@@ -1,4 +1,6 @@
 import { readFileSync, readlinkSync } from 'node:fs';
+import { endianness } from 'node:os';
+import { parseAddress } from '../ip-prefix/address.js';
 
 /**
  * Datagrams the kernel dropped for a UDP socket — its receive queue was full (or the memory limit
@@ -21,6 +23,36 @@ export function socketInode(fd: number): number | undefined {
 export function udpDrops(inodes: { has(inode: number): boolean; readonly size: number }): Map<number, number> {
   const out = new Map<number, number>();
   if (inodes.size === 0) return out;
+  for (const f of socketRows()) {
+    const inode = Number(f[9]);
+    if (inodes.has(inode)) out.set(inode, Number(f[12] ?? 0));
+  }
+  return out;
+}
+
+/**
+ * Drops by inode for every socket of this namespace bound to `host:port` or to the wildcard
+ * address on that port — another process's sockets too (Unbound's, one per thread with
+ * so-reuseport). Empty when `host` is not an IP literal.
+ */
+export function udpDropsBoundTo(host: string, port: number): Map<number, number> {
+  const out = new Map<number, number>();
+  const want = parseAddress(host)?.words;
+  if (want === undefined) return out;
+  for (const f of socketRows()) {
+    const local = f[1] ?? '';
+    const colon = local.indexOf(':');
+    if (Number.parseInt(local.slice(colon + 1), 16) !== port) continue;
+    const words = hexWords(local.slice(0, colon));
+    const wildcard = words.every((w) => w === 0);
+    if (wildcard || (words.length === want.length && words.every((w, i) => w === want[i]))) out.set(Number(f[9]), Number(f[12] ?? 0));
+  }
+  return out;
+}
+
+/** The rows of /proc/net/udp and /proc/net/udp6, split into fields: sl local rem st tx:rx tr:tm retrnsmt uid timeout inode ref pointer drops. */
+function socketRows(): string[][] {
+  const rows: string[][] = [];
   for (const file of ['/proc/net/udp', '/proc/net/udp6']) {
     let text: string;
     try {
@@ -28,12 +60,23 @@ export function udpDrops(inodes: { has(inode: number): boolean; readonly size: n
     } catch {
       continue; // no IPv6 in this kernel
     }
-    for (const line of text.split('\n').slice(1)) {
-      // sl local rem st tx:rx tr:tm retrnsmt uid timeout inode ref pointer drops
-      const f = line.trim().split(/\s+/);
-      const inode = Number(f[9]);
-      if (inodes.has(inode)) out.set(inode, Number(f[12] ?? 0));
-    }
+    for (const line of text.split('\n').slice(1)) if (line.trim() !== '') rows.push(line.trim().split(/\s+/));
   }
-  return out;
+  return rows;
 }
+
+/**
+ * A local address as /proc/net/udp prints it — each 32-bit word of the network-order address
+ * with %08X, so byte-swapped on a little-endian host (net/ipv4/udp.c udp4_format_sock,
+ * net/ipv6/datagram.c __ip6_dgram_sock_seq_show) — as parseAddress's words.
+ */
+function hexWords(hex: string): number[] {
+  const words: number[] = [];
+  for (let i = 0; i + 8 <= hex.length; i += 8) {
+    const n = Number.parseInt(hex.slice(i, i + 8), 16);
+    words.push(LITTLE ? (((n & 0xff) << 24) | ((n & 0xff00) << 8) | ((n >>> 8) & 0xff00) | (n >>> 24)) >>> 0 : n);
+  }
+  return words;
+}
+
+const LITTLE = endianness() === 'LE';
