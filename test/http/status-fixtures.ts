@@ -9,6 +9,18 @@ import { buildStatusSnapshot } from '../../src/http/status.js';
 export const XSS = '<img src=x onerror="window.__xss=1">';
 const HOUR = 3_600_000;
 
+/** The DNS front's status() as the wiring hands it over: inserting, its UDP receive buffer capped, some drops. */
+export const FAKE_FRONT = {
+  listen: ['10.77.0.1:53'],
+  upstream: '127.0.0.1:5301',
+  allow: ['10.77.0.0/24'],
+  inflight: 0,
+  tcpConnections: 0,
+  notBound: [],
+  insertion: { state: 'ok', deadlineMisses: 2, failOpen: 2, failClosed: 0 },
+  udp: { receiveBufferBytes: 425_984, receiveBufferCapped: true, kernelDrops: { listener: 7, upstream: 0, unbound: 3 } },
+} as const;
+
 export function fakeStatus(now = Date.UTC(2025, 5, 1, 12, 0, 0)): StatusSnapshot {
   return buildStatusSnapshot({
     version: '0.1.0-test',
@@ -16,16 +28,7 @@ export function fakeStatus(now = Date.UTC(2025, 5, 1, 12, 0, 0)): StatusSnapshot
     now,
     mdns: { backend: 'avahi', up: true },
     dnstap: { connected: true, connections: 1, frames: 12345 },
-    front: {
-      listen: ['10.77.0.1:53'],
-      upstream: '127.0.0.1:5301',
-      allow: ['10.77.0.0/24'],
-      inflight: 0,
-      tcpConnections: 0,
-      notBound: [],
-      insertion: { state: 'ok', deadlineMisses: 2, failOpen: 2, failClosed: 0 },
-      udp: { receiveBufferBytes: 425_984, receiveBufferCapped: true, kernelDrops: { listener: 7, upstream: 0, unbound: 3 } },
-    },
+    front: FAKE_FRONT,
     lists: [
       {
         name: 'ru-blocked',

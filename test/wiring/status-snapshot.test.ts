@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { statusSnapshotSchema, type StatusSnapshot } from '../../src/http/status.js';
 import { statusSnapshot, type SnapshotStatuses } from '../../src/wiring/status-snapshot.js';
+import { FAKE_FRONT } from '../http/status-fixtures.js';
 
 const NOW = Date.UTC(2025, 5, 1, 12, 0, 0);
 const HOUR = 3_600_000;
@@ -39,16 +40,7 @@ const everything: SnapshotStatuses = {
     resolve: undefined,
     state: { dir: '/var/lib/unbound-sidecar', writable: false, failures: [{ file: 'learned.json', error: 'read-only (EROFS)', at: NOW - 10 }] },
   },
-  'dns-front': {
-    listen: ['10.0.0.1:53'],
-    upstream: '127.0.0.1:5301',
-    allow: ['10.0.0.0/24'],
-    inflight: 1,
-    tcpConnections: 0,
-    notBound: [],
-    insertion: { state: 'ok', deadlineMisses: 0, failOpen: 0, failClosed: 0 },
-    udp: { receiveBufferBytes: 2097152, receiveBufferCapped: false, kernelDrops: { listener: 0, upstream: 0, unbound: 4 } },
-  },
+  'dns-front': FAKE_FRONT,
 };
 
 test('statusSnapshot: each list joined with its sets (without the list key) and its learned count over both families', () => {
@@ -61,14 +53,12 @@ test('statusSnapshot: each list joined with its sets (without the list key) and 
       dnstap: { connected: true, connections: 2, frames: 99 },
       state: { dir: '/var/lib/unbound-sidecar', writable: false, failures: [{ file: 'learned.json', error: 'read-only (EROFS)', at: NOW - 10 }] },
       front: {
-        listen: ['10.0.0.1:53'],
-        upstream: '127.0.0.1:5301',
-        allow: ['10.0.0.0/24'],
-        inflight: 1,
-        tcpConnections: 0,
+        ...FAKE_FRONT,
+        listen: [...FAKE_FRONT.listen],
+        allow: [...FAKE_FRONT.allow],
         notBound: [],
-        insertion: { state: 'ok', deadlineMisses: 0, failOpen: 0, failClosed: 0 },
-        udp: { receiveBufferBytes: 2097152, receiveBufferCapped: false, kernelDrops: { listener: 0, upstream: 0, unbound: 4 } },
+        insertion: { ...FAKE_FRONT.insertion },
+        udp: { ...FAKE_FRONT.udp, kernelDrops: { ...FAKE_FRONT.udp.kernelDrops } },
       },
     },
     lists: [
