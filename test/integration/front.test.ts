@@ -78,6 +78,15 @@ describe('DNS front: insert, then answer (whole daemon, real Unbound + nftables)
     assert.ok(perSecond <= 30, `${perSecond.toFixed(1)} wake-ups per second while idle`);
   });
 
+  test("/api/status shows the front's UDP receive buffer as the kernel granted it (SO_RCVBUFFORCE: uncapped) and the drop counts of its sockets and Unbound's", async () => {
+    const r = await fl.lab.http('router', `http://127.0.0.1:${fl.sidecar.metricsPort}/api/status`);
+    assert.ok(r.ok, 'status');
+    const udp = (JSON.parse(r.body) as { health: { front: { udp: { receiveBufferBytes?: number; receiveBufferCapped: boolean; kernelDrops: Record<string, number> } } } }).health.front.udp;
+    assert.ok((udp.receiveBufferBytes ?? 0) >= 2 * 1024 * 1024, `${udp.receiveBufferBytes} bytes: 1 MiB asked, reported doubled`);
+    assert.equal(udp.receiveBufferCapped, false);
+    assert.deepEqual(udp.kernelDrops, { listener: 0, upstream: 0, unbound: 0 });
+  });
+
   test('listed subdomain, *. wildcard deep subdomain, CNAME chain into an unlisted name, IDN: every first packet finds its address learned', async () => {
     const names = Array.from({ length: 10 }, (_, i) => [
       `s${i}-${run}.listed.example`,
