@@ -21,10 +21,15 @@ export function argNumber(flag: string, env: string, fallback: number): number {
 
 /**
  * `--no-udp-batching` (or BENCH_UDP_BATCHING=0): run the front with `front.udpBatching: false`,
- * dgram's one-syscall-per-datagram path, to compare with the default.
+ * dgram's one-syscall-per-datagram path, to compare with the default. BENCH_BUSY_POLL_US: the
+ * front's `busyPollMicros` (0 = sleep while waiting for Unbound), to compare with the default.
  */
-export function frontOverrides(): { udpBatching: boolean } {
-  return { udpBatching: !(process.argv.includes('--no-udp-batching') || process.env.BENCH_UDP_BATCHING === '0') };
+export function frontOverrides(): { udpBatching: boolean; busyPollMicros?: number } {
+  const busy = process.env.BENCH_BUSY_POLL_US;
+  return {
+    udpBatching: !(process.argv.includes('--no-udp-batching') || process.env.BENCH_UDP_BATCHING === '0'),
+    ...(busy !== undefined && busy !== '' ? { busyPollMicros: Number(busy) } : {}),
+  };
 }
 
 /** VmRSS and VmHWM (peak) of a process, MB. */

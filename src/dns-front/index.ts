@@ -95,6 +95,7 @@ export function createDnsFront(opts: DnsFrontOptions): DnsFront {
     maxInflightPerClient: config.maxInflightPerClient,
     batching: config.udpBatching,
     receiveBufferBytes: config.receiveBufferBytes,
+    busyPollMicros: config.busyPollMicros,
   });
   const tcp = new TcpFront({ ...common, maxConnections: config.maxTcpConnections, idleTimeoutMs: config.tcpIdleTimeoutMs, maxBufferedBytes: config.tcpMaxBufferedBytes });
   const retry = createListenRetry({

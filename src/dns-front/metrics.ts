@@ -38,6 +38,11 @@ export function createFrontMetrics(registry: Registry, sources: { inflight(): nu
     labelNames: ['transport'] as const,
     buckets: [0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 3],
   });
+  const busyPolls = m.counter({
+    name: 'busy_polls_total',
+    help: "Queries that went to Unbound alone on an idle front, whose answer the front then waited for awake (busyPollMicros): answered (Unbound's answer, or its port's ICMP refusal, came within the wait) or expired (the answer came the usual way).",
+    labelNames: ['outcome'] as const,
+  });
   const slowReaders = m.counter({
     name: 'tcp_slow_readers_total',
     help: 'TCP clients not reading their answers: paused (half of tcpMaxBufferedBytes unsent: their queries are not read until they read) or closed (an answer found more than tcpMaxBufferedBytes unsent).',
@@ -55,6 +60,7 @@ export function createFrontMetrics(registry: Registry, sources: { inflight(): nu
       c.inc();
     },
     upstreamDuration: { udp: upstreamDuration.series({ transport: 'udp' }), tcp: upstreamDuration.series({ transport: 'tcp' }) },
+    busyPolls: { answered: busyPolls.labels('answered'), expired: busyPolls.labels('expired') },
     upstreamTimeouts: m.counter({
       name: 'upstream_timeouts_total',
       help: 'Queries Unbound did not answer within upstreamTimeoutMs (or could not take: refused, connection lost); the client got SERVFAIL.',

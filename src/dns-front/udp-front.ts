@@ -39,6 +39,8 @@ export interface UdpFrontOptions {
   readonly batching: boolean;
   /** Receive buffer asked for each socket (lib/net/receive-buffer.ts); 0: the system default. */
   readonly receiveBufferBytes: number;
+  /** How long to wait awake for the answer to a query that went to Unbound alone (config.ts busyPollMicros); 0: sleep. */
+  readonly busyPollMicros: number;
   readonly metrics: FrontMetrics;
   readonly logger: Logger;
 }
@@ -92,13 +94,11 @@ export class UdpFront {
     // Views, not copies: fromUpstream copies an answer it must keep past its own return.
     const upDrain = createUdpDrain(up, { enabled: this.o.batching, slots: 32, slotBytes: 65_536, maxRounds: 4, connected: true, views: true });
     this.upstream = { socket: up, sender: createUdpBatchSender(up, { ipv6: upIPv6, enabled: this.o.batching }), drain: upDrain };
-    const upError = (err: NodeJS.ErrnoException): void => this.upstreamError(err);
-    const upEach = (m: Buffer): void => this.fromUpstream(m);
     // A connected socket: ICMP port-unreachable from a stopped Unbound comes back as ECONNREFUSED.
     up.on('error', (err: NodeJS.ErrnoException) => this.upstreamError(err));
     up.on('message', (msg) => {
       this.fromUpstream(msg);
-      upDrain.drain(upEach, upError);
+      upDrain.drain(this.upEach, this.upError);
     });
     await new Promise<void>((resolve, reject) => {
       up.once('error', reject);
@@ -266,9 +266,29 @@ export class UdpFront {
       parts[0] = this.header(l, rinfo);
       parts[1] = msg;
     } else parts[0] = msg;
-    up.sender.send(parts, undefined, this.upstreamSendFailed, entry);
+    const alone = up.sender.send(parts, undefined, this.upstreamSendFailed, entry);
     msg.writeUInt16BE(clientId, 0);
+    if (alone && this.pending.size === 1 && this.o.busyPollMicros > 0) this.busyPoll(up.drain, entry);
   }
+
+  /**
+   * The query went out alone on an idle front: wait for its answer awake (recvmmsg in a loop, as
+   * the kernel's net.core.busy_poll does for a NIC queue) rather than sleep in epoll until it
+   * arrives. Asleep, the answer costs a wake-up on both sides — Unbound's send interrupts an idle
+   * CPU and this thread is scheduled back in — tens of microseconds on a VM, and a lone query (a
+   * quiet router) pays it on every answer. Bounded by busyPollMicros; the event loop waits that
+   * long at most, and only when nothing else was in flight.
+   */
+  private busyPoll(drain: UdpDrain, entry: Pending): void {
+    const settled = (): boolean => this.pending.get(entry.id) !== entry;
+    const answered = drain.busyWait(this.upEach, this.upError, settled, this.o.busyPollMicros);
+    if (answered === undefined) return; // no fast path here (udpBatching off, or koffi missing): sleep as before
+    if (answered) this.o.metrics.busyPolls.answered.inc();
+    else if (!settled()) this.o.metrics.busyPolls.expired.inc();
+  }
+
+  private readonly upEach = (m: Buffer): void => this.fromUpstream(m);
+  private readonly upError = (err: NodeJS.ErrnoException): void => this.upstreamError(err);
 
   /** The parts of one datagram, reused (the sender copies them before it returns). */
   private readonly one: Buffer[] = [Buffer.alloc(0)];

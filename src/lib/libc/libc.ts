@@ -59,6 +59,8 @@ export interface Libc {
   /** recvmmsg(2) into a vector of `struct mmsghdr` at a native address, no timeout. */
   recvmmsg(fd: number, vec: bigint, count: number, flags: number): number;
   close(fd: number): number;
+  /** sched_yield(2): let another runnable thread on this CPU run first (a polite busy-wait). */
+  schedYield(): number;
   errno(): number;
 }
 
@@ -80,6 +82,7 @@ function load(): LibcLoad {
     const sendmmsg = lib.func('int sendmmsg(int, uintptr_t, unsigned int, int)');
     const recvmmsg = lib.func('int recvmmsg(int, uintptr_t, unsigned int, int, uintptr_t)');
     const close = lib.func('int close(int)');
+    const schedYield = lib.func('int sched_yield(void)');
     const libc: Libc = {
       socket: (d, t, p) => socket(d, t, p) as number,
       bind: (fd, a, l) => bind(fd, a, l) as number,
@@ -102,6 +105,7 @@ function load(): LibcLoad {
       sendmmsg: (fd, v, c, f) => sendmmsg(fd, v, c, f) as number,
       recvmmsg: (fd, v, c, f) => recvmmsg(fd, v, c, f, 0) as number,
       close: (fd) => close(fd) as number,
+      schedYield: () => schedYield() as number,
       errno: () => koffi.errno(),
     };
     return { kind: 'loaded', libc };

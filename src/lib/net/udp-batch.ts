@@ -23,9 +23,10 @@ export interface UdpBatchSender {
   /**
    * Queues one datagram made of `parts` (copied now: the caller may change them, and the array,
    * once this returns). `to` undefined: the socket is connected. `onError` hears a failure of this
-   * datagram, with `tag` (one handler for many datagrams: no closure per datagram).
+   * datagram, with `tag` (one handler for many datagrams: no closure per datagram). True when
+   * the datagram left in this call (alone, on an idle sender; or filling the batch).
    */
-  send<T>(parts: readonly Uint8Array[], to: UdpPeer | undefined, onError?: (err: NodeJS.ErrnoException, tag: T) => void, tag?: T): void;
+  send<T>(parts: readonly Uint8Array[], to: UdpPeer | undefined, onError?: (err: NodeJS.ErrnoException, tag: T) => void, tag?: T): boolean;
   /** Datagrams sent through sendmmsg and through socket.send, and the sendmmsg calls made. */
   counts(): { batched: number; fallback: number; calls: number };
   /** Sends what is queued; later sends are dropped. Call it before `socket.close()`. */
@@ -118,7 +119,7 @@ export function createUdpBatchSender(socket: Socket, opts: { readonly ipv6: bool
   return {
     send<T>(parts: readonly Uint8Array[], to: UdpPeer | undefined, onError?: (err: NodeJS.ErrnoException, tag: T) => void, tag?: T) {
       const handler = onError as OnError | undefined;
-      if (closed) return;
+      if (closed) return false;
       if (v === undefined) v = setup();
       const ready = v;
       let size = 0;
@@ -128,7 +129,7 @@ export function createUdpBatchSender(socket: Socket, opts: { readonly ipv6: bool
       const name = to === undefined || v4 ? undefined : (to.sockaddr ?? encodeSockaddr(to, opts.ipv6));
       if (!ready || size > SLOT_BYTES || name === null) {
         fallback(parts.length === 1 && parts[0] ? Buffer.from(parts[0]) : Buffer.concat(parts), to, handler, tag);
-        return;
+        return true;
       }
       const { vec } = ready;
       const i = count++;
@@ -148,11 +149,15 @@ export function createUdpBatchSender(socket: Socket, opts: { readonly ipv6: bool
       tos[i] = to;
       errs[i] = handler;
       tags[i] = tag;
-      if (count === SLOTS || (count === 1 && now() - lastFlush > IDLE_MS)) flush();
-      else if (!scheduled) {
+      if (count === SLOTS || (count === 1 && now() - lastFlush > IDLE_MS)) {
+        flush();
+        return true;
+      }
+      if (!scheduled) {
         scheduled = true;
         setImmediate(flush);
       }
+      return false;
     },
     counts: () => ({ ...stats }),
     close() {

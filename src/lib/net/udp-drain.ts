@@ -21,12 +21,21 @@ import { errnoError, IDLE_MS } from './udp-batch.js';
 export interface UdpDrain {
   /** Calls `each` for every datagram queued now (at most `maxRounds × slots`). Errors go to `onError` (ECONNREFUSED on a connected socket, as dgram's 'error' would). */
   drain(each: (msg: Buffer, from: UdpPeer) => void, onError: (err: NodeJS.ErrnoException) => void): void;
+  /**
+   * Waits awake: reads the socket (recvmmsg, non-blocking) in a loop until `done()` or `micros`
+   * pass, yielding the CPU between reads (sched_yield: a thread that would run here — the peer
+   * being waited for, on a small machine — runs first). True when `done()`; false at the bound;
+   * undefined when it cannot read here (closed, or no fast path).
+   */
+  busyWait(each: (msg: Buffer, from: UdpPeer) => void, onError: (err: NodeJS.ErrnoException) => void, done: () => boolean, micros: number): boolean | undefined;
   /** Call before `socket.close()`. */
   close(): void;
   counts(): { drained: number; calls: number };
 }
 
 const MSG_TRUNC = 0x20;
+const GONE = { read: -1, full: false } as const;
+const NONE = { read: 0, full: false } as const;
 
 export function createUdpDrain(
   socket: Socket,
@@ -57,42 +66,60 @@ export function createUdpDrain(
     return sfd === undefined ? null : { vec: createMmsgVector(opts.slots, opts.slotBytes), ...sfd };
   }
 
+  /**
+   * One recvmmsg(2) into the vector, each datagram handed to `each`: how many it read (0: none
+   * queued, or an error reported), or -1 when the socket is gone or the fast path is unavailable.
+   * `full`: it filled every slot (more may be queued).
+   */
+  function round(each: (msg: Buffer, from: UdpPeer) => void, onError: (err: NodeJS.ErrnoException) => void): { read: number; full: boolean } {
+    if (v === undefined) v = setup();
+    if (!v?.open()) return GONE;
+    const { vec, fd } = v;
+    for (let i = 0; i < vec.slots; i++) {
+      vec.setLength(i, vec.slotBytes);
+      vec.setNameLength(i, opts.connected ? 0 : SOCKADDR_BYTES);
+    }
+    stats.calls++;
+    let r = vec.lc.recvmmsg(fd, vec.entry(0), vec.slots, MSG_DONTWAIT);
+    if (r < 0 && vec.lc.errno() === EINTR) r = vec.lc.recvmmsg(fd, vec.entry(0), vec.slots, MSG_DONTWAIT);
+    if (r < 0) {
+      const errno = vec.lc.errno();
+      if (errno !== EAGAIN && errno !== EINTR) onError(errnoError(errno, 'recvmmsg'));
+      return NONE;
+    }
+    for (let i = 0; i < r; i++) {
+      const len = vec.received(i);
+      if ((vec.flags(i) & MSG_TRUNC) !== 0) {
+        opts.onTruncated?.();
+        continue;
+      }
+      const at = vec.dataAt(i);
+      const from = opts.connected ? none : names.peer(vec.bytes, vec.nameAt(i), vec.nameLength(i), len);
+      if (from === undefined) continue;
+      stats.drained++;
+      each(opts.views === true ? vec.bytes.subarray(at, at + len) : copyOut(vec.bytes, at, len), from);
+      if (!v.open()) return GONE; // the handler closed the socket
+    }
+    return { read: r, full: r === vec.slots };
+  }
+
   return {
     drain(each, onError) {
       const t = performance.now();
       const quiet = t - last > (opts.idleMs ?? IDLE_MS);
       last = t;
       if (quiet) return;
-      if (v === undefined) v = setup();
-      if (!v?.open()) return;
-      const { vec, fd } = v;
-      for (let round = 0; round < opts.maxRounds; round++) {
-        for (let i = 0; i < vec.slots; i++) {
-          vec.setLength(i, vec.slotBytes);
-          vec.setNameLength(i, opts.connected ? 0 : SOCKADDR_BYTES);
-        }
-        stats.calls++;
-        const r = vec.lc.recvmmsg(fd, vec.entry(0), vec.slots, MSG_DONTWAIT);
-        if (r < 0) {
-          const errno = vec.lc.errno();
-          if (errno === EINTR) continue;
-          if (errno !== EAGAIN) onError(errnoError(errno, 'recvmmsg'));
-          return;
-        }
-        for (let i = 0; i < r; i++) {
-          const len = vec.received(i);
-          if ((vec.flags(i) & MSG_TRUNC) !== 0) {
-            opts.onTruncated?.();
-            continue;
-          }
-          const at = vec.dataAt(i);
-          const from = opts.connected ? none : names.peer(vec.bytes, vec.nameAt(i), vec.nameLength(i), len);
-          if (from === undefined) continue;
-          stats.drained++;
-          each(opts.views === true ? vec.bytes.subarray(at, at + len) : copyOut(vec.bytes, at, len), from);
-          if (!v.open()) return; // the handler closed the socket
-        }
-        if (r < vec.slots) return;
+      for (let n = 0; n < opts.maxRounds; n++) if (!round(each, onError).full) return;
+    },
+    busyWait(each, onError, done, micros) {
+      const until = performance.now() + micros / 1000;
+      for (;;) {
+        const r = round(each, onError);
+        if (r.read < 0) return done() ? true : undefined;
+        if (r.read > 0) last = performance.now();
+        if (done()) return true;
+        if (performance.now() >= until) return false;
+        v?.vec.lc.schedYield();
       }
     },
     close() {
