@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { proxyV2Header } from '../lib/net/proxy-v2.js';
 import { socketFd } from '../lib/net/mmsg-vector.js';
 import { setReceiveBuffer } from '../lib/net/receive-buffer.js';
-import { socketInode, udpDrops, udpDropsBoundTo } from '../lib/net/udp-drops.js';
+import { socketInode, udpDrops } from '../lib/net/udp-drops.js';
 import type { UdpPeer } from '../lib/net/sockaddr.js';
 import { createUdpBatchSender, type UdpBatchSender } from '../lib/net/udp-batch.js';
 import { createUdpDrain, type UdpDrain } from '../lib/net/udp-drain.js';
@@ -160,7 +160,7 @@ export class UdpFront {
     return { host, port: bound.port };
   }
 
-  private bufferWarned = false;
+  private bufferCapped = false;
   /** Socket inodes, for the kernel's drop counts (lib/net/udp-drops.ts). */
   private readonly inodes = new Map<number, SocketDrops['role']>();
 
@@ -181,14 +181,15 @@ export class UdpFront {
    * overflow Unbound's queue (its so-rcvbuf), and the client then sees the front's SERVFAIL.
    */
   kernelDrops(): SocketDrops[] {
-    const own: SocketDrops[] = [...udpDrops(this.inodes)].map(([inode, drops]) => ({ inode, role: this.inodes.get(inode) ?? 'listener', drops }));
-    for (const [inode, drops] of udpDropsBoundTo(this.o.upstream.host, this.o.upstream.port)) if (!this.inodes.has(inode)) own.push({ inode, role: 'unbound', drops });
-    return own;
+    const { ours, bound } = udpDrops(this.inodes, this.o.upstream);
+    const all: SocketDrops[] = [...ours].map(([inode, drops]) => ({ inode, role: this.inodes.get(inode) ?? 'listener', drops }));
+    for (const [inode, drops] of bound) all.push({ inode, role: 'unbound', drops });
+    return all;
   }
 
   /** The smallest receive buffer the kernel granted a front socket (SO_RCVBUF as it reports it), and whether one was capped. */
   receiveBuffer(): { bytes: number | undefined; capped: boolean } {
-    return { bytes: this.smallestBuffer, capped: this.bufferWarned };
+    return { bytes: this.smallestBuffer, capped: this.bufferCapped };
   }
 
   private smallestBuffer: number | undefined;
@@ -199,8 +200,8 @@ export class UdpFront {
     this.smallestBuffer = Math.min(this.smallestBuffer ?? got.bytes, got.bytes);
     if (want === 0) return;
     // The kernel reports twice what it was asked (receive-buffer.ts): below that, it was capped.
-    if (got.bytes >= 2 * want || this.bufferWarned) return;
-    this.bufferWarned = true;
+    if (got.bytes >= 2 * want || this.bufferCapped) return;
+    this.bufferCapped = true;
     this.o.logger.warn(
       { socket: which, askedBytes: want, gotBytes: got.bytes },
       `dns-front: UDP receive buffer is ${got.bytes} bytes, not ${2 * want}: net.core.rmem_max caps it without CAP_NET_ADMIN, and a burst of more than ~${Math.floor(got.bytes / 1024)} queries is dropped by the kernel; raise net.core.rmem_max (sysctl) or grant CAP_NET_ADMIN`,

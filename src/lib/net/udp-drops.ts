@@ -19,35 +19,36 @@ export function socketInode(fd: number): number | undefined {
   }
 }
 
-/** Drops by inode for the sockets in `inodes` (a set, or a map keyed by inode) that are open now (the others are absent). */
-export function udpDrops(inodes: { has(inode: number): boolean; readonly size: number }): Map<number, number> {
-  const out = new Map<number, number>();
-  if (inodes.size === 0) return out;
+/**
+ * Drops by inode, from one read of /proc/net/udp and /proc/net/udp6: `ours` for the sockets in
+ * `inodes` (a set, or a map keyed by inode) that are open now; `bound` for every other socket of
+ * this namespace bound to `boundTo` or to the wildcard address on its port — another process's
+ * sockets (Unbound's, one per thread with so-reuseport). `bound` is empty when `boundTo.host` is
+ * not an IP literal.
+ */
+export function udpDrops(
+  inodes: { has(inode: number): boolean; readonly size: number },
+  boundTo?: { readonly host: string; readonly port: number },
+): { ours: Map<number, number>; bound: Map<number, number> } {
+  const ours = new Map<number, number>();
+  const bound = new Map<number, number>();
+  const want = boundTo === undefined ? undefined : parseAddress(boundTo.host)?.words;
+  if (inodes.size === 0 && want === undefined) return { ours, bound };
   for (const f of socketRows()) {
     const inode = Number(f[9]);
-    if (inodes.has(inode)) out.set(inode, Number(f[12] ?? 0));
+    const drops = Number(f[12] ?? 0);
+    if (inodes.has(inode)) ours.set(inode, drops);
+    else if (want !== undefined && boundTo !== undefined && boundHere(f[1] ?? '', want, boundTo.port)) bound.set(inode, drops);
   }
-  return out;
+  return { ours, bound };
 }
 
-/**
- * Drops by inode for every socket of this namespace bound to `host:port` or to the wildcard
- * address on that port — another process's sockets too (Unbound's, one per thread with
- * so-reuseport). Empty when `host` is not an IP literal.
- */
-export function udpDropsBoundTo(host: string, port: number): Map<number, number> {
-  const out = new Map<number, number>();
-  const want = parseAddress(host)?.words;
-  if (want === undefined) return out;
-  for (const f of socketRows()) {
-    const local = f[1] ?? '';
-    const colon = local.indexOf(':');
-    if (Number.parseInt(local.slice(colon + 1), 16) !== port) continue;
-    const words = hexWords(local.slice(0, colon));
-    const wildcard = words.every((w) => w === 0);
-    if (wildcard || (words.length === want.length && words.every((w, i) => w === want[i]))) out.set(Number(f[9]), Number(f[12] ?? 0));
-  }
-  return out;
+/** Whether a /proc/net/udp local address (`hex:port`) is `want` (parseAddress's words) or the wildcard, on `port`. */
+function boundHere(local: string, want: Uint32Array, port: number): boolean {
+  const colon = local.indexOf(':');
+  if (Number.parseInt(local.slice(colon + 1), 16) !== port) return false;
+  const words = hexWords(local.slice(0, colon));
+  return words.every((w) => w === 0) || (words.length === want.length && words.every((w, i) => w === want[i]));
 }
 
 /** The rows of /proc/net/udp and /proc/net/udp6, split into fields: sl local rem st tx:rx tr:tm retrnsmt uid timeout inode ref pointer drops. */
