@@ -40,11 +40,11 @@ class Stub implements LocalResolver {
 
 const query: BackendQuery = { name: 'printer.local.', type: 1, mode: 'first', timeoutMs: 1000, windowMs: 1000 };
 
-function setup(avahiUp: boolean) {
+function setup(avahiUp: boolean, settleMs = 0) {
   const avahi = new Stub('avahi');
   avahi.up = avahiUp;
   const native = new Stub('native');
-  const selector = createBackendSelector({ preferred: avahi, fallback: native, logger: pino({ level: 'silent' }) });
+  const selector = createBackendSelector({ preferred: avahi, fallback: native, logger: pino({ level: 'silent' }), settleMs });
   const switches: string[] = [];
   selector.onSwitch((to, from) => switches.push(`${from.kind}->${to.kind}`));
   return { avahi, native, selector, switches };
@@ -62,6 +62,47 @@ test('Avahi while it is up, native otherwise, switching both ways live', async (
   avahi.setUp(false);
   assert.equal(selector.kind, 'native');
   assert.deepEqual(switches, ['native->avahi', 'avahi->native']);
+});
+
+test('Avahi that appears takes over only once settled; until then native answers; Avahi up at start is used at once', async () => {
+  const { avahi, native, selector, switches } = setup(false, 80);
+  avahi.setUp(true);
+  assert.equal(selector.kind, 'native', 'a fresh avahi-daemon is not asked yet');
+  const r = await selector.lookup(query);
+  assert.equal(r.kind === 'records' && r.records[0]?.data[0], 2, 'answered by native while Avahi settles');
+  assert.equal(native.asked.length, 1);
+  assert.equal(avahi.asked.length, 0);
+  await new Promise((r) => setTimeout(r, 120));
+  assert.equal(selector.kind, 'avahi');
+  assert.deepEqual(switches, ['native->avahi']);
+  await selector.lookup(query);
+  assert.equal(avahi.asked.length, 1);
+  // Leaving hands over at once; coming back settles again.
+  avahi.setUp(false);
+  assert.equal(selector.kind, 'native');
+  avahi.setUp(true);
+  assert.equal(selector.kind, 'native');
+  await selector.close();
+  assert.equal(setup(true, 80).selector.kind, 'avahi', 'up at start: no wait');
+});
+
+test('Avahi that leaves while it settles never takes over; with native down it takes over at once', async () => {
+  const a = setup(false, 50);
+  a.avahi.setUp(true);
+  a.avahi.setUp(false);
+  await new Promise((r) => setTimeout(r, 80));
+  assert.equal(a.selector.kind, 'native');
+  assert.deepEqual(a.switches, []);
+  const b = setup(false, 50);
+  b.native.setUp(false);
+  b.avahi.setUp(true);
+  assert.equal(b.selector.kind, 'avahi', 'nothing else answers: no reason to wait');
+  const c = setup(false, 50);
+  c.avahi.setUp(true);
+  c.native.setUp(false);
+  assert.equal(c.selector.kind, 'avahi', 'native went away while Avahi settled');
+  c.native.setUp(true);
+  assert.equal(c.selector.kind, 'avahi', 'and Avahi keeps it');
 });
 
 test('a lookup in flight on native when Avahi appears finishes on native', async () => {
