@@ -12,6 +12,8 @@
  *
  * A third path is the floor for any relay written in Node on this machine: the bare relay of
  * front-setup.ts (no PROXYv2, no parsing, no learning, no batching) before Unbound's plain port.
+ * A fourth is dnsdist (front-setup.ts `startDnsdist`), a C++ relay with PROXYv2 before the same
+ * Unbound port as the front: what one extra hop costs a well-built relay on this machine.
  * The steal column is the CPU time the hypervisor gave to other guests during each run: a run
  * with steal measured a neighbour too (cpu-steal.ts).
  *
@@ -27,7 +29,7 @@ import { join } from 'node:path';
 import { createFrontLab, DIRECT, FRONT } from '../test/lab/front-lab.js';
 import { printTable, writeResults } from './bench-report.js';
 import { runDnsperf, type DnsperfResult } from './dnsperf-run.js';
-import { argNumber, BARE, processMemoryMB, requireFrontAnswers, requireFrontLab, frontOverrides, startBareRelay } from './front-setup.js';
+import { argNumber, BARE, DNSDIST, processMemoryMB, requireFrontAnswers, requireFrontLab, frontOverrides, startBareRelay, startDnsdist } from './front-setup.js';
 
 requireFrontLab('front-qps', { dnsperf: 'dnsperf' });
 const SECONDS = argNumber('seconds', 'BENCH_SECONDS', 10);
@@ -40,7 +42,7 @@ const DNSPERF_BUFFER_KB = 1024;
 const TARGET = 0.5;
 const SETS = ['unlisted', 'listed'] as const;
 
-type Path = 'front' | 'direct' | 'bare';
+type Path = 'front' | 'direct' | 'bare' | 'dnsdist';
 
 interface Row {
   window: number;
@@ -59,11 +61,14 @@ interface Row {
 const fl = await createFrontLab({ logLevel: 'warn', front: frontOverrides() });
 await requireFrontAnswers('front-qps', fl);
 let relay: ChildProcess | undefined;
+let dnsdist: ChildProcess | undefined;
 const rows: Row[] = [];
 let memory: { before: ReturnType<typeof processMemoryMB>; after: ReturnType<typeof processMemoryMB> } | undefined;
 try {
   const bare = await startBareRelay(fl);
   relay = bare;
+  dnsdist = await startDnsdist(fl);
+  if (dnsdist === undefined) console.log('front-qps: dnsdist is not installed (apt-get install dnsdist): its reference row is left out');
   const id = Date.now().toString(36);
   const files = new Map<string, string>();
   for (const set of SETS) {
@@ -79,13 +84,14 @@ try {
     { path: 'direct' as const, target: DIRECT, pid: () => fl.unboundPid(), behind: (): number | undefined => undefined },
     { path: 'front' as const, target: FRONT, pid: () => sidecarPid, behind: () => fl.unboundPid() },
     { path: 'bare' as const, target: BARE, pid: () => bare.pid, behind: () => fl.unboundPid() },
+    ...(dnsdist === undefined ? [] : [{ path: 'dnsdist' as const, target: DNSDIST, pid: () => dnsdist?.pid, behind: () => fl.unboundPid() }]),
   ];
   for (const window of WINDOWS)
     for (const set of SETS) {
       const dataFile = files.get(set) ?? '';
       const run = { dataFile, outstanding: window, bufferKB: DNSPERF_BUFFER_KB };
       for (const p of paths) await runDnsperf(fl.lab.lan, { server: p.target.server, port: p.target.port, seconds: 2, ...run }); // warm-up (JIT)
-      const runs: Record<Path, DnsperfResult[]> = { front: [], direct: [], bare: [] };
+      const runs: Record<Path, DnsperfResult[]> = { front: [], direct: [], bare: [], dnsdist: [] };
       for (let round = 0; round < ROUNDS; round++) {
         for (const p of paths) {
           const r = await runDnsperf(fl.lab.lan, { server: p.target.server, port: p.target.port, seconds: SECONDS, ...run }, p.pid(), p.behind());
@@ -96,8 +102,9 @@ try {
         }
       }
       const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
-      for (const path of ['direct', 'front', 'bare'] as const) {
+      for (const path of ['direct', 'front', 'bare', 'dnsdist'] as const) {
         const rs = runs[path];
+        if (rs.length === 0) continue;
         rows.push({
           window,
           set,
@@ -115,10 +122,11 @@ try {
   memory = { before, after: processMemoryMB(sidecarPid) };
 } finally {
   relay?.kill();
+  dnsdist?.kill();
   await fl.teardown();
 }
 
-const PATH_LABEL: Record<Path, string> = { direct: 'Unbound directly', front: 'front (sidecar CPU)', bare: 'bare Node relay (its CPU)' };
+const PATH_LABEL: Record<Path, string> = { direct: 'Unbound directly', front: 'front (sidecar CPU)', bare: 'bare Node relay (its CPU)', dnsdist: 'dnsdist + PROXYv2 (its CPU)' };
 const qps = (window: number, set: string, path: string): number => rows.find((r) => r.window === window && r.set === set && r.path === path)?.qps ?? Number.NaN;
 printTable(
   `front-qps: ${ROUNDS} × ${SECONDS} s per window, path and set, dnsperf -c 1 -T 1 -b ${DNSPERF_BUFFER_KB} from the LAN namespace (2-core shared machine: see loadavg)`,
@@ -138,6 +146,7 @@ const perWindow = Object.fromEntries(
     [`-q ${w}: front qps (listed)`, qps(w, 'listed', 'front')],
     [`-q ${w}: ratio listed`, ratio(w, 'listed')],
     [`-q ${w}: bare relay ratio unlisted`, qps(w, 'unlisted', 'bare') / qps(w, 'unlisted', 'direct')],
+    [`-q ${w}: dnsdist ratio unlisted`, qps(w, 'unlisted', 'dnsdist') / qps(w, 'unlisted', 'direct')],
   ]),
 );
 writeResults(

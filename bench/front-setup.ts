@@ -1,7 +1,8 @@
 /** What the front benches share: the prerequisite check, `--flag N` arguments, a process's memory. */
-import { readFileSync } from 'node:fs';
-import type { ChildProcess } from 'node:child_process';
-import { DIRECT, type FrontLab } from '../test/lab/front-lab.js';
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DIRECT, type FrontLab, UPSTREAM } from '../test/lab/front-lab.js';
 import { labMissing, sidecarMissing } from '../test/lab/prereqs.js';
 
 /** Exits (0, or 1 with CI=true) when the lab cannot run here, saying why. */
@@ -77,4 +78,45 @@ export async function startBareRelay(fl: FrontLab): Promise<ChildProcess> {
     relay.once('exit', (code) => reject(new Error(`bare relay exited ${code}`)));
   });
   return relay;
+}
+
+/** Where the reference relay (dnsdist) listens in the router namespace. */
+export const DNSDIST = { server: '10.77.0.1', port: 5302 } as const;
+
+/**
+ * A well-built relay in C++ as a second reference for what the extra hop costs on this machine:
+ * dnsdist (Debian's package) on DNSDIST before the same Unbound proxy-protocol port the front uses,
+ * with PROXYv2 (`useProxyProtocol`), recvmmsg/sendmmsg vectors of 64 (its throughput knob,
+ * `setUDPMultipleMessagesVectorSize`), no packet cache and no health checks (the backend is set up
+ * by hand: there is no internet to check against). Its own design: one listener thread and one
+ * responder thread per backend. Undefined when dnsdist is not installed (the bench says so).
+ */
+export async function startDnsdist(fl: FrontLab): Promise<ChildProcess | undefined> {
+  try {
+    execFileSync('dnsdist', ['--version'], { stdio: 'ignore' });
+  } catch {
+    return undefined;
+  }
+  const conf = join(fl.lab.dir, 'dnsdist.conf');
+  writeFileSync(
+    conf,
+    [
+      `setLocal("${DNSDIST.server}:${DNSDIST.port}")`,
+      'setACL({"10.77.0.0/16"})',
+      'setUDPMultipleMessagesVectorSize(64)',
+      'setSecurityPollSuffix("")',
+      `newServer({address="${UPSTREAM}", useProxyProtocol=true, checkInterval=3600})`,
+      'getServer(0):setUp()',
+      '',
+    ].join('\n'),
+  );
+  const child = fl.lab.spawnIn('router', ['dnsdist', '--supervised', '--disable-syslog', '-C', conf], undefined, 'dnsdist');
+  for (let i = 0; i < 100; i++) {
+    const r = await fl.lab.dns('lan', { ...DNSDIST, timeoutMs: 500, name: 'direct.example', type: 'A' });
+    if (r.ok && r.msg.rcode === 'NOERROR') return child;
+    if (child.exitCode !== null) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill();
+  throw new Error(`dnsdist did not answer on ${DNSDIST.server}:${DNSDIST.port} (see ${join(fl.lab.dir, 'dnsdist.log')})`);
 }

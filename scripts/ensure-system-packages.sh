@@ -10,6 +10,7 @@ declare -A need=(
   [avahi-publish]=avahi-utils [avahi-resolve]=avahi-utils [dbus-daemon]=dbus [dbus-send]=dbus
   [kdig]=knot-dnsutils [dnsperf]=dnsperf [ip]=iproute2 [unshare]=util-linux [nix-instantiate]=nix-bin
   [chromium]=chromium [python3]=python3
+  [dnsdist]=dnsdist # bench/front-qps.bench.ts: the reference relay
 )
 missing=()
 for cmd in "${!need[@]}"; do
