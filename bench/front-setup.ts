@@ -24,11 +24,13 @@ export function argNumber(flag: string, env: string, fallback: number): number {
  * `--no-udp-batching` (or BENCH_UDP_BATCHING=0): run the front with `front.udpBatching: false`,
  * dgram's one-syscall-per-datagram path, to compare with the default. BENCH_BUSY_POLL_US: the
  * front's `busyPollMicros` (0 = sleep while waiting for Unbound), to compare with the default.
+ * BENCH_UDP_SEGMENTATION=0: `front.udpSegmentation: false` (one datagram per query to Unbound).
  */
-export function frontOverrides(): { udpBatching: boolean; busyPollMicros?: number } {
+export function frontOverrides(): { udpBatching: boolean; udpSegmentation: boolean; busyPollMicros?: number } {
   const busy = process.env.BENCH_BUSY_POLL_US;
   return {
     udpBatching: !(process.argv.includes('--no-udp-batching') || process.env.BENCH_UDP_BATCHING === '0'),
+    udpSegmentation: process.env.BENCH_UDP_SEGMENTATION !== '0',
     ...(busy !== undefined && busy !== '' ? { busyPollMicros: Number(busy) } : {}),
   };
 }

@@ -74,6 +74,13 @@ export const dnsFrontConfigSchema = z
      */
     udpBatching: z.boolean().default(true),
     /**
+     * With udpBatching and proxyProtocol: a batch of queries to Unbound leaves as ONE segmented
+     * message (UDP GSO, udp(7) UDP_SEGMENT; each query's PROXYv2 header padded with a NOOP TLV to
+     * the batch's largest), crossing the kernel's stack once instead of once per query. Turned
+     * off by itself where the kernel refuses it. false = one datagram each.
+     */
+    udpSegmentation: z.boolean().default(true),
+    /**
      * Receive buffer of each UDP socket (listeners and the one to Unbound), bytes; 0 = the system
      * default (net.core.rmem_default, ~200 queries). What a burst can queue while the front is busy:
      * beyond it the kernel drops queries and clients retry seconds later. The kernel counts up to

@@ -67,7 +67,12 @@ export function createDnsFront(opts: DnsFrontOptions): DnsFront {
   const { config } = opts;
   const logger = opts.logger.child({ capability: 'dns-front' });
   // udp and tcp are created below; the gauges read them only at scrape time.
-  const metrics = createFrontMetrics(opts.registry, { inflight: () => udp.inflight(), tcpUnsentBytes: () => tcp.unsentBytes(), kernelDrops: () => udp.kernelDrops() });
+  const metrics = createFrontMetrics(opts.registry, {
+    inflight: () => udp.inflight(),
+    tcpUnsentBytes: () => tcp.unsentBytes(),
+    kernelDrops: () => udp.kernelDrops(),
+    upstreamSends: () => udp.upstreamSends(),
+  });
   const listen: ListenAddress[] = config.listen.map((spec) => ({ spec, ...validatedHostPort(spec) }));
   const upstream = validatedHostPort(config.upstream);
   const buildAcl = (): ClientAcl =>
@@ -94,6 +99,7 @@ export function createDnsFront(opts: DnsFrontOptions): DnsFront {
     maxInflight: config.maxInflight,
     maxInflightPerClient: config.maxInflightPerClient,
     batching: config.udpBatching,
+    segmentation: config.udpSegmentation,
     receiveBufferBytes: config.receiveBufferBytes,
     busyPollMicros: config.busyPollMicros,
   });

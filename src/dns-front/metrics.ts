@@ -22,10 +22,18 @@ export interface SocketDrops {
   readonly drops: number;
 }
 
-export function createFrontMetrics(registry: Registry, sources: { inflight(): number; tcpUnsentBytes(): number; kernelDrops(): readonly SocketDrops[] }) {
+/** Datagrams the upstream socket sent, by how (lib/net/udp-batch.ts counts): monotonic. */
+export interface UpstreamSends {
+  readonly segmented: number;
+  readonly batched: number;
+  readonly fallback: number;
+}
+
+export function createFrontMetrics(registry: Registry, sources: { inflight(): number; tcpUnsentBytes(): number; kernelDrops(): readonly SocketDrops[]; upstreamSends(): UpstreamSends }) {
   const m = capabilityMetrics(registry, 'dns_front');
   /** Each socket's count at the last scrape: the counter grows by the difference (a closed socket stops adding). */
   const seenDrops = new Map<number, number>();
+  const seenSends = { segmented: 0, sendmmsg: 0, dgram: 0 };
   const queries = m.hotCounter({
     name: 'queries_total',
     help: "Answers sent to clients by transport and rcode (Unbound's relayed ones and the front's own REFUSED/SERVFAIL).",
@@ -109,6 +117,21 @@ export function createFrontMetrics(registry: Registry, sources: { inflight(): nu
           const delta = s.drops - (seenDrops.get(s.inode) ?? 0);
           seenDrops.set(s.inode, s.drops);
           if (delta > 0) this.inc({ socket: s.role }, delta);
+        }
+      },
+    }),
+    upstreamSends: m.counter({
+      name: 'udp_upstream_datagrams_total',
+      help: 'Queries sent to Unbound over UDP, by how: segmented (a batch as one UDP GSO message, front.udpSegmentation), sendmmsg (a batch, one datagram each), dgram (alone through Node, e.g. the send buffer was full).',
+      labelNames: ['how'] as const,
+      collect() {
+        const now = sources.upstreamSends();
+        const next = { segmented: now.segmented, sendmmsg: now.batched - now.segmented, dgram: now.fallback };
+        for (const how of ['segmented', 'sendmmsg', 'dgram'] as const) {
+          const delta = next[how] - seenSends[how];
+          if (delta > 0) this.inc({ how }, delta);
+          else if (delta === 0) this.inc({ how }, 0); // the series exists from the first scrape
+          seenSends[how] = next[how];
         }
       },
     }),

@@ -1,7 +1,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import type { Logger } from 'pino';
-import { proxyV2Header } from '../lib/net/proxy-v2.js';
+import { PROXY_V2_MIN_PAD, padProxyV2, proxyV2Header } from '../lib/net/proxy-v2.js';
 import { socketFd } from '../lib/net/mmsg-vector.js';
 import { setReceiveBuffer } from '../lib/net/receive-buffer.js';
 import { socketInode, udpDrops } from '../lib/net/udp-drops.js';
@@ -11,7 +11,7 @@ import { createUdpDrain, type UdpDrain } from '../lib/net/udp-drain.js';
 import type { ClientAcl } from './client-acl.js';
 import type { InsertGate } from './insert-gate.js';
 import { classify, localReply, REFUSED, SERVFAIL } from './local-reply.js';
-import type { FrontMetrics, SocketDrops } from './metrics.js';
+import type { FrontMetrics, SocketDrops, UpstreamSends } from './metrics.js';
 
 /**
  * DNS over UDP: client datagrams in on the listen sockets, out to Unbound on ONE connected upstream
@@ -37,6 +37,8 @@ export interface UdpFrontOptions {
   readonly upstreamTimeoutMs: number;
   /** recvmmsg/sendmmsg (lib/net/udp-batch.ts, udp-drain.ts); false: dgram alone. */
   readonly batching: boolean;
+  /** Queries to Unbound in one segmented message per batch (config.ts udpSegmentation); needs batching and proxyProtocol. */
+  readonly segmentation: boolean;
   /** Receive buffer asked for each socket (lib/net/receive-buffer.ts); 0: the system default. */
   readonly receiveBufferBytes: number;
   /** How long to wait awake for the answer to a query that went to Unbound alone (config.ts busyPollMicros); 0: sleep. */
@@ -93,7 +95,9 @@ export class UdpFront {
     // Answers can be as large as the client's EDNS buffer allows (RFC 6891 §6.2.5): 64 KiB slots.
     // Views, not copies: fromUpstream copies an answer it must keep past its own return.
     const upDrain = createUdpDrain(up, { enabled: this.o.batching, slots: 32, slotBytes: 65_536, maxRounds: 4, connected: true, views: true });
-    this.upstream = { socket: up, sender: createUdpBatchSender(up, { ipv6: upIPv6, enabled: this.o.batching }), drain: upDrain };
+    // Segmented: each query's PROXYv2 header can grow to the batch's largest without changing what it says.
+    const segment = this.o.segmentation && this.o.proxyProtocol ? { pad: padProxyV2, minPad: PROXY_V2_MIN_PAD } : undefined;
+    this.upstream = { socket: up, sender: createUdpBatchSender(up, { ipv6: upIPv6, enabled: this.o.batching, ...(segment ? { segment } : {}) }), drain: upDrain };
     // A connected socket: ICMP port-unreachable from a stopped Unbound comes back as ECONNREFUSED.
     up.on('error', (err: NodeJS.ErrnoException) => this.upstreamError(err));
     up.on('message', (msg) => {
@@ -233,6 +237,11 @@ export class UdpFront {
 
   inflight(): number {
     return this.pending.size;
+  }
+
+  /** How the upstream socket's datagrams left, since start (for the metrics). */
+  upstreamSends(): UpstreamSends {
+    return this.upstream?.sender.counts() ?? { segmented: 0, batched: 0, fallback: 0 };
   }
 
   private fromClient(l: Listener, msg: Buffer, rinfo: UdpPeer): void {

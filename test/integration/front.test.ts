@@ -148,6 +148,32 @@ describe('DNS front: insert, then answer (whole daemon, real Unbound + nftables)
     assert.equal(allowed.msg.rcode, 'NOERROR');
   });
 
+  test('a burst leaves for Unbound as segmented messages (UDP GSO, PROXYv2 headers padded): every answer right, each client still seen', async () => {
+    const segmented = async (): Promise<number> => {
+      const r = await fl.lab.http('router', `http://127.0.0.1:${fl.sidecar.metricsPort}/metrics`);
+      assert.ok(r.ok, 'metrics');
+      return Number(/^unbound_sidecar_dns_front_udp_upstream_datagrams_total\{how="segmented"\} (\d+)$/m.exec(r.body)?.[1] ?? 0);
+    };
+    const before = await segmented();
+    // Names of different lengths: the batch's queries are grown to its largest.
+    const names = Array.from({ length: 120 }, (_, i) => `burst-${'x'.repeat(i % 9)}${i}-${run}.unlisted.example`);
+    const from = (i: number): string | undefined => (i % 4 === 3 ? LAN_SECOND : undefined);
+    const rs = await Promise.all(
+      names.map((name, i) => {
+        const source = from(i);
+        return fl.ask('front', { name, type: 'A', timeoutMs: 3000, ...(source === undefined ? {} : { source }) });
+      }),
+    );
+    for (const [i, r] of rs.entries()) {
+      const a = answered(r, names[i] ?? '');
+      // The fixture authority answers every name under unlisted.example.; Unbound refuses 10.77.0.3 by its real address.
+      assert.equal(a.msg.rcode, from(i) ? 'REFUSED' : 'NOERROR', `${names[i]} from ${from(i) ?? '10.77.0.2'}`);
+      if (!from(i)) assert.equal(addresses(a).length, 1, `${names[i]}: its address`);
+    }
+    const sent = (await segmented()) - before;
+    assert.ok(sent > 0, `some of the burst went out segmented (${sent} datagrams)`);
+  });
+
   test('pass-through: UDP, EDNS, TC and TCP answers are byte for byte what Unbound sends directly', async () => {
     const cases = [
       { name: 'direct.example', type: 'A' },

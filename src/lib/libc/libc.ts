@@ -33,6 +33,9 @@ export const NETLINK_ADD_MEMBERSHIP = 1;
 export const NETLINK_DROP_MEMBERSHIP = 2;
 /** linux/netfilter/nfnetlink.h: the group every nf_tables change is notified on. */
 export const NFNLGRP_NFTABLES = 7;
+/** linux/udp.h: UDP generic segmentation offload, a cmsg (or socket option) at level SOL_UDP. */
+export const SOL_UDP = 17;
+export const UDP_SEGMENT = 103;
 export const EAGAIN = 11;
 export const EINTR = 4;
 /** recv() on a netlink socket whose receive queue overflowed: notifications were dropped (netlink_overrun). */
@@ -174,6 +177,8 @@ export interface MsghdrLayout {
   msgNamelen: number;
   msgIov: number;
   msgIovlen: number;
+  msgControl: number;
+  msgControllen: number;
   msgFlags: number;
   msgLen: number;
   iovec: number;
@@ -194,6 +199,8 @@ export function msghdrLayout(): MsghdrLayout {
     msgNamelen: koffi.offsetof(msghdr, 'msg_namelen'),
     msgIov: koffi.offsetof(msghdr, 'msg_iov'),
     msgIovlen: koffi.offsetof(msghdr, 'msg_iovlen'),
+    msgControl: koffi.offsetof(msghdr, 'msg_control'),
+    msgControllen: koffi.offsetof(msghdr, 'msg_controllen'),
     msgFlags: koffi.offsetof(msghdr, 'msg_flags'),
     msgLen: koffi.offsetof(mmsghdr, 'msg_len'),
     iovec: koffi.sizeof(iovec),

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:dgram';
-import { libc, msghdrLayout, nativeArena, netlinkUnavailable, type Libc, type MsghdrLayout, type NativeArena } from '../libc/libc.js';
+import { libc, msghdrLayout, nativeArena, netlinkUnavailable, SOL_UDP, UDP_SEGMENT, type Libc, type MsghdrLayout, type NativeArena } from '../libc/libc.js';
 import { isRecord } from '../narrow/is-record.js';
 
 /**
@@ -26,17 +26,34 @@ export interface MmsgVector {
   /** msg_len: what the kernel sent or received for entry i. */
   received(i: number): number;
   flags(i: number): number;
+  /**
+   * A separate `struct mmsghdr` whose one message is the first `count` slots' iovecs together,
+   * with a UDP_SEGMENT cmsg of `segmentBytes` (Linux ≥ 4.18, udp(7)): the kernel sends it through
+   * the stack once and cuts it into `count` datagrams of that size (the last may be shorter).
+   * Each slot's length must already be `segmentBytes` but the last's.
+   */
+  segmented(count: number, segmentBytes: number): bigint;
+  /** What the kernel sent of the `segmented` message (bytes). */
+  segmentedSent(): number;
   free(): void;
 }
+
+/** struct cmsghdr (size_t cmsg_len; int level; int type) then the data, aligned to size_t (CMSG_DATA, CMSG_SPACE in sys/socket.h). */
+const cmsgHeader = (pointer: number): number => pointer + 8;
 
 export function createMmsgVector(slots: number, slotBytes: number): MmsgVector {
   const layout: MsghdrLayout = msghdrLayout();
   const iovAt = slots * layout.mmsghdr;
   const nameAt = iovAt + slots * layout.iovec;
   const dataAt = nameAt + slots * SOCKADDR_BYTES;
-  const arena: NativeArena = nativeArena(dataAt + slots * slotBytes);
+  const segAt = Math.ceil((dataAt + slots * slotBytes) / 8) * 8;
+  const cmsgAt = segAt + Math.ceil(layout.mmsghdr / 8) * 8;
+  const cmsgLen = cmsgHeader(layout.pointer) + 2;
+  const cmsgSpace = cmsgHeader(layout.pointer) + layout.pointer;
+  const arena: NativeArena = nativeArena(cmsgAt + cmsgSpace);
   const { bytes, address } = arena;
   bytes.fill(0, 0, dataAt);
+  bytes.fill(0, segAt, cmsgAt + cmsgSpace);
   const ptr = (at: number, v: bigint): void => {
     if (layout.pointer === 8) bytes.writeBigUInt64LE(v, at);
     else bytes.writeUInt32LE(Number(v), at);
@@ -48,6 +65,13 @@ export function createMmsgVector(slots: number, slotBytes: number): MmsgVector {
     ptr(iovAt + i * layout.iovec, address + BigInt(dataAt + i * slotBytes));
     ptr(iovAt + i * layout.iovec + layout.iovLen, BigInt(slotBytes));
   }
+  ptr(segAt + layout.msgIov, address + BigInt(iovAt));
+  ptr(segAt + layout.msgControl, address + BigInt(cmsgAt));
+  ptr(segAt + layout.msgControllen, BigInt(cmsgSpace));
+  ptr(cmsgAt, BigInt(cmsgLen));
+  bytes.writeInt32LE(SOL_UDP, cmsgAt + layout.pointer);
+  bytes.writeInt32LE(UDP_SEGMENT, cmsgAt + layout.pointer + 4);
+  const segEntry = address + BigInt(segAt);
   // Per-datagram writes stay in plain numbers (BigInt arithmetic showed in the relay's profile):
   // a size_t or pointer is written as 32-bit halves, the addresses are computed once here.
   const entries = Array.from({ length: slots }, (_, i) => address + BigInt(i * layout.mmsghdr));
@@ -85,6 +109,12 @@ export function createMmsgVector(slots: number, slotBytes: number): MmsgVector {
     nameLength: (i) => get(i * layout.mmsghdr + layout.msgNamelen),
     received: (i) => get(i * layout.mmsghdr + layout.msgLen),
     flags: (i) => bytes.readInt32LE(i * layout.mmsghdr + layout.msgFlags),
+    segmented(count, segmentBytes) {
+      word(segAt + layout.msgIovlen, count, 0);
+      bytes.writeUInt16LE(segmentBytes, cmsgAt + cmsgHeader(layout.pointer));
+      return segEntry;
+    },
+    segmentedSent: () => get(segAt + layout.msgLen),
     free: () => arena.free(),
   };
 }

@@ -61,3 +61,30 @@ export function proxyV2Header(transport: 'tcp' | 'udp', source: ProxyEndpoint, d
   out.writeUInt16BE(destination.port, 18 + 2 * a);
   return out;
 }
+
+/** §2.2.7: a TLV "to be ignored when parsed", for padding; type, 2-byte length, value. */
+const PP2_TYPE_NOOP = 0x04;
+/** A TLV is at least its type and length: a datagram can grow by 0 or by 3 bytes and more. */
+export const PROXY_V2_MIN_PAD = 3;
+
+/**
+ * Grows the PROXYv2 datagram at `bytes[at, at + len)` to `to` bytes in place, with a NOOP TLV
+ * (§2.2.7) between the addresses (and any TLVs) and the payload; the header's length field grows
+ * with it, so a receiver skips the padding with the header (Unbound: `pp2_read_header` takes the
+ * header as 16 + len bytes). What comes after the header is moved, not changed. False (nothing
+ * written) when it cannot: not a PROXYv2 datagram, a growth of 1 or 2 bytes, or `to` past the
+ * buffer.
+ */
+export function padProxyV2(bytes: Buffer, at: number, len: number, to: number): boolean {
+  const pad = to - len;
+  if (pad === 0) return true;
+  if (pad < PROXY_V2_MIN_PAD || at + to > bytes.length || len < 16 || bytes[at + 12] !== 0x21) return false;
+  const header = 16 + bytes.readUInt16BE(at + 14);
+  if (header > len || header - 16 + pad > 0xffff) return false;
+  bytes.copyWithin(at + header + pad, at + header, at + len);
+  bytes[at + header] = PP2_TYPE_NOOP;
+  bytes.writeUInt16BE(pad - PROXY_V2_MIN_PAD, at + header + 1);
+  bytes.fill(0, at + header + PROXY_V2_MIN_PAD, at + header + pad);
+  bytes.writeUInt16BE(header - 16 + pad, at + 14);
+  return true;
+}

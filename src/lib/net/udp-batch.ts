@@ -27,8 +27,8 @@ export interface UdpBatchSender {
    * the datagram left in this call (alone, on an idle sender; or filling the batch).
    */
   send<T>(parts: readonly Uint8Array[], to: UdpPeer | undefined, onError?: (err: NodeJS.ErrnoException, tag: T) => void, tag?: T): boolean;
-  /** Datagrams sent through sendmmsg and through socket.send, and the sendmmsg calls made. */
-  counts(): { batched: number; fallback: number; calls: number };
+  /** Datagrams sent through sendmmsg and through socket.send, the sendmmsg calls made, and the datagrams of those sent as one segmented message. */
+  counts(): { batched: number; fallback: number; calls: number; segmented: number };
   /** Sends what is queued; later sends are dropped. Call it before `socket.close()`. */
   close(): void;
 }
@@ -43,8 +43,31 @@ export const IDLE_MS = 1;
 /** Bigger datagrams take socket.send (a DNS answer over UDP rarely exceeds the 1232-byte EDNS default). */
 export const SLOT_BYTES = 4096;
 
-/** `now`: the clock the idle rule reads (ms; tests freeze it so a slow machine cannot make a turn look idle). */
-export function createUdpBatchSender(socket: Socket, opts: { readonly ipv6: boolean; readonly enabled?: boolean; readonly now?: () => number }): UdpBatchSender {
+/**
+ * A batch sent as one segmented message (UDP GSO) is at most this many bytes a datagram: below any
+ * path's MTU (the kernel refuses a segment that does not fit, EINVAL) and far above a query.
+ */
+export const MAX_SEGMENT_BYTES = 1232;
+
+/**
+ * `now`: the clock the idle rule reads (ms; tests freeze it so a slow machine cannot make a turn
+ * look idle). `segment` (a connected socket only): a batch of two or more goes out as ONE
+ * message the kernel cuts into datagrams (UDP_SEGMENT, udp(7)), so it crosses the sender's
+ * stack — route, netfilter, conntrack, and on loopback the receiver's side too — once instead of
+ * once per datagram. GSO needs every datagram but the last to be the same size: `pad` grows
+ * one in place to `to` bytes without changing what it says (a PROXYv2 header's NOOP TLV,
+ * proxy-v2.ts), or says it cannot (then the batch goes the usual way). A kernel without it
+ * (EIO, EINVAL, ENOPROTOOPT, EOPNOTSUPP) turns it off for the socket.
+ */
+export function createUdpBatchSender(
+  socket: Socket,
+  opts: {
+    readonly ipv6: boolean;
+    readonly enabled?: boolean;
+    readonly now?: () => number;
+    readonly segment?: { readonly pad: (bytes: Buffer, at: number, len: number, to: number) => boolean; readonly minPad: number };
+  },
+): UdpBatchSender {
   const now = opts.now ?? (() => performance.now());
   let v: { vec: MmsgVector; fd: number; open: () => boolean } | undefined | null; // null: not available here
   let count = 0;
@@ -55,7 +78,8 @@ export function createUdpBatchSender(socket: Socket, opts: { readonly ipv6: bool
   type OnError = (err: NodeJS.ErrnoException, tag: unknown) => void;
   const errs: (OnError | undefined)[] = new Array<OnError | undefined>(SLOTS);
   const tags: unknown[] = new Array<unknown>(SLOTS);
-  const stats = { batched: 0, fallback: 0, calls: 0 };
+  const stats = { batched: 0, fallback: 0, calls: 0, segmented: 0 };
+  let segmentOff = opts.segment === undefined;
   /** Each queued datagram's size (also in its iovec; kept here for the EAGAIN fallback). */
   const lengths = new Uint32Array(SLOTS);
 
@@ -78,6 +102,51 @@ export function createUdpBatchSender(socket: Socket, opts: { readonly ipv6: bool
     }
   }
 
+  /** The batch as one segmented message: true when it left (or failed for good, reported); false: send it the usual way. */
+  function sendSegmented(vec: MmsgVector, fd: number): boolean {
+    const seg = opts.segment;
+    if (seg === undefined || segmentOff || count < 2) return false;
+    let size = 0;
+    for (let i = 0; i < count; i++) {
+      if (tos[i] !== undefined) return false;
+      size = Math.max(size, lengths[i] ?? 0);
+    }
+    for (let i = 0; i < count; i++) {
+      const grow = size - (lengths[i] ?? 0);
+      if (grow > 0 && grow < seg.minPad) {
+        size += seg.minPad;
+        break;
+      }
+    }
+    if (size > MAX_SEGMENT_BYTES) return false;
+    for (let i = 0; i < count; i++) {
+      const len = lengths[i] ?? 0;
+      if (len === size) continue;
+      if (!seg.pad(vec.bytes, vec.dataAt(i), len, size)) return false; // those grown so far are still whole datagrams
+      lengths[i] = size;
+      vec.setLength(i, size);
+    }
+    stats.calls++;
+    let r = vec.lc.sendmmsg(fd, vec.segmented(count, size), 1, MSG_DONTWAIT);
+    if (r < 0 && vec.lc.errno() === EINTR) r = vec.lc.sendmmsg(fd, vec.segmented(count, size), 1, MSG_DONTWAIT);
+    if (r === 1) {
+      stats.segmented += count;
+      stats.batched += count;
+      return true;
+    }
+    const errno = vec.lc.errno();
+    if (errno === EAGAIN) return false; // the usual way queues them on libuv
+    if (GSO_UNSUPPORTED.has(errno)) {
+      segmentOff = true;
+      return false;
+    }
+    // An error of the socket (a connected one's ECONNREFUSED, say) is reported once, and it was
+    // this message's: every datagram in it failed.
+    const err = errnoError(errno);
+    for (let i = 0; i < count; i++) errs[i]?.(err, tags[i]);
+    return true;
+  }
+
   function flush(): void {
     scheduled = false;
     if (!v || count === 0) return;
@@ -86,7 +155,7 @@ export function createUdpBatchSender(socket: Socket, opts: { readonly ipv6: bool
       count = 0; // the socket was closed under us: what was queued is dropped, as socket.send would
       return;
     }
-    let i = 0;
+    let i = sendSegmented(vec, fd) ? count : 0;
     while (i < count) {
       stats.calls++;
       const r = vec.lc.sendmmsg(fd, vec.entry(i), count - i, MSG_DONTWAIT);
@@ -169,6 +238,9 @@ export function createUdpBatchSender(socket: Socket, opts: { readonly ipv6: bool
     },
   };
 }
+
+/** net/ipv4/udp.c udp_send_skb: no GSO here (EIO: no checksum offload on the path, e.g. IPsec; EINVAL: a segment over the path MTU or these options), or a kernel without it (ENOPROTOOPT, EOPNOTSUPP). */
+const GSO_UNSUPPORTED = new Set([5, 22, 92, 95]);
 
 export function errnoError(errno: number, syscall = 'sendmmsg'): NodeJS.ErrnoException {
   const text = errnoText(errno);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { proxyV2Header } from '../../../src/lib/net/proxy-v2.js';
+import { padProxyV2, proxyV2Header } from '../../../src/lib/net/proxy-v2.js';
 
 /** Expected bytes written out by hand from proxy-protocol.txt §2.2 (signature, ver_cmd, fam, len, addresses, ports). */
 const SIG = '0d0a0d0a000d0a515549540a';
@@ -22,4 +22,25 @@ test('PROXYv2 header bytes: TCP/UDP over IPv4 and IPv6, mapped IPv4, mixed famil
 
 test('PROXYv2: a non-address is a bug, not a silent zero', () => {
   assert.throws(() => proxyV2Header('udp', { address: 'localhost', port: 1 }, { address: '127.0.0.1', port: 53 }), /not an IP address/);
+});
+
+test('padProxyV2: a NOOP TLV after the addresses, the length field grown with it, the payload moved intact; 1–2 bytes or a non-PROXY datagram refused', () => {
+  const header = proxyV2Header('udp', { address: '10.77.0.23', port: 40000 }, { address: '10.77.0.1', port: 53 });
+  const query = Buffer.from('dns-query-bytes');
+  const slot = Buffer.alloc(256, 0xee);
+  Buffer.concat([header, query]).copy(slot, 10);
+  const len = header.length + query.length;
+  assert.equal(padProxyV2(slot, 10, len, len + 1), false, 'a TLV is at least 3 bytes');
+  assert.equal(padProxyV2(slot, 10, len, len + 2), false);
+  assert.equal(padProxyV2(slot, 10, len, len), true, 'nothing to grow');
+  assert.equal(padProxyV2(slot, 10, len, len + 10), true);
+  const out = slot.subarray(10, 10 + len + 10);
+  assert.equal(out.subarray(0, 14).toString('hex'), header.subarray(0, 14).toString('hex'), 'signature, version, family untouched');
+  assert.equal(out.readUInt16BE(14), 12 + 10, 'the header now covers the addresses and the TLV');
+  assert.equal(out.subarray(16, 28).toString('hex'), header.subarray(16, 28).toString('hex'), 'addresses untouched');
+  assert.deepEqual([...out.subarray(28, 38)], [0x04, 0, 7, 0, 0, 0, 0, 0, 0, 0], 'PP2_TYPE_NOOP, length 7, zeros');
+  assert.equal(out.subarray(38).toString(), 'dns-query-bytes', 'the payload follows the grown header');
+  assert.equal(slot[10 + len + 10], 0xee, 'nothing written past the new end');
+  assert.equal(padProxyV2(slot, 0, 40, 50), false, 'not a PROXYv2 datagram where it starts');
+  assert.equal(padProxyV2(slot, 10, len + 10, 300), false, 'past the buffer');
 });

@@ -3,7 +3,8 @@ import { createSocket, type Socket } from 'node:dgram';
 import { once } from 'node:events';
 import { after, test } from 'node:test';
 import { encodeSockaddr, SockaddrNames, type UdpPeer, writeSockaddrIn } from '../../../src/lib/net/sockaddr.js';
-import { createUdpBatchSender, SLOT_BYTES } from '../../../src/lib/net/udp-batch.js';
+import { createUdpBatchSender, MAX_SEGMENT_BYTES, SLOT_BYTES } from '../../../src/lib/net/udp-batch.js';
+import { mmsgUnavailable } from '../../../src/lib/net/mmsg-vector.js';
 import { createUdpDrain } from '../../../src/lib/net/udp-drain.js';
 
 const open = new Set<Socket>();
@@ -51,7 +52,7 @@ for (const [type, host] of [
     const sender = createUdpBatchSender(tx, { ipv6: type === 'udp6', now: () => clock });
     const to = { address: host, port: rx.address().port, family: type === 'udp6' ? ('IPv6' as const) : ('IPv4' as const), size: 0 };
     sender.send([Buffer.from([0]), Buffer.from('-part-two')], to);
-    assert.deepEqual(sender.counts(), { batched: 1, fallback: 0, calls: 1 }, 'the first one left before send returned');
+    assert.deepEqual(sender.counts(), { batched: 1, fallback: 0, calls: 1, segmented: 0 }, 'the first one left before send returned');
     for (let i = 1; i < 10; i++) sender.send([Buffer.from([i]), Buffer.from('-part-two')], to);
     assert.equal(sender.counts().calls, 1, 'the rest wait for the end of the turn');
     clock += 10; // the next turn: idle again
@@ -61,7 +62,7 @@ for (const [type, host] of [
       Array.from({ length: 10 }, (_, i) => `${String.fromCharCode(i)}-part-two`),
     );
     assert.ok(r.got.every((g) => g.port === tx.address().port));
-    assert.deepEqual(sender.counts(), { batched: 10, fallback: 0, calls: 2 });
+    assert.deepEqual(sender.counts(), { batched: 10, fallback: 0, calls: 2, segmented: 0 });
     sender.close();
     tx.close();
     rx.close();
@@ -76,7 +77,7 @@ test('a datagram larger than a slot, and a scoped or unparsable address, go thro
   sender.send([Buffer.alloc(SLOT_BYTES + 1, 7)], { address: '127.0.0.1', port: rx.address().port, family: 'IPv4', size: 0 });
   await until(() => r.got.length === 1);
   assert.equal(r.got[0]?.msg.length, SLOT_BYTES + 1);
-  assert.deepEqual(sender.counts(), { batched: 0, fallback: 1, calls: 0 });
+  assert.deepEqual(sender.counts(), { batched: 0, fallback: 1, calls: 0, segmented: 0 });
   sender.close();
   tx.close();
   rx.close();
@@ -248,4 +249,75 @@ test('sockaddr: encoded and read back the way RemoteInfo spells addresses (IPv4-
   assert.deepEqual(written, encodeSockaddr({ address: '198.51.100.9', port: 53 }, false));
   assert.equal(encodeSockaddr({ address: '2001:db8::1', port: 1 }, false), null);
   assert.equal(encodeSockaddr({ address: 'fe80::1%eth0', port: 1 }, true), null);
+});
+
+/** A test framing for `segment.pad`: the first byte is the payload length, the rest is filler. */
+const padFramed = (bytes: Buffer, at: number, len: number, to: number): boolean => {
+  if (to > bytes.length - at) return false;
+  bytes.fill(0x2e, at + len, at + to);
+  return true;
+};
+
+/** A receiver and a sender connected to it (segmenting needs a connected socket). */
+async function connectedPair(): Promise<{ rx: Socket; r: ReturnType<typeof collect>; tx: Socket }> {
+  const rx = await bound('udp4', '127.0.0.1');
+  const r = collect(rx);
+  const tx = createSocket('udp4');
+  open.add(tx);
+  tx.connect(rx.address().port, '127.0.0.1');
+  await once(tx, 'connect');
+  return { rx, r, tx };
+}
+
+test('segment: a batch on a connected socket leaves as ONE segmented message, each datagram whole at the batch size, in order', { skip: mmsgUnavailable() }, async () => {
+  const { rx, r, tx } = await connectedPair();
+  let clock = 1000;
+  const sender = createUdpBatchSender(tx, { ipv6: false, now: () => clock, segment: { pad: padFramed, minPad: 1 } });
+  const payloads = Array.from({ length: 20 }, (_, i) => `q${i}-${'x'.repeat(i % 7)}`);
+  sender.send([Buffer.from([0])], undefined); // an idle sender sends the first at once, alone
+  for (const p of payloads) sender.send([Buffer.from([p.length]), Buffer.from(p)], undefined);
+  clock += 10;
+  await until(() => r.got.length === 21);
+  const size = Math.max(...payloads.map((p) => p.length + 1));
+  assert.deepEqual(
+    r.got.slice(1).map((g) => g.msg.subarray(1, 1 + (g.msg[0] ?? 0)).toString()),
+    payloads,
+  );
+  assert.ok(
+    r.got.slice(1).every((g) => g.msg.length === size),
+    `every datagram grown to ${size}`,
+  );
+  assert.deepEqual(sender.counts(), { batched: 21, fallback: 0, calls: 2, segmented: 20 });
+  sender.close();
+  tx.close();
+  rx.close();
+});
+
+test('segment: a datagram pad cannot grow, or one past MAX_SEGMENT_BYTES, sends the batch the usual way (each at its own size)', { skip: mmsgUnavailable() }, async () => {
+  const { rx, r, tx } = await connectedPair();
+  let clock = 1000;
+  const sender = createUdpBatchSender(tx, { ipv6: false, now: () => clock, segment: { pad: () => false, minPad: 1 } });
+  sender.send([Buffer.from('first')], undefined);
+  for (const p of ['a', 'bb', 'ccc']) sender.send([Buffer.from(p)], undefined);
+  clock += 10;
+  await until(() => r.got.length === 4);
+  assert.deepEqual(
+    r.got.map((g) => g.msg.toString()),
+    ['first', 'a', 'bb', 'ccc'],
+  );
+  const big = createUdpBatchSender(tx, { ipv6: false, now: () => clock, segment: { pad: padFramed, minPad: 1 } });
+  big.send([Buffer.from('first')], undefined);
+  big.send([Buffer.alloc(MAX_SEGMENT_BYTES + 1, 1)], undefined);
+  big.send([Buffer.from('small')], undefined);
+  clock += 10;
+  await until(() => r.got.length === 7);
+  assert.deepEqual(
+    r.got.slice(4).map((g) => g.msg.length),
+    [5, MAX_SEGMENT_BYTES + 1, 5],
+  );
+  assert.equal(big.counts().segmented, 0);
+  sender.close();
+  big.close();
+  tx.close();
+  rx.close();
 });
