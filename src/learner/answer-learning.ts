@@ -1,4 +1,5 @@
-import { extractAnswers, namesLeadingTo, type AnswersError } from '../lib/dnstap/index.js';
+import { answerKey } from '../lib/dns-wire/answer-key.js';
+import { extractAnswers, namesLeadingTo, type AddressAnswer, type AnswersError } from '../lib/dnstap/index.js';
 import type { Learn, LearnOutcome } from './dnstap-ingest.js';
 import type { ListMatchers } from './list-matchers.js';
 
@@ -36,6 +37,26 @@ export interface LearnReport {
  */
 export type LearnAnswer = (msg: Uint8Array, seenAt?: number) => Promise<LearnReport> | undefined;
 
+/**
+ * A response's plan — which of its addresses go to which list, under which names — is kept by its
+ * answer key (lib/dns-wire/answer-key.ts) while the lists stay as they are (ListMatchers.version):
+ * Unbound answers a popular name from its cache with the same bytes every time but the ID and
+ * TTLs, and the plan is what costs (names decoded, lowercased and matched; addresses built). A hit
+ * reads only the current TTLs. Bounded: at most MEMO_ENTRIES keys of at most MEMO_KEY_BYTES each
+ * (~2 MiB), dropped together when full or when a list changes.
+ */
+const MEMO_ENTRIES = 4096;
+const MEMO_KEY_BYTES = 512;
+
+interface Step {
+  readonly list: ListMatchers['lists'][number];
+  readonly a: AddressAnswer;
+  /** Where this record's TTL sits in a response of this key; -1: unknown (the plan is not kept). */
+  readonly ttlAt: number;
+  readonly name: string;
+  readonly hit: string;
+}
+
 export function createLearnAnswer(deps: {
   matchers: ListMatchers;
   learn: Learn;
@@ -45,17 +66,17 @@ export function createLearnAnswer(deps: {
   const { matchers, learn } = deps;
   // Most answers match no learning list: screened on their owners before any address is built.
   const wanted = (name: string): boolean => matchers.anyLearningMatch(name);
-  return (msg, seenAt = performance.now()) => {
+  const memo = new Map<string, readonly Step[]>();
+  let memoVersion = matchers.version;
+
+  /** The full reading: undefined for a malformed response (reported). */
+  function plan(msg: Uint8Array): Step[] | undefined {
     const r = extractAnswers(msg, undefined, wanted);
     if (r.kind === 'error') {
       deps.malformed?.(r.reason);
       return undefined;
     }
-    if (r.addresses.length === 0) return undefined;
-    let waits: Promise<LearnOutcome>[] | undefined;
-    const decided: LearnOutcome[] = [];
-    let held = 0;
-    let unavailable: string | undefined;
+    const steps: Step[] = [];
     // One chain walk per distinct owner (a response usually has one owner for all its addresses).
     let lastOwner = '';
     let names: string[] = [];
@@ -69,17 +90,45 @@ export function createLearnAnswer(deps: {
         const hit = matchers.anyMatches(list, names);
         if (hit === undefined) continue;
         // The chain's head (the name the client asked) is what `lookup` shows as "learned for".
-        const p = learn(list, a, stripDot(names[names.length - 1] ?? hit), seenAt, stripDot(hit));
-        const why = deps.unavailable(list, a.family);
-        if (why !== undefined) {
-          held++;
-          unavailable ??= why;
-          continue;
-        }
-        if (typeof p === 'string')
-          decided.push(p); // decided at once (already in the set, or skipped): nothing to wait for
-        else (waits ??= []).push(p);
+        steps.push({ list, a, ttlAt: a.rdataOffset === undefined ? -1 : a.rdataOffset - 6, name: stripDot(names[names.length - 1] ?? hit), hit: stripDot(hit) });
       }
+    }
+    return steps;
+  }
+
+  return (msg, seenAt = performance.now()) => {
+    if (matchers.version !== memoVersion) {
+      memo.clear();
+      memoVersion = matchers.version;
+    }
+    const key = answerKey(msg, MEMO_KEY_BYTES);
+    let steps = key === undefined ? undefined : memo.get(key);
+    if (steps === undefined) {
+      const made = plan(msg);
+      if (made === undefined) return undefined;
+      steps = made;
+      if (key !== undefined && made.every((st) => st.ttlAt >= 0)) {
+        if (memo.size >= MEMO_ENTRIES) memo.clear();
+        memo.set(key, made);
+      }
+    }
+    if (steps.length === 0) return undefined;
+    let waits: Promise<LearnOutcome>[] | undefined;
+    const decided: LearnOutcome[] = [];
+    let held = 0;
+    let unavailable: string | undefined;
+    for (const st of steps) {
+      const ttl = st.ttlAt < 0 ? st.a.ttl : ttlAt(msg, st.ttlAt);
+      const p = learn(st.list, { family: st.a.family, address: st.a.address, words: st.a.words, ttl }, st.name, seenAt, st.hit);
+      const why = deps.unavailable(st.list, st.a.family);
+      if (why !== undefined) {
+        held++;
+        unavailable ??= why;
+        continue;
+      }
+      if (typeof p === 'string')
+        decided.push(p); // decided at once (already in the set, or skipped): nothing to wait for
+      else (waits ??= []).push(p);
     }
     // Only what must reach the kernel is waited for: an answer whose addresses are all in the set
     // with time left is relayed with no Promise at all.
@@ -90,6 +139,12 @@ export function createLearnAnswer(deps: {
       return { listed: outcomes.length + held, learned: count('learned'), unchanged: count('unchanged'), skipped: count('skipped'), failed: count('failed'), held, unavailable };
     });
   };
+}
+
+/** RFC 2181 §8: a TTL with the top bit set is 0 (as the response reader reads it). */
+function ttlAt(msg: Uint8Array, at: number): number {
+  const v = (((msg[at] as number) << 24) | ((msg[at + 1] as number) << 16) | ((msg[at + 2] as number) << 8) | (msg[at + 3] as number)) >>> 0;
+  return v >= 0x80000000 ? 0 : v;
 }
 
 function stripDot(n: string): string {

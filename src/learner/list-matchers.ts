@@ -35,6 +35,8 @@ export interface NameMatch {
 
 export class ListMatchers {
   readonly lists: ListState[];
+  /** Bumped by every change of what the lists match or cover: a decision made before is stale. */
+  version = 0;
 
   constructor(configs: readonly LearnerListConfig[], defaults: { minTtl: number; maxTtl: number }) {
     this.lists = configs.map((c) => ({
@@ -60,6 +62,7 @@ export class ListMatchers {
   setModel(list: string, model: { ipv4: RangeSet; ipv6: RangeSet; domains: readonly string[] }): void {
     const s = this.get(list);
     if (!s) return;
+    this.version++;
     s.ipv4 = model.ipv4;
     s.ipv6 = model.ipv6;
     if (s.domains !== model.domains) s.registry = DomainMatcher.build(model.domains).matcher;
@@ -69,6 +72,7 @@ export class ListMatchers {
   setAdditions(list: string, names: Iterable<string>): void {
     const s = this.get(list);
     if (!s) return;
+    this.version++;
     s.additions = new Set(names);
     s.added = DomainMatcher.build([...s.additions]).matcher;
   }

@@ -40,10 +40,11 @@ function setup(
   const m = new ListMatchers([listCfg], { minTtl: 300, maxTtl: 86_400 });
   m.setModel('vpn', { ipv4: emptyRangeSet('ipv4'), ipv6: emptyRangeSet('ipv6'), domains: ['example.com', 'xn--e1afmkfd.xn--p1ai'] });
   const submitted: string[] = [];
+  const ttls: number[] = [];
   const sets = stubLearnedSets(
     { kind: 'no-set' },
     {
-      submit: async (_t, _f, addr) => (submitted.push(addr), outcome(addr)),
+      submit: async (_t, _f, addr, ttl) => (submitted.push(addr), ttls.push(ttl), outcome(addr)),
       fresh: (_t, _f, addr) => fresh(addr),
       timeLeftMs: (_t, _f, addr) => timeLeftMs(addr),
       unavailable: () => unavailable,
@@ -52,7 +53,7 @@ function setup(
   const metrics = createLearnerMetrics(new Registry());
   const learn = createLearn({ learnedSets: sets, store: new LearnedStore('/nonexistent', noKernel), metrics, logger });
   const learnAnswer = createLearnAnswer({ matchers: m, learn, unavailable: (l, f) => (l.target ? sets.unavailable(l.target, f) : undefined) });
-  return { learnAnswer, submitted };
+  return { learnAnswer, submitted, ttls, matchers: m };
 }
 
 test('unlisted, address-less, bogon-only-unlisted and malformed answers: undefined (nothing to wait for)', () => {
@@ -134,4 +135,40 @@ test('already in the set: resolves without waiting on anything; set missing: hel
   assert.equal(h?.held, 1);
   assert.match(h?.unavailable ?? '', /missing/);
   assert.deepEqual(missing.submitted, ['31.0.113.8'], 'still submitted: set-sync writes it when the set appears');
+});
+
+test('a response seen before (another ID, TTLs lower) reuses its plan: no name matched again, its addresses learned with the TTL it carries now; a list change drops every plan', async () => {
+  const { learnAnswer, submitted, ttls, matchers } = setup(() => ({ kind: 'applied', refreshed: false }));
+  let screened = 0;
+  const screen = matchers.anyLearningMatch.bind(matchers);
+  matchers.anyLearningMatch = (name) => (screened++, screen(name));
+  const answer = (id: number, ttl: number): Uint8Array => {
+    const m = response('www.example.com', [
+      ['www.example.com', 5, ttl, wireName('edge.cdn.net')],
+      ['edge.cdn.net', 1, ttl, [31, 0, 113, 5]],
+    ]);
+    m[0] = id >> 8;
+    m[1] = id & 0xff;
+    return m;
+  };
+  await learnAnswer(answer(1, 3600));
+  const first = screened;
+  assert.ok(first > 0, 'the first one is read and matched');
+  await learnAnswer(answer(2, 3000));
+  await learnAnswer(answer(3, 2000));
+  assert.equal(screened, first, 'the same bytes but ID and TTLs: not matched again');
+  assert.deepEqual(submitted, ['31.0.113.5', '31.0.113.5', '31.0.113.5']);
+  assert.deepEqual(ttls, [3600, 3000, 2000], 'each learned with its own TTL');
+  // Another address under the same name is another response: read afresh.
+  const other = response('www.example.com', [
+    ['www.example.com', 5, 3000, wireName('edge.cdn.net')],
+    ['edge.cdn.net', 1, 3000, [31, 0, 113, 6]],
+  ]);
+  await learnAnswer(other);
+  assert.ok(screened > first);
+  assert.equal(submitted.at(-1), '31.0.113.6');
+  // The registry drops example.com: the kept plan must not learn for it any more.
+  matchers.setModel('vpn', { ipv4: emptyRangeSet('ipv4'), ipv6: emptyRangeSet('ipv6'), domains: ['xn--e1afmkfd.xn--p1ai'] });
+  assert.equal(learnAnswer(answer(4, 1000)), undefined, 'no longer listed');
+  assert.equal(submitted.length, 4);
 });

@@ -18,6 +18,8 @@ export interface AddressAnswer {
   /** Big-endian 32-bit words as ip-prefix uses them (1 for IPv4, 4 for IPv6). */
   readonly words: Uint32Array;
   readonly ttl: number;
+  /** Where the record's rdata starts in the message (its TTL is the 4 bytes 6 before it). */
+  readonly rdataOffset?: number;
 }
 
 export interface CnameLink {
@@ -51,6 +53,7 @@ class Address implements AddressAnswer {
     readonly family: IpFamily,
     readonly words: Uint32Array,
     readonly ttl: number,
+    readonly rdataOffset: number,
   ) {}
   get address(): string {
     this.text ??= formatAddress(this.family, this.words, 0);
@@ -111,7 +114,7 @@ export function extractAnswers(msg: Uint8Array, maxAnswers?: number, wanted?: (n
       const o = at + w * 4;
       words[w] = (((msg[o] as number) << 24) | ((msg[o + 1] as number) << 16) | ((msg[o + 2] as number) << 8) | (msg[o + 3] as number)) >>> 0;
     }
-    addresses.push(new Address(rr.name, family, words, rr.ttl));
+    addresses.push(new Address(rr.name, family, words, rr.ttl, at));
   }
   return { kind: 'answers', question: r.question?.name, qtype: r.question?.type, rcode: r.rcode, addresses, cnames, skipped, capped: r.capped };
 }
