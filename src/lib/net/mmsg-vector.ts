@@ -33,8 +33,6 @@ export interface MmsgVector {
    * Each slot's length must already be `segmentBytes` but the last's.
    */
   segmented(count: number, segmentBytes: number): bigint;
-  /** What the kernel sent of the `segmented` message (bytes). */
-  segmentedSent(): number;
   free(): void;
 }
 
@@ -114,7 +112,6 @@ export function createMmsgVector(slots: number, slotBytes: number): MmsgVector {
       bytes.writeUInt16LE(segmentBytes, cmsgAt + cmsgHeader(layout.pointer));
       return segEntry;
     },
-    segmentedSent: () => get(segAt + layout.msgLen),
     free: () => arena.free(),
   };
 }
