@@ -1,6 +1,7 @@
 import type { Registry } from 'prom-client';
 import { capabilityMetrics } from '../lib/metrics/capability-metrics.js';
 import type { HotSeries } from '../lib/metrics/hot-metrics.js';
+import type { UdpBatchSender } from '../lib/net/udp-batch.js';
 import { rcodeName } from '../lib/dns-wire/types.js';
 
 export type Transport = 'udp' | 'tcp';
@@ -22,12 +23,8 @@ export interface SocketDrops {
   readonly drops: number;
 }
 
-/** Datagrams the upstream socket sent, by how (lib/net/udp-batch.ts counts): monotonic. */
-export interface UpstreamSends {
-  readonly segmented: number;
-  readonly batched: number;
-  readonly fallback: number;
-}
+/** Datagrams the upstream socket sent, by how (the sender's counts): monotonic. */
+export type UpstreamSends = Pick<ReturnType<UdpBatchSender['counts']>, 'segmented' | 'batched' | 'fallback'>;
 
 export function createFrontMetrics(registry: Registry, sources: { inflight(): number; tcpUnsentBytes(): number; kernelDrops(): readonly SocketDrops[]; upstreamSends(): UpstreamSends }) {
   const m = capabilityMetrics(registry, 'dns_front');
@@ -128,9 +125,8 @@ export function createFrontMetrics(registry: Registry, sources: { inflight(): nu
         const now = sources.upstreamSends();
         const next = { segmented: now.segmented, sendmmsg: now.batched - now.segmented, dgram: now.fallback };
         for (const how of ['segmented', 'sendmmsg', 'dgram'] as const) {
-          const delta = next[how] - seenSends[how];
-          if (delta > 0) this.inc({ how }, delta);
-          else if (delta === 0) this.inc({ how }, 0); // the series exists from the first scrape
+          // inc by 0 too: every series exists from the first scrape (a new sender's counts restart lower).
+          this.inc({ how }, Math.max(0, next[how] - seenSends[how]));
           seenSends[how] = next[how];
         }
       },

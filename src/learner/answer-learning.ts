@@ -1,4 +1,5 @@
 import { answerKey } from '../lib/dns-wire/answer-key.js';
+import { readTtl } from '../lib/dns-wire/response-reader.js';
 import { extractAnswers, namesLeadingTo, type AddressAnswer, type AnswersError } from '../lib/dnstap/index.js';
 import type { Learn, LearnOutcome } from './dnstap-ingest.js';
 import type { ListMatchers } from './list-matchers.js';
@@ -51,7 +52,7 @@ const MEMO_KEY_BYTES = 512;
 interface Step {
   readonly list: ListMatchers['lists'][number];
   readonly a: AddressAnswer;
-  /** Where this record's TTL sits in a response of this key; -1: unknown (the plan is not kept). */
+  /** Where this record's TTL sits in every response of this key. */
   readonly ttlAt: number;
   readonly name: string;
   readonly hit: string;
@@ -90,7 +91,7 @@ export function createLearnAnswer(deps: {
         const hit = matchers.anyMatches(list, names);
         if (hit === undefined) continue;
         // The chain's head (the name the client asked) is what `lookup` shows as "learned for".
-        steps.push({ list, a, ttlAt: a.rdataOffset === undefined ? -1 : a.rdataOffset - 6, name: stripDot(names[names.length - 1] ?? hit), hit: stripDot(hit) });
+        steps.push({ list, a, ttlAt: a.rdataOffset - 6, name: stripDot(names[names.length - 1] ?? hit), hit: stripDot(hit) });
       }
     }
     return steps;
@@ -107,7 +108,7 @@ export function createLearnAnswer(deps: {
       const made = plan(msg);
       if (made === undefined) return undefined;
       steps = made;
-      if (key !== undefined && made.every((st) => st.ttlAt >= 0)) {
+      if (key !== undefined) {
         if (memo.size >= MEMO_ENTRIES) memo.clear();
         memo.set(key, made);
       }
@@ -118,7 +119,7 @@ export function createLearnAnswer(deps: {
     let held = 0;
     let unavailable: string | undefined;
     for (const st of steps) {
-      const ttl = st.ttlAt < 0 ? st.a.ttl : ttlAt(msg, st.ttlAt);
+      const ttl = readTtl(msg, st.ttlAt);
       const p = learn(st.list, { family: st.a.family, address: st.a.address, words: st.a.words, ttl }, st.name, seenAt, st.hit);
       const why = deps.unavailable(st.list, st.a.family);
       if (why !== undefined) {
@@ -139,12 +140,6 @@ export function createLearnAnswer(deps: {
       return { listed: outcomes.length + held, learned: count('learned'), unchanged: count('unchanged'), skipped: count('skipped'), failed: count('failed'), held, unavailable };
     });
   };
-}
-
-/** RFC 2181 §8: a TTL with the top bit set is 0 (as the response reader reads it). */
-function ttlAt(msg: Uint8Array, at: number): number {
-  const v = (((msg[at] as number) << 24) | ((msg[at + 1] as number) << 16) | ((msg[at + 2] as number) << 8) | (msg[at + 3] as number)) >>> 0;
-  return v >= 0x80000000 ? 0 : v;
 }
 
 function stripDot(n: string): string {

@@ -193,7 +193,8 @@ test('resolver queue: answers learned and re-resolved at 0.9×TTL; NXDOMAIN back
   const client: UpstreamClient = {
     async query(name, qtype): Promise<QueryOutcome> {
       asked.push(`${name}/${qtype}`);
-      const addresses = name === 'example.com' && qtype === 1 ? [{ owner: 'example.com.', family: 'ipv4' as const, address: '31.0.113.1', words: new Uint32Array([0x1f007101]), ttl: 1000 }] : [];
+      const addresses =
+        name === 'example.com' && qtype === 1 ? [{ owner: 'example.com.', family: 'ipv4' as const, address: '31.0.113.1', words: new Uint32Array([0x1f007101]), ttl: 1000, rdataOffset: 0 }] : [];
       return { kind: 'answer', answers: { kind: 'answers', question: `${name}.`, qtype, rcode: name === 'wild.org' ? 3 : 0, addresses, cnames: [], skipped: 0, capped: false } };
     },
     close: () => undefined,

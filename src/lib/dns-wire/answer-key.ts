@@ -1,4 +1,4 @@
-import { HEADER_SIZE } from './compressed-name.js';
+import { HEADER_SIZE, skipName } from './compressed-name.js';
 
 /**
  * What a response's answer section says, as one string, without decoding a name: the question
@@ -20,7 +20,7 @@ export function answerKey(msg: Uint8Array, maxBytes: number): string | undefined
   if (qd > 1) return undefined;
   let off = HEADER_SIZE;
   if (qd === 1) {
-    off = skipName(msg, off);
+    off = skipName(msg, off, msg.length);
     if (off < 0 || off + 4 > msg.length) return undefined;
     off += 4;
   }
@@ -28,7 +28,7 @@ export function answerKey(msg: Uint8Array, maxBytes: number): string | undefined
   let key = String.fromCharCode(qd, an >> 8, an & 0xff);
   let from = HEADER_SIZE;
   for (let i = 0; i < an; i++) {
-    off = skipName(msg, off);
+    off = skipName(msg, off, msg.length);
     if (off < 0 || off + 10 > msg.length) return undefined;
     const rdlen = ((msg[off + 8] as number) << 8) | (msg[off + 9] as number);
     const ttlAt = off + 4;
@@ -39,17 +39,4 @@ export function answerKey(msg: Uint8Array, maxBytes: number): string | undefined
   }
   if (off - HEADER_SIZE > maxBytes) return undefined;
   return key + buf.toString('latin1', from, off);
-}
-
-/** The offset after the name at `off` (its in-place part: labels, then a zero or one pointer); -1 when it runs past the message or has a bad label type. */
-function skipName(msg: Uint8Array, off: number): number {
-  for (let labels = 0; labels < 128; labels++) {
-    if (off >= msg.length) return -1;
-    const b = msg[off] as number;
-    if (b === 0) return off + 1;
-    if ((b & 0xc0) === 0xc0) return off + 2 <= msg.length ? off + 2 : -1;
-    if ((b & 0xc0) !== 0) return -1;
-    off += 1 + b;
-  }
-  return -1;
 }

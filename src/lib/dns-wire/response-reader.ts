@@ -76,7 +76,6 @@ export function readResponseAnswers(msg: Uint8Array, maxAnswers = DEFAULT_MAX_AN
     if (n === undefined) return { kind: 'malformed', reason: names.failure };
     off = names.end;
     if (off + 10 > msg.length) return { kind: 'malformed', reason: 'truncated' };
-    const rawTtl = u16(msg, off + 4) * 0x10000 + u16(msg, off + 6);
     const rdataLength = u16(msg, off + 8);
     const rdataOffset = off + 10;
     if (rdataOffset + rdataLength > msg.length) return { kind: 'malformed', reason: 'truncated' };
@@ -84,7 +83,7 @@ export function readResponseAnswers(msg: Uint8Array, maxAnswers = DEFAULT_MAX_AN
       name: n,
       type: u16(msg, off),
       class: u16(msg, off + 2),
-      ttl: rawTtl > 0x7fffffff ? 0 : rawTtl,
+      ttl: readTtl(msg, off + 4),
       rdataOffset,
       rdataLength,
     });
@@ -197,6 +196,12 @@ function lowerPresentation(length: number): string {
   }
   scratch[length - 1] = 0x2e;
   return scratch.toString('latin1', 1, length);
+}
+
+/** A record's TTL at `at`; RFC 2181 §8: one with the top bit set reads as 0. */
+export function readTtl(msg: Uint8Array, at: number): number {
+  const raw = u16(msg, at) * 0x10000 + u16(msg, at + 2);
+  return raw > 0x7fffffff ? 0 : raw;
 }
 
 function u16(msg: Uint8Array, off: number): number {

@@ -19,7 +19,7 @@ export interface AddressAnswer {
   readonly words: Uint32Array;
   readonly ttl: number;
   /** Where the record's rdata starts in the message (its TTL is the 4 bytes 6 before it). */
-  readonly rdataOffset?: number;
+  readonly rdataOffset: number;
 }
 
 export interface CnameLink {

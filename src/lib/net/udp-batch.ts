@@ -79,7 +79,8 @@ export function createUdpBatchSender(
   const errs: (OnError | undefined)[] = new Array<OnError | undefined>(SLOTS);
   const tags: unknown[] = new Array<unknown>(SLOTS);
   const stats = { batched: 0, fallback: 0, calls: 0, segmented: 0 };
-  let segmentOff = opts.segment === undefined;
+  /** The kernel refused GSO on this socket: never again. */
+  let segmentOff = false;
   /** Each queued datagram's size (also in its iovec; kept here for the EAGAIN fallback). */
   const lengths = new Uint32Array(SLOTS);
 
@@ -127,8 +128,9 @@ export function createUdpBatchSender(
       vec.setLength(i, size);
     }
     stats.calls++;
-    let r = vec.lc.sendmmsg(fd, vec.segmented(count, size), 1, MSG_DONTWAIT);
-    if (r < 0 && vec.lc.errno() === EINTR) r = vec.lc.sendmmsg(fd, vec.segmented(count, size), 1, MSG_DONTWAIT);
+    const message = vec.segmented(count, size);
+    let r = vec.lc.sendmmsg(fd, message, 1, MSG_DONTWAIT);
+    if (r < 0 && vec.lc.errno() === EINTR) r = vec.lc.sendmmsg(fd, message, 1, MSG_DONTWAIT);
     if (r === 1) {
       stats.segmented += count;
       stats.batched += count;
